@@ -1,0 +1,8 @@
+"""streamtap: one normalized LLM token stream, whatever the vendor, ready for graphs."""
+
+from __future__ import annotations
+
+from streamtap.providers import anormalize, chat_model, normalize
+
+__all__ = ["anormalize", "chat_model", "normalize"]
+__version__ = "0.1.0"

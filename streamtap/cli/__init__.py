@@ -1,0 +1,1 @@
+"""streamtap.cli."""
