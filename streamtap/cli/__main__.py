@@ -1,0 +1,5 @@
+import sys
+
+from streamtap.cli import main
+
+sys.exit(main())
