@@ -1,0 +1,174 @@
+"""Replay the wire-exact fixtures under ``fixtures/`` through respx, sync and async.
+
+Why: adapter tests must exercise the real SDKs' HTTP and SSE decoding, so they feed the
+recorded bytes in at the transport level (never mocking the SDK). The stream here can cut the
+body into arbitrary pieces (to prove chunk-boundary independence) and can die mid-body with
+``httpx.RemoteProtocolError`` (a transport reset after the 200 was already returned).
+
+``import httpx`` is httpx2 here: pytest loads ``tests._httpx2_alias`` before any test module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+WIRES = ("openai", "openai-responses", "anthropic", "openai-compatible")
+
+URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1/chat/completions",
+    "openai-responses": "https://api.openai.com/v1/responses",
+    "anthropic": "https://api.anthropic.com/v1/messages",
+    "openai-compatible": "http://127.0.0.1:8000/v1/chat/completions",
+}
+#: base_url to hand the SDK client so its requests hit ``URLS``.
+BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "openai-compatible": "http://127.0.0.1:8000/v1",
+}
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """One recorded HTTP response: an SSE body, or an error status with a JSON body."""
+
+    wire: str
+    scenario: str
+    body: bytes | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    reset_after: int | None = None
+    json_body: Any = None
+
+    @property
+    def is_sse(self) -> bool:
+        return self.body is not None
+
+
+def _check_wire(wire: str) -> Path:
+    if wire not in WIRES:
+        raise ValueError(f"unknown wire {wire!r}; known wires: {', '.join(WIRES)}")
+    return FIXTURES / wire
+
+
+def scenarios(wire: str) -> list[str]:
+    """Every scenario recorded for ``wire`` (SSE bodies and HTTP-error sidecars), sorted."""
+    folder = _check_wire(wire)
+    return sorted({p.stem for p in folder.iterdir() if p.suffix in (".sse", ".json")})
+
+
+def load(wire: str, scenario: str) -> Fixture:
+    """Read ``fixtures/<wire>/<scenario>.sse`` and its optional ``.json`` sidecar."""
+    folder = _check_wire(wire)
+    sse_path = folder / f"{scenario}.sse"
+    meta_path = folder / f"{scenario}.json"
+    if not sse_path.exists() and not meta_path.exists():
+        raise FileNotFoundError(
+            f"no fixture {wire}/{scenario}; available: {', '.join(scenarios(wire))}"
+        )
+    meta: dict[str, Any] = json.loads(meta_path.read_text("utf-8")) if meta_path.exists() else {}
+    body = sse_path.read_bytes() if sse_path.exists() else None
+    return Fixture(
+        wire=wire,
+        scenario=scenario,
+        body=body,
+        status=int(meta.get("status", 200)),
+        headers={str(k): str(v) for k, v in meta.get("headers", {}).items()},
+        reset_after=meta.get("reset_after"),
+        json_body=meta.get("body"),
+    )
+
+
+class ReplayStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """Yields ``body`` in ``piece_size`` pieces; raises a transport reset after ``reset_after`` bytes.
+
+    ``closed`` records whether the client released the response (tests assert no leaks).
+    """
+
+    def __init__(self, body: bytes, *, piece_size: int | None, reset_after: int | None) -> None:
+        if piece_size is not None and piece_size < 1:
+            raise ValueError(f"piece_size must be >= 1 or None, got {piece_size}")
+        self._body = body
+        self._piece_size = piece_size
+        self._reset_after = reset_after
+        self.bytes_sent = 0
+        self.closed = False
+
+    def _pieces(self) -> Iterator[bytes]:
+        limit = len(self._body) if self._reset_after is None else self._reset_after
+        data = self._body[:limit]
+        size = self._piece_size or max(len(data), 1)
+        for start in range(0, len(data), size):
+            piece = data[start : start + size]
+            self.bytes_sent += len(piece)
+            yield piece
+        if self._reset_after is not None:
+            raise httpx.RemoteProtocolError("peer closed connection")
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pieces()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces():
+            yield piece
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def response(fixture: Fixture, *, piece_size: int | None = None) -> httpx.Response:
+    """A fresh ``httpx.Response`` replaying ``fixture`` (usable once, sync or async)."""
+    headers = dict(fixture.headers)
+    if fixture.body is None:
+        headers.setdefault("content-type", "application/json")
+        return httpx.Response(fixture.status, headers=headers, json=fixture.json_body)
+    headers.setdefault("content-type", "text/event-stream; charset=utf-8")
+    stream = ReplayStream(fixture.body, piece_size=piece_size, reset_after=fixture.reset_after)
+    return httpx.Response(fixture.status, headers=headers, stream=stream)
+
+
+class Replay:
+    """respx side effect that serves a fresh replay per request and keeps every stream it made."""
+
+    def __init__(self, fixture: Fixture, *, piece_size: int | None = None) -> None:
+        self.fixture = fixture
+        self.piece_size = piece_size
+        self.streams: list[ReplayStream] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        resp = response(self.fixture, piece_size=self.piece_size)
+        if isinstance(resp.stream, ReplayStream):
+            self.streams.append(resp.stream)
+        return resp
+
+
+def mock(router: Any, wire: str, scenario: str, *, piece_size: int | None = None) -> Any:
+    """Route ``POST`` on the wire's endpoint to ``scenario``; returns the respx route.
+
+    ``router`` is the ``respx_mock`` fixture or any ``respx.Router``/``respx.mock`` object.
+    ``route.calls.last.request`` is the request the SDK built; ``route.side_effect`` is the
+    :class:`Replay`, whose ``streams`` tell whether each response was closed.
+    """
+    fixture = load(wire, scenario)
+    return router.post(URLS[wire]).mock(side_effect=Replay(fixture, piece_size=piece_size))
+
+
+def expected(wire: str, scenario: str) -> dict[str, Any]:
+    """The logical answer a fixture encodes (from ``fixtures/scenarios.json``)."""
+    table: dict[str, Any] = json.loads((FIXTURES / "scenarios.json").read_text("utf-8"))
+    try:
+        return dict(table[wire][scenario])
+    except KeyError:
+        raise KeyError(f"no expectation recorded for {wire}/{scenario}") from None
