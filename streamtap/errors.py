@@ -1,0 +1,336 @@
+"""One small exception hierarchy for every vendor.
+
+The official SDKs raise different classes for the same failure (an Anthropic
+in-stream overload is a bare ``APIStatusError`` with status 200, an Anthropic
+connection reset is a raw ``httpx2.RemoteProtocolError``, an OpenAI in-stream
+error is a plain ``APIError``). Callers should not need to know that, so every
+failure is mapped once, here, to a ``StreamtapError`` that names the provider
+and model, says what to do, never contains a credential, and keeps the SDK
+exception as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessageChunk
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ContextLengthError",
+    "OverloadedError",
+    "ProviderConnectionError",
+    "RateLimitError",
+    "ServerError",
+    "StreamInterrupted",
+    "StreamTimeout",
+    "StreamtapError",
+    "from_sdk_error",
+    "from_stream_error",
+    "redact_secrets",
+]
+
+# sk-…, sk-proj-…, sk-ant-…, Bearer tokens, and "key=…" style assignments.
+_SECRET_PATTERNS = (
+    re.compile(r"\b(sk-(?:proj-|ant-(?:api\d+-)?|or-v1-)?)[A-Za-z0-9_\-*.]{3,}"),
+    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-~+/]+=*"),
+    re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|authorization)\s*[=:]\s*)['\"]?[^\s'\",}]+"),
+)
+
+
+def redact_secrets(text: str, *secrets: str | None) -> str:
+    """Mask anything credential-like, plus the exact ``secrets`` given.
+
+    Vendors echo parts of a bad key back ("Incorrect API key provided: sk-te…"),
+    so every message that leaves streamtap goes through here.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+class StreamtapError(Exception):
+    """Base class: every error streamtap raises on purpose derives from it."""
+
+    #: What the user can do about it; appended to the message.
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        error_type: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.status_code = status_code
+        self.error_type = error_type
+        self.request_id = request_id
+        self.detail = redact_secrets(message)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = "/".join(p for p in (self.provider, self.model) if p)
+        parts = [f"{where}: {self.detail}" if where else self.detail]
+        if self.status_code:
+            parts.append(f"(HTTP {self.status_code})")
+        if self.request_id:
+            parts.append(f"[request id {self.request_id}]")
+        if self.hint:
+            parts.append(f"— {self.hint}")
+        return " ".join(parts)
+
+
+class RateLimitError(StreamtapError):
+    """HTTP 429: too many requests or tokens for the account's limits."""
+
+    hint = "slow down or retry after `retry_after` seconds (streamtap.resilient retries for you)"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class OverloadedError(StreamtapError):
+    """The vendor is overloaded (HTTP 529, or an in-stream ``overloaded_error``)."""
+
+    hint = "transient: retry with backoff or fall back to another model"
+
+
+class ServerError(StreamtapError):
+    """HTTP 5xx or an in-stream server error."""
+
+    hint = "transient: retry with backoff or fall back to another model"
+
+
+class AuthenticationError(StreamtapError):
+    """HTTP 401/403: the key is missing, wrong or lacks permission."""
+
+    hint = "check the API key (api_key= or the provider's environment variable)"
+
+
+class BadRequestError(StreamtapError):
+    """HTTP 4xx other than auth and rate limits: the request itself is wrong."""
+
+    hint = "fix the request (model name, parameters, message format); retrying will not help"
+
+
+class ContextLengthError(BadRequestError):
+    """The prompt does not fit in the model's context window."""
+
+    hint = "shorten the conversation or pick a model with a larger context window"
+
+
+class ProviderConnectionError(StreamtapError):
+    """The connection failed or closed before the stream completed."""
+
+    hint = "check the network or base_url; transient failures can be retried"
+
+
+class StreamInterrupted(StreamtapError):
+    """A stream that had started ended abnormally.
+
+    ``partial`` is everything received so far (text, tool calls, usage), so
+    nothing the user already saw is lost; ``__cause__`` is the underlying error.
+    """
+
+    hint = "`.partial` holds what was received; retry, or continue from it"
+
+    def __init__(self, message: str, *, partial: AIMessageChunk | None, **kw: Any) -> None:
+        self.partial = partial
+        super().__init__(message, **kw)
+
+
+class StreamTimeout(StreamtapError):
+    """A first-token, idle or total timeout ended the call."""
+
+    hint = "raise the timeout or retry; `.partial` holds what arrived before it fired"
+
+    def __init__(self, message: str, *, partial: AIMessageChunk | None = None, **kw: Any) -> None:
+        self.partial = partial
+        super().__init__(message, **kw)
+
+
+# --------------------------------------------------------------------------- mapping
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "prompt is too long",
+    "maximum context length",
+    "context window",
+    "too many tokens",
+)
+
+
+def _is_context_error(code: str | None, message: str) -> bool:
+    text = f"{code or ''} {message}".lower()
+    return any(marker in text for marker in _CONTEXT_MARKERS)
+
+
+def _parse_duration(value: str) -> float | None:
+    """Parse OpenAI reset durations such as ``6.57s``, ``120ms``, ``1m30s``."""
+    total = 0.0
+    matched = False
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value):
+        matched = True
+        total += float(number) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    return total if matched else None
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms``, ``retry-after`` or rate-limit reset headers."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    if (ms := lower.get("retry-after-ms")) is not None:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    if (ra := lower.get("retry-after")) is not None:
+        try:
+            return max(float(ra), 0.0)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(ra) if ra else None
+            if parsed is not None:
+                return max(parsed.timestamp() - time.time(), 0.0)
+    resets = [
+        d
+        for k, v in lower.items()
+        if k.startswith("x-ratelimit-reset") and (d := _parse_duration(v)) is not None
+    ]
+    return max(resets) if resets else None
+
+
+def _status_class(status: int, code: str | None, message: str) -> type[StreamtapError]:
+    if status == 429:
+        return RateLimitError
+    if status == 529:
+        return OverloadedError
+    if status in (401, 403):
+        return AuthenticationError
+    if status >= 500:
+        return ServerError
+    if status == 408 or status == 409:
+        return ServerError  # transient per both SDKs' retry rules
+    if _is_context_error(code, message) or status == 413:
+        return ContextLengthError
+    return BadRequestError
+
+
+_TYPE_CLASSES: dict[str, type[StreamtapError]] = {
+    "overloaded_error": OverloadedError,
+    "rate_limit_error": RateLimitError,
+    "rate_limit_exceeded": RateLimitError,
+    "tokens": RateLimitError,
+    "requests": RateLimitError,
+    "api_error": ServerError,
+    "server_error": ServerError,
+    "timeout_error": ServerError,
+    "authentication_error": AuthenticationError,
+    "permission_error": AuthenticationError,
+    "invalid_request_error": BadRequestError,
+    "request_too_large": ContextLengthError,
+}
+
+
+def from_stream_error(
+    error: Mapping[str, Any], *, provider: str | None, model: str | None, api_key: str | None = None
+) -> StreamtapError:
+    """Map an in-stream error payload (``{"type", "code", "message"}``) to a typed error."""
+    message = str(error.get("message") or "the provider reported an error mid-stream")
+    etype = error.get("type") if isinstance(error.get("type"), str) else None
+    code = error.get("code") if isinstance(error.get("code"), str) else None
+    cls: type[StreamtapError] = ServerError
+    for key in (etype, code):
+        if key and key in _TYPE_CLASSES:
+            cls = _TYPE_CLASSES[key]
+            break
+    if cls is BadRequestError and _is_context_error(code, message):
+        cls = ContextLengthError
+    return cls(
+        redact_secrets(message, api_key),
+        provider=provider,
+        model=model,
+        error_type=etype or code,
+    )
+
+
+def from_sdk_error(
+    exc: BaseException, *, provider: str | None, model: str | None, api_key: str | None = None
+) -> StreamtapError | None:
+    """Map an exception raised by the openai / anthropic SDK (or httpx2) to a typed error.
+
+    Returns ``None`` for exceptions that are not transport or API errors (bugs,
+    cancellations), which callers must let through unchanged.
+    """
+    import anthropic
+    import httpx2
+    import openai
+
+    if isinstance(exc, StreamtapError):
+        return exc
+    kw: dict[str, Any] = {"provider": provider, "model": model}
+    if isinstance(exc, (openai.APIStatusError, anthropic.APIStatusError)):
+        status = exc.status_code
+        body = exc.body
+        inner: Mapping[str, Any] = {}
+        if isinstance(body, Mapping):
+            nested = body.get("error")
+            inner = nested if isinstance(nested, Mapping) else body
+        message = str(inner.get("message") or getattr(exc, "message", "") or exc)
+        etype = inner.get("type") if isinstance(inner.get("type"), str) else None
+        code = inner.get("code") if isinstance(inner.get("code"), str) else None
+        request_id = getattr(exc, "request_id", None)
+        message = redact_secrets(message, api_key)
+        if status == 200 or (status < 400 and etype):
+            # Anthropic raises in-stream errors as APIStatusError with the stream's 200.
+            err = from_stream_error(inner, provider=provider, model=model, api_key=api_key)
+            err.request_id = request_id
+            return err
+        cls = _status_class(status, code, message)
+        if etype == "overloaded_error":
+            cls = OverloadedError
+        extra: dict[str, Any] = {}
+        if cls is RateLimitError or status == 503 or status == 529:
+            retry_after = parse_retry_after(dict(exc.response.headers))
+            if cls is RateLimitError:
+                extra["retry_after"] = retry_after
+        return cls(
+            message,
+            status_code=status,
+            error_type=etype or code,
+            request_id=request_id,
+            **extra,
+            **kw,
+        )
+    if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)):
+        return ProviderConnectionError("the request timed out", **kw)
+    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
+        cause = exc.__cause__
+        detail = f"connection failed: {cause}" if cause else "connection failed"
+        return ProviderConnectionError(redact_secrets(detail, api_key), **kw)
+    if isinstance(exc, httpx2.TransportError):
+        return ProviderConnectionError(redact_secrets(f"connection failed: {exc}", api_key), **kw)
+    if isinstance(exc, (openai.APIError, anthropic.APIError)):
+        body = getattr(exc, "body", None)
+        payload: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+        if "error" in payload and isinstance(payload["error"], Mapping):
+            payload = payload["error"]
+        if not payload.get("message"):
+            payload = {**payload, "message": getattr(exc, "message", str(exc))}
+        return from_stream_error(payload, provider=provider, model=model, api_key=api_key)
+    return None

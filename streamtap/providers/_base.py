@@ -1,0 +1,301 @@
+"""The chat-model shell shared by every vendor: configuration, clients, the stream loop.
+
+A vendor subclass supplies four things: its mapping (``_new_mapper``), its
+request body (``_request``), the SDK call (``_create`` / ``_acreate``) and its
+client class. Everything else — reading the SDK's decoded events, error
+translation, closing the HTTP response whatever happens — lives here once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from streamtap.errors import from_sdk_error
+from streamtap.providers._chunks import ChunkMapper
+from streamtap.providers._run import StreamRun, aiter_sse, has_raw_events, iter_sse
+
+__all__ = ["StreamtapChatModel"]
+
+
+class StreamtapChatModel(BaseChatModel):
+    """Base class of streamtap's chat models (one subclass per wire format)."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    #: Wire format: "openai", "openai-responses" or "anthropic".
+    wire: ClassVar[str] = ""
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    base_url_env: ClassVar[tuple[str, ...]] = ()
+    #: Whether the server expects a key at all (local servers do not).
+    requires_api_key: ClassVar[bool] = True
+
+    model: str = Field(alias="model_name")
+    """Model name sent to the vendor."""
+    provider_name: str = ""
+    """Reported as ``ls_provider`` and ``response_metadata["model_provider"]``."""
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout: float | None = None
+    max_retries: int = 2
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra request-body parameters, sent as given."""
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    """An ``httpx2.Client`` for the SDK (tests, proxies, cassettes)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+
+    _client: Any = PrivateAttr(default=None)
+    _async_client: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.api_key is None:
+            for name in self.api_key_env:
+                if value := os.environ.get(name):
+                    self.api_key = SecretStr(value)
+                    break
+        if self.base_url is None:
+            for name in self.base_url_env:
+                if value := os.environ.get(name):
+                    self.base_url = value
+                    break
+
+    # -- to implement -----------------------------------------------------------
+    def _new_mapper(self, stop: list[str] | None = None) -> ChunkMapper:  # pragma: no cover
+        raise NotImplementedError
+
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _create(self, client: Any, request: dict[str, Any]) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _client_class(self, *, is_async: bool) -> Callable[..., Any]:
+        import openai
+
+        return openai.AsyncOpenAI if is_async else openai.OpenAI
+
+    # -- clients -----------------------------------------------------------------
+    def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        if key is None:
+            if self.requires_api_key:
+                from streamtap.errors import AuthenticationError
+
+                env = " or ".join(self.api_key_env) or "the provider's key variable"
+                raise AuthenticationError(
+                    f"no API key: pass api_key= or set {env}",
+                    provider=self.provider_name,
+                    model=self.model,
+                )
+            key = "not-needed"  # local servers ignore it; the SDK insists on one
+        kwargs: dict[str, Any] = {"api_key": key, "max_retries": self.max_retries}
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        if self.default_headers:
+            kwargs["default_headers"] = self.default_headers
+        http_client = self.http_async_client if is_async else self.http_client
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        return kwargs
+
+    def _sync_client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_class(is_async=False)(**self._client_kwargs(is_async=False))
+        return self._client
+
+    def _aclient(self) -> Any:
+        if self._async_client is None:
+            self._async_client = self._client_class(is_async=True)(
+                **self._client_kwargs(is_async=True)
+            )
+        return self._async_client
+
+    def _secret(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    def _map_error(self, exc: Exception) -> BaseException:
+        mapped = from_sdk_error(
+            exc, provider=self.provider_name, model=self.model, api_key=self._secret()
+        )
+        return exc if mapped is None else mapped
+
+    def _new_run(self, stop: list[str] | None = None) -> StreamRun:
+        default = type(self).model_fields["provider_name"].default
+        label = self.wire if self.provider_name == default else self.provider_name
+        return StreamRun(
+            self._new_mapper(stop), model=self.model, api_key=self._secret(), provider=label
+        )
+
+    # -- streaming -----------------------------------------------------------------
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in self.stream_chunks(messages, stop=stop, **kwargs):
+            yield ChatGenerationChunk(message=chunk)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async for chunk in self.astream_chunks(messages, stop=stop, **kwargs):
+            yield ChatGenerationChunk(message=chunk)
+
+    def stream_chunks(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        stop: list[str] | None = None,
+        run: StreamRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Normalized chunks for ``messages``, without langchain-core's callback layer.
+
+        The SDK response is closed on every exit: completion, error, or the
+        consumer closing the generator early. Pass ``run`` to read the
+        accumulated message afterwards.
+        """
+        request = self._request(messages, stop, **kwargs)
+        try:
+            sdk_stream = self._create(self._sync_client(), request)
+        except Exception as exc:
+            raise self._map_error(exc) from exc
+        run = run or self._new_run(stop)
+        named_only = self.wire == "anthropic"
+        try:
+            for data in iter_sse(sdk_stream, named_only=named_only):
+                yield from run.feed(data)
+            yield from run.eof(strict=has_raw_events(sdk_stream))
+        except Exception as exc:
+            failure = run.failure(exc)
+            if failure is exc:
+                raise
+            raise failure from failure.__cause__
+        finally:
+            sdk_stream.close()
+
+    async def astream_chunks(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        stop: list[str] | None = None,
+        run: StreamRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream_chunks`."""
+        request = self._request(messages, stop, **kwargs)
+        try:
+            sdk_stream = await self._acreate(self._aclient(), request)
+        except Exception as exc:
+            raise self._map_error(exc) from exc
+        run = run or self._new_run(stop)
+        named_only = self.wire == "anthropic"
+        try:
+            async for data in aiter_sse(sdk_stream, named_only=named_only):
+                for chunk in run.feed(data):
+                    yield chunk
+            for chunk in run.eof(strict=has_raw_events(sdk_stream)):
+                yield chunk
+        except Exception as exc:
+            failure = run.failure(exc)
+            if failure is exc:
+                raise
+            raise failure from failure.__cause__
+        finally:
+            await sdk_stream.close()
+
+    # -- non-streaming calls stream too: one code path, the same message ------------
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        run = self._new_run(stop)
+        for _ in self.stream_chunks(messages, stop=stop, run=run, **kwargs):
+            pass
+        return _result(run)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        run = self._new_run(stop)
+        async for _ in self.astream_chunks(messages, stop=stop, run=run, **kwargs):
+            pass
+        return _result(run)
+
+    # -- LangChain surface ------------------------------------------------------------
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.provider_name,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=self.provider_name,
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stop := stop or self.stop:
+            params["ls_stop"] = stop
+        return params
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools in the vendor's format; ``tool_choice`` takes "auto", "any", "none" or a name."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=list(tools), **kwargs)
+
+
+def _result(run: StreamRun) -> ChatResult:
+    chunk = run.acc.message()
+    message = message_chunk_to_message(chunk if chunk is not None else AIMessageChunk(content=""))
+    return ChatResult(generations=[ChatGeneration(message=message)])

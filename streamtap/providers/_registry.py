@@ -1,0 +1,177 @@
+"""Model specs (``"vendor:model"``) and the raw-stream entry point :func:`normalize`.
+
+A preset is data, not code: a base URL, the environment variable holding the
+key, and the wire format. Adding an OpenAI-compatible vendor is one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+
+from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._chunks import ChunkMapper
+from streamtap.providers._run import StreamRun, aiter_sse, as_dict, iter_sse
+from streamtap.providers.anthropic import AnthropicChatModel, MessagesMapper
+from streamtap.providers.openai_chat import ChatCompletionsMapper, OpenAIChatModel
+from streamtap.providers.openai_responses import OpenAIResponsesModel, ResponsesMapper
+
+__all__ = ["PRESETS", "Preset", "anormalize", "chat_model", "normalize"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """An OpenAI-compatible server: where it is and where its key comes from."""
+
+    base_url: str | None
+    key_env: str | None
+    requires_key: bool
+
+
+PRESETS: dict[str, Preset] = {
+    "openai-compatible": Preset(None, "OPENAI_COMPATIBLE_API_KEY", requires_key=False),
+    "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", requires_key=False),
+    "llamacpp": Preset("http://127.0.0.1:8080/v1", "LLAMACPP_API_KEY", requires_key=False),
+    "ollama": Preset("http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", requires_key=False),
+    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY", requires_key=True),
+    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", requires_key=True),
+    "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", requires_key=True),
+}
+
+_VENDORS: dict[str, type[StreamtapChatModel]] = {
+    "openai": OpenAIChatModel,
+    "openai-responses": OpenAIResponsesModel,
+    "anthropic": AnthropicChatModel,
+}
+
+KNOWN_PREFIXES = (*_VENDORS, *PRESETS)
+
+
+class OpenAICompatibleModel(OpenAIChatModel):
+    """Chat Completions against a server that is not OpenAI (a preset or ``base_url``)."""
+
+    requires_api_key = False
+    api_key_env = ()
+    base_url_env = ()
+
+    @property
+    def _llm_type(self) -> str:
+        return f"streamtap-{self.provider_name}"
+
+
+def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
+    """A chat model from a ``"vendor:model"`` spec; swapping vendors is a one-string change.
+
+    >>> chat_model("anthropic:claude-sonnet-4-6", temperature=0)  # doctest: +SKIP
+    """
+    vendor, sep, model = spec.partition(":")
+    if not sep or not model:
+        raise ValueError(
+            f"model spec {spec!r} must look like 'vendor:model', e.g. 'openai:gpt-4o-mini'; "
+            f"known vendors: {', '.join(KNOWN_PREFIXES)}"
+        )
+    if vendor in _VENDORS:
+        return _VENDORS[vendor](model=model, **kwargs)
+    preset = PRESETS.get(vendor)
+    if preset is None:
+        raise ValueError(
+            f"unknown vendor prefix {vendor!r} in {spec!r}; known vendors: {', '.join(KNOWN_PREFIXES)}"
+        )
+    base_url = kwargs.pop("base_url", None) or preset.base_url
+    if base_url is None:
+        raise ValueError(f"{vendor!r} needs base_url=, e.g. base_url='http://127.0.0.1:8000/v1'")
+    if kwargs.get("api_key") is None and preset.key_env and (key := os.environ.get(preset.key_env)):
+        kwargs["api_key"] = key
+    if preset.requires_key and kwargs.get("api_key") is None:
+        from streamtap.errors import AuthenticationError
+
+        raise AuthenticationError(
+            f"no API key: pass api_key= or set {preset.key_env}", provider=vendor, model=model
+        )
+    return OpenAICompatibleModel(model=model, provider_name=vendor, base_url=base_url, **kwargs)
+
+
+# --------------------------------------------------------------------------- raw streams
+
+
+def _mapper(provider: str) -> ChunkMapper:
+    if provider == "openai-responses":
+        return ResponsesMapper()
+    if provider == "anthropic":
+        return MessagesMapper()
+    if provider == "openai":
+        return ChatCompletionsMapper()
+    if provider in PRESETS:
+        return ChatCompletionsMapper(model_provider=provider)
+    raise ValueError(
+        f"unknown provider {provider!r} for normalize(); use 'openai', 'openai-responses' "
+        f"or 'anthropic' (or an OpenAI-compatible preset: {', '.join(PRESETS)})"
+    )
+
+
+def _is_sdk_stream(events: Any) -> bool:
+    """A raw ``Stream`` / ``AsyncStream`` from ``create(stream=True)``: read its SSE directly."""
+    return hasattr(events, "_iter_events") and hasattr(events, "response")
+
+
+def normalize(
+    provider: str, events: Iterable[Any], *, model: str | None = None
+) -> Iterator[AIMessageChunk]:
+    """Normalized chunks from a raw SDK stream (or its event objects, or their dicts).
+
+    ``provider`` is ``"openai"``, ``"openai-responses"`` or ``"anthropic"``.
+    A stream that fails or ends without its terminal event raises
+    :class:`~streamtap.errors.StreamInterrupted` carrying the partial message.
+    """
+    run = StreamRun(_mapper(provider), model=model)
+    raw = _is_sdk_stream(events)
+    source: Iterable[Any] = (
+        iter_sse(events, named_only=provider == "anthropic") if raw else map(as_dict, events)
+    )
+    try:
+        for data in source:
+            yield from run.feed(data)
+        yield from run.eof(strict=raw)
+    except Exception as exc:
+        failure = run.failure(exc)
+        if failure is exc:
+            raise
+        raise failure from failure.__cause__
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+async def anormalize(
+    provider: str, events: AsyncIterable[Any], *, model: str | None = None
+) -> AsyncIterator[AIMessageChunk]:
+    """Async twin of :func:`normalize` (``AsyncStream`` or any async iterable of events)."""
+    run = StreamRun(_mapper(provider), model=model)
+    raw = _is_sdk_stream(events)
+    try:
+        if raw:
+            async for data in aiter_sse(events, named_only=provider == "anthropic"):
+                for chunk in run.feed(data):
+                    yield chunk
+        else:
+            async for event in events:
+                for chunk in run.feed(as_dict(event)):
+                    yield chunk
+        for chunk in run.eof(strict=raw):
+            yield chunk
+    except Exception as exc:
+        failure = run.failure(exc)
+        if failure is exc:
+            raise
+        raise failure from failure.__cause__
+    finally:
+        close = getattr(events, "close", None) or getattr(events, "aclose", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result

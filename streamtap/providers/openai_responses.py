@@ -1,0 +1,377 @@
+"""OpenAI Responses (``POST /v1/responses``).
+
+``ResponsesMapper.feed`` folds one decoded Responses event into normalized
+chunks. It relies on ``item_id`` first and ``output_index`` second, and never
+on ``sequence_number``, because compatible servers (llama.cpp) omit the
+indexes the SDK's high-level helper insists on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
+
+__all__ = ["OpenAIResponsesModel", "ResponsesMapper", "to_responses_input"]
+
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_SERVER_TOOL_ITEMS = {
+    "web_search_call": "web_search",
+    "file_search_call": "file_search",
+    "code_interpreter_call": "code_interpreter",
+    "image_generation_call": "image_generation",
+    "mcp_call": "mcp",
+}
+
+
+class ResponsesMapper(ChunkMapper):
+    """Responses stream events -> normalized chunks."""
+
+    provider = "openai-responses"
+    model_provider = "openai"
+
+    def __init__(
+        self, *, model_provider: str | None = None, stop: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(model_provider=model_provider)
+        # The API has no stop sequences: they are applied here, on the text.
+        self._stop = [s for s in (stop or ()) if s]
+        self._held = ""
+        self._stopped = False
+        self._tool_by_item: dict[str, int] = {}
+        self._tool_by_output: dict[int, int] = {}
+        self._tool_args_seen: set[int] = set()
+        self._reasoning_blocks: dict[tuple[str, int], int] = {}
+        self._annotation_blocks: dict[str, int] = {}
+
+    def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
+        etype = event.get("type", "")
+        if etype == "response.output_text.delta":
+            delta = event.get("delta") or ""
+            return self._stop_text(delta) if self._stop else self.text(delta)
+        if etype == "response.function_call_arguments.delta":
+            ordinal = self._tool_ordinal(event)
+            if ordinal is None:
+                return []
+            self._tool_args_seen.add(ordinal)
+            return self.tool_call(ordinal, args=event.get("delta") or "")
+        if etype in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            index = self._reasoning_block(event)
+            return self.reasoning(index, event.get("delta") or "")
+        if etype == "response.refusal.delta":
+            return self.refusal(event.get("delta") or "")
+        if etype == "response.output_item.added":
+            return self._item_added(event.get("item") or {}, event.get("output_index"))
+        if etype == "response.output_item.done":
+            return self._item_done(event.get("item") or {})
+        if etype == "response.output_text.annotation.added":
+            return self._annotation(event)
+        if etype in ("response.created", "response.in_progress", "response.queued"):
+            self._response_info(event.get("response") or {})
+            return []
+        if etype == "response.completed":
+            return self._terminal(event.get("response") or {}, "stop")
+        if etype == "response.incomplete":
+            response = event.get("response") or {}
+            reason = (response.get("incomplete_details") or {}).get("reason")
+            return self._terminal(response, _INCOMPLETE.get(reason or "", "length"), reason)
+        if etype == "response.failed":
+            response = event.get("response") or {}
+            self._response_info(response)
+            error = response.get("error") or {"message": "the response failed"}
+            raise InStreamError(error)
+        if etype == "error":
+            nested = event.get("error")
+            raise InStreamError(nested if isinstance(nested, dict) else event)
+        return []  # part/summary bookkeeping events and event types newer than this code
+
+    # -- helpers ---------------------------------------------------------------
+    def _response_info(self, response: dict[str, Any]) -> None:
+        if self.message_id is None and response.get("id"):
+            self.message_id = response["id"]
+        if response.get("model"):
+            self.model_name = response["model"]
+        if response.get("service_tier") is not None:
+            self.extra_metadata["service_tier"] = response["service_tier"]
+
+    def _terminal(
+        self, response: dict[str, Any], finish: str, native: str | None = None
+    ) -> list[AIMessageChunk]:
+        self._response_info(response)
+        if usage := response.get("usage"):
+            in_details = usage.get("input_tokens_details") or {}
+            out_details = usage.get("output_tokens_details") or {}
+            self.usage = make_usage(
+                input_tokens=usage.get("input_tokens") or 0,
+                output_tokens=usage.get("output_tokens") or 0,
+                cache_read=in_details.get("cached_tokens") or 0,
+                reasoning=out_details.get("reasoning_tokens") or 0,
+            )
+        held, self._held = self._held, ""
+        if self._stopped:
+            finish, native = "stop", "stop_sequence"
+        self.finish(native or response.get("status") or "completed", finish)
+        self.terminated = True
+        return self.text(held) + self.last()
+
+    def _stop_text(self, delta: str) -> list[AIMessageChunk]:
+        """Cut the text at the first stop sequence, holding back a possible prefix of one."""
+        if self._stopped:
+            return []
+        text = self._held + delta
+        hits = [i for i in (text.find(s) for s in self._stop) if i >= 0]
+        if hits:
+            self._stopped = True
+            self._held = ""
+            self.finish("stop_sequence", "stop")
+            return self.text(text[: min(hits)])
+        hold = max(
+            (j for s in self._stop for j in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:j])),
+            default=0,
+        )
+        self._held = text[len(text) - hold :] if hold else ""
+        return self.text(text[: len(text) - hold])
+
+    def _tool_ordinal(self, event: dict[str, Any]) -> int | None:
+        item_id = event.get("item_id")
+        if item_id is not None and item_id in self._tool_by_item:
+            return self._tool_by_item[item_id]
+        output_index = event.get("output_index")
+        if output_index is not None and output_index in self._tool_by_output:
+            return self._tool_by_output[output_index]
+        return self._tool_count - 1 if self._tool_count else None
+
+    def _reasoning_block(self, event: dict[str, Any]) -> int:
+        key = (str(event.get("item_id") or event.get("output_index")), event.get("summary_index") or 0)
+        if key not in self._reasoning_blocks:
+            self._reasoning_blocks[key] = self.new_block()
+        return self._reasoning_blocks[key]
+
+    def _item_added(self, item: dict[str, Any], output_index: int | None) -> list[AIMessageChunk]:
+        if item.get("type") != "function_call":
+            return []
+        ordinal = self.new_tool_call()
+        if item.get("id"):
+            self._tool_by_item[item["id"]] = ordinal
+        if output_index is not None:
+            self._tool_by_output[output_index] = ordinal
+        args = item.get("arguments") or ""
+        if args:
+            self._tool_args_seen.add(ordinal)
+        return self.tool_call(
+            ordinal, id=item.get("call_id") or item.get("id"), name=item.get("name"), args=args
+        )
+
+    def _item_done(self, item: dict[str, Any]) -> list[AIMessageChunk]:
+        itype = item.get("type")
+        if itype == "function_call":
+            ordinal = self._tool_by_item.get(item.get("id", ""))
+            if ordinal is not None and ordinal not in self._tool_args_seen and item.get("arguments"):
+                self._tool_args_seen.add(ordinal)
+                return self.tool_call(ordinal, args=item["arguments"])
+            return []
+        if itype == "reasoning":
+            # The item id and encrypted content let the next turn send it back.
+            extras = {"item_id": item.get("id")}
+            if item.get("encrypted_content"):
+                extras["encrypted_content"] = item["encrypted_content"]
+            first = next(
+                (v for (k, _), v in self._reasoning_blocks.items() if k == str(item.get("id"))), None
+            )
+            index = first if first is not None else self.new_block()
+            return self.reasoning(index, "", extras)
+        if itype in _SERVER_TOOL_ITEMS:
+            block = {
+                "type": "server_tool_call",
+                "id": item.get("id"),
+                "name": _SERVER_TOOL_ITEMS[itype],
+                "args": item.get("action") or {},
+                "index": self.new_block(),
+            }
+            return [AIMessageChunk(content=[block], id=self.message_id)]
+        if itype in ("message", None):
+            return []
+        return self.non_standard(item)
+
+    def _annotation(self, event: dict[str, Any]) -> list[AIMessageChunk]:
+        key = str(event.get("item_id"))
+        if key not in self._annotation_blocks:
+            self._annotation_blocks[key] = self.new_block()
+        raw = event.get("annotation") or {}
+        annotation: dict[str, Any] = {"type": "citation"}
+        for src, dst in (("url", "url"), ("title", "title"), ("start_index", "start_index"), ("end_index", "end_index")):
+            if src in raw:
+                annotation[dst] = raw[src]
+        extras = {k: v for k, v in raw.items() if k not in ("type", "url", "title", "start_index", "end_index")}
+        if extras or raw.get("type") != "url_citation":
+            annotation["extras"] = {**extras, "annotation_type": raw.get("type")}
+        block = {"type": "text", "text": "", "annotations": [annotation], "index": self._annotation_blocks[key]}
+        return [AIMessageChunk(content=[block], id=self.message_id)]
+
+
+# --------------------------------------------------------------------------- input side
+
+
+def _content_parts(content: str | list[Any], *, role: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    text_type = "output_text" if role == "assistant" else "input_text"
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append({"type": text_type, "text": part})
+        elif part.get("type") == "text":
+            parts.append({"type": text_type, "text": part.get("text", "")})
+        elif part.get("type") == "image_url":
+            url = part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
+            parts.append({"type": "input_image", "image_url": url})
+        elif part.get("type") == "image":
+            if part.get("base64"):
+                url = f"data:{part.get('mime_type', 'image/png')};base64,{part['base64']}"
+            else:
+                url = part.get("url", "")
+            parts.append({"type": "input_image", "image_url": url})
+        elif part.get("type") in ("input_text", "input_image", "input_file", "output_text"):
+            parts.append(part)
+    return parts
+
+
+def to_responses_input(
+    messages: Sequence[BaseMessage],
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """LangChain messages -> (``instructions``, ``input`` items) for the Responses API."""
+    instructions: list[str] = []
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            content = message.content
+            instructions.append(
+                content if isinstance(content, str) else "".join(
+                    b if isinstance(b, str) else b.get("text", "") for b in content
+                )
+            )
+        elif isinstance(message, HumanMessage):
+            items.append({"role": "user", "content": _content_parts(message.content, role="user")})
+        elif isinstance(message, AIMessage):
+            items.extend(_assistant_items(message))
+        elif isinstance(message, ToolMessage):
+            output = message.content if isinstance(message.content, str) else json.dumps(message.content)
+            items.append({"type": "function_call_output", "call_id": message.tool_call_id, "output": output})
+        else:
+            raise ValueError(
+                f"cannot send a {type(message).__name__} to the Responses API: use System, "
+                "Human, AI or Tool messages"
+            )
+    return ("\n\n".join(instructions) or None), items
+
+
+def _assistant_items(message: AIMessage) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    texts: list[str] = []
+    parts = [message.content] if isinstance(message.content, str) else message.content
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        elif part.get("type") == "text":
+            texts.append(part.get("text", ""))
+        elif part.get("type") == "reasoning":
+            extras = part.get("extras") or {}
+            if extras.get("item_id") and extras.get("encrypted_content"):
+                summary = [{"type": "summary_text", "text": part["reasoning"]}] if part.get("reasoning") else []
+                items.append(
+                    {
+                        "type": "reasoning",
+                        "id": extras["item_id"],
+                        "summary": summary,
+                        "encrypted_content": extras["encrypted_content"],
+                    }
+                )
+    text = "".join(texts)
+    if text:
+        items.append({"role": "assistant", "content": text})
+    for call in message.tool_calls:
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call.get("id"),
+                "name": call["name"],
+                "arguments": json.dumps(call["args"]),
+            }
+        )
+    return items
+
+
+def _responses_tool(tool: Any) -> dict[str, Any]:
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    if isinstance(tool, dict) and tool.get("type") not in (None, "function"):
+        return tool  # built-in tool such as {"type": "web_search"}
+    function = convert_to_openai_tool(tool)["function"]
+    return {
+        "type": "function",
+        "name": function["name"],
+        "description": function.get("description", ""),
+        "parameters": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+
+
+def _responses_tool_choice(choice: Any) -> Any:
+    if choice in ("any", True):
+        return "required"
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        return {"type": "function", "name": choice}
+    return choice
+
+
+class OpenAIResponsesModel(StreamtapChatModel):
+    """OpenAI Responses through the official ``openai`` SDK."""
+
+    wire: ClassVar[str] = "openai-responses"
+    provider_name: str = "openai"
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
+
+    @property
+    def _llm_type(self) -> str:
+        return "streamtap-openai-responses"
+
+    def _new_mapper(self, stop: list[str] | None = None) -> ResponsesMapper:
+        return ResponsesMapper(model_provider=self.provider_name, stop=stop or self.stop)
+
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        instructions, items = to_responses_input(messages)
+        request: dict[str, Any] = {"model": self.model, "input": items, "stream": True}
+        if instructions:
+            request["instructions"] = instructions
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            request["max_output_tokens"] = self.max_tokens
+        if tools := kwargs.pop("tools", None):
+            request["tools"] = [_responses_tool(t) for t in tools]
+        if (tool_choice := kwargs.pop("tool_choice", None)) is not None:
+            request["tool_choice"] = _responses_tool_choice(tool_choice)
+        kwargs.pop("response_format", None)
+        request.update(self.model_kwargs)
+        request.update(kwargs)
+        return request
+
+    def _create(self, client: Any, request: dict[str, Any]) -> Any:
+        return client.responses.create(**request)
+
+    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
+        return await client.responses.create(**request)
