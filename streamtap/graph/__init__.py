@@ -1,1 +1,55 @@
-"""streamtap.graph."""
+"""streamtap.graph: a small, LangGraph-compatible graph runtime built for streaming.
+
+``from streamtap.graph import StateGraph, START, END, ...`` is a drop-in for the
+matching ``langgraph`` imports on the streaming surface: same stream modes,
+shapes, metadata, interrupts and checkpoint events.
+"""
+
+from streamtap.graph._constants import END, START
+from streamtap.graph._runtime import get_config, get_stream_writer, interrupt
+from streamtap.graph.checkpoint import BaseCheckpointSaver, InMemorySaver, SqliteSaver
+from streamtap.graph.compiled import CompiledStateGraph
+from streamtap.graph.errors import (
+    EmptyInputError,
+    GraphInterrupt,
+    GraphRecursionError,
+    InvalidUpdateError,
+)
+from streamtap.graph.message import REMOVE_ALL_MESSAGES, MessagesState, add_messages
+from streamtap.graph.state import StateGraph
+from streamtap.graph.types import (
+    Command,
+    GraphOutput,
+    Interrupt,
+    PregelTask,
+    Send,
+    StateSnapshot,
+    StreamWriter,
+)
+
+__all__ = [
+    "END",
+    "REMOVE_ALL_MESSAGES",
+    "START",
+    "BaseCheckpointSaver",
+    "Command",
+    "CompiledStateGraph",
+    "EmptyInputError",
+    "GraphInterrupt",
+    "GraphOutput",
+    "GraphRecursionError",
+    "InMemorySaver",
+    "Interrupt",
+    "InvalidUpdateError",
+    "MessagesState",
+    "PregelTask",
+    "Send",
+    "SqliteSaver",
+    "StateGraph",
+    "StateSnapshot",
+    "StreamWriter",
+    "add_messages",
+    "get_config",
+    "get_stream_writer",
+    "interrupt",
+]

@@ -1,1 +1,5 @@
-"""streamtap.middleware."""
+"""streamtap.middleware: callback handlers that feed graph stream modes."""
+
+from streamtap.middleware._messages import StreamMessagesHandler
+
+__all__ = ["StreamMessagesHandler"]

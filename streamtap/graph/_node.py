@@ -1,0 +1,131 @@
+"""Nodes and routers as the step loop calls them: one sync and one async entry each.
+
+Which extra arguments a function takes (``config``, ``writer``) is read once,
+when the node is added, so calling it costs a dict build and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from streamtap.graph._runtime import TaskContext
+from streamtap.graph.types import Send
+
+
+def _accepted_kwargs(fn: Callable[..., Any]) -> frozenset[str]:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    ok = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(
+        name for name in ("config", "writer") if name in params and params[name].kind in ok
+    )
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
+
+
+class Action:
+    """A user function or Runnable plus how to call it."""
+
+    __slots__ = ("accepts", "fn", "is_async", "name", "runnable")
+
+    def __init__(self, fn: Any, name: str) -> None:
+        self.name = name
+        self.runnable: Runnable[Any, Any] | None = fn if isinstance(fn, Runnable) else None
+        self.fn = fn
+        self.is_async = self.runnable is None and _is_async(fn)
+        self.accepts = frozenset() if self.runnable is not None else _accepted_kwargs(fn)
+
+    def _kwargs(self, config: RunnableConfig, ctx: TaskContext | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if "config" in self.accepts:
+            kwargs["config"] = config
+        if "writer" in self.accepts and ctx is not None:
+            kwargs["writer"] = ctx.writer
+        return kwargs
+
+    def call(self, arg: Any, config: RunnableConfig, ctx: TaskContext | None) -> Any:
+        if self.runnable is not None:
+            return self.runnable.invoke(arg, config)
+        if self.is_async:
+            raise TypeError(
+                f'No synchronous function provided to "{self.name}".\nEither initialize '
+                "with a synchronous function or invoke via the async API (ainvoke, astream, etc.)"
+            )
+        return self.fn(arg, **self._kwargs(config, ctx))
+
+    async def acall(self, arg: Any, config: RunnableConfig, ctx: TaskContext | None) -> Any:
+        if self.runnable is not None:
+            return await self.runnable.ainvoke(arg, config)
+        if self.is_async:
+            return await self.fn(arg, **self._kwargs(config, ctx))
+        # A sync function under astream runs in a thread, context copied.
+        loop = asyncio.get_running_loop()
+        import contextvars
+        import functools
+
+        ctxv = contextvars.copy_context()
+        return await loop.run_in_executor(
+            None, functools.partial(ctxv.run, self.fn, arg, **self._kwargs(config, ctx))
+        )
+
+
+@dataclass(slots=True)
+class NodeSpec:
+    name: str
+    action: Action
+    metadata: dict[str, Any] | None = None
+    input_mapper: Callable[[dict[str, Any]], Any] | None = None
+    input_keys: tuple[str, ...] = ()
+    is_subgraph: bool = False
+    ends: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class BranchSpec:
+    path: Action
+    path_map: dict[Hashable, str] | None = None
+    ends: tuple[str, ...] = field(default_factory=tuple)
+
+    def destinations(self, result: Any) -> list[str | Send]:
+        """Map a router's return value to node names / Sends, END included."""
+        items = result if isinstance(result, list | tuple) else [result]
+        out: list[str | Send] = []
+        for r in items:
+            if isinstance(r, Send):
+                out.append(r)
+                continue
+            if self.path_map is not None:
+                if r not in self.path_map:
+                    raise ValueError(
+                        f"Router {self.path.name!r} returned {r!r}, which is not in its "
+                        f"path_map {list(self.path_map)}"
+                    )
+                out.append(self.path_map[r])
+            elif isinstance(r, str):
+                out.append(r)
+            else:
+                raise ValueError(
+                    f"Router {self.path.name!r} returned {r!r}: expected a node name, "
+                    "END, a Send, or a list of those"
+                )
+        return out
+
+
+def path_map_for(path_map: dict[Hashable, str] | Sequence[str] | None) -> dict[Hashable, str] | None:
+    if path_map is None:
+        return None
+    if isinstance(path_map, dict):
+        return dict(path_map)
+    return {name: name for name in path_map}

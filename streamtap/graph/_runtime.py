@@ -1,0 +1,139 @@
+"""What a running node can reach: its stream writer, ``interrupt()`` and its config.
+
+Everything hangs off the task's config (``configurable[KEY_TASK]``), which
+langchain-core keeps in a context variable for the duration of the node, so
+these helpers work from sync code, async code and (with a copied context)
+worker threads, exactly where ``get_config()`` would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+
+from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP, RESUME
+from streamtap.graph.errors import GraphInterrupt
+from streamtap.graph.types import Interrupt, StreamWriter
+
+if TYPE_CHECKING:
+    from streamtap.graph.checkpoint.base import BaseCheckpointSaver
+
+__all__ = ["get_config", "get_stream_writer", "interrupt"]
+
+Item = tuple[tuple[str, ...], str, Any]
+Sink = tuple[Callable[[Item], None], frozenset[str]]
+
+
+def _noop_writer(_: Any) -> None:
+    return None
+
+
+def interrupt_id(ns: str, answered: int) -> str:
+    """Stable 32-hex id of a task's n-th interrupt (LangGraph keys it the same way)."""
+    key = f"{ns}{NS_SEP}{answered}" if answered else ns
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+class Scratchpad:
+    """Per-task resume bookkeeping: which answers this task already has."""
+
+    __slots__ = ("_counter", "_lock", "_null", "parent", "pending", "resume")
+
+    def __init__(
+        self,
+        resume: list[Any],
+        null_resume: tuple[str, str, Any] | None,
+        pending: list[tuple[str, str, Any]],
+        parent: Scratchpad | None,
+    ) -> None:
+        self.resume = resume
+        self._null = null_resume  # the (task_id, RESUME, value) write, if any
+        self.pending = pending
+        self.parent = parent
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def next_index(self) -> int:
+        return next(self._counter)
+
+    def take_null_resume(self) -> Any:
+        """The bare ``Command(resume=v)`` value, consumed by the first interrupt to ask."""
+        if self._null is None:
+            return self.parent.take_null_resume() if self.parent is not None else None
+        with self._lock:
+            write = self._null
+            try:
+                self.pending.remove(write)  # type: ignore[arg-type]
+            except ValueError:
+                return None
+            return write[2]
+
+
+@dataclass(slots=True, eq=False)
+class TaskContext:
+    """The slice of the running graph a node (and any subgraph it runs) may use."""
+
+    task_id: str
+    ns: str
+    writer: StreamWriter
+    scratchpad: Scratchpad
+    send: Callable[[list[tuple[str, Any]]], None]
+    checkpointer: BaseCheckpointSaver | None
+    parent_sink: Sink | None
+    resuming: bool
+    resume_map: dict[str, Any] | None
+    checkpoint_map: dict[str, str] = field(default_factory=dict)
+    thread_id: Any = None
+
+
+def get_config() -> RunnableConfig:
+    config = var_child_runnable_config.get()
+    if config is None:
+        raise RuntimeError("Called get_config outside of a runnable context")
+    return config
+
+
+def _task_context() -> TaskContext:
+    ctx = get_config().get(CONF, {}).get(KEY_TASK)
+    if ctx is None:
+        raise RuntimeError(
+            "Called outside of a graph node: get_stream_writer() and interrupt() only "
+            "work while a streamtap graph runs the calling node"
+        )
+    return ctx  # type: ignore[no-any-return]
+
+
+def get_stream_writer() -> StreamWriter:
+    """The current node's ``custom``-mode writer (a no-op when ``custom`` was not asked for)."""
+    return _task_context().writer
+
+
+def interrupt(value: Any) -> Any:
+    """Pause the graph and surface ``value``; returns the answer once resumed.
+
+    The node re-runs from the top on resume, and each ``interrupt()`` call in
+    it returns, in order, the answers given so far. Needs a checkpointer to be
+    resumable.
+    """
+    ctx = _task_context()
+    pad = ctx.scratchpad
+    idx = pad.next_index()
+    if idx < len(pad.resume):
+        ctx.send([(RESUME, pad.resume[: idx + 1])])
+        return pad.resume[idx]
+    answer = pad.take_null_resume()
+    if answer is not None:
+        pad.resume.append(answer)
+        ctx.send([(RESUME, list(pad.resume))])
+        return answer
+    raise GraphInterrupt((Interrupt(value, interrupt_id(ctx.ns, len(pad.resume))),))
+
+
+noop_writer = _noop_writer

@@ -1,0 +1,207 @@
+"""State schemas: which keys a graph has and how concurrent writes to each combine.
+
+A key annotated with a binary function (``Annotated[list, operator.add]``,
+``Annotated[list, add_messages]``) folds every write of a step through it; any
+other key keeps the last value and rejects two writes in one step.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import fields, is_dataclass
+from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
+
+from pydantic import BaseModel
+
+from streamtap.graph.errors import InvalidUpdateError
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Channel:
+    """One state key's value plus its merge rule; copied per run, never shared."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.value: Any = MISSING
+
+    def fresh(self) -> Channel:
+        raise NotImplementedError
+
+    def copy(self) -> Channel:
+        new = self.fresh()
+        new.value = self.value
+        return new
+
+    def update(self, values: Sequence[Any]) -> bool:
+        raise NotImplementedError
+
+
+class LastValue(Channel):
+    __slots__ = ()
+
+    def fresh(self) -> LastValue:
+        return LastValue(self.key)
+
+    def update(self, values: Sequence[Any]) -> bool:
+        if not values:
+            return False
+        if len(values) != 1:
+            raise InvalidUpdateError(
+                f"At key '{self.key}': Can receive only one value per step. "
+                "Use an Annotated key to handle multiple values."
+            )
+        self.value = values[-1]
+        return True
+
+
+class Reducer(Channel):
+    __slots__ = ("initial", "reducer")
+
+    def __init__(self, key: str, reducer: Callable[[Any, Any], Any], typ: Any) -> None:
+        super().__init__(key)
+        self.reducer = reducer
+        self.initial = _initial_value(typ)
+        self.value = self.initial() if self.initial is not None else MISSING
+
+    def fresh(self) -> Reducer:
+        new = Reducer.__new__(Reducer)
+        new.key, new.reducer, new.initial = self.key, self.reducer, self.initial
+        new.value = self.initial() if self.initial is not None else MISSING
+        return new
+
+    def update(self, values: Sequence[Any]) -> bool:
+        if not values:
+            return False
+        start = 0
+        if self.value is MISSING:
+            self.value, start = values[0], 1
+        for value in values[start:]:
+            self.value = self.reducer(self.value, value)
+        return True
+
+
+_ABSTRACT_DEFAULTS: dict[Any, type] = {
+    collections.abc.Sequence: list,
+    collections.abc.MutableSequence: list,
+    collections.abc.Set: set,
+    collections.abc.MutableSet: set,
+    collections.abc.Mapping: dict,
+    collections.abc.MutableMapping: dict,
+}
+
+
+def _initial_value(typ: Any) -> Callable[[], Any] | None:
+    """The empty value a reducer key starts from (``[]`` for lists), if the type has one."""
+    base = get_origin(typ) or typ
+    base = _ABSTRACT_DEFAULTS.get(base, base)
+    if not callable(base):
+        return None
+    try:
+        base()
+    except Exception:
+        return None
+    return base  # type: ignore[no-any-return]
+
+
+def _reducer_of(hint: Any) -> tuple[Any, Callable[[Any, Any], Any]] | None:
+    if get_origin(hint) is not Annotated:
+        return None
+    typ, *meta = get_args(hint)
+    for item in reversed(meta):
+        if callable(item) and _takes_two_args(item):
+            return typ, item
+    return None
+
+
+def _takes_two_args(fn: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) == 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def schema_keys(schema: Any) -> dict[str, Any]:
+    """Field name → type hint (with ``Annotated`` extras) for a TypedDict, dataclass or model."""
+    if not isinstance(schema, type):
+        raise TypeError(
+            f"StateGraph needs a TypedDict, dataclass or pydantic model class, got {schema!r}"
+        )
+    try:
+        hints = get_type_hints(schema, include_extras=True)
+    except Exception:
+        hints = dict(getattr(schema, "__annotations__", {}))
+    if issubclass(schema, BaseModel):
+        return {k: hints.get(k, Any) for k in schema.model_fields}
+    if is_dataclass(schema):
+        return {f.name: hints.get(f.name, Any) for f in fields(schema)}
+    return {
+        k: v
+        for k, v in hints.items()
+        if not k.startswith("__") and get_origin(v) is not ClassVar
+    }
+
+
+def channels_for(schema: Any) -> dict[str, Channel]:
+    chans: dict[str, Channel] = {}
+    for key, hint in schema_keys(schema).items():
+        found = _reducer_of(hint)
+        chans[key] = Reducer(key, found[1], found[0]) if found else LastValue(key)
+    return chans
+
+
+def state_mapper(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
+    """How a node sees the state: the schema class for dataclasses/models, else the dict."""
+    if isinstance(schema, type) and (issubclass(schema, BaseModel) or is_dataclass(schema)):
+        return lambda values: schema(**values)
+    return None
+
+
+def object_as_updates(obj: Any, keys: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """Updates from a dataclass/model instance returned by a node (LangGraph's rule).
+
+    A model only updates fields that were set or whose value is not a None default.
+    """
+    cls = type(obj)
+    if isinstance(obj, BaseModel):
+        keep: set[str] | None = obj.model_fields_set
+        defaults = {k: v.default for k, v in cls.model_fields.items()}
+        names = list(cls.model_fields)
+    elif is_dataclass(obj) and not isinstance(obj, type):
+        keep, defaults = None, {}
+        names = [f.name for f in fields(obj)]
+    else:
+        raise InvalidUpdateError(
+            f"Expected dict, got {obj!r}: a node must return a dict of state updates, "
+            "a Command, a list of those, or None"
+        )
+    if keys is not None:
+        names = [n for n in names if n in keys]
+    out: list[tuple[str, Any]] = []
+    for name in names:
+        value = getattr(obj, name, MISSING)
+        if value is MISSING:
+            continue
+        if (
+            value is not None
+            or defaults.get(name, MISSING) is not None
+            or (keep is not None and name in keep)
+        ):
+            out.append((name, value))
+    return out

@@ -1,0 +1,126 @@
+"""``InMemorySaver``: checkpoints kept in a dict, serialised so later mutation can't leak in."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from streamtap.graph.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointTuple,
+    dumps,
+    loads,
+    matches,
+    saved_metadata,
+    thread_ns_id,
+    write_slot,
+)
+
+__all__ = ["InMemorySaver"]
+
+
+class InMemorySaver(BaseCheckpointSaver):
+    """Checkpoints for the life of the process: tests, notebooks, single-process servers."""
+
+    def __init__(self) -> None:
+        # thread -> ns -> [(checkpoint_id, parent_id, checkpoint blob, metadata blob)]
+        self._storage: defaultdict[str, defaultdict[str, list[tuple[str, str | None, bytes, bytes]]]]
+        self._storage = defaultdict(lambda: defaultdict(list))
+        self._writes: defaultdict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str, bytes]]]
+        self._writes = defaultdict(dict)
+        self._lock = threading.Lock()
+
+    def _tuple(
+        self, thread: str, ns: str, entry: tuple[str, str | None, bytes, bytes]
+    ) -> CheckpointTuple:
+        cid, parent, blob, meta = entry
+        writes = self._writes.get((thread, ns, cid), {})
+        return CheckpointTuple(
+            config={"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}},
+            checkpoint=loads(blob),
+            metadata=loads(meta),
+            parent_config=(
+                {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": parent}}
+                if parent
+                else None
+            ),
+            pending_writes=[(t, c, loads(v)) for t, c, v in writes.values()],
+        )
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread, ns, cid = thread_ns_id(config)
+        with self._lock:
+            entries = self._storage.get(thread, {}).get(ns)
+            if not entries:
+                return None
+            if cid is None:
+                return self._tuple(thread, ns, entries[-1])
+            for entry in entries:
+                if entry[0] == cid:
+                    return self._tuple(thread, ns, entry)
+            return None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        if config is None:
+            raise ValueError("InMemorySaver.list needs a config with a thread_id")
+        thread, ns, cid = thread_ns_id(config)
+        before_id = (before or {}).get("configurable", {}).get("checkpoint_id")
+        with self._lock:
+            entries = list(reversed(self._storage.get(thread, {}).get(ns, [])))
+            out: list[CheckpointTuple] = []
+            skipping = before_id is not None
+            for entry in entries:
+                if cid is not None and entry[0] != cid:
+                    continue
+                if skipping:
+                    skipping = entry[0] != before_id
+                    continue
+                item = self._tuple(thread, ns, entry)
+                if not matches(item.metadata, filter):
+                    continue
+                out.append(item)
+                if limit is not None and len(out) >= limit:
+                    break
+        yield from out
+
+    def put(
+        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: dict[str, Any]
+    ) -> RunnableConfig:
+        thread, ns, parent = thread_ns_id(config)
+        with self._lock:
+            self._storage[thread][ns].append(
+                (checkpoint["id"], parent, dumps(checkpoint), dumps(saved_metadata(config, metadata)))
+            )
+        return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str
+    ) -> None:
+        thread, ns, cid = thread_ns_id(config)
+        if cid is None:
+            raise ValueError("put_writes needs the checkpoint_id the writes belong to")
+        with self._lock:
+            log = self._writes[(thread, ns, cid)]
+            for idx, (channel, value) in enumerate(writes):
+                slot = (task_id, write_slot(channel, idx))
+                if slot[1] >= 0 and slot in log:
+                    continue
+                log[slot] = (task_id, channel, dumps(value))
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._lock:
+            self._storage.pop(str(thread_id), None)
+            for key in [k for k in self._writes if k[0] == str(thread_id)]:
+                del self._writes[key]

@@ -1,0 +1,52 @@
+"""Errors raised by the graph runtime; names and bases match LangGraph's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamtap.graph.types import Interrupt
+
+__all__ = [
+    "EmptyInputError",
+    "GraphInterrupt",
+    "GraphRecursionError",
+    "InvalidUpdateError",
+]
+
+
+class GraphRecursionError(RecursionError):
+    """The graph ran ``recursion_limit`` super-steps without reaching END.
+
+    Raise the limit with ``config={"recursion_limit": n}`` if the loop is
+    intended, or add a condition that routes to END.
+    """
+
+
+class InvalidUpdateError(Exception):
+    """A node returned something the state cannot take.
+
+    Two nodes of one step wrote a key that has no reducer (annotate the key,
+    e.g. ``Annotated[list, operator.add]``), or a node returned something other
+    than a dict, a ``Command`` or ``None``.
+    """
+
+
+class EmptyInputError(Exception):
+    """The graph was started with no input and there is no saved state to resume."""
+
+
+class GraphInterrupt(Exception):
+    """Raised inside a node by ``interrupt()`` to pause the run.
+
+    The runtime catches it: the consumer sees ``{"__interrupt__": (...)}`` and the
+    run ends. It only escapes when a subgraph is paused, so the parent pauses too.
+    """
+
+    def __init__(self, interrupts: Sequence[Interrupt] = ()) -> None:
+        super().__init__(tuple(interrupts))
+
+    @property
+    def interrupts(self) -> tuple[Interrupt, ...]:
+        return tuple(self.args[0]) if self.args else ()

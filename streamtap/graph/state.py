@@ -1,0 +1,255 @@
+"""``StateGraph``: declare nodes and edges, then ``compile()`` into a runnable graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from langchain_core.runnables import Runnable
+
+from streamtap.graph._constants import BRANCH_PREFIX, END, START
+from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
+from streamtap.graph._state import channels_for, schema_keys, state_mapper
+from streamtap.graph.checkpoint.base import BaseCheckpointSaver
+from streamtap.graph.compiled import CompiledStateGraph
+
+__all__ = ["CompiledStateGraph", "StateGraph"]
+
+_RESERVED = frozenset((START, END))
+
+
+def _name_of(action: Any) -> str:
+    if isinstance(action, Runnable):
+        return action.get_name()
+    name = getattr(action, "__name__", None)
+    if not name or name == "<lambda>":
+        raise ValueError(
+            "Cannot infer a node name from this callable: use add_node(name, action)"
+        )
+    return str(name)
+
+
+class StateGraph:
+    """A graph whose nodes read and update a shared, typed state.
+
+    ``state_schema`` is a TypedDict, dataclass or pydantic model; annotate a key
+    with a reducer (``Annotated[list, operator.add]``) to let several nodes of a
+    step write it.
+    """
+
+    def __init__(
+        self,
+        state_schema: type[Any],
+        context_schema: type[Any] | None = None,
+        *,
+        input_schema: type[Any] | None = None,
+        output_schema: type[Any] | None = None,
+    ) -> None:
+        self.state_schema = state_schema
+        self.context_schema = context_schema
+        self.input_schema = input_schema or state_schema
+        self.output_schema = output_schema or state_schema
+        self._state_keys = tuple(schema_keys(state_schema))
+        for extra in (self.input_schema, self.output_schema):
+            unknown = set(schema_keys(extra)) - set(self._state_keys)
+            if unknown:
+                raise ValueError(
+                    f"{extra.__name__} has keys {sorted(unknown)} that the state schema "
+                    f"{state_schema.__name__} lacks"
+                )
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
+        self.branches: dict[str, list[BranchSpec]] = {}
+        self.compiled = False
+
+    # -- nodes
+
+    def add_node(
+        self,
+        node: str | Callable[..., Any] | Runnable[Any, Any],
+        action: Callable[..., Any] | Runnable[Any, Any] | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        input_schema: type[Any] | None = None,
+        destinations: dict[str, str] | tuple[str, ...] | None = None,
+    ) -> StateGraph:
+        """Add ``action`` (sync or async function, Runnable, or compiled graph) as a node.
+
+        The function takes the state and may also declare ``config`` and/or
+        ``writer`` parameters; it returns a partial state dict, ``None``, a
+        ``Command`` or a list of those.
+        """
+        if not isinstance(node, str):
+            action, name = node, _name_of(node)
+        else:
+            name = node
+            if action is None:
+                raise ValueError(f"add_node({name!r}) needs an action (a function or Runnable)")
+        if name in self.nodes:
+            raise ValueError(f"Node `{name}` already present.")
+        if name in _RESERVED:
+            raise ValueError(f"Node `{name}` is reserved.")
+        for ch in ("|", ":"):
+            if ch in name:
+                raise ValueError(f"'{ch}' is a reserved character and is not allowed in node names.")
+        schema = input_schema or self.state_schema
+        keys = tuple(schema_keys(schema))
+        ends: tuple[str, ...] | None = None
+        if destinations is not None:
+            ends = tuple(destinations)
+        self.nodes[name] = NodeSpec(
+            name=name,
+            action=Action(action, name),
+            metadata=metadata,
+            input_mapper=state_mapper(schema),
+            input_keys=keys,
+            is_subgraph=isinstance(action, CompiledStateGraph),
+            ends=ends,
+        )
+        return self
+
+    def add_edge(self, start_key: str | list[str], end_key: str) -> StateGraph:
+        """Run ``end_key`` after ``start_key`` (after ALL of them, for a list)."""
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise ValueError("END cannot be a start node")
+            if end_key == START:
+                raise ValueError("START cannot be an end node")
+            self.edges.append((start_key, end_key))
+            return self
+        for start in start_key:
+            if start == END:
+                raise ValueError("END cannot be a start node")
+        if end_key == START:
+            raise ValueError("START cannot be an end node")
+        self.waiting_edges.append((tuple(start_key), end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any] | Runnable[Any, Any],
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        """After ``source``, call ``path(state)`` to pick the next node(s), END or ``Send``s."""
+        name = getattr(path, "__name__", None) or "condition"
+        self.branches.setdefault(source, []).append(
+            BranchSpec(path=Action(path, name), path_map=path_map_for(path_map))
+        )
+        return self
+
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
+    ) -> StateGraph:
+        """Add nodes that run one after another, in order."""
+        if not nodes:
+            raise ValueError("Sequence requires at least one node.")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, fn = item
+            else:
+                name, fn = _name_of(item), item
+            self.add_node(name, fn)
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self,
+        path: Callable[..., Any],
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        return self.add_edge(key, END)
+
+    # -- compile
+
+    def validate(self, interrupt: Sequence[str] = ()) -> None:
+        sources = {s for s, _ in self.edges} | {s for ss, _ in self.waiting_edges for s in ss}
+        sources |= set(self.branches)
+        for node, spec in self.nodes.items():
+            if spec.ends:
+                sources.add(node)
+        for source in sources:
+            if source != START and source not in self.nodes:
+                raise ValueError(f"Found edge starting at unknown node '{source}'")
+        if START not in sources:
+            raise ValueError(
+                "Graph must have an entrypoint: add at least one edge from START to another node"
+            )
+        targets = {e for _, e in self.edges} | {e for _, e in self.waiting_edges}
+        for branch_list in self.branches.values():
+            for branch in branch_list:
+                if branch.path_map is not None:
+                    targets.update(branch.path_map.values())
+        for target in targets:
+            if target != END and target not in self.nodes:
+                raise ValueError(f"Found edge ending at unknown node `{target}`")
+        for name in interrupt:
+            if name not in self.nodes:
+                raise ValueError(f"Interrupt node `{name}` not found")
+
+    def compile(
+        self,
+        checkpointer: BaseCheckpointSaver | bool | None = None,
+        *,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
+        name: str | None = None,
+        debug: bool = False,
+    ) -> CompiledStateGraph:
+        """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph."""
+        if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver | bool):
+            raise TypeError(
+                "checkpointer must be a streamtap.graph checkpointer (InMemorySaver, "
+                f"SqliteSaver), True/False or None, got {type(checkpointer).__name__}"
+            )
+        self.validate(
+            [n for n in (interrupt_before or ()) if n != "*"] if interrupt_before != "*" else []
+        )
+        if interrupt_after and interrupt_after != "*":
+            self.validate(list(interrupt_after))
+        joins: dict[str, tuple[frozenset[str], str]] = {}
+        joins_from: dict[str, list[str]] = {}
+        triggers: dict[str, list[str]] = {n: [BRANCH_PREFIX + n] for n in self.nodes}
+        for starts, end in self.waiting_edges:
+            if end == END:
+                continue
+            chan = f"join:{'+'.join(starts)}:{end}"
+            joins[chan] = (frozenset(starts), end)
+            triggers[end].append(chan)
+            for s in starts:
+                joins_from.setdefault(s, []).append(chan)
+        edges_from: dict[str, list[str]] = {}
+        for start, end in self.edges:
+            if end != END:
+                edges_from.setdefault(start, []).append(end)
+        self.compiled = True
+        return CompiledStateGraph(
+            builder=self,
+            nodes=dict(self.nodes),
+            channels=channels_for(self.state_schema),
+            state_keys=self._state_keys,
+            input_keys=tuple(schema_keys(self.input_schema)),
+            output_keys=tuple(schema_keys(self.output_schema)),
+            edges_from=edges_from,
+            joins=joins,
+            joins_from=joins_from,
+            branches={k: list(v) for k, v in self.branches.items()},
+            triggers={n: tuple(sorted(t)) for n, t in triggers.items()},
+            checkpointer=checkpointer,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            name=name or "LangGraph",
+            state_mapper=state_mapper(self.state_schema),
+            output_mapper=state_mapper(self.output_schema),
+            debug=debug,
+        )

@@ -1,0 +1,135 @@
+"""Public value types: the objects nodes return or raise and callers inspect.
+
+Shapes, field names and reprs follow LangGraph so that code written against
+``langgraph.types`` ports by changing the import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple
+
+from langchain_core.runnables import RunnableConfig
+
+__all__ = [
+    "Command",
+    "GraphOutput",
+    "Interrupt",
+    "PregelTask",
+    "Send",
+    "StateSnapshot",
+    "StreamWriter",
+]
+
+StreamWriter = Callable[[Any], None]
+"""What ``get_stream_writer()`` returns: call it with any payload for ``custom`` mode."""
+
+
+@dataclass(init=False, slots=True)
+class Interrupt:
+    """A value surfaced by ``interrupt()``; ``id`` addresses it in ``Command(resume={id: v})``."""
+
+    value: Any
+    id: str
+    response_schema: Any = None
+
+    def __init__(self, value: Any, id: str = "placeholder-id", *, response_schema: Any = None):
+        self.value = value
+        self.id = id
+        self.response_schema = response_schema
+
+
+class Send:
+    """Run ``node`` in the next step with ``arg`` as its whole input (map-reduce fan-out)."""
+
+    __slots__ = ("arg", "node")
+
+    def __init__(self, /, node: str, arg: Any) -> None:
+        self.node = node
+        self.arg = arg
+
+    def __hash__(self) -> int:
+        return hash((self.node, repr(self.arg)))
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+    def __eq__(self, value: object) -> bool:
+        return isinstance(value, Send) and self.node == value.node and self.arg == value.arg
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Send, (self.node, self.arg))
+
+
+@dataclass(kw_only=True, slots=True, frozen=True)
+class Command:
+    """Update state, route (``goto``) and/or resume an interrupt, from a node or as input."""
+
+    graph: str | None = None
+    update: Any | None = None
+    resume: Any | None = None
+    goto: Send | str | Sequence[Send | str] = ()
+
+    PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
+
+    def __repr__(self) -> str:
+        contents = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("graph", "update", "resume", "goto")
+            if getattr(self, name)
+        )
+        return f"Command({contents})"
+
+    def _update_as_tuples(self) -> Sequence[tuple[str, Any]]:
+        update = self.update
+        if isinstance(update, dict):
+            return list(update.items())
+        if isinstance(update, (list, tuple)) and all(
+            isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) for t in update
+        ):
+            return list(update)
+        if update is None:
+            return []
+        from streamtap.graph._state import object_as_updates
+
+        return object_as_updates(update)
+
+    def _goto_list(self) -> list[Send | str]:
+        goto = self.goto
+        if isinstance(goto, (Send, str)):
+            return [goto]
+        return list(goto)
+
+
+class PregelTask(NamedTuple):
+    """A task of a step, as ``get_state().tasks`` reports it."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    error: Exception | None = None
+    interrupts: tuple[Interrupt, ...] = ()
+    state: RunnableConfig | StateSnapshot | None = None
+    result: Any | None = None
+
+
+class StateSnapshot(NamedTuple):
+    """The saved state at the start of a step: what ran, what is next, what paused."""
+
+    values: dict[str, Any] | Any
+    next: tuple[str, ...]
+    config: RunnableConfig
+    metadata: dict[str, Any] | None
+    created_at: str | None
+    parent_config: RunnableConfig | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Interrupt, ...]
+
+
+@dataclass(frozen=True)
+class GraphOutput:
+    """What ``invoke(..., version="v2")`` returns: the final value and any interrupts."""
+
+    value: Any
+    interrupts: tuple[Interrupt, ...] = ()
