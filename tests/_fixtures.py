@@ -11,7 +11,7 @@ body into arbitrary pieces (to prove chunk-boundary independence) and can die mi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,30 +88,47 @@ def load(wire: str, scenario: str) -> Fixture:
     )
 
 
-class ReplayStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """Yields ``body`` in ``piece_size`` pieces; raises a transport reset after ``reset_after`` bytes.
+def _bounds(length: int, piece_size: int | None, cuts: Sequence[int] | None) -> list[int]:
+    """Piece boundaries (start offsets plus ``length``) for a body of ``length`` bytes."""
+    if piece_size is not None and cuts is not None:
+        raise ValueError("pass piece_size or cuts, not both")
+    if piece_size is not None:
+        if piece_size < 1:
+            raise ValueError(f"piece_size must be >= 1 or None, got {piece_size}")
+        return [*range(0, length, piece_size), length]
+    inner = sorted({c for c in cuts or () if 0 < c < length})
+    return [0, *inner, length]
 
+
+class ReplayStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """Yields ``body`` in pieces; raises a transport reset after ``reset_after`` bytes.
+
+    Pieces are ``piece_size`` bytes each, or split at the byte offsets in ``cuts`` (for
+    property tests that choose arbitrary boundaries), or the whole body at once.
     ``closed`` records whether the client released the response (tests assert no leaks).
     """
 
-    def __init__(self, body: bytes, *, piece_size: int | None, reset_after: int | None) -> None:
-        if piece_size is not None and piece_size < 1:
-            raise ValueError(f"piece_size must be >= 1 or None, got {piece_size}")
-        self._body = body
-        self._piece_size = piece_size
-        self._reset_after = reset_after
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        piece_size: int | None = None,
+        cuts: Sequence[int] | None = None,
+        reset_after: int | None = None,
+    ) -> None:
+        data = body if reset_after is None else body[:reset_after]
+        self._bounds = _bounds(len(data), piece_size, cuts)
+        self._data = data
+        self._reset = reset_after is not None
         self.bytes_sent = 0
         self.closed = False
 
     def _pieces(self) -> Iterator[bytes]:
-        limit = len(self._body) if self._reset_after is None else self._reset_after
-        data = self._body[:limit]
-        size = self._piece_size or max(len(data), 1)
-        for start in range(0, len(data), size):
-            piece = data[start : start + size]
+        for start, end in zip(self._bounds, self._bounds[1:], strict=False):
+            piece = self._data[start:end]
             self.bytes_sent += len(piece)
             yield piece
-        if self._reset_after is not None:
+        if self._reset:
             raise httpx.RemoteProtocolError("peer closed connection")
 
     def __iter__(self) -> Iterator[bytes]:
@@ -128,33 +145,55 @@ class ReplayStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-def response(fixture: Fixture, *, piece_size: int | None = None) -> httpx.Response:
-    """A fresh ``httpx.Response`` replaying ``fixture`` (usable once, sync or async)."""
+def response(
+    fixture: Fixture, *, piece_size: int | None = None, cuts: Sequence[int] | None = None
+) -> httpx.Response:
+    """A fresh ``httpx.Response`` replaying ``fixture`` (usable once, sync or async).
+
+    ``piece_size`` cuts the body into equal pieces; ``cuts`` splits it at those byte offsets
+    (out-of-range offsets are ignored); neither means the whole body in one piece.
+    """
     headers = dict(fixture.headers)
     if fixture.body is None:
         headers.setdefault("content-type", "application/json")
         return httpx.Response(fixture.status, headers=headers, json=fixture.json_body)
     headers.setdefault("content-type", "text/event-stream; charset=utf-8")
-    stream = ReplayStream(fixture.body, piece_size=piece_size, reset_after=fixture.reset_after)
+    stream = ReplayStream(
+        fixture.body, piece_size=piece_size, cuts=cuts, reset_after=fixture.reset_after
+    )
     return httpx.Response(fixture.status, headers=headers, stream=stream)
 
 
 class Replay:
     """respx side effect that serves a fresh replay per request and keeps every stream it made."""
 
-    def __init__(self, fixture: Fixture, *, piece_size: int | None = None) -> None:
+    def __init__(
+        self,
+        fixture: Fixture,
+        *,
+        piece_size: int | None = None,
+        cuts: Sequence[int] | None = None,
+    ) -> None:
         self.fixture = fixture
         self.piece_size = piece_size
+        self.cuts = cuts
         self.streams: list[ReplayStream] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        resp = response(self.fixture, piece_size=self.piece_size)
+        resp = response(self.fixture, piece_size=self.piece_size, cuts=self.cuts)
         if isinstance(resp.stream, ReplayStream):
             self.streams.append(resp.stream)
         return resp
 
 
-def mock(router: Any, wire: str, scenario: str, *, piece_size: int | None = None) -> Any:
+def mock(
+    router: Any,
+    wire: str,
+    scenario: str,
+    *,
+    piece_size: int | None = None,
+    cuts: Sequence[int] | None = None,
+) -> Any:
     """Route ``POST`` on the wire's endpoint to ``scenario``; returns the respx route.
 
     ``router`` is the ``respx_mock`` fixture or any ``respx.Router``/``respx.mock`` object.
@@ -162,7 +201,8 @@ def mock(router: Any, wire: str, scenario: str, *, piece_size: int | None = None
     :class:`Replay`, whose ``streams`` tell whether each response was closed.
     """
     fixture = load(wire, scenario)
-    return router.post(URLS[wire]).mock(side_effect=Replay(fixture, piece_size=piece_size))
+    replay = Replay(fixture, piece_size=piece_size, cuts=cuts)
+    return router.post(URLS[wire]).mock(side_effect=replay)
 
 
 def expected(wire: str, scenario: str) -> dict[str, Any]:

@@ -600,3 +600,78 @@ def test_mock_routes_the_wire_endpoint_and_records_the_request() -> None:
     assert text == "Hello! How can I help you today?"
     body = json.loads(route.calls.last.request.content)
     assert body["stream_options"] == {"include_usage": True}
+
+
+# ---------------------------------------------------------------------------------------------
+# The SDKs' stream helpers are strict about ordering and ids: complete fixtures satisfy them
+# ---------------------------------------------------------------------------------------------
+
+COMPLETE_CASES = [
+    (w, s)
+    for w, s in SSE_CASES
+    if fx.expected(w, s)["finish_reason"] is not None
+    # The chat helper raises LengthFinishReasonError on finish_reason=length, and Responses'
+    # get_final_response() requires response.completed (not response.incomplete).
+    and not (s == "length" and w != "anthropic")
+]
+
+
+def _final_via_helper(wire: str) -> tuple[str, list[dict[str, Any]], str | None]:
+    """Run the vendor's stream helper; return (final text, tool calls, refusal)."""
+    messages: Any = [{"role": "user", "content": "Hi"}]
+    if wire == "anthropic":
+        ac = anthropic.Anthropic(api_key="test", base_url=fx.BASE_URLS[wire], max_retries=0)
+        with ac.messages.stream(model="m", max_tokens=64, messages=messages) as stream:
+            msg = stream.get_final_message()
+        text = "".join(b.text for b in msg.content if b.type == "text")
+        tools = [{"name": b.name, "args": b.input} for b in msg.content if b.type == "tool_use"]
+        return text, tools, None
+    oc = openai.OpenAI(api_key="test", base_url=fx.BASE_URLS[wire], max_retries=0)
+    if wire == "openai-responses":
+        with oc.responses.stream(model="m", input="Hi") as rstream:
+            resp = rstream.get_final_response()
+        calls = [o for o in resp.output if o.type == "function_call"]
+        refusals = [
+            c.refusal
+            for o in resp.output
+            if o.type == "message"
+            for c in o.content
+            if c.type == "refusal"
+        ]
+        tools = [{"name": c.name, "args": json.loads(c.arguments)} for c in calls]
+        return resp.output_text, tools, "".join(refusals) or None
+    with oc.chat.completions.stream(model="m", messages=messages) as cstream:
+        completion = cstream.get_final_completion()
+    m = completion.choices[0].message
+    tools = [
+        {"name": t.function.name, "args": json.loads(t.function.arguments)}
+        for t in m.tool_calls or []
+        if t.type == "function"
+    ]
+    return m.content or "", tools, m.refusal
+
+
+@pytest.mark.parametrize(
+    ("wire", "scenario"), COMPLETE_CASES, ids=[f"{w}/{s}" for w, s in COMPLETE_CASES]
+)
+def test_complete_fixture_satisfies_stream_helper(wire: str, scenario: str) -> None:
+    exp = fx.expected(wire, scenario)
+    with respx.mock(assert_all_called=True) as router:
+        fx.mock(router, wire, scenario)
+        text, tools, refusal = _final_via_helper(wire)
+    assert text == exp["text"]
+    assert tools == exp["tool_calls"]
+    assert (refusal or "") == exp["refusal"]
+
+
+def test_replay_stream_splits_at_arbitrary_cuts() -> None:
+    fixture = fx.load("anthropic", "unicode")
+    assert fixture.body is not None
+    resp = fx.response(fixture, cuts=[40, 3, 3, 0, 10**9, 41])
+    pieces = list(resp.iter_raw())
+    assert [len(p) for p in pieces[:3]] == [3, 37, 1]
+    assert b"".join(pieces) == fixture.body
+    with pytest.raises(ValueError, match="not both"):
+        fx.response(fixture, piece_size=2, cuts=[1])
+    with pytest.raises(ValueError, match="piece_size must be"):
+        fx.response(fixture, piece_size=0)
