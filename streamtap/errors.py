@@ -269,6 +269,21 @@ def from_stream_error(
     )
 
 
+def _scrub(exc: BaseException, api_key: str | None) -> None:
+    """Redact the SDK exception itself: it stays reachable as ``__cause__`` and in tracebacks."""
+    exc.args = tuple(redact_secrets(a, api_key) if isinstance(a, str) else a for a in exc.args)
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        try:
+            exc.message = redact_secrets(message, api_key)  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    body = getattr(exc, "body", None)
+    for holder in (body, body.get("error") if isinstance(body, dict) else None):
+        if isinstance(holder, dict) and isinstance(holder.get("message"), str):
+            holder["message"] = redact_secrets(holder["message"], api_key)
+
+
 def from_sdk_error(
     exc: BaseException, *, provider: str | None, model: str | None, api_key: str | None = None
 ) -> StreamtapError | None:
@@ -283,6 +298,7 @@ def from_sdk_error(
 
     if isinstance(exc, StreamtapError):
         return exc
+    _scrub(exc, api_key)
     kw: dict[str, Any] = {"provider": provider, "model": model}
     if isinstance(exc, (openai.APIStatusError, anthropic.APIStatusError)):
         status = exc.status_code
@@ -317,7 +333,9 @@ def from_sdk_error(
             **extra,
             **kw,
         )
-    if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)):
+    if isinstance(
+        exc, (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
+    ):
         return ProviderConnectionError("the request timed out", **kw)
     if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
         cause = exc.__cause__

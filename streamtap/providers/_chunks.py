@@ -185,7 +185,13 @@ class ChunkMapper:
                 content="",
                 id=self.message_id,
                 tool_call_chunks=[
-                    {"type": "tool_call_chunk", "index": index, "id": id, "name": name, "args": args}
+                    {
+                        "type": "tool_call_chunk",
+                        "index": index,
+                        "id": id,
+                        "name": name,
+                        "args": args,
+                    }
                 ],
             )
         ]

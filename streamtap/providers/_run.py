@@ -130,7 +130,8 @@ class StreamRun:
             cause = from_sdk_error(exc, provider=provider, model=model, api_key=self.api_key)
         if cause is None:
             return exc
-        cause.__cause__ = exc
+        if not isinstance(exc, InStreamError):  # internal signal, not worth chaining
+            cause.__cause__ = exc
         interrupted = self._interrupted(cause)
         interrupted.__cause__ = cause
         return interrupted
@@ -209,4 +210,3 @@ async def aiter_sse(stream: Any, *, named_only: bool) -> AsyncIterator[dict[str,
 def has_raw_events(stream: Any) -> bool:
     """Whether :func:`iter_sse` will see ``[DONE]`` (strict termination checks)."""
     return getattr(stream, "_iter_events", None) is not None
-

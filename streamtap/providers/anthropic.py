@@ -215,7 +215,15 @@ def _citation(citation: dict[str, Any]) -> dict[str, Any]:
     extras = {
         k: v
         for k, v in citation.items()
-        if k not in ("cited_text", "url", "title", "document_title", "start_char_index", "end_char_index")
+        if k
+        not in (
+            "cited_text",
+            "url",
+            "title",
+            "document_title",
+            "start_char_index",
+            "end_char_index",
+        )
     }
     if extras:
         out["extras"] = extras
@@ -228,7 +236,11 @@ def _citation(citation: dict[str, Any]) -> dict[str, Any]:
 def _image_block(block: dict[str, Any]) -> dict[str, Any] | None:
     """Standard (v1) or OpenAI-style image blocks -> Anthropic image source."""
     if block.get("type") == "image_url":
-        url = block["image_url"]["url"] if isinstance(block["image_url"], dict) else block["image_url"]
+        url = (
+            block["image_url"]["url"]
+            if isinstance(block["image_url"], dict)
+            else block["image_url"]
+        )
     elif block.get("type") == "image":
         if block.get("source"):
             return block  # already Anthropic-shaped
@@ -249,7 +261,10 @@ def _image_block(block: dict[str, Any]) -> dict[str, Any] | None:
     if url.startswith("data:"):
         header, _, data = url.partition(",")
         media_type = header[5:].split(";")[0] or "image/png"
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
@@ -298,7 +313,12 @@ def _assistant_blocks(message: AIMessage) -> list[dict[str, Any]]:
                 blocks.append({"type": "text", "text": part["text"]})
         elif ptype == "server_tool_call":
             blocks.append(
-                {"type": "server_tool_use", "id": part["id"], "name": part["name"], "input": part.get("args") or {}}
+                {
+                    "type": "server_tool_use",
+                    "id": part["id"],
+                    "name": part["name"],
+                    "input": part.get("args") or {},
+                }
             )
         elif ptype == "server_tool_result":
             blocks.append(
@@ -318,7 +338,12 @@ def _assistant_blocks(message: AIMessage) -> list[dict[str, Any]]:
     for call in message.tool_calls:
         if call.get("id") not in seen_tool_ids:
             blocks.append(
-                {"type": "tool_use", "id": call.get("id"), "name": call["name"], "input": call["args"]}
+                {
+                    "type": "tool_use",
+                    "id": call.get("id"),
+                    "name": call["name"],
+                    "input": call["args"],
+                }
             )
     return blocks
 
@@ -381,7 +406,9 @@ def to_anthropic_messages(
 def _anthropic_tool(tool: Any) -> dict[str, Any]:
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    if isinstance(tool, dict) and ("input_schema" in tool or ("type" in tool and tool["type"] != "function")):
+    if isinstance(tool, dict) and (
+        "input_schema" in tool or ("type" in tool and tool["type"] != "function")
+    ):
         return tool  # already Anthropic-shaped (or a server tool such as web_search)
     function = convert_to_openai_tool(tool)["function"]
     return {

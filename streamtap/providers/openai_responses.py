@@ -138,7 +138,12 @@ class ResponsesMapper(ChunkMapper):
             self.finish("stop_sequence", "stop")
             return self.text(text[: min(hits)])
         hold = max(
-            (j for s in self._stop for j in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:j])),
+            (
+                j
+                for s in self._stop
+                for j in range(min(len(s) - 1, len(text)), 0, -1)
+                if text.endswith(s[:j])
+            ),
             default=0,
         )
         self._held = text[len(text) - hold :] if hold else ""
@@ -154,7 +159,10 @@ class ResponsesMapper(ChunkMapper):
         return self._tool_count - 1 if self._tool_count else None
 
     def _reasoning_block(self, event: dict[str, Any]) -> int:
-        key = (str(event.get("item_id") or event.get("output_index")), event.get("summary_index") or 0)
+        key = (
+            str(event.get("item_id") or event.get("output_index")),
+            event.get("summary_index") or 0,
+        )
         if key not in self._reasoning_blocks:
             self._reasoning_blocks[key] = self.new_block()
         return self._reasoning_blocks[key]
@@ -178,7 +186,11 @@ class ResponsesMapper(ChunkMapper):
         itype = item.get("type")
         if itype == "function_call":
             ordinal = self._tool_by_item.get(item.get("id", ""))
-            if ordinal is not None and ordinal not in self._tool_args_seen and item.get("arguments"):
+            if (
+                ordinal is not None
+                and ordinal not in self._tool_args_seen
+                and item.get("arguments")
+            ):
                 self._tool_args_seen.add(ordinal)
                 return self.tool_call(ordinal, args=item["arguments"])
             return []
@@ -188,7 +200,8 @@ class ResponsesMapper(ChunkMapper):
             if item.get("encrypted_content"):
                 extras["encrypted_content"] = item["encrypted_content"]
             first = next(
-                (v for (k, _), v in self._reasoning_blocks.items() if k == str(item.get("id"))), None
+                (v for (k, _), v in self._reasoning_blocks.items() if k == str(item.get("id"))),
+                None,
             )
             index = first if first is not None else self.new_block()
             return self.reasoning(index, "", extras)
@@ -211,13 +224,27 @@ class ResponsesMapper(ChunkMapper):
             self._annotation_blocks[key] = self.new_block()
         raw = event.get("annotation") or {}
         annotation: dict[str, Any] = {"type": "citation"}
-        for src, dst in (("url", "url"), ("title", "title"), ("start_index", "start_index"), ("end_index", "end_index")):
+        for src, dst in (
+            ("url", "url"),
+            ("title", "title"),
+            ("start_index", "start_index"),
+            ("end_index", "end_index"),
+        ):
             if src in raw:
                 annotation[dst] = raw[src]
-        extras = {k: v for k, v in raw.items() if k not in ("type", "url", "title", "start_index", "end_index")}
+        extras = {
+            k: v
+            for k, v in raw.items()
+            if k not in ("type", "url", "title", "start_index", "end_index")
+        }
         if extras or raw.get("type") != "url_citation":
             annotation["extras"] = {**extras, "annotation_type": raw.get("type")}
-        block = {"type": "text", "text": "", "annotations": [annotation], "index": self._annotation_blocks[key]}
+        block = {
+            "type": "text",
+            "text": "",
+            "annotations": [annotation],
+            "index": self._annotation_blocks[key],
+        }
         return [AIMessageChunk(content=[block], id=self.message_id)]
 
 
@@ -235,7 +262,11 @@ def _content_parts(content: str | list[Any], *, role: str) -> str | list[dict[st
         elif part.get("type") == "text":
             parts.append({"type": text_type, "text": part.get("text", "")})
         elif part.get("type") == "image_url":
-            url = part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
+            url = (
+                part["image_url"]["url"]
+                if isinstance(part["image_url"], dict)
+                else part["image_url"]
+            )
             parts.append({"type": "input_image", "image_url": url})
         elif part.get("type") == "image":
             if part.get("base64"):
@@ -258,17 +289,21 @@ def to_responses_input(
         if isinstance(message, SystemMessage):
             content = message.content
             instructions.append(
-                content if isinstance(content, str) else "".join(
-                    b if isinstance(b, str) else b.get("text", "") for b in content
-                )
+                content
+                if isinstance(content, str)
+                else "".join(b if isinstance(b, str) else b.get("text", "") for b in content)
             )
         elif isinstance(message, HumanMessage):
             items.append({"role": "user", "content": _content_parts(message.content, role="user")})
         elif isinstance(message, AIMessage):
             items.extend(_assistant_items(message))
         elif isinstance(message, ToolMessage):
-            output = message.content if isinstance(message.content, str) else json.dumps(message.content)
-            items.append({"type": "function_call_output", "call_id": message.tool_call_id, "output": output})
+            output = (
+                message.content if isinstance(message.content, str) else json.dumps(message.content)
+            )
+            items.append(
+                {"type": "function_call_output", "call_id": message.tool_call_id, "output": output}
+            )
         else:
             raise ValueError(
                 f"cannot send a {type(message).__name__} to the Responses API: use System, "
@@ -289,7 +324,11 @@ def _assistant_items(message: AIMessage) -> list[dict[str, Any]]:
         elif part.get("type") == "reasoning":
             extras = part.get("extras") or {}
             if extras.get("item_id") and extras.get("encrypted_content"):
-                summary = [{"type": "summary_text", "text": part["reasoning"]}] if part.get("reasoning") else []
+                summary = (
+                    [{"type": "summary_text", "text": part["reasoning"]}]
+                    if part.get("reasoning")
+                    else []
+                )
                 items.append(
                     {
                         "type": "reasoning",
