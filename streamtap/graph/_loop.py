@@ -373,7 +373,7 @@ class Run:
                 if len(pending) > 1:
                     raise RuntimeError(
                         "When there are multiple pending interrupts, you must specify the "
-                        "interrupt id when resuming: Command(resume={interrupt.id: value, ...})"
+                        "interrupt id when resuming. Pass Command(resume={interrupt.id: value})."
                     )
                 writes.append((RESUME, resume))
         writes.extend(cmd._update_as_tuples())

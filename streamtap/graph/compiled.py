@@ -412,7 +412,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         if recurse:
             states = [
                 t._replace(state=self._subgraph_for(t.name).get_state(
-                    {CONF: {**t.state[CONF], "__streamtap_saver": saver}}, subgraphs=True
+                    {CONF: {**t.state[CONF], "__streamtap_saver": saver, "__streamtap_resolved": True}},
+                    subgraphs=True,
                 ))
                 if t.state is not None
                 else t

@@ -131,6 +131,11 @@ class StreamtapChatModel(BaseChatModel):
             )
         return self._async_client
 
+    def _messages(self, value: LanguageModelInput) -> list[BaseMessage]:
+        if isinstance(value, list) and all(isinstance(m, BaseMessage) for m in value):
+            return value
+        return self._convert_input(value).to_messages()
+
     def _secret(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None
 
@@ -175,7 +180,7 @@ class StreamtapChatModel(BaseChatModel):
 
     def stream_chunks(
         self,
-        messages: Sequence[BaseMessage],
+        messages: LanguageModelInput,
         *,
         stop: list[str] | None = None,
         run: StreamRun | None = None,
@@ -187,7 +192,7 @@ class StreamtapChatModel(BaseChatModel):
         consumer closing the generator early. Pass ``run`` to read the
         accumulated message afterwards.
         """
-        request = self._request(messages, stop, **kwargs)
+        request = self._request(self._messages(messages), stop, **kwargs)
         try:
             sdk_stream = self._create(self._sync_client(), request)
         except Exception as exc:
@@ -208,14 +213,14 @@ class StreamtapChatModel(BaseChatModel):
 
     async def astream_chunks(
         self,
-        messages: Sequence[BaseMessage],
+        messages: LanguageModelInput,
         *,
         stop: list[str] | None = None,
         run: StreamRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of :meth:`stream_chunks`."""
-        request = self._request(messages, stop, **kwargs)
+        request = self._request(self._messages(messages), stop, **kwargs)
         try:
             sdk_stream = await self._acreate(self._aclient(), request)
         except Exception as exc:
