@@ -49,7 +49,8 @@ class Normalizer:
             dumped = obj.model_dump()
             return ("msg", type(obj).__name__, n(dumped))
         if isinstance(obj, BaseException):
-            first = str(obj).split("\n")[0]
+            # the first sentence: LangGraph appends doc links, streamtap a hint
+            first = str(obj).split("\n")[0].split(". ")[0]
             return ("exc", type(obj).__name__, n.s(first))
         if isinstance(obj, dict):
             return {n(k): n(v) for k, v in obj.items()}
