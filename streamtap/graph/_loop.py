@@ -725,7 +725,10 @@ class Run:
             self.pending_writes[:] = [w for w in self.pending_writes if w[0] != task_id]
         self.pending_writes.extend((task_id, c, v) for c, v in writes)
         if self.checkpointer is not None and self.checkpoint_config is not None:
-            self.checkpointer.put_writes(self.checkpoint_config, writes, task_id)
+            # errors are saved as their repr (as LangGraph does): an exception
+            # class that can't be rebuilt must not make the checkpoint unreadable
+            saved = [(c, repr(v) if c == ERROR else v) for c, v in writes]
+            self.checkpointer.put_writes(self.checkpoint_config, saved, task_id)
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
         if task.hidden or not writes:

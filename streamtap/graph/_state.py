@@ -188,7 +188,7 @@ def object_as_updates(obj: Any, keys: Sequence[str] | None = None) -> list[tuple
         names = [f.name for f in fields(obj)]
     else:
         raise InvalidUpdateError(
-            f"Expected dict, got {obj!r}: a node must return a dict of state updates, "
+            f"Expected dict, got {obj!r}. A node must return a dict of state updates, "
             "a Command, a list of those, or None"
         )
     if keys is not None:
