@@ -54,6 +54,8 @@ class StreamtapChatModel(BaseChatModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request-body parameters, sent as given."""
     default_headers: dict[str, str] | None = None
+    streaming: bool = False
+    """Make ``invoke`` stream (and fire token callbacks) even without a streaming handler."""
     http_client: Any = Field(default=None, exclude=True)
     """An ``httpx2.Client`` for the SDK (tests, proxies, cassettes)."""
     http_async_client: Any = Field(default=None, exclude=True)
@@ -72,6 +74,19 @@ class StreamtapChatModel(BaseChatModel):
                 if value := os.environ.get(name):
                     self.base_url = value
                     break
+
+    # -- serialization (dumpd / load) ---------------------------------------------
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["streamtap", "providers"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": self.api_key_env[0]} if self.api_key_env else {}
 
     # -- to implement -----------------------------------------------------------
     def _new_mapper(self, stop: list[str] | None = None) -> ChunkMapper:  # pragma: no cover

@@ -62,6 +62,11 @@ class OpenAICompatibleModel(OpenAIChatModel):
     def _llm_type(self) -> str:
         return f"streamtap-{self.provider_name}"
 
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        preset = PRESETS.get(self.provider_name, PRESETS["openai-compatible"])
+        return {"api_key": preset.key_env or "OPENAI_COMPATIBLE_API_KEY"}
+
 
 def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
     """A chat model from a ``"vendor:model"`` spec; swapping vendors is a one-string change.
