@@ -16,10 +16,16 @@ from streamtap.graph._constants import CONF, PROPAGATE_TO_METADATA
 _COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 
 
-def _merge_metadata(base: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, Any]:
+def _merge_metadata(
+    base: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> dict[str, Any]:
     merged = dict(base or {})
     for key, value in (new or {}).items():
-        if key == "lc_versions" and isinstance(merged.get(key), Mapping) and isinstance(value, Mapping):
+        if (
+            key == "lc_versions"
+            and isinstance(merged.get(key), Mapping)
+            and isinstance(value, Mapping)
+        ):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -57,7 +63,7 @@ def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
     for config in configs:
         if not config:
             continue
-        for key, value in config.items():
+        for key, value in cast(dict[str, Any], config).items():
             if not value:
                 continue
             if key == "metadata":
@@ -90,7 +96,11 @@ def ensure_config(*configs: RunnableConfig | None) -> RunnableConfig:
     inherited_tags: set[str] = set()
     if ambient := var_child_runnable_config.get():
         empty.update(
-            {k: v.copy() if k in COPIABLE_KEYS else v for k, v in ambient.items() if _nonempty(v)}
+            {
+                k: v.copy() if k in COPIABLE_KEYS else v
+                for k, v in cast(dict[str, Any], ambient).items()
+                if _nonempty(v)
+            }
         )
         inherited_tags.update(empty["tags"])
     if empty.get(CONF):
@@ -102,7 +112,7 @@ def ensure_config(*configs: RunnableConfig | None) -> RunnableConfig:
     for config in configs:
         if config is None:
             continue
-        for k, v in config.items():
+        for k, v in cast(dict[str, Any], config).items():
             if not _nonempty(v):
                 continue
             if k not in CONFIG_KEYS:

@@ -27,7 +27,7 @@ import hashlib
 import queue
 import threading
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,6 @@ from streamtap.graph._constants import (
     PUSH,
     RESUME,
     START,
-    TAG_HIDDEN,
     TASKS,
     WRITES_IDX_MAP,
 )
@@ -94,7 +93,7 @@ _EXCLUDED_TASK_META = frozenset(
 )
 
 
-class StreamClosed(BaseException):  # noqa: N818 - control flow, like GeneratorExit
+class StreamClosed(BaseException):
     """Raised in a producer (node thread, callback) once the consumer has gone.
 
     A ``BaseException`` so a node's ``except Exception`` can't swallow it: the
@@ -102,7 +101,7 @@ class StreamClosed(BaseException):  # noqa: N818 - control flow, like GeneratorE
     """
 
 
-class ParentCommand(Exception):  # noqa: N818 - LangGraph's name
+class ParentCommand(Exception):
     """A node asked for ``Command(graph=Command.PARENT)``: the parent graph applies it."""
 
     def __init__(self, command: Command) -> None:
@@ -273,9 +272,7 @@ class Run:
                 put(wrapped)
 
     def _wants(self, mode: str) -> bool:
-        return mode in self.modes or (
-            mode in ("checkpoints", "tasks") and "debug" in self.modes
-        )
+        return mode in self.modes or (mode in ("checkpoints", "tasks") and "debug" in self.modes)
 
     def read_state(self, keys: Sequence[str] | None = None) -> dict[str, Any]:
         chans = self.channels
@@ -483,9 +480,7 @@ class Run:
             thread_id=self.thread_id,
         )
         task.ctx = ctx
-        conf = {
-            k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)
-        }
+        conf = {k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)}
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
         task.config = patch_config(
@@ -601,9 +596,7 @@ class Run:
                 out.append((TASKS, dest))
             elif dest != END:
                 if dest not in self.graph.nodes:
-                    raise ValueError(
-                        f"Router {branch.path.name!r} routed to unknown node {dest!r}"
-                    )
+                    raise ValueError(f"Router {branch.path.name!r} routed to unknown node {dest!r}")
                 out.append((BRANCH_PREFIX + dest, None))
         return out
 
@@ -681,7 +674,9 @@ class Run:
         writes, branches = self.node_writes(task, task.input)
         for branch in branches:
             arg = self.router_input(task, writes, branch)
-            writes.extend(self.branch_writes(branch, await branch.path.acall(arg, self.config, None)))
+            writes.extend(
+                self.branch_writes(branch, await branch.path.acall(arg, self.config, None))
+            )
         task.writes.extend(writes)
 
     # ------------------------------------------------------------------ commit
@@ -736,7 +731,10 @@ class Run:
         first = writes[0][0]
         if first == INTERRUPT:
             ints = tuple(
-                i for c, v in writes if c == INTERRUPT for i in (v if isinstance(v, Sequence) else (v,))
+                i
+                for c, v in writes
+                if c == INTERRUPT
+                for i in (v if isinstance(v, Sequence) else (v,))
             )
             if "updates" in self.modes:
                 self._emit("updates", {INTERRUPT: ints})
@@ -802,7 +800,8 @@ class Run:
     def _apply(self, tasks: Sequence[tuple[Task | None, Sequence[Write]]]) -> set[str]:
         """Fold a step's writes into the channels (reducers run here, in task-path order)."""
         ordered = sorted(
-            (tw for tw in tasks if tw[0] is not None), key=lambda tw: _path_key(tw[0].path)  # type: ignore[union-attr]
+            (tw for tw in tasks if tw[0] is not None),
+            key=lambda tw: _path_key(tw[0].path),  # type: ignore[union-attr]
         )
         ordered = [tw for tw in tasks if tw[0] is None] + ordered
         graph = self.graph
@@ -887,7 +886,9 @@ class Run:
                 "next": [t.name for t in self.tasks],
                 "tasks": [
                     _checkpoint_task(t)
-                    for t in task_states(self.graph, self.tasks, self.pending_writes, self.ns_str, self.thread_id)
+                    for t in task_states(
+                        self.graph, self.tasks, self.pending_writes, self.ns_str, self.thread_id
+                    )
                 ],
             },
         )
@@ -902,7 +903,10 @@ class Run:
             "checkpoint_id": conf.get("checkpoint_id"),
         }
         if self.metadata.get("parents"):
-            out["checkpoint_map"] = {**self.metadata["parents"], self.ns_str: conf.get("checkpoint_id")}
+            out["checkpoint_map"] = {
+                **self.metadata["parents"],
+                self.ns_str: conf.get("checkpoint_id"),
+            }
         return {"configurable": out}
 
     # ------------------------------------------------------------------ exit
@@ -938,9 +942,7 @@ class Run:
         return out
 
     def _task_finished(self, task_id: str) -> bool:
-        return any(
-            t == task_id and c not in CONTROL_WRITES for t, c, _ in self.pending_writes
-        )
+        return any(t == task_id and c not in CONTROL_WRITES for t, c, _ in self.pending_writes)
 
 
 # ---------------------------------------------------------------------- write mapping
@@ -1098,7 +1100,13 @@ def _checkpoint_task(t: PregelTask) -> dict[str, Any]:
         return {"id": t.id, "name": t.name, "error": t.error, "state": t.state}
     ints = tuple(asdict(i) for i in t.interrupts)
     if t.result:
-        return {"id": t.id, "name": t.name, "result": t.result, "interrupts": ints, "state": t.state}
+        return {
+            "id": t.id,
+            "name": t.name,
+            "result": t.result,
+            "interrupts": ints,
+            "state": t.state,
+        }
     return {"id": t.id, "name": t.name, "interrupts": ints, "state": t.state}
 
 
@@ -1162,7 +1170,6 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
     """Run the loop in the caller's thread; nodes run in worker threads when output is live."""
     q = chan.q
     executor: concurrent.futures.ThreadPoolExecutor | None = None
-    futures: list[concurrent.futures.Future[None]] = []
 
     def in_thread(task: Task) -> None:
         exc = _execute_capturing(run, task)
@@ -1185,10 +1192,8 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
                         executor = concurrent.futures.ThreadPoolExecutor(
                             thread_name_prefix="streamtap-graph"
                         )
-                    futures = [
+                    for t in tasks:
                         executor.submit(contextvars.copy_context().run, in_thread, t)
-                        for t in tasks
-                    ]
                     pending = len(tasks)
                     while pending:
                         item = q.get()
@@ -1219,7 +1224,9 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
             executor.shutdown(wait=True)
 
 
-async def drive_async(run: Run, chan: AsyncChannel, shape: Callable[[Item], Any]) -> AsyncIterator[Any]:
+async def drive_async(
+    run: Run, chan: AsyncChannel, shape: Callable[[Item], Any]
+) -> AsyncGenerator[Any, None]:
     """Run the loop on the event loop; nodes are asyncio tasks, sync nodes run in threads."""
     q = chan.q
     running: dict[asyncio.Task[None], Task] = {}
@@ -1254,7 +1261,9 @@ async def drive_async(run: Run, chan: AsyncChannel, shape: Callable[[Item], Any]
                     task = tasks[0]
                     exc: BaseException | None = None
                     try:
-                        await asyncio.create_task(run.aexecute(task), context=contextvars.copy_context())
+                        await asyncio.create_task(
+                            run.aexecute(task), context=contextvars.copy_context()
+                        )
                     except asyncio.CancelledError:
                         raise
                     except BaseException as e:

@@ -123,7 +123,9 @@ class BranchSpec:
         return out
 
 
-def path_map_for(path_map: dict[Hashable, str] | Sequence[str] | None) -> dict[Hashable, str] | None:
+def path_map_for(
+    path_map: dict[Hashable, str] | Sequence[str] | None,
+) -> dict[Hashable, str] | None:
     if path_map is None:
         return None
     if isinstance(path_map, dict):

@@ -131,9 +131,7 @@ def _takes_two_args(fn: Callable[..., Any]) -> bool:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
-    positional = [
-        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
@@ -152,9 +150,7 @@ def schema_keys(schema: Any) -> dict[str, Any]:
     if is_dataclass(schema):
         return {f.name: hints.get(f.name, Any) for f in fields(schema)}
     return {
-        k: v
-        for k, v in hints.items()
-        if not k.startswith("__") and get_origin(v) is not ClassVar
+        k: v for k, v in hints.items() if not k.startswith("__") and get_origin(v) is not ClassVar
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import (
@@ -18,7 +18,14 @@ from langchain_core.runnables.config import (
 
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, INTERRUPT, KEY_TASK, NS_SEP, START
-from streamtap.graph._loop import AsyncChannel, Run, SyncChannel, drive_async, drive_sync, task_states
+from streamtap.graph._loop import (
+    AsyncChannel,
+    Run,
+    SyncChannel,
+    drive_async,
+    drive_sync,
+    task_states,
+)
 from streamtap.graph._node import BranchSpec, NodeSpec
 from streamtap.graph._runtime import Item
 from streamtap.graph._state import Channel
@@ -30,7 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CompiledStateGraph"]
 
-STREAM_MODES = frozenset(("values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"))
+STREAM_MODES = frozenset(
+    ("values", "updates", "messages", "custom", "debug", "tasks", "checkpoints")
+)
 StreamMode = Literal["values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"]
 
 
@@ -151,7 +160,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self.stream_mode: StreamMode = "updates"
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        base = name or self.name
+        base = str(name or self.name)
         return f"{base}{suffix}" if suffix else base
 
     # ------------------------------------------------------------------ streaming
@@ -184,7 +193,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         manager.handlers = [h for h in manager.handlers if keep(h)]
         manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
 
-    def stream(
+    def stream(  # type: ignore[override]
         self,
         input: Any,
         config: RunnableConfig | None = None,
@@ -197,8 +206,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
-        config, stream_mode, modes = self._prepare(config, stream_mode, version)
-        shape = _shaper(stream_mode, subgraphs, version, self.output_mapper, self.state_mapper)
+        config, mode_arg, modes = self._prepare(config, stream_mode, version)
+        shape = _shaper(mode_arg, subgraphs, version, self.output_mapper, self.state_mapper)
         manager = get_callback_manager_for_config(config)
         self._filter_handlers(manager, config)
         run_manager = manager.on_chain_start(
@@ -229,7 +238,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
             raise
         run_manager.on_chain_end(run.output)
 
-    async def astream(
+    async def astream(  # type: ignore[override]
         self,
         input: Any,
         config: RunnableConfig | None = None,
@@ -242,8 +251,8 @@ class CompiledStateGraph(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
-        config, stream_mode, modes = self._prepare(config, stream_mode, version)
-        shape = _shaper(stream_mode, subgraphs, version, self.output_mapper, self.state_mapper)
+        config, mode_arg, modes = self._prepare(config, stream_mode, version)
+        shape = _shaper(mode_arg, subgraphs, version, self.output_mapper, self.state_mapper)
         manager = get_async_callback_manager_for_config(config)
         self._filter_handlers(manager, config)
         run_manager = await manager.on_chain_start(
@@ -281,7 +290,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
 
     # ------------------------------------------------------------------ invoke
 
-    def invoke(
+    def invoke(  # type: ignore[override]
         self,
         input: Any,
         config: RunnableConfig | None = None,
@@ -302,7 +311,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
             latest = self._collect(chunk, stream_mode, version, chunks, interrupts, latest)
         return self._result(stream_mode, version, latest, chunks, interrupts)
 
-    async def ainvoke(
+    async def ainvoke(  # type: ignore[override]
         self,
         input: Any,
         config: RunnableConfig | None = None,
@@ -318,7 +327,9 @@ class CompiledStateGraph(Runnable[Any, Any]):
             modes: Any = "values" if version == "v2" else ["updates", "values"]
         else:
             modes = stream_mode
-        async for chunk in self.astream(input, config, stream_mode=modes, version=version, **kwargs):
+        async for chunk in self.astream(
+            input, config, stream_mode=modes, version=version, **kwargs
+        ):
             latest = self._collect(chunk, stream_mode, version, chunks, interrupts, latest)
         return self._result(stream_mode, version, latest, chunks, interrupts)
 
@@ -353,7 +364,11 @@ class CompiledStateGraph(Runnable[Any, Any]):
         if version == "v2":
             return GraphOutput(value=latest, interrupts=tuple(interrupts))
         if interrupts:
-            return {**latest, INTERRUPT: interrupts} if isinstance(latest, dict) else {INTERRUPT: interrupts}
+            return (
+                {**latest, INTERRUPT: interrupts}
+                if isinstance(latest, dict)
+                else {INTERRUPT: interrupts}
+            )
         return latest
 
     # ------------------------------------------------------------------ state
@@ -411,10 +426,18 @@ class CompiledStateGraph(Runnable[Any, Any]):
         states = task_states(self, tasks, run.pending_writes, ns, run.thread_id, live=live)
         if recurse:
             states = [
-                t._replace(state=self._subgraph_for(t.name).get_state(
-                    {CONF: {**t.state[CONF], "__streamtap_saver": saver, "__streamtap_resolved": True}},
-                    subgraphs=True,
-                ))
+                t._replace(
+                    state=self._subgraph_for(t.name).get_state(
+                        {
+                            CONF: {
+                                **cast(dict[str, Any], t.state)[CONF],
+                                "__streamtap_saver": saver,
+                                "__streamtap_resolved": True,
+                            }
+                        },
+                        subgraphs=True,
+                    )
+                )
                 if t.state is not None
                 else t
                 for t in states
@@ -426,7 +449,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         return StateSnapshot(
             values=run.read_state(self.state_keys),
             next=tuple(t.name for t in tasks if t.id not in finished),
-            config=_with_checkpoint_map(saved.config, parents),
+            config=_with_checkpoint_map(saved.config, parents) or saved.config,
             metadata=saved.metadata,
             created_at=saved.checkpoint["ts"],
             parent_config=_with_checkpoint_map(saved.parent_config, parents),
@@ -489,7 +512,9 @@ class CompiledStateGraph(Runnable[Any, Any]):
             yield snap
 
 
-def _with_checkpoint_map(config: RunnableConfig | None, parents: dict[str, str]) -> RunnableConfig | None:
+def _with_checkpoint_map(
+    config: RunnableConfig | None, parents: dict[str, str]
+) -> RunnableConfig | None:
     if config is None or not parents:
         return config
     conf = dict(config[CONF])

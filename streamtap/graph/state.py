@@ -23,9 +23,7 @@ def _name_of(action: Any) -> str:
         return action.get_name()
     name = getattr(action, "__name__", None)
     if not name or name == "<lambda>":
-        raise ValueError(
-            "Cannot infer a node name from this callable: use add_node(name, action)"
-        )
+        raise ValueError("Cannot infer a node name from this callable: use add_node(name, action)")
     return str(name)
 
 
@@ -92,7 +90,9 @@ class StateGraph:
             raise ValueError(f"Node `{name}` is reserved.")
         for ch in ("|", ":"):
             if ch in name:
-                raise ValueError(f"'{ch}' is a reserved character and is not allowed in node names.")
+                raise ValueError(
+                    f"'{ch}' is a reserved character and is not allowed in node names."
+                )
         schema = input_schema or self.state_schema
         keys = tuple(schema_keys(schema))
         ends: tuple[str, ...] | None = None

@@ -54,7 +54,7 @@ def _state_values(obj: Any) -> Sequence[Any]:
     return ()
 
 
-class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
+class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler[Any]):
     """Feeds a graph's ``messages`` stream mode from chat-model and node callbacks."""
 
     run_inline = True  # called in the producing thread, in order, no executor hop
@@ -131,7 +131,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
 
     def on_llm_new_token(
         self,
-        token: str,
+        token: str | list[str | dict[str, Any]],
         *,
         chunk: Any = None,
         run_id: UUID,

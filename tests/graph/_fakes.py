@@ -11,17 +11,18 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 
 class TokenFake(BaseChatModel):
     """Streams ``tokens`` one chunk each; ``delay`` seconds before each token."""
 
-    tokens: list[str] = ["Hel", "lo", "!"]
+    tokens: list[str] = Field(default_factory=lambda: ["Hel", "lo", "!"])
     model_name: str = "fake-1"
     temperature: float | None = 0.3
     delay: float = 0.0
     msg_id: str | None = None
-    events: list[str] = []
+    events: list[str] = Field(default_factory=list)
     fail_after: int | None = None
 
     @property
@@ -84,7 +85,7 @@ class TokenFake(BaseChatModel):
 class NoStreamFake(BaseChatModel):
     """Implements only ``_generate``: a model without streaming support."""
 
-    tokens: list[str] = ["a", "b"]
+    tokens: list[str] = Field(default_factory=lambda: ["a", "b"])
     model_name: str = "nostream-1"
 
     @property

@@ -231,10 +231,14 @@ def dataclass_state(g: Any) -> Any:
 def checkpointed(g: Any) -> Any:
     graph, inp, _ = linear(g)
     builder = graph.builder
-    return builder.compile(checkpointer=g.InMemorySaver()), inp, {
-        "configurable": {"thread_id": "t1"},
-        "metadata": {"um": 1},
-    }
+    return (
+        builder.compile(checkpointer=g.InMemorySaver()),
+        inp,
+        {
+            "configurable": {"thread_id": "t1"},
+            "metadata": {"um": 1},
+        },
+    )
 
 
 def msg_scenarios(g: Any, scenario: str) -> Any:

@@ -39,7 +39,7 @@ class Normalizer:
         text = _UUID.sub(self._id, text)
         return _HEX32.sub(self._id, text)
 
-    def __call__(self, obj: Any) -> Any:  # noqa: C901 - one case per kind
+    def __call__(self, obj: Any) -> Any:
         n = self
         if isinstance(obj, str):
             return n.s(obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 import time
@@ -14,6 +15,7 @@ import respx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 import streamtap.graph as st
 from tests.graph._fakes import TokenFake
@@ -131,26 +133,28 @@ async def test_task_cancellation_of_consumer_cancels_node() -> None:
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.1)
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     assert "node cancelled" in model.events
 
 
 class HttpModel(BaseChatModel):
     """Streams lines of a (mocked) HTTP response, like a provider adapter would."""
 
-    responses: list[Any] = []
+    responses: list[Any] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
         return "http-fake"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         raise NotImplementedError
 
-    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Iterator[ChatGenerationChunk]:
         with httpx.Client() as client, client.stream("GET", "https://llm.test/stream") as resp:
             self.responses.append(resp)
             for line in resp.iter_lines():

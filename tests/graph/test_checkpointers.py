@@ -28,7 +28,15 @@ def saver(request: pytest.FixtureRequest, tmp_path: Path) -> BaseCheckpointSaver
 
 
 def _cp(cid: str, x: int) -> Any:
-    return {"v": 1, "id": cid, "ts": "t", "channel_values": {"x": x}, "branches": [], "sends": [], "barriers": {}}
+    return {
+        "v": 1,
+        "id": cid,
+        "ts": "t",
+        "channel_values": {"x": x},
+        "branches": [],
+        "sends": [],
+        "barriers": {},
+    }
 
 
 def test_put_get_list_and_writes(saver: BaseCheckpointSaver) -> None:
@@ -60,7 +68,12 @@ def test_namespaces_are_separate(saver: BaseCheckpointSaver) -> None:
     saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, _cp("1", 1), {})
     saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": "sub:x"}}, _cp("2", 2), {})
     assert saver.get_tuple({"configurable": {"thread_id": "t"}}).checkpoint["id"] == "1"  # type: ignore[union-attr]
-    assert saver.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": "sub:x"}}).checkpoint["id"] == "2"  # type: ignore[union-attr]
+    assert (
+        saver.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": "sub:x"}}).checkpoint[
+            "id"
+        ]
+        == "2"
+    )  # type: ignore[union-attr]
 
 
 def test_saver_needs_a_thread() -> None:
@@ -125,10 +138,14 @@ def test_sqlite_state_survives_a_process_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "graph.sqlite")
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(root=str(ROOT), db=db))
-    first = subprocess.run([sys.executable, str(script), "start"], capture_output=True, text=True, timeout=60)
+    first = subprocess.run(
+        [sys.executable, str(script), "start"], capture_output=True, text=True, timeout=60
+    )
     assert first.returncode == 0, first.stderr
     assert "__interrupt__" in first.stdout and "approve?" in first.stdout
-    second = subprocess.run([sys.executable, str(script), "resume"], capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, str(script), "resume"], capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 0, second.stderr
     lines = second.stdout.strip().splitlines()
     assert lines == [

@@ -62,7 +62,15 @@ async def _arun(name: str) -> list[Any]:
 def test_sync_error_yields_everything_then_raises_original() -> None:
     ours = _run(ST)
     # the failing task's tokens and its error result come before the exception
-    assert [m for m, _ in ours[:-1]] == ["tasks", "updates", "tasks", "tasks", "messages", "messages", "tasks"]
+    assert [m for m, _ in ours[:-1]] == [
+        "tasks",
+        "updates",
+        "tasks",
+        "tasks",
+        "messages",
+        "messages",
+        "tasks",
+    ]
     assert ours[-2][1]["error"] is ours[-1]  # the same exception object, not a copy
     assert normalize(ours) == normalize(_run(LG))
 
@@ -97,7 +105,9 @@ def siblings_graph(g: Any) -> Any:
     builder.add_node("fast_fail", fast_fail)
     builder.add_node("slow", slow)
     builder.add_node("aslow", aslow)
-    builder.add_conditional_edges(g.START, lambda s: ["slow", "fast_fail"] if s["x"] == 0 else ["aslow", "fast_fail"])
+    builder.add_conditional_edges(
+        g.START, lambda s: ["slow", "fast_fail"] if s["x"] == 0 else ["aslow", "fast_fail"]
+    )
     graph = builder.compile()
     graph.events = events  # type: ignore[attr-defined]
     return graph
@@ -139,7 +149,9 @@ def _recursion(name: str) -> list[Any]:
     builder.add_conditional_edges("inc", lambda s: "inc")
     out: list[Any] = []
     with pytest.raises(g.GraphRecursionError) as info:
-        for item in builder.compile().stream({"x": 0}, {"recursion_limit": 3}, stream_mode=["updates", "values"]):
+        for item in builder.compile().stream(
+            {"x": 0}, {"recursion_limit": 3}, stream_mode=["updates", "values"]
+        ):
             out.append(item)
     assert isinstance(info.value, RecursionError)
     return [*out, info.value]
@@ -147,7 +159,15 @@ def _recursion(name: str) -> list[Any]:
 
 def test_recursion_limit_matches_langgraph() -> None:
     ours = _recursion(ST)
-    assert [m for m, _ in ours[:-1]] == ["values", "updates", "values", "updates", "values", "updates", "values"]
+    assert [m for m, _ in ours[:-1]] == [
+        "values",
+        "updates",
+        "values",
+        "updates",
+        "values",
+        "updates",
+        "values",
+    ]
     assert normalize(ours) == normalize(_recursion(LG))
 
 

@@ -251,7 +251,7 @@ def test_interrupt_without_checkpointer_ends_the_run() -> None:
     for name in (ST, LG):
         g = impl(name)
 
-        def node(state: S) -> dict[str, Any]:
+        def node(state: S, g: Any = g) -> dict[str, Any]:
             return {"log": [g.interrupt("q")]}
 
         builder = g.StateGraph(S)

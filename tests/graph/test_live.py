@@ -77,7 +77,11 @@ def check_ordering(items: list[tuple[str, Any]]) -> None:
     # 2. a node's tokens and custom items come before its update
     for node in ("A", "B"):
         upd = next(i for i, (m, p) in enumerate(items) if m == "updates" and node in p)
-        own = [i for i, (m, p) in enumerate(items) if m in ("messages", "custom") and _node_of(m, p) == node]
+        own = [
+            i
+            for i, (m, p) in enumerate(items)
+            if m in ("messages", "custom") and _node_of(m, p) == node
+        ]
         assert own and max(own) < upd
         # 5. its task result comes right after its update
         assert items[upd + 1][0] == "tasks" and items[upd + 1][1]["name"] == node
@@ -85,15 +89,21 @@ def check_ordering(items: list[tuple[str, Any]]) -> None:
     # 3. the step's values come after both updates and before anything of step 2
     first_values = modes.index("values", 1)
     step2_start = next(i for i, (m, p) in enumerate(items) if m == "tasks" and p["name"] == "C")
-    updates_step1 = [i for i, (m, p) in enumerate(items) if m == "updates" and ("A" in p or "B" in p)]
+    updates_step1 = [
+        i for i, (m, p) in enumerate(items) if m == "updates" and ("A" in p or "B" in p)
+    ]
     assert max(updates_step1) < first_values < step2_start
     # 4. tokens of one call keep their order
     for node, toks in (("A", ["a1", "a2", "a3", ""]), ("B", ["b1", "b2", ""])):
         got = [p[0].content for m, p in items if m == "messages" and _node_of(m, p) == node]
         assert got == toks
     # 5. task start events precede any output of their step
-    starts = [i for i, (m, p) in enumerate(items) if m == "tasks" and "input" in p and p["name"] in "AB"]
-    first_output = min(i for i, (m, _) in enumerate(items) if m in ("messages", "custom", "updates"))
+    starts = [
+        i for i, (m, p) in enumerate(items) if m == "tasks" and "input" in p and p["name"] in "AB"
+    ]
+    first_output = min(
+        i for i, (m, _) in enumerate(items) if m in ("messages", "custom", "updates")
+    )
     assert max(starts) < first_output
     assert items[-1] == ("values", {**INPUT, "messages": items[-1][1]["messages"], "n": 4})
 
@@ -147,7 +157,9 @@ def test_sync_stream_delivers_tokens_while_node_runs() -> None:
     start = time.monotonic()
     stamps = [
         (time.monotonic() - start, mode)
-        for mode, _ in slow_llm_graph(False).stream({"messages": [("user", "hi")]}, stream_mode=["messages", "updates"])
+        for mode, _ in slow_llm_graph(False).stream(
+            {"messages": [("user", "hi")]}, stream_mode=["messages", "updates"]
+        )
     ]
     assert_live(stamps)
 

@@ -109,7 +109,9 @@ def test_parallel_stream_matches_langgraph(case: str, kwargs: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("scenario", _graphs.MSG_SCENARIOS)
-@pytest.mark.parametrize("kwargs", [{"stream_mode": "messages"}, {"stream_mode": ["messages", "values"]}], ids=_ids)
+@pytest.mark.parametrize(
+    "kwargs", [{"stream_mode": "messages"}, {"stream_mode": ["messages", "values"]}], ids=_ids
+)
 def test_messages_scenarios_match_langgraph(scenario: str, kwargs: dict[str, Any]) -> None:
     def build(g: Any) -> Any:
         return _graphs.msg_scenarios(g, scenario)
@@ -123,7 +125,9 @@ async def test_async_messages_scenarios_match_langgraph(scenario: str) -> None:
         return _graphs.msg_scenarios(g, scenario)
 
     kwargs = {"stream_mode": ["messages", "updates"]}
-    assert normalize(await acollect(ST, build, kwargs)) == normalize(await acollect(LG, build, kwargs))
+    assert normalize(await acollect(ST, build, kwargs)) == normalize(
+        await acollect(LG, build, kwargs)
+    )
 
 
 @pytest.mark.parametrize("case", list(SEQUENTIAL))

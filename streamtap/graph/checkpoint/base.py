@@ -57,8 +57,7 @@ def thread_ns_id(config: RunnableConfig) -> tuple[str, str, str | None]:
     conf = config.get("configurable") or {}
     if conf.get("thread_id") is None:
         raise ValueError(
-            "A checkpointer needs a thread: pass "
-            'config={"configurable": {"thread_id": "..."}}'
+            'A checkpointer needs a thread: pass config={"configurable": {"thread_id": "..."}}'
         )
     return str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")), conf.get("checkpoint_id")
 

@@ -29,9 +29,13 @@ class InMemorySaver(BaseCheckpointSaver):
 
     def __init__(self) -> None:
         # thread -> ns -> [(checkpoint_id, parent_id, checkpoint blob, metadata blob)]
-        self._storage: defaultdict[str, defaultdict[str, list[tuple[str, str | None, bytes, bytes]]]]
+        self._storage: defaultdict[
+            str, defaultdict[str, list[tuple[str, str | None, bytes, bytes]]]
+        ]
         self._storage = defaultdict(lambda: defaultdict(list))
-        self._writes: defaultdict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str, bytes]]]
+        self._writes: defaultdict[
+            tuple[str, str, str], dict[tuple[str, int], tuple[str, str, bytes]]
+        ]
         self._writes = defaultdict(dict)
         self._lock = threading.Lock()
 
@@ -41,11 +45,19 @@ class InMemorySaver(BaseCheckpointSaver):
         cid, parent, blob, meta = entry
         writes = self._writes.get((thread, ns, cid), {})
         return CheckpointTuple(
-            config={"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}},
+            config={
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
+            },
             checkpoint=loads(blob),
             metadata=loads(meta),
             parent_config=(
-                {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": parent}}
+                {
+                    "configurable": {
+                        "thread_id": thread,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": parent,
+                    }
+                }
                 if parent
                 else None
             ),
@@ -55,7 +67,7 @@ class InMemorySaver(BaseCheckpointSaver):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread, ns, cid = thread_ns_id(config)
         with self._lock:
-            entries = self._storage.get(thread, {}).get(ns)
+            entries = self._storage[thread][ns] if thread in self._storage else None
             if not entries:
                 return None
             if cid is None:
@@ -78,7 +90,8 @@ class InMemorySaver(BaseCheckpointSaver):
         thread, ns, cid = thread_ns_id(config)
         before_id = (before or {}).get("configurable", {}).get("checkpoint_id")
         with self._lock:
-            entries = list(reversed(self._storage.get(thread, {}).get(ns, [])))
+            stored = self._storage[thread][ns] if thread in self._storage else []
+            entries = list(reversed(stored))
             out: list[CheckpointTuple] = []
             skipping = before_id is not None
             for entry in entries:
@@ -101,9 +114,20 @@ class InMemorySaver(BaseCheckpointSaver):
         thread, ns, parent = thread_ns_id(config)
         with self._lock:
             self._storage[thread][ns].append(
-                (checkpoint["id"], parent, dumps(checkpoint), dumps(saved_metadata(config, metadata)))
+                (
+                    checkpoint["id"],
+                    parent,
+                    dumps(checkpoint),
+                    dumps(saved_metadata(config, metadata)),
+                )
             )
-        return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str

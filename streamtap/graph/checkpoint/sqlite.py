@@ -94,11 +94,19 @@ class SqliteSaver(BaseCheckpointSaver):
                 (thread, ns, cid),
             ).fetchall()
         return CheckpointTuple(
-            config={"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}},
+            config={
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
+            },
             checkpoint=loads(blob),
             metadata=loads(meta),
             parent_config=(
-                {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": parent}}
+                {
+                    "configurable": {
+                        "thread_id": thread,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": parent,
+                    }
+                }
                 if parent
                 else None
             ),
@@ -177,7 +185,13 @@ class SqliteSaver(BaseCheckpointSaver):
                     dumps(saved_metadata(config, metadata)),
                 ),
             )
-        return {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str
@@ -197,7 +211,11 @@ class SqliteSaver(BaseCheckpointSaver):
                 # control writes replace their slot; regular writes keep the first
                 "INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, "
                 "channel, value, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
-                + ("UPDATE SET channel=excluded.channel, value=excluded.value WHERE idx < 0" if replace else "NOTHING"),
+                + (
+                    "UPDATE SET channel=excluded.channel, value=excluded.value WHERE idx < 0"
+                    if replace
+                    else "NOTHING"
+                ),
                 [(*r, seq) for r in rows],
             )
 
