@@ -53,7 +53,8 @@ def _piece(key: _RunKey, chunk: AIMessageChunk) -> str:
         return chunk.content  # type: ignore[return-value]
     if key[0] == "tool":
         return chunk.tool_call_chunks[0].get("args") or ""
-    return chunk.content[0].get("reasoning", "")  # type: ignore[union-attr]
+    block = chunk.content[0]
+    return str(block.get("reasoning", "")) if isinstance(block, dict) else ""
 
 
 class Accumulator:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from contextlib import aclosing, closing
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -200,7 +200,7 @@ class StreamtapChatModel(BaseChatModel):
         stop: list[str] | None = None,
         run: StreamRun | None = None,
         **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:
+    ) -> Generator[AIMessageChunk, None, None]:
         """Normalized chunks for ``messages``, without langchain-core's callback layer.
 
         The SDK response is closed on every exit: completion, error, or the
@@ -233,7 +233,7 @@ class StreamtapChatModel(BaseChatModel):
         stop: list[str] | None = None,
         run: StreamRun | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
+    ) -> AsyncGenerator[AIMessageChunk, None]:
         """Async twin of :meth:`stream_chunks`."""
         request = self._request(self._messages(messages), stop, **kwargs)
         try:
