@@ -26,6 +26,7 @@ import contextvars
 import hashlib
 import queue
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -1115,39 +1116,96 @@ def _checkpoint_task(t: PregelTask) -> dict[str, Any]:
 _DONE = object()
 
 
-class SyncChannel:
-    """The sync run's queue; ``put`` refuses once the consumer is gone."""
+_HANDOFF_EVERY = 0.005  # the interpreter's default GIL switch interval
+_HANDOFF_PAUSE = 0.0001
 
-    __slots__ = ("closed", "q")
+
+class _Channel:
+    """Shared by both drivers: refuse puts once closed, hand the GIL to an idle consumer.
+
+    A producer thread (a sync node) holds the GIL while it generates tokens; a
+    consumer woken by a put would only get the GIL at the next switch interval
+    (5 ms), so a first token would wait that long. When the consumer is idle
+    (blocked waiting for an item), the producer pauses ~0.1 ms right after the
+    put, at most once per switch interval: the first token of every burst is
+    delivered at once, and a producer that outpaces its consumer never pauses.
+    """
+
+    __slots__ = ("closed", "idle", "last_handoff", "tid")
 
     def __init__(self) -> None:
-        self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.closed = False
+        self.idle = False
+        self.last_handoff = 0.0
+        self.tid = threading.get_ident()
+
+    def _handoff(self) -> None:
+        now = time.monotonic()
+        if now - self.last_handoff >= _HANDOFF_EVERY:
+            self.last_handoff = now
+            time.sleep(_HANDOFF_PAUSE)
+
+
+class SyncChannel(_Channel):
+    """The sync run's queue."""
+
+    __slots__ = ("q",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def put(self, item: Item) -> None:
         if self.closed:
             raise StreamClosed
         self.q.put(item)
+        if self.idle and threading.get_ident() != self.tid:
+            self._handoff()
+
+    def get(self) -> Any:
+        try:
+            item = self.q.get_nowait()
+            self.idle = False
+            return item
+        except queue.Empty:
+            self.idle = True
+            try:
+                return self.q.get()
+            finally:
+                self.idle = False
 
 
-class AsyncChannel:
+class AsyncChannel(_Channel):
     """The async run's queue; thread-safe ``put`` for nodes running in executor threads."""
 
-    __slots__ = ("closed", "loop", "q", "tid")
+    __slots__ = ("loop", "q")
 
     def __init__(self) -> None:
+        super().__init__()
         self.q: asyncio.Queue[Any] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
-        self.tid = threading.get_ident()
-        self.closed = False
 
     def put(self, item: Item) -> None:
         if self.closed:
             raise StreamClosed
         if threading.get_ident() == self.tid:
             self.q.put_nowait(item)
-        else:
-            self.loop.call_soon_threadsafe(self.q.put_nowait, item)
+            return
+        self.loop.call_soon_threadsafe(self.q.put_nowait, item)
+        if self.idle:
+            self._handoff()
+
+    async def get(self) -> Any:
+        try:
+            item = self.q.get_nowait()
+            self.idle = False
+            return item
+        except asyncio.QueueEmpty:
+            self.idle = True
+            try:
+                return await self.q.get()
+            finally:
+                self.idle = False
 
 
 def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[Item]:
@@ -1188,6 +1246,9 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
                     task = tasks[0]
                     run.commit(task, contextvars.copy_context().run(_execute_capturing, run, task))
                 elif tasks:
+                    # about to wait: starting a worker thread can hand it the GIL
+                    # before this thread reaches chan.get()
+                    chan.idle = True
                     if executor is None:
                         executor = concurrent.futures.ThreadPoolExecutor(
                             thread_name_prefix="streamtap-graph"
@@ -1196,7 +1257,7 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
                         executor.submit(contextvars.copy_context().run, in_thread, t)
                     pending = len(tasks)
                     while pending:
-                        item = q.get()
+                        item = chan.get()
                         if item[0] is _DONE:
                             run.commit(item[1], item[2])
                             pending -= 1
@@ -1270,15 +1331,13 @@ async def drive_async(
                         exc = e
                     run.commit(task, exc)
                 elif tasks:
+                    chan.idle = True
                     for t in tasks:
                         at = asyncio.create_task(as_task(t), context=contextvars.copy_context())
                         running[at] = t
                     pending = len(tasks)
                     while pending:
-                        try:
-                            item = q.get_nowait()
-                        except asyncio.QueueEmpty:
-                            item = await q.get()
+                        item = await chan.get()
                         if item[0] is _DONE:
                             done_task, exc = item[1], item[2]
                             for at, t in list(running.items()):
