@@ -42,7 +42,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("private key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
         (
             "credential in a key-like field",
-            rf"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]*(?:{_KEYISH_WORDS})[A-Za-z0-9_-]*[\"']?\s*[:=]\s*[\"']?"
+            rf"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{{0,40}}?(?:{_KEYISH_WORDS})[A-Za-z0-9_-]{{0,40}}"
+            r"[\"']?[ \t]*[:=][ \t]*[\"']?"
             r"(?P<secret>[A-Za-z0-9+/=_.:~-]{16,})",
         ),
     )
