@@ -25,10 +25,8 @@ import concurrent.futures
 import contextvars
 import hashlib
 import queue
-import threading
-import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,9 +39,9 @@ from langchain_core.runnables.config import (
     patch_config,
     var_child_runnable_config,
 )
-from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from langchain_core.utils.uuid import uuid7
 
+from streamtap.graph._channel import AsyncChannel, StreamClosed, SyncChannel
 from streamtap.graph._config import merge_configs
 from streamtap.graph._constants import (
     BRANCH_PREFIX,
@@ -65,7 +63,20 @@ from streamtap.graph._constants import (
 )
 from streamtap.graph._node import BranchSpec
 from streamtap.graph._runtime import Item, Scratchpad, Sink, TaskContext, interrupt_id, noop_writer
-from streamtap.graph._state import MISSING, Channel, object_as_updates
+from streamtap.graph._state import MISSING, Channel
+from streamtap.graph._writes import (
+    ParentCommand,
+    Write,
+    as_own_command,
+    checkpoint_task,
+    control_from,
+    fold_writes,
+    is_interrupt_id,
+    tap_async,
+    tap_sync,
+    task_states,
+    updates_from,
+)
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver, Checkpoint, PendingWrite
 from streamtap.graph.errors import (
     EmptyInputError,
@@ -73,12 +84,11 @@ from streamtap.graph.errors import (
     GraphRecursionError,
     InvalidUpdateError,
 )
-from streamtap.graph.types import Command, Interrupt, PregelTask, Send
+from streamtap.graph.types import Command, Interrupt, Send
 
 if TYPE_CHECKING:
     from streamtap.graph.state import CompiledStateGraph
 
-Write = tuple[str, Any]
 _EXCLUDED_TASK_META = frozenset(
     (
         "thread_id",
@@ -92,22 +102,6 @@ _EXCLUDED_TASK_META = frozenset(
         "langgraph_checkpoint_ns",
     )
 )
-
-
-class StreamClosed(BaseException):
-    """Raised in a producer (node thread, callback) once the consumer has gone.
-
-    A ``BaseException`` so a node's ``except Exception`` can't swallow it: the
-    node unwinds, which closes any model stream it was iterating.
-    """
-
-
-class ParentCommand(Exception):
-    """A node asked for ``Command(graph=Command.PARENT)``: the parent graph applies it."""
-
-    def __init__(self, command: Command) -> None:
-        super().__init__(command)
-        self.command = command
 
 
 def _task_id(*parts: str) -> str:
@@ -359,7 +353,7 @@ class Run:
             if self.checkpointer is None:
                 raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
             resume = cmd.resume
-            if isinstance(resume, dict) and resume and all(_is_interrupt_id(k) for k in resume):
+            if isinstance(resume, dict) and resume and all(is_interrupt_id(k) for k in resume):
                 self.resume_map = dict(resume)
             else:
                 pending = {
@@ -571,8 +565,8 @@ class Run:
         """What a node's return value writes, before its routers run."""
         graph = self.graph
         keys = graph.input_key_set if task.name == START else graph.state_key_set
-        writes = _updates_from(ret, keys)
-        writes.extend(_control_from(ret, graph.nodes))
+        writes = updates_from(ret, keys)
+        writes.extend(control_from(ret, graph.nodes))
         writes.extend((BRANCH_PREFIX + t, None) for t in graph.edges_from.get(task.name, ()))
         writes.extend((chan, task.name) for chan in graph.joins_from.get(task.name, ()))
         return writes, graph.branches.get(task.name, ())
@@ -624,13 +618,13 @@ class Run:
             except ParentCommand as pc:
                 if not spec.is_subgraph:
                     raise
-                ret = _as_own_command(pc.command)
+                ret = as_own_command(pc.command)
             writes, branches = self.node_writes(task, ret)
             for branch in branches:
                 arg = self.router_input(task, writes, branch)
                 writes.extend(self.branch_writes(branch, branch.path.call(arg, child, task.ctx)))
             task.writes.extend(writes)
-            _tap_sync(run, ret)
+            tap_sync(run, ret)
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
@@ -652,7 +646,7 @@ class Run:
             except ParentCommand as pc:
                 if not spec.is_subgraph:
                     raise
-                ret = _as_own_command(pc.command)
+                ret = as_own_command(pc.command)
             writes, branches = self.node_writes(task, ret)
             for branch in branches:
                 arg = self.router_input(task, writes, branch)
@@ -662,7 +656,7 @@ class Run:
                     result = branch.path.call(arg, child, task.ctx)
                 writes.extend(self.branch_writes(branch, result))
             task.writes.extend(writes)
-            await _tap_async(run, ret)
+            await tap_async(run, ret)
         except BaseException as exc:
             await run.on_chain_error(exc)
             raise
@@ -769,7 +763,7 @@ class Run:
             "id": task.id,
             "name": task.name,
             "error": next((v for c, v in writes if c == ERROR), None),
-            "result": _fold_writes([(c, v) for c, v in writes if c in keys]),
+            "result": fold_writes([(c, v) for c, v in writes if c in keys]),
             "interrupts": [
                 asdict(i)
                 for c, v in writes
@@ -886,7 +880,7 @@ class Run:
                 "metadata": self.metadata,
                 "next": [t.name for t in self.tasks],
                 "tasks": [
-                    _checkpoint_task(t)
+                    checkpoint_task(t)
                     for t in task_states(
                         self.graph, self.tasks, self.pending_writes, self.ns_str, self.thread_id
                     )
@@ -946,266 +940,9 @@ class Run:
         return any(t == task_id and c not in CONTROL_WRITES for t, c, _ in self.pending_writes)
 
 
-# ---------------------------------------------------------------------- write mapping
-
-
-def _updates_from(ret: Any, keys: frozenset[str]) -> list[Write]:
-    if ret is None:
-        return []
-    if isinstance(ret, dict):
-        return [(k, v) for k, v in ret.items() if k in keys]
-    if isinstance(ret, Command):
-        if ret.graph == Command.PARENT:
-            return []
-        return [(k, v) for k, v in ret._update_as_tuples() if k in keys]
-    if isinstance(ret, list | tuple) and ret and any(isinstance(i, Command) for i in ret):
-        out: list[Write] = []
-        for item in ret:
-            if isinstance(item, Command):
-                if item.graph != Command.PARENT:
-                    out.extend((k, v) for k, v in item._update_as_tuples() if k in keys)
-            else:
-                out.extend(_updates_from(item, keys))
-        return out
-    if isinstance(ret, Send):
-        return []
-    return object_as_updates(ret, list(keys))
-
-
-def _control_from(ret: Any, nodes: dict[str, Any]) -> list[Write]:
-    if isinstance(ret, Send):
-        return [(TASKS, ret)]
-    commands: list[Command] = []
-    if isinstance(ret, Command):
-        commands.append(ret)
-    elif isinstance(ret, list | tuple):
-        commands.extend(c for c in ret if isinstance(c, Command))
-    out: list[Write] = []
-    for cmd in commands:
-        if cmd.graph == Command.PARENT:
-            raise ParentCommand(cmd)
-        for go in cmd._goto_list():
-            if isinstance(go, Send):
-                out.append((TASKS, go))
-            elif go != END:
-                if go not in nodes:
-                    raise InvalidUpdateError(
-                        f"Command(goto={go!r}) names no node of this graph; nodes are {list(nodes)}"
-                    )
-                out.append((BRANCH_PREFIX + go, None))
-    return out
-
-
-def _as_own_command(cmd: Command) -> Command:
-    return Command(update=cmd.update, goto=cmd.goto, resume=cmd.resume)
-
-
-def _fold_writes(writes: Sequence[Write]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for chan, value in writes:
-        if chan in result:
-            existing = result[chan]
-            if isinstance(existing, dict) and isinstance(existing.get("$writes"), list):
-                existing["$writes"].append(value)
-            else:
-                result[chan] = {"$writes": [existing, value]}
-        else:
-            result[chan] = value
-    return result
-
-
-def _is_interrupt_id(key: Any) -> bool:
-    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
-
-
-def _stream_handlers(run: Any) -> list[Any]:
-    from streamtap.middleware._messages import StreamMessagesHandler
-
-    return [
-        h
-        for h in run.handlers
-        if isinstance(h, _StreamingCallbackHandler) and not isinstance(h, StreamMessagesHandler)
-    ]
-
-
-def _tap_sync(run: Any, ret: Any) -> None:
-    """Let streaming tracers (``astream_events``) see the node output as a stream chunk."""
-    for handler in _stream_handlers(run):
-        for _ in handler.tap_output_iter(run.run_id, iter([ret])):
-            pass
-
-
-async def _tap_async(run: Any, ret: Any) -> None:
-    for handler in _stream_handlers(run):
-
-        async def one() -> AsyncIterator[Any]:
-            yield ret
-
-        async for _ in handler.tap_output_aiter(run.run_id, one()):
-            pass
-
-
-# ---------------------------------------------------------------------- snapshots
-
-
-def task_states(
-    graph: CompiledStateGraph,
-    tasks: Sequence[Task],
-    pending_writes: Sequence[PendingWrite],
-    ns_str: str,
-    thread_id: Any,
-    *,
-    live: bool = False,
-) -> list[PregelTask]:
-    """Tasks of a step with what the pending writes say happened to each."""
-    outputs: dict[str, list[Write]] = defaultdict(list)
-    seen: set[str] = set()
-    interrupts: dict[str, list[Interrupt]] = defaultdict(list)
-    errors: dict[str, BaseException] = {}
-    for tid, chan, value in pending_writes:
-        if tid == NULL_TASK_ID:
-            continue
-        seen.add(tid)
-        if chan == INTERRUPT:
-            interrupts[tid].extend(value if isinstance(value, Sequence) else [value])
-        elif chan == ERROR:
-            errors.setdefault(tid, value)
-        elif chan not in CONTROL_WRITES:
-            outputs[tid].append((chan, value))
-    out = []
-    keys = graph.state_key_set
-    for task in tasks:
-        finished = bool(outputs.get(task.id))
-        state = None
-        if task.name in graph.nodes and graph.nodes[task.name].is_subgraph:
-            state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": task.ns}}
-        mapped = [(c, v) for c, v in outputs.get(task.id, ()) if c in keys]
-        result = _fold_writes(mapped) if mapped else {}
-        ints = tuple(interrupts.get(task.id, ()))
-        out.append(
-            PregelTask(
-                task.id,
-                task.name,
-                task.path,
-                errors.get(task.id),  # type: ignore[arg-type]
-                () if (live and finished) else ints,
-                state,  # type: ignore[arg-type]
-                result if finished else None,
-            )
-        )
-    return out
-
-
-def _checkpoint_task(t: PregelTask) -> dict[str, Any]:
-    if t.error:
-        return {"id": t.id, "name": t.name, "error": t.error, "state": t.state}
-    ints = tuple(asdict(i) for i in t.interrupts)
-    if t.result:
-        return {
-            "id": t.id,
-            "name": t.name,
-            "result": t.result,
-            "interrupts": ints,
-            "state": t.state,
-        }
-    return {"id": t.id, "name": t.name, "interrupts": ints, "state": t.state}
-
-
 # ---------------------------------------------------------------------- drivers
 
 _DONE = object()
-
-
-_HANDOFF_EVERY = 0.005  # the interpreter's default GIL switch interval
-_HANDOFF_PAUSE = 0.0001
-
-
-class _Channel:
-    """Shared by both drivers: refuse puts once closed, hand the GIL to an idle consumer.
-
-    A producer thread (a sync node) holds the GIL while it generates tokens; a
-    consumer woken by a put would only get the GIL at the next switch interval
-    (5 ms), so a first token would wait that long. When the consumer is idle
-    (blocked waiting for an item), the producer pauses ~0.1 ms right after the
-    put, at most once per switch interval: the first token of every burst is
-    delivered at once, and a producer that outpaces its consumer never pauses.
-    """
-
-    __slots__ = ("closed", "idle", "last_handoff", "tid")
-
-    def __init__(self) -> None:
-        self.closed = False
-        self.idle = False
-        self.last_handoff = 0.0
-        self.tid = threading.get_ident()
-
-    def _handoff(self) -> None:
-        now = time.monotonic()
-        if now - self.last_handoff >= _HANDOFF_EVERY:
-            self.last_handoff = now
-            time.sleep(_HANDOFF_PAUSE)
-
-
-class SyncChannel(_Channel):
-    """The sync run's queue."""
-
-    __slots__ = ("q",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-
-    def put(self, item: Item) -> None:
-        if self.closed:
-            raise StreamClosed
-        self.q.put(item)
-        if self.idle and threading.get_ident() != self.tid:
-            self._handoff()
-
-    def get(self) -> Any:
-        try:
-            item = self.q.get_nowait()
-            self.idle = False
-            return item
-        except queue.Empty:
-            self.idle = True
-            try:
-                return self.q.get()
-            finally:
-                self.idle = False
-
-
-class AsyncChannel(_Channel):
-    """The async run's queue; thread-safe ``put`` for nodes running in executor threads."""
-
-    __slots__ = ("loop", "q")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.q: asyncio.Queue[Any] = asyncio.Queue()
-        self.loop = asyncio.get_running_loop()
-
-    def put(self, item: Item) -> None:
-        if self.closed:
-            raise StreamClosed
-        if threading.get_ident() == self.tid:
-            self.q.put_nowait(item)
-            return
-        self.loop.call_soon_threadsafe(self.q.put_nowait, item)
-        if self.idle:
-            self._handoff()
-
-    async def get(self) -> Any:
-        try:
-            item = self.q.get_nowait()
-            self.idle = False
-            return item
-        except asyncio.QueueEmpty:
-            self.idle = True
-            try:
-                return await self.q.get()
-            finally:
-                self.idle = False
 
 
 def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[Item]:

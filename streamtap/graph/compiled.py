@@ -16,19 +16,14 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 
+from streamtap.graph._channel import AsyncChannel, SyncChannel
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, INTERRUPT, KEY_TASK, NS_SEP, START
-from streamtap.graph._loop import (
-    AsyncChannel,
-    Run,
-    SyncChannel,
-    drive_async,
-    drive_sync,
-    task_states,
-)
+from streamtap.graph._loop import Run, drive_async, drive_sync
 from streamtap.graph._node import BranchSpec, NodeSpec
 from streamtap.graph._runtime import Item
 from streamtap.graph._state import Channel
+from streamtap.graph._writes import task_states
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from streamtap.graph.types import GraphOutput, Interrupt, StateSnapshot
 

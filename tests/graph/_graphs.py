@@ -300,3 +300,89 @@ MSG_SCENARIOS = [
     "tags",
     "tuples",
 ]
+
+
+def sub_in_function(g: Any) -> Any:
+    """A node that calls a compiled graph itself (not added as a node)."""
+    model = TokenFake(tokens=["in", "ner"], msg_id="inner-1")
+
+    def inner_llm(state: Any) -> dict[str, Any]:
+        g.get_stream_writer()("inner custom")
+        return {"messages": [model.invoke(state["messages"])]}
+
+    sb = g.StateGraph(g.MessagesState)
+    sb.add_node("inner_llm", inner_llm)
+    sb.add_edge(g.START, "inner_llm")
+    sub = sb.compile()
+
+    def caller(state: Any) -> dict[str, Any]:
+        out = sub.invoke(state)
+        return {"messages": out["messages"][-1:]}
+
+    builder = g.StateGraph(g.MessagesState)
+    builder.add_node("caller", caller)
+    builder.add_edge(g.START, "caller")
+    return builder.compile(), {"messages": [HumanMessage("hi", id="h1")]}, None
+
+
+def nested_subgraphs(g: Any) -> Any:
+    """Three levels: root -> mid (subgraph node) -> leaf (subgraph node)."""
+    model = TokenFake(tokens=["deep"], msg_id="deep-1")
+
+    def leaf_node(state: Any) -> dict[str, Any]:
+        g.get_stream_writer()({"level": "leaf"})
+        return {"messages": [model.invoke(state["messages"])]}
+
+    lb = g.StateGraph(g.MessagesState)
+    lb.add_node("leaf_node", leaf_node)
+    lb.add_edge(g.START, "leaf_node")
+
+    def mid_node(state: Any) -> dict[str, Any]:
+        return {"messages": [AIMessage("mid", id="mid-1")]}
+
+    mb = g.StateGraph(g.MessagesState)
+    mb.add_node("mid_node", mid_node)
+    mb.add_node("leaf", lb.compile())
+    mb.add_edge(g.START, "mid_node")
+    mb.add_edge("mid_node", "leaf")
+
+    builder = g.StateGraph(g.MessagesState)
+    builder.add_node("mid", mb.compile())
+    builder.add_edge(g.START, "mid")
+    return builder.compile(), {"messages": [HumanMessage("hi", id="h1")]}, None
+
+
+def parent_command(g: Any) -> Any:
+    """A subgraph node hands off to a node of its parent with Command.PARENT."""
+
+    def inner(state: S) -> Any:
+        return g.Command(graph=g.Command.PARENT, update={"log": ["inner"]}, goto="done")
+
+    sb = g.StateGraph(S)
+    sb.add_node("inner", inner)
+    sb.add_edge(g.START, "inner")
+
+    def done(state: S) -> dict[str, Any]:
+        return {"x": len(state["log"])}
+
+    builder = g.StateGraph(S)
+    builder.add_node("sub", sb.compile(), destinations=("done",))
+    builder.add_node("done", done)
+    builder.add_edge(g.START, "sub")
+    return builder.compile(), {"x": 0, "log": []}, None
+
+
+def send_to_subgraph(g: Any) -> Any:
+    """Send fans out into a compiled subgraph node with its own input."""
+
+    def work(state: FanState) -> dict[str, Any]:
+        return {"results": [f"w{len(state['items'])}"]}
+
+    sb = g.StateGraph(FanState)
+    sb.add_node("work", work)
+    sb.add_edge(g.START, "work")
+
+    builder = g.StateGraph(FanState)
+    builder.add_node("sub", sb.compile())
+    builder.add_conditional_edges(g.START, lambda s: [g.Send("sub", {"items": ["only"], "results": []})])
+    return builder.compile(), {"items": ["a", "b"], "results": []}, None

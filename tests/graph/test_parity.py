@@ -50,6 +50,10 @@ SEQUENTIAL: dict[str, Builder] = {
     "pydantic": _graphs.pydantic_state,
     "dataclass": _graphs.dataclass_state,
     "checkpointed": _graphs.checkpointed,
+    "sub_in_function": _graphs.sub_in_function,
+    "nested_subgraphs": _graphs.nested_subgraphs,
+    "parent_command": _graphs.parent_command,
+    "send_to_subgraph": _graphs.send_to_subgraph,
 }
 PARALLEL: dict[str, Builder] = {"fanout": _graphs.fanout, "join": _graphs.join}
 

@@ -1,0 +1,111 @@
+"""The per-run queue every producer puts ``(namespace, mode, payload)`` items on."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from typing import Any
+
+from streamtap.graph._runtime import Item
+
+
+class StreamClosed(BaseException):
+    """Raised in a producer (node thread, callback) once the consumer has gone.
+
+    A ``BaseException`` so a node's ``except Exception`` can't swallow it: the
+    node unwinds, which closes any model stream it was iterating.
+    """
+
+
+_HANDOFF_EVERY = 0.005  # the interpreter's default GIL switch interval
+_HANDOFF_PAUSE = 0.0001
+
+
+class _Channel:
+    """Shared by both drivers: refuse puts once closed, hand the GIL to an idle consumer.
+
+    A producer thread (a sync node) holds the GIL while it generates tokens; a
+    consumer woken by a put would only get the GIL at the next switch interval
+    (5 ms), so a first token would wait that long. When the consumer is idle
+    (blocked waiting for an item), the producer pauses ~0.1 ms right after the
+    put, at most once per switch interval: the first token of every burst is
+    delivered at once, and a producer that outpaces its consumer never pauses.
+    """
+
+    __slots__ = ("closed", "idle", "last_handoff", "tid")
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.idle = False
+        self.last_handoff = 0.0
+        self.tid = threading.get_ident()
+
+    def _handoff(self) -> None:
+        now = time.monotonic()
+        if now - self.last_handoff >= _HANDOFF_EVERY:
+            self.last_handoff = now
+            time.sleep(_HANDOFF_PAUSE)
+
+
+class SyncChannel(_Channel):
+    """The sync run's queue."""
+
+    __slots__ = ("q",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def put(self, item: Item) -> None:
+        if self.closed:
+            raise StreamClosed
+        self.q.put(item)
+        if self.idle and threading.get_ident() != self.tid:
+            self._handoff()
+
+    def get(self) -> Any:
+        try:
+            item = self.q.get_nowait()
+            self.idle = False
+            return item
+        except queue.Empty:
+            self.idle = True
+            try:
+                return self.q.get()
+            finally:
+                self.idle = False
+
+
+class AsyncChannel(_Channel):
+    """The async run's queue; thread-safe ``put`` for nodes running in executor threads."""
+
+    __slots__ = ("loop", "q")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q: asyncio.Queue[Any] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+
+    def put(self, item: Item) -> None:
+        if self.closed:
+            raise StreamClosed
+        if threading.get_ident() == self.tid:
+            self.q.put_nowait(item)
+            return
+        self.loop.call_soon_threadsafe(self.q.put_nowait, item)
+        if self.idle:
+            self._handoff()
+
+    async def get(self) -> Any:
+        try:
+            item = self.q.get_nowait()
+            self.idle = False
+            return item
+        except asyncio.QueueEmpty:
+            self.idle = True
+            try:
+                return await self.q.get()
+            finally:
+                self.idle = False
