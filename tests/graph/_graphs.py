@@ -384,5 +384,34 @@ def send_to_subgraph(g: Any) -> Any:
 
     builder = g.StateGraph(FanState)
     builder.add_node("sub", sb.compile())
-    builder.add_conditional_edges(g.START, lambda s: [g.Send("sub", {"items": ["only"], "results": []})])
+    builder.add_conditional_edges(
+        g.START, lambda s: [g.Send("sub", {"items": ["only"], "results": []})]
+    )
     return builder.compile(), {"items": ["a", "b"], "results": []}, None
+
+
+def model_in_thread_pool(g: Any) -> Any:
+    """A node fans model calls out to a thread pool: with the context copied they stream,
+    without it only the node's returned messages reach ``messages`` mode (as LangGraph)."""
+    import concurrent.futures
+    import contextvars
+
+    from langchain_core.runnables.config import ContextThreadPoolExecutor
+
+    def node(state: Any) -> dict[str, Any]:
+        msgs = state["messages"]
+        with ContextThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(TokenFake(tokens=["p", "q"], msg_id="pool-1").invoke, msgs).result()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            ctx = contextvars.copy_context()
+            second = pool.submit(
+                ctx.run, TokenFake(tokens=["c"], msg_id="ctx-1").invoke, msgs
+            ).result()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            third = pool.submit(TokenFake(tokens=["x", "y"], msg_id="bare-1").invoke, msgs).result()
+        return {"messages": [first, second, third]}
+
+    builder = g.StateGraph(g.MessagesState)
+    builder.add_node("node", node)
+    builder.add_edge(g.START, "node")
+    return builder.compile(), {"messages": [HumanMessage("hi", id="h1")]}, None

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -194,4 +194,52 @@ def test_sync_break_releases_http_response() -> None:
     assert resp.is_closed
     # released at once, not after draining the remaining ~1 s of body
     assert time.monotonic() - start < 0.3
+    assert len(SENT) < 30
+
+
+class AsyncHttpModel(HttpModel):
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async with (
+            httpx.AsyncClient() as client,
+            client.stream("GET", "https://llm.test/stream") as resp,
+        ):
+            self.responses.append(resp)
+            async for line in resp.aiter_lines():
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=line))
+                if run_manager:
+                    await run_manager.on_llm_new_token(line, chunk=chunk)
+                yield chunk
+
+
+async def slow_abody() -> AsyncIterator[bytes]:
+    for i in range(100):
+        await asyncio.sleep(0.01)
+        SENT.append(i)
+        yield f"tok{i}\n".encode()
+
+
+@respx.mock
+async def test_async_aclose_releases_http_response() -> None:
+    respx.get("https://llm.test/stream").mock(
+        return_value=httpx.Response(200, content=slow_abody())
+    )
+    model = AsyncHttpModel(responses=[])
+    SENT.clear()
+
+    async def llm(state: Any) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder = st.StateGraph(st.MessagesState)
+    builder.add_node("llm", llm)
+    builder.add_edge(st.START, "llm")
+    agen = builder.compile().astream(INPUT, stream_mode="messages")
+    async for msg, _ in agen:
+        assert msg.content == "tok0"
+        break
+    await agen.aclose()
+    await asyncio.sleep(0.05)  # the cancelled model generator is finalised by the loop
+    (resp,) = model.responses
+    assert resp.is_closed
     assert len(SENT) < 30

@@ -54,6 +54,7 @@ SEQUENTIAL: dict[str, Builder] = {
     "nested_subgraphs": _graphs.nested_subgraphs,
     "parent_command": _graphs.parent_command,
     "send_to_subgraph": _graphs.send_to_subgraph,
+    "model_in_thread_pool": _graphs.model_in_thread_pool,
 }
 PARALLEL: dict[str, Builder] = {"fanout": _graphs.fanout, "join": _graphs.join}
 
