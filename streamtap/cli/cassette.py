@@ -72,7 +72,7 @@ def _show(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         first = f"{chunks[0].offset:.3f} s" if chunks else "-"
         total = f"{chunks[-1].offset:.3f} s" if chunks else "-"
-        state = "complete" if response.complete else "closed early by the consumer"
+        state = "complete" if response.complete else "closed by the consumer before the end of the body"
         print(
             f"   {len(chunks)} chunk(s), {len(response.body)} bytes, headers at "
             f"{response.headers_offset:.3f} s, first chunk {first}, total {total}, {state}",
