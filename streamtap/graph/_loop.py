@@ -49,6 +49,7 @@ from streamtap.graph._constants import (
     CONTROL_WRITES,
     END,
     ERROR,
+    EXCLUDED_METADATA_KEYS,
     INTERRUPT,
     KEY_TASK,
     NO_WRITES,
@@ -88,20 +89,6 @@ from streamtap.graph.types import Command, Interrupt, Send
 
 if TYPE_CHECKING:
     from streamtap.graph.state import CompiledStateGraph
-
-_EXCLUDED_TASK_META = frozenset(
-    (
-        "thread_id",
-        "checkpoint_id",
-        "checkpoint_ns",
-        "checkpoint_map",
-        "langgraph_step",
-        "langgraph_node",
-        "langgraph_triggers",
-        "langgraph_path",
-        "langgraph_checkpoint_ns",
-    )
-)
 
 
 def _task_id(*parts: str) -> str:
@@ -551,7 +538,7 @@ class Run:
         md = {
             k: v
             for k, v in (task.config.get("metadata") or {}).items()
-            if k not in _EXCLUDED_TASK_META
+            if k not in EXCLUDED_METADATA_KEYS
         }
         if tags := filter_user_tags(task.config.get("tags")):
             md["tags"] = tags

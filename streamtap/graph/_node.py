@@ -7,6 +7,8 @@ when the node is added, so calling it costs a dict build and nothing more.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -72,9 +74,6 @@ class Action:
             return await self.fn(arg, **self._kwargs(config, ctx))
         # A sync function under astream runs in a thread, context copied.
         loop = asyncio.get_running_loop()
-        import contextvars
-        import functools
-
         ctxv = contextvars.copy_context()
         return await loop.run_in_executor(
             None, functools.partial(ctxv.run, self.fn, arg, **self._kwargs(config, ctx))
