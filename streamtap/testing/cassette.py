@@ -129,6 +129,11 @@ class Cassette:
         """Whether every recorded interaction has been replayed."""
         return all(self._played)
 
+    @property
+    def mismatches(self) -> list[CassetteMismatchError]:
+        """Every unmatched request seen so far (each was raised where the request was made)."""
+        return list(self._mismatches)
+
     # -- lifecycle ---------------------------------------------------------------
 
     def _start(self) -> None:

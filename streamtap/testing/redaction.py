@@ -180,7 +180,7 @@ def redact_url(url: str) -> str:
     if changed:
         parsed = parsed.copy_with(params=cleaned)
     if parsed.password and parsed.password != REDACTED:
-        parsed = parsed.copy_with(password=REDACTED)
+        parsed = parsed.copy_with(username=parsed.username, password=REDACTED)
         changed = True
     return str(parsed) if changed else url
 
