@@ -2,13 +2,34 @@
 
 from streamtap.middleware._events import TokenEvents
 from streamtap.middleware._messages import StreamMessagesHandler
-from streamtap.middleware._tokens import AsyncTokenStream, TokenStream, astream_tokens, stream_tokens
+from streamtap.middleware._tokens import (
+    AsyncTokenStream,
+    TokenStream,
+    astream_tokens,
+    stream_tokens,
+)
+from streamtap.middleware._transforms import (
+    Transform,
+    TransformedChatModel,
+    coalesce,
+    compose,
+    on_chunk,
+    redact,
+    with_transforms,
+)
 
 __all__ = [
     "AsyncTokenStream",
     "StreamMessagesHandler",
     "TokenEvents",
     "TokenStream",
+    "Transform",
+    "TransformedChatModel",
     "astream_tokens",
+    "coalesce",
+    "compose",
+    "on_chunk",
+    "redact",
     "stream_tokens",
+    "with_transforms",
 ]
