@@ -7,7 +7,8 @@ key, and the wire format. Adding an OpenAI-compatible vendor is one line.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,14 +139,7 @@ def normalize(
         iter_sse(events, named_only=provider == "anthropic") if raw else map(as_dict, events)
     )
     try:
-        for data in source:
-            yield from run.feed(data)
-        yield from run.eof(strict=raw)
-    except Exception as exc:
-        failure = run.failure(exc)
-        if failure is exc:
-            raise
-        raise failure from failure.__cause__
+        yield from run.drive(source, strict=raw)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
@@ -154,29 +148,23 @@ def normalize(
 
 async def anormalize(
     provider: str, events: AsyncIterable[Any], *, model: str | None = None
-) -> AsyncIterator[AIMessageChunk]:
+) -> AsyncGenerator[AIMessageChunk, None]:
     """Async twin of :func:`normalize` (``AsyncStream`` or any async iterable of events)."""
     run = StreamRun(_mapper(provider), model=model)
     raw = _is_sdk_stream(events)
+    source = aiter_sse(events, named_only=provider == "anthropic") if raw else _adicts(events)
     try:
-        if raw:
-            async for data in aiter_sse(events, named_only=provider == "anthropic"):
-                for chunk in run.feed(data):
-                    yield chunk
-        else:
-            async for event in events:
-                for chunk in run.feed(as_dict(event)):
-                    yield chunk
-        for chunk in run.eof(strict=raw):
-            yield chunk
-    except Exception as exc:
-        failure = run.failure(exc)
-        if failure is exc:
-            raise
-        raise failure from failure.__cause__
+        async with aclosing(run.adrive(source, strict=raw)) as chunks:
+            async for chunk in chunks:
+                yield chunk
     finally:
         close = getattr(events, "close", None) or getattr(events, "aclose", None)
         if close is not None:
             result = close()
             if hasattr(result, "__await__"):
                 await result
+
+
+async def _adicts(events: AsyncIterable[Any]) -> AsyncIterator[dict[str, Any]]:
+    async for event in events:
+        yield as_dict(event)

@@ -460,18 +460,16 @@ class AnthropicChatModel(StreamtapChatModel):
         }
         if system:
             request["system"] = system
-        if self.temperature is not None:
-            request["temperature"] = self.temperature
         if stop := (stop or self.stop):
             request["stop_sequences"] = stop
-        if tools := kwargs.pop("tools", None):
-            request["tools"] = [_anthropic_tool(t) for t in tools]
-        if (tool_choice := kwargs.pop("tool_choice", None)) is not None:
-            request["tool_choice"] = _anthropic_tool_choice(tool_choice)
-        kwargs.pop("response_format", None)
-        request.update(self.model_kwargs)
-        request.update(kwargs)
-        return request
+        kwargs.pop("response_format", None)  # structured output goes through tools here
+        return self._finish_request(request, kwargs)
+
+    def _tool(self, tool: Any) -> dict[str, Any]:
+        return _anthropic_tool(tool)
+
+    def _tool_choice(self, choice: Any) -> Any:
+        return _anthropic_tool_choice(choice)
 
     def _create(self, client: Any, request: dict[str, Any]) -> Any:
         return client.messages.create(**request)

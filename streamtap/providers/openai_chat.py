@@ -171,23 +171,17 @@ class OpenAIChatModel(StreamtapChatModel):
             # Usage arrives only when asked for, also from compatible servers.
             "stream_options": {"include_usage": True},
         }
-        if self.temperature is not None:
-            request["temperature"] = self.temperature
         if self.max_tokens is not None:
             request[self._max_tokens_param()] = self.max_tokens
         if stop := (stop or self.stop):
             request["stop"] = stop
-        tools = kwargs.pop("tools", None)
-        if tools:
-            request["tools"] = [_chat_tool(t) for t in tools]
-        tool_choice = kwargs.pop("tool_choice", None)
-        if tool_choice is not None:
-            request["tool_choice"] = _chat_tool_choice(tool_choice)
-        if (response_format := kwargs.pop("response_format", None)) is not None:
-            request["response_format"] = response_format
-        request.update(self.model_kwargs)
-        request.update(kwargs)
-        return request
+        return self._finish_request(request, kwargs)
+
+    def _tool(self, tool: Any) -> dict[str, Any]:
+        return _chat_tool(tool)
+
+    def _tool_choice(self, choice: Any) -> Any:
+        return _chat_tool_choice(choice)
 
     def _max_tokens_param(self) -> str:
         return "max_completion_tokens" if self.provider_name == "openai" else "max_tokens"

@@ -396,18 +396,16 @@ class OpenAIResponsesModel(StreamtapChatModel):
         request: dict[str, Any] = {"model": self.model, "input": items, "stream": True}
         if instructions:
             request["instructions"] = instructions
-        if self.temperature is not None:
-            request["temperature"] = self.temperature
         if self.max_tokens is not None:
             request["max_output_tokens"] = self.max_tokens
-        if tools := kwargs.pop("tools", None):
-            request["tools"] = [_responses_tool(t) for t in tools]
-        if (tool_choice := kwargs.pop("tool_choice", None)) is not None:
-            request["tool_choice"] = _responses_tool_choice(tool_choice)
-        kwargs.pop("response_format", None)
-        request.update(self.model_kwargs)
-        request.update(kwargs)
-        return request
+        kwargs.pop("response_format", None)  # structured output goes through tools here
+        return self._finish_request(request, kwargs)
+
+    def _tool(self, tool: Any) -> dict[str, Any]:
+        return _responses_tool(tool)
+
+    def _tool_choice(self, choice: Any) -> Any:
+        return _responses_tool_choice(choice)
 
     def _create(self, client: Any, request: dict[str, Any]) -> Any:
         return client.responses.create(**request)

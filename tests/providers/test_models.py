@@ -177,7 +177,7 @@ def test_dumpd_load_round_trip(cls: type, monkeypatch) -> None:
     env = model.api_key_env[0]
     monkeypatch.setenv(env, "sk-secret-value")
     loaded = load(data, valid_namespaces=["streamtap"], allowed_objects=[cls], secrets_from_env=True)
-    assert type(loaded) is cls and loaded.dict() == model.dict()
+    assert type(loaded) is cls and loaded.model_dump() == model.model_dump()
     assert loaded.api_key.get_secret_value() == "sk-secret-value"
 
 
