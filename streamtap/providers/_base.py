@@ -9,8 +9,8 @@ translation, closing the HTTP response whatever happens — lives here once.
 from __future__ import annotations
 
 import os
-from contextlib import aclosing, closing
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import aclosing, closing
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -107,6 +107,26 @@ class StreamtapChatModel(BaseChatModel):
         import openai
 
         return openai.AsyncOpenAI if is_async else openai.OpenAI
+
+    def _tool(self, tool: Any) -> dict[str, Any]:  # pragma: no cover
+        """One tool (pydantic class, function, BaseTool, dict) in the vendor's format."""
+        raise NotImplementedError
+
+    def _tool_choice(self, choice: Any) -> Any:  # pragma: no cover
+        """``"auto"`` / ``"any"`` / ``"none"`` / a tool name, in the vendor's format."""
+        raise NotImplementedError
+
+    def _finish_request(self, request: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The request fields every vendor spells alike, then model_kwargs and call kwargs."""
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
+        if tools := kwargs.pop("tools", None):
+            request["tools"] = [self._tool(t) for t in tools]
+        if (tool_choice := kwargs.pop("tool_choice", None)) is not None:
+            request["tool_choice"] = self._tool_choice(tool_choice)
+        request.update(self.model_kwargs)
+        request.update(kwargs)
+        return request
 
     # -- clients -----------------------------------------------------------------
     def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
@@ -213,16 +233,10 @@ class StreamtapChatModel(BaseChatModel):
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        named_only = self.wire == "anthropic"
+        source = iter_sse(sdk_stream, named_only=self.wire == "anthropic")
         try:
-            for data in iter_sse(sdk_stream, named_only=named_only):
-                yield from run.feed(data)
-            yield from run.eof(strict=has_raw_events(sdk_stream))
-        except Exception as exc:
-            failure = run.failure(exc)
-            if failure is exc:
-                raise
-            raise failure from failure.__cause__
+            run.opened(sdk_stream)
+            yield from run.drive(source, strict=has_raw_events(sdk_stream))
         finally:
             sdk_stream.close()
 
@@ -241,18 +255,12 @@ class StreamtapChatModel(BaseChatModel):
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        named_only = self.wire == "anthropic"
+        source = aiter_sse(sdk_stream, named_only=self.wire == "anthropic")
         try:
-            async for data in aiter_sse(sdk_stream, named_only=named_only):
-                for chunk in run.feed(data):
+            run.opened(sdk_stream)
+            async with aclosing(run.adrive(source, strict=has_raw_events(sdk_stream))) as chunks:
+                async for chunk in chunks:
                     yield chunk
-            for chunk in run.eof(strict=has_raw_events(sdk_stream)):
-                yield chunk
-        except Exception as exc:
-            failure = run.failure(exc)
-            if failure is exc:
-                raise
-            raise failure from failure.__cause__
         finally:
             await sdk_stream.close()
 

@@ -10,7 +10,14 @@ carrying the partial message.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from typing import Any, Final
 
 from langchain_core.messages import AIMessageChunk
@@ -48,7 +55,7 @@ _TERMINALS = {
 class StreamRun:
     """One stream's mapping, its accumulated message and its error translation."""
 
-    __slots__ = ("acc", "api_key", "mapper", "model", "provider")
+    __slots__ = ("acc", "api_key", "mapper", "model", "on_open", "provider")
 
     def __init__(
         self,
@@ -64,6 +71,14 @@ class StreamRun:
         # Errors name the preset ("groq") rather than the wire format it speaks.
         self.provider = provider or mapper.provider
         self.acc = Accumulator()
+        #: Called with the SDK stream once the response headers are in, before any
+        #: event is read: a watchdog on another thread can then abort a blocked read.
+        self.on_open: Callable[[Any], None] | None = None
+
+    def opened(self, stream: Any) -> None:
+        """The chat models call this as soon as the SDK stream exists."""
+        if self.on_open is not None:
+            self.on_open(stream)
 
     def feed(self, data: dict[str, Any] | _Done) -> list[AIMessageChunk]:
         if data is DONE:
@@ -90,6 +105,36 @@ class StreamRun:
         for chunk in chunks:
             self.acc.add(chunk)
         return chunks
+
+    def drive(
+        self, source: Iterable[dict[str, Any] | _Done], *, strict: bool
+    ) -> Iterator[AIMessageChunk]:
+        """Map every event of ``source``, then the end of body; failures become StreamInterrupted."""
+        try:
+            for data in source:
+                yield from self.feed(data)
+            yield from self.eof(strict=strict)
+        except Exception as exc:
+            failure = self.failure(exc)
+            if failure is exc:
+                raise
+            raise failure from failure.__cause__
+
+    async def adrive(
+        self, source: AsyncIterable[dict[str, Any] | _Done], *, strict: bool
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        """Async twin of :meth:`drive`."""
+        try:
+            async for data in source:
+                for chunk in self.feed(data):
+                    yield chunk
+            for chunk in self.eof(strict=strict):
+                yield chunk
+        except Exception as exc:
+            failure = self.failure(exc)
+            if failure is exc:
+                raise
+            raise failure from failure.__cause__
 
     def _model_name(self) -> str | None:
         return self.mapper.model_name or self.model
