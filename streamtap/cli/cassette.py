@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,7 +47,8 @@ def register(subparsers: Any) -> None:
 
 
 def _preview(data: bytes, width: int) -> str:
-    shown = json.dumps(data.decode("utf-8", errors="replace"), ensure_ascii=False)[1:-1]
+    text = data.decode("utf-8", errors="replace")
+    shown = text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
     return shown if len(shown) <= width else shown[: max(width - 1, 0)] + "…"
 
 
@@ -72,10 +72,10 @@ def _show(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         first = f"{chunks[0].offset:.3f} s" if chunks else "-"
         total = f"{chunks[-1].offset:.3f} s" if chunks else "-"
-        state = "complete" if response.complete else "closed by the consumer before the end of the body"
+        state = "" if response.complete else ", consumer closed before end of body"
         print(
             f"   {len(chunks)} chunk(s), {len(response.body)} bytes, headers at "
-            f"{response.headers_offset:.3f} s, first chunk {first}, total {total}, {state}",
+            f"{response.headers_offset:.3f} s, first chunk {first}, total {total}{state}",
             file=stream,
         )
         if response.error is not None:

@@ -71,10 +71,13 @@ def save_interactions(path: str | os.PathLike[str], interactions: Iterable[Inter
     location = Path(path)
     location.parent.mkdir(parents=True, exist_ok=True)
     text = dumps_interactions(interactions)
+    # mkstemp creates 0600; a cassette is a shared test asset, so keep the old mode or use 0644.
+    mode = location.stat().st_mode & 0o777 if location.exists() else 0o644
     fd, temporary = tempfile.mkstemp(prefix=f".{location.name}.", dir=location.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        os.chmod(temporary, mode)
         os.replace(temporary, location)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

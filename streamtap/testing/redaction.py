@@ -29,7 +29,7 @@ _KEYISH_WORDS = (
     r"|session[-_]?token|id[-_]?token|bearer[-_]?token|access[-_]?key|private[-_]?key|credentials?"
 )
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
+    (kind, re.compile(pattern, re.ASCII))
     for kind, pattern in (
         ("Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{16,}"),
         ("OpenAI-style API key", r"\bsk-(?!ant-)[A-Za-z0-9_-]{16,}"),
