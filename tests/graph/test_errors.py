@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import threading
 import time
 from typing import Annotated, Any, TypedDict
 
@@ -207,14 +208,20 @@ def _resume_after_error(name: str) -> list[Any]:
     g = impl(name)
     calls: list[str] = []
     fail = [True]
+    ok_done = threading.Event()
 
     def ok(state: S) -> dict[str, Any]:
         calls.append("ok")
+        ok_done.set()
         return {"log": ["ok"]}
 
     def flaky(state: S) -> dict[str, Any]:
         calls.append("flaky")
         if fail[0]:
+            # Fail only once the sibling has finished: otherwise whether its
+            # writes are saved depends on thread timing (in LangGraph too).
+            ok_done.wait(5)
+            time.sleep(0.02)
             raise KeyError("nope")
         return {"log": ["flaky"]}
 
