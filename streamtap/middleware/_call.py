@@ -1,0 +1,375 @@
+"""The bookkeeping of one resilient call, shared by the sync and async drivers.
+
+The drivers only do I/O (iterate, time out, sleep); every decision lives here:
+which message id the consumer sees, what a retry re-sends (a fresh request, a
+continuation or a restart), whether a failure is retried, falls back or ends
+the call, and what the final message and its ``attempts`` record say.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.messages import AIMessageChunk, BaseMessage, message_chunk_to_message
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from streamtap.accumulate import Accumulator
+from streamtap.errors import StreamInterrupted, StreamtapError, StreamTimeout
+from streamtap.middleware._recovery import (
+    RESET_EVENT,
+    continuable_text,
+    continuation_request,
+    continuation_style,
+    drop_held_whitespace,
+)
+from streamtap.middleware._retry import (
+    TOTAL_TIMEOUT,
+    RetryPolicy,
+    failure_cause,
+    is_fallback_worthy,
+    is_transient,
+)
+from streamtap.middleware._timeouts import FIRST_TOKEN, IDLE, TOTAL, Timeouts
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+    from streamtap.providers import StreamtapChatModel
+    from streamtap.providers._run import StreamRun
+
+__all__ = ["Attempt", "Call", "Recovery"]
+
+Recovery = Literal["raise", "continue", "restart"]
+Mode = Literal["fresh", "continue", "restart"]
+
+
+def _is_content(chunk: AIMessageChunk) -> bool:
+    return bool(chunk.content) or bool(chunk.tool_call_chunks)
+
+
+class Call:
+    """State of one ``stream`` / ``invoke`` across its attempts and fallbacks."""
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[StreamtapChatModel],
+        policy: RetryPolicy,
+        timeouts: Timeouts,
+        recovery: Recovery,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.models = models
+        self.policy = policy
+        self.timeouts = timeouts
+        self.recovery = recovery
+        self.messages = list(messages)
+        self.stop = stop
+        self.kwargs = {k: v for k, v in kwargs.items() if k != "stream"}
+        now = time.monotonic()
+        self.total_deadline = now + timeouts.total if timeouts.total is not None else None
+        ends = [d for d in (self.total_deadline,) if d is not None]
+        if policy.deadline is not None:
+            ends.append(now + policy.deadline)
+        self.retry_deadline: float | None = min(ends) if ends else None
+        self.records: list[dict[str, Any]] = []
+        # The message the consumer currently sees.
+        self.visible_id: str | None = None
+        self.visible = Accumulator()
+        self.visible_has_content = False
+        self.carry_usage: UsageMetadata | None = None  # interrupted segments of a continued message
+        self.reset_reason: str | None = None
+        self.used_ids: set[str] = set()
+        self.current: Attempt | None = None
+
+    # -- attempts -------------------------------------------------------------------
+    def begin(self, index: int) -> Attempt:
+        """Plan the next request to ``models[index]``: fresh, a continuation or a restart."""
+        model = self.models[index]
+        mode: Mode = "fresh"
+        messages: list[BaseMessage] = self.messages
+        kwargs = dict(self.kwargs)
+        held = ""
+        if self.visible_has_content:
+            mode = "restart"
+            style = continuation_style(model) if self.recovery == "continue" else None
+            if style is not None:
+                text = continuable_text(self.visible.message(), style)
+                if text is not None:
+                    mode = "continue"
+                    messages, kwargs, held = continuation_request(messages, text, style, kwargs)
+        attempt = Attempt(self, index, model, mode, messages, kwargs, held)
+        self.current = attempt
+        return attempt
+
+    def _switch_visible(self, message_id: str) -> None:
+        self.visible_id = message_id
+        self.visible = Accumulator()
+        self.visible_has_content = False
+        self.carry_usage = None
+
+    def attempts(self) -> list[dict[str, Any]]:
+        return [dict(record) for record in self.records]
+
+    # -- tenacity hooks -----------------------------------------------------------------
+    def _after_content_ends_call(self, attempt: Attempt | None) -> bool:
+        return attempt is not None and attempt.emitted and self.recovery == "raise"
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """Retry the same model? (tenacity's ``retry`` predicate)"""
+        if self._after_content_ends_call(self.current) or _is_total_timeout(exc):
+            return False
+        return self.policy.should_retry(exc)
+
+    def before_sleep(self, retry_state: RetryCallState) -> None:
+        if self.current is not None:
+            self.current.record["next"] = "retry"
+            self.current.record["wait"] = round(retry_state.upcoming_sleep, 3)
+
+    def time_left(self) -> bool:
+        return self.retry_deadline is None or time.monotonic() < self.retry_deadline
+
+    def fall_back(self, exc: BaseException, index: int) -> bool:
+        """After ``models[index]`` gave up with ``exc``: try the next model?"""
+        attempt = self.current
+        worthy = (
+            index + 1 < len(self.models)
+            and not self._after_content_ends_call(attempt)
+            and not _is_total_timeout(exc)
+            and self.time_left()
+            and (self.policy.should_retry(exc) or is_transient(exc) or is_fallback_worthy(exc))
+        )
+        if attempt is not None:
+            attempt.record["next"] = "fallback" if worthy else "raise"
+            attempt.record.setdefault("wait", 0.0)
+        return worthy
+
+    # -- results ----------------------------------------------------------------------
+    def visible_partial(self, run: StreamRun | None = None) -> AIMessageChunk | None:
+        """What the consumer saw of the current message, with usage and the attempts so far."""
+        if not self.visible_has_content:
+            return None
+        metadata: dict[str, Any] = {"attempts": self.attempts()}
+        if run is not None and self.current is not None and self.current.emitted:
+            mapper = run.mapper
+            if mapper.model_name:
+                metadata["model_name"] = mapper.model_name
+            metadata["model_provider"] = mapper.model_provider or mapper.provider
+        # carry_usage already holds every interrupted segment of this message.
+        tail = AIMessageChunk(
+            content="",
+            id=self.visible_id,
+            response_metadata=metadata,
+            usage_metadata=self.carry_usage,
+        )
+        return self.visible.message(tail)
+
+    def final_error(self, exc: BaseException, run: StreamRun | None = None) -> BaseException:
+        """What to raise once nothing more will be tried."""
+        partial = self.visible_partial(run)
+        summary = "; ".join(
+            f"{r['provider']}/{r['model']}: {r.get('error') or 'ok'}" for r in self.records
+        )
+        note = f"streamtap.resilient: {len(self.records)} attempt(s): {summary}"
+        if isinstance(exc, (StreamInterrupted, StreamTimeout)):
+            if partial is not None:
+                exc.partial = partial
+            err: BaseException = exc
+        elif partial is not None:
+            # A later attempt failed before sending anything, but the consumer
+            # still holds the earlier partial answer: it must not be lost.
+            kw: dict[str, Any] = {}
+            if isinstance(exc, StreamtapError):
+                kw = {
+                    "provider": exc.provider,
+                    "model": exc.model,
+                    "status_code": exc.status_code,
+                    "error_type": exc.error_type,
+                    "request_id": exc.request_id,
+                }
+            err = StreamInterrupted(f"stream not recovered: {exc}", partial=partial, **kw)
+            err.__cause__ = exc
+        else:
+            err = exc
+        err.add_note(note)
+        return err
+
+    def result(self) -> ChatResult:
+        chunk = self.visible.message()
+        message = message_chunk_to_message(chunk if chunk is not None else AIMessageChunk(content=""))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _is_total_timeout(exc: BaseException) -> bool:
+    cause = failure_cause(exc)
+    return isinstance(cause, StreamTimeout) and cause.error_type == TOTAL_TIMEOUT
+
+
+class Attempt:
+    """One request: its deadlines, the chunks it contributes and how it ended."""
+
+    def __init__(
+        self,
+        call: Call,
+        index: int,
+        model: StreamtapChatModel,
+        mode: Mode,
+        messages: list[BaseMessage],
+        kwargs: dict[str, Any],
+        held: str,
+    ) -> None:
+        self.call = call
+        self.index = index
+        self.model = model
+        self.mode: Mode = mode
+        self.messages = messages
+        self.kwargs = kwargs
+        self._held = held
+        self.started = time.monotonic()
+        self.emitted = False
+        self._message_id: str | None = None
+        self._idle_from: float | None = None
+        self._last_was_content = False
+        self.reset: dict[str, Any] | None = None
+        self.record: dict[str, Any] = {
+            "provider": model.provider_name,
+            "model": model.model,
+            "mode": mode,
+            "error": None,
+            "error_type": None,
+            "status_code": None,
+        }
+        call.records.append(self.record)
+
+    # -- timing ---------------------------------------------------------------------------
+    def deadline(self) -> tuple[float | None, str]:
+        """The next read's deadline (``time.monotonic()``) and which timeout it is."""
+        t = self.call.timeouts
+        candidates: list[tuple[float, str]] = []
+        if not self.emitted and t.first_token is not None:
+            candidates.append((self.started + t.first_token, FIRST_TOKEN))
+        if self.emitted and t.idle is not None and self._idle_from is not None:
+            candidates.append((self._idle_from + t.idle, IDLE))
+        if self.call.total_deadline is not None:
+            candidates.append((self.call.total_deadline, TOTAL))
+        if not candidates:
+            return None, ""
+        return min(candidates)
+
+    def header_budget(self) -> float | None:
+        """Seconds a sync request may take to get its response headers."""
+        deadline, _ = self.deadline()
+        return None if deadline is None else deadline - time.monotonic()
+
+    def resumed(self) -> None:
+        """The consumer handed control back: the idle clock restarts after content."""
+        if self._last_was_content:
+            self._idle_from = time.monotonic()
+
+    # -- chunks -----------------------------------------------------------------------------
+    def accept(self, chunk: AIMessageChunk) -> AIMessageChunk | None:
+        """The chunk as the consumer must see it (or None to drop it)."""
+        call = self.call
+        if self.mode == "continue":
+            chunk.id = call.visible_id
+            if self._held and isinstance(chunk.content, str) and chunk.content:
+                text, self._held = drop_held_whitespace(chunk.content, self._held)
+                chunk.content = text
+                if not text and not chunk.tool_call_chunks and chunk.chunk_position != "last":
+                    return None
+            elif _is_content(chunk):
+                self._held = ""
+        else:
+            if self._message_id is None:
+                self._message_id = self._new_id(chunk.id)
+                if self.mode == "restart":
+                    self.reset = {
+                        "event": RESET_EVENT,
+                        "discarded_id": call.visible_id,
+                        "new_id": self._message_id,
+                        "reason": call.reset_reason,
+                    }
+                    chunk.response_metadata = {
+                        **chunk.response_metadata,
+                        RESET_EVENT: dict(self.reset),
+                    }
+                call._switch_visible(self._message_id)
+            chunk.id = self._message_id
+        if chunk.chunk_position == "last":
+            self._finish(chunk)
+        call.visible.add(chunk)
+        self._last_was_content = _is_content(chunk)
+        if self._last_was_content:
+            self.emitted = True
+            call.visible_has_content = True
+        return chunk
+
+    def take_reset(self) -> dict[str, Any] | None:
+        """The reset to announce before this chunk is yielded (once)."""
+        reset, self.reset = self.reset, None
+        return reset
+
+    def _new_id(self, vendor_id: str | None) -> str:
+        used = self.call.used_ids
+        message_id = vendor_id or f"lc_{uuid.uuid4()}"
+        if message_id in used:  # a restart must never reuse the discarded id
+            message_id = f"{message_id}-{len(used)}"
+        used.add(message_id)
+        return message_id
+
+    def _finish(self, chunk: AIMessageChunk) -> None:
+        call = self.call
+        if self.mode == "continue" and call.carry_usage is not None:
+            usage = chunk.usage_metadata
+            chunk.usage_metadata = add_usage(call.carry_usage, usage) if usage else call.carry_usage
+        chunk.response_metadata = {**chunk.response_metadata, "attempts": call.attempts()}
+
+    # -- failure ---------------------------------------------------------------------------
+    def failed(self, exc: BaseException, run: StreamRun, fired: str | None) -> BaseException:
+        """Record how this attempt ended and return the exception tenacity should judge."""
+        err = exc
+        if fired:
+            limit = {
+                FIRST_TOKEN: self.call.timeouts.first_token,
+                IDLE: self.call.timeouts.idle,
+                TOTAL: self.call.timeouts.total,
+            }[fired]
+            what = {
+                FIRST_TOKEN: "no content arrived",
+                IDLE: "no new content arrived",
+                TOTAL: "the call did not finish",
+            }[fired]
+            err = StreamTimeout(
+                f"{what} within {limit:g}s ({fired})",
+                provider=run.provider,
+                model=run.mapper.model_name or self.model.model,
+                error_type=fired,
+            )
+            err.__cause__ = exc
+        cause = failure_cause(err)
+        record = self.record
+        record["error"] = type(cause).__name__
+        if isinstance(cause, StreamtapError):
+            record["error_type"] = cause.error_type
+            record["status_code"] = cause.status_code
+        if run.mapper.usage is not None:
+            record["usage"] = dict(run.mapper.usage)
+        if self.emitted:
+            record["after_content"] = True
+            self.call.reset_reason = (
+                cause.error_type
+                if isinstance(cause, StreamtapError) and cause.error_type
+                else type(cause).__name__
+            )
+            if run.mapper.usage is not None:
+                carry = self.call.carry_usage if self.mode == "continue" else None
+                self.call.carry_usage = (
+                    add_usage(carry, run.mapper.usage) if carry else run.mapper.usage
+                )
+        return err

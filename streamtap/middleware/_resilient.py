@@ -1,0 +1,453 @@
+"""``streamtap.resilient``: retries, fallbacks, timeouts and recovery for streamed answers.
+
+A :class:`ResilientChatModel` is an ordinary langchain-core chat model whose
+chunks follow streamtap's chunk contract. Underneath it drives streamtap chat
+models (their ``stream_chunks`` / ``astream_chunks``, without their callback
+layer), one tenacity policy per model, the next model when one gives up.
+
+Retries, fallbacks and timeouts before the first content chunk are invisible
+to the consumer apart from the timing. After it, ``recovery`` decides:
+``"raise"`` ends the call with the partial answer, ``"continue"`` goes on from
+it under the same message id, ``"restart"`` starts over under a new id after a
+``stream_reset`` signal.
+
+Cancellation (the consumer stops reading) closes the HTTP response at once,
+in the consumer's own thread or task; nothing keeps reading in the background.
+langchain-core then reports ``on_llm_error`` with the partial generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import aclosing, closing
+from typing import Any, Literal, NoReturn
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from streamtap.middleware._call import Attempt, Call, Recovery
+from streamtap.middleware._recovery import aemit_reset, emit_reset
+from streamtap.middleware._retry import RetryPolicy, StopAtDeadline, WaitRetryAfter
+from streamtap.middleware._timeouts import (
+    ReadGuard,
+    Timeouts,
+    Watchdog,
+    request_timeout,
+)
+from streamtap.providers import StreamtapChatModel, chat_model
+
+__all__ = ["ResilientChatModel", "resilient"]
+
+_RECOVERY = ("raise", "continue", "restart")
+
+
+def _as_model(value: Any) -> StreamtapChatModel:
+    if isinstance(value, str):
+        return chat_model(value)
+    if isinstance(value, StreamtapChatModel):
+        return value
+    raise TypeError(
+        f"resilient() takes streamtap chat models or 'vendor:model' spec strings, not "
+        f"{type(value).__name__}; build one with streamtap.chat_model('openai:gpt-4o-mini')"
+    )
+
+
+def _without_sdk_retries(model: StreamtapChatModel) -> StreamtapChatModel:
+    """A copy whose SDK never retries on its own, with fresh (unshared) SDK clients."""
+    copy = model.model_copy(update={"max_retries": 0})
+    copy._client = None
+    copy._async_client = None
+    return copy
+
+
+def _read_timeout(model: StreamtapChatModel) -> float | None:
+    """The body read timeout the model's SDK client would use by itself."""
+    import httpx2
+
+    try:
+        timeout = model._sync_client().timeout
+    except Exception:  # no key: the request itself will say so
+        return None
+    if isinstance(timeout, httpx2.Timeout):
+        return timeout.read
+    return float(timeout) if isinstance(timeout, (int, float)) else None
+
+
+class ResilientChatModel(BaseChatModel):
+    """Retries, vendor fallbacks, timeouts and mid-stream recovery around streamtap models."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    models: list[StreamtapChatModel] = Field(min_length=1)
+    """The primary first, then the fallbacks (copies with the SDKs' own retries off)."""
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    first_token_timeout: float | None = None
+    idle_timeout: float | None = None
+    total_timeout: float | None = None
+    recovery: Literal["raise", "continue", "restart"] = "raise"
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, value: Any) -> list[StreamtapChatModel]:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError("models: give at least one streamtap chat model or spec string")
+        return [_without_sdk_retries(_as_model(v)) for v in value]
+
+    @model_validator(mode="after")
+    def _check(self) -> ResilientChatModel:
+        self._timeouts()  # raises a clear ValueError for bad values
+        return self
+
+    def _timeouts(self) -> Timeouts:
+        return Timeouts(self.first_token_timeout, self.idle_timeout, self.total_timeout)
+
+    # -- LangChain surface ----------------------------------------------------------------
+    @property
+    def _llm_type(self) -> str:
+        return "streamtap-resilient"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "models": [m._identifying_params for m in self.models],
+            "recovery": self.recovery,
+            "first_token_timeout": self.first_token_timeout,
+            "idle_timeout": self.idle_timeout,
+            "total_timeout": self.total_timeout,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return self.models[0]._get_ls_params(stop=stop, **kwargs)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools for every model: each converts them to its own vendor format per request."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=list(tools), **kwargs)
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        # Only stream()/astream() take the _stream path: under invoke, langchain-core
+        # would sum every yielded chunk, a discarded restart's included. invoke goes
+        # through _generate, which streams tokens to callbacks itself and returns
+        # the clean final message.
+        return bool(kwargs.get("stream")) and not self._streaming_disabled(**kwargs)
+
+    def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
+        return False
+
+    def _tokens_wanted(self, run_manager: Any, async_api: bool) -> bool:
+        return run_manager is not None and BaseChatModel._should_stream(
+            self, async_api=async_api, run_manager=run_manager
+        )
+
+    def _new_call(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Call:
+        return Call(
+            models=self.models,
+            policy=self.retry,
+            timeouts=self._timeouts(),
+            recovery=self.recovery,
+            messages=messages,
+            stop=stop,
+            kwargs=kwargs,
+        )
+
+    # -- langchain-core entry points ---------------------------------------------------------
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        call = self._new_call(messages, stop, kwargs)
+        with closing(self._drive(call, run_manager)) as chunks:
+            for chunk in chunks:
+                yield ChatGenerationChunk(message=chunk)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        call = self._new_call(messages, stop, kwargs)
+        async with aclosing(self._adrive(call, run_manager)) as chunks:
+            async for chunk in chunks:
+                yield ChatGenerationChunk(message=chunk)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._new_call(messages, stop, kwargs)
+        tokens = self._tokens_wanted(run_manager, async_api=False)
+        with closing(self._drive(call, run_manager)) as chunks:
+            for chunk in chunks:
+                if tokens and run_manager is not None:
+                    run_manager.on_llm_new_token(
+                        chunk.content, chunk=ChatGenerationChunk(message=chunk)  # type: ignore[arg-type]
+                    )
+        return call.result()
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._new_call(messages, stop, kwargs)
+        tokens = self._tokens_wanted(run_manager, async_api=True)
+        async with aclosing(self._adrive(call, run_manager)) as chunks:
+            async for chunk in chunks:
+                if tokens and run_manager is not None:
+                    await run_manager.on_llm_new_token(
+                        chunk.content, chunk=ChatGenerationChunk(message=chunk)  # type: ignore[arg-type]
+                    )
+        return call.result()
+
+    # -- without langchain-core's callback layer ------------------------------------------------
+    def stream_chunks(
+        self, messages: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> Generator[AIMessageChunk, None, None]:
+        """Normalized chunks with retries, fallbacks and recovery, and no callbacks."""
+        msgs = self._convert_input(messages).to_messages()
+        return self._drive(self._new_call(msgs, stop, kwargs), None)
+
+    def astream_chunks(
+        self, messages: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        """Async twin of :meth:`stream_chunks`."""
+        msgs = self._convert_input(messages).to_messages()
+        return self._adrive(self._new_call(msgs, stop, kwargs), None)
+
+    # -- the sync driver ------------------------------------------------------------------------
+    def _retrying(self, call: Call, before_sleep: Callable[[RetryCallState], Any]) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(call.policy.max_attempts)
+            | StopAtDeadline(lambda: call.retry_deadline),
+            "wait": WaitRetryAfter(call.policy),
+            "retry": retry_if_exception(call.should_retry),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def _drive(
+        self, call: Call, run_manager: CallbackManagerForLLMRun | None
+    ) -> Generator[AIMessageChunk, None, None]:
+        def before_sleep(state: RetryCallState) -> None:
+            call.before_sleep(state)
+            if run_manager is not None:
+                run_manager.on_retry(state)
+
+        watchdog = Watchdog() if call.timeouts.any else None
+        try:
+            for index in range(len(call.models)):
+                try:
+                    stopped: BaseException | None = None
+                    for attempt in Retrying(**self._retrying(call, before_sleep)):
+                        with attempt:
+                            try:
+                                yield from self._attempt(call.begin(index), watchdog, run_manager)
+                            except Exception:
+                                raise  # tenacity's to judge
+                            except BaseException as exc:  # consumer gone: not a failure to retry
+                                stopped = exc
+                        if stopped is not None:
+                            raise stopped
+                    return
+                except Exception as exc:
+                    if not call.fall_back(exc, index):
+                        _reraise(exc, call.final_error(exc))
+        finally:
+            if watchdog is not None:
+                watchdog.close()
+
+    def _attempt(
+        self,
+        attempt: Attempt,
+        watchdog: Watchdog | None,
+        run_manager: CallbackManagerForLLMRun | None,
+    ) -> Generator[AIMessageChunk, None, None]:
+        model, call = attempt.model, attempt.call
+        kwargs = attempt.kwargs
+        budget = attempt.header_budget() if watchdog is not None else None
+        guard = ReadGuard(
+            relax_read_to=_read_timeout(model) if budget is not None else None,
+            relax=budget is not None,
+        )
+        if budget is not None:
+            kwargs = {**kwargs, "timeout": request_timeout(budget)}
+        run = model._new_run(call.stop)
+        run.on_open = guard.opened
+        inner = model.stream_chunks(attempt.messages, stop=call.stop, run=run, **kwargs)
+        sdk_timed_out = False
+        try:
+            while True:
+                if watchdog is not None:
+                    deadline, kind = attempt.deadline()
+                    if deadline is not None:
+                        watchdog.arm(deadline, lambda kind=kind: guard.fire(kind))  # type: ignore[misc]
+                try:
+                    chunk = next(inner)
+                except StopIteration:
+                    break
+                finally:
+                    if watchdog is not None:
+                        watchdog.disarm()
+                if guard.fired:
+                    raise _Aborted()
+                out = attempt.accept(chunk)
+                if out is None:
+                    continue
+                if (reset := attempt.take_reset()) is not None:
+                    emit_reset(reset, run_manager)
+                yield out
+                attempt.resumed()
+        except Exception as exc:
+            if budget is not None and not guard.fired and _is_sdk_timeout(exc):
+                sdk_timed_out = True  # the header wait hit the per-request budget
+            fired = guard.fired or (attempt.deadline()[1] if sdk_timed_out else None)
+            _reraise(exc, attempt.failed(exc, run, fired))
+        finally:
+            inner.close()
+
+    # -- the async driver --------------------------------------------------------------------
+    async def _adrive(
+        self, call: Call, run_manager: AsyncCallbackManagerForLLMRun | None
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        async def before_sleep(state: RetryCallState) -> None:
+            call.before_sleep(state)
+            if run_manager is not None:
+                await run_manager.on_retry(state)
+
+        for index in range(len(call.models)):
+            try:
+                stopped: BaseException | None = None
+                async for attempt in AsyncRetrying(**self._retrying(call, before_sleep)):
+                    with attempt:
+                        try:
+                            async with aclosing(
+                                self._aattempt(call.begin(index), run_manager)
+                            ) as chunks:
+                                async for chunk in chunks:
+                                    yield chunk
+                        except Exception:
+                            raise
+                        except BaseException as exc:
+                            stopped = exc
+                    if stopped is not None:
+                        raise stopped
+                return
+            except Exception as exc:
+                if not call.fall_back(exc, index):
+                    _reraise(exc, call.final_error(exc))
+
+    async def _aattempt(
+        self, attempt: Attempt, run_manager: AsyncCallbackManagerForLLMRun | None
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        model, call = attempt.model, attempt.call
+        run = model._new_run(call.stop)
+        inner = model.astream_chunks(attempt.messages, stop=call.stop, run=run, **attempt.kwargs)
+        fired: str | None = None
+        try:
+            while True:
+                deadline, kind = attempt.deadline()
+                try:
+                    if deadline is None:
+                        chunk = await anext(inner)
+                    else:
+                        timer = asyncio.timeout(deadline - time.monotonic())
+                        try:
+                            async with timer:
+                                chunk = await anext(inner)
+                        except TimeoutError:
+                            if timer.expired():
+                                fired = kind
+                            raise
+                except StopAsyncIteration:
+                    break
+                out = attempt.accept(chunk)
+                if out is None:
+                    continue
+                if (reset := attempt.take_reset()) is not None:
+                    await aemit_reset(reset, run_manager)
+                yield out
+                attempt.resumed()
+        except Exception as exc:
+            _reraise(exc, attempt.failed(exc, run, fired))
+        finally:
+            await inner.aclose()
+
+
+def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
+    """Raise ``err`` in place of ``exc`` without touching the cause chain it already has."""
+    if err is exc:
+        raise exc
+    raise err
+
+
+class _Aborted(Exception):
+    """The watchdog fired but the read still returned a chunk: end the attempt."""
+
+
+def _is_sdk_timeout(exc: BaseException) -> bool:
+    import httpx2
+
+    current: BaseException | None = exc
+    for _ in range(6):
+        if current is None:
+            return False
+        if isinstance(current, httpx2.TimeoutException) or type(current).__name__ == "APITimeoutError":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def resilient(
+    primary: StreamtapChatModel | str,
+    *fallbacks: StreamtapChatModel | str,
+    retry: RetryPolicy | None = None,
+    first_token_timeout: float | None = None,
+    idle_timeout: float | None = None,
+    total_timeout: float | None = None,
+    recovery: Recovery = "raise",
+) -> ResilientChatModel:
+    """A chat model that retries, falls back across vendors, times out and recovers mid-stream.
+
+    >>> model = resilient(  # doctest: +SKIP
+    ...     "anthropic:claude-sonnet-4-6", "openai:gpt-4o",
+    ...     retry=RetryPolicy(max_attempts=3, max_wait=4), first_token_timeout=20,
+    ...     idle_timeout=15, recovery="continue",
+    ... )
+    """
+    if recovery not in _RECOVERY:
+        raise ValueError(f"recovery={recovery!r}: use one of {', '.join(map(repr, _RECOVERY))}")
+    return ResilientChatModel(
+        models=[primary, *fallbacks],
+        retry=retry if retry is not None else RetryPolicy(),
+        first_token_timeout=first_token_timeout,
+        idle_timeout=idle_timeout,
+        total_timeout=total_timeout,
+        recovery=recovery,
+    )
