@@ -2,6 +2,8 @@
 
 from streamtap.middleware._events import TokenEvents
 from streamtap.middleware._messages import StreamMessagesHandler
+from streamtap.middleware._resilient import ResilientChatModel, resilient
+from streamtap.middleware._retry import RetryPolicy
 from streamtap.middleware._tokens import (
     AsyncTokenStream,
     TokenStream,
@@ -20,6 +22,8 @@ from streamtap.middleware._transforms import (
 
 __all__ = [
     "AsyncTokenStream",
+    "ResilientChatModel",
+    "RetryPolicy",
     "StreamMessagesHandler",
     "TokenEvents",
     "TokenStream",
@@ -30,6 +34,7 @@ __all__ = [
     "compose",
     "on_chunk",
     "redact",
+    "resilient",
     "stream_tokens",
     "with_transforms",
 ]
