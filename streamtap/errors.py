@@ -11,6 +11,7 @@ exception as ``__cause__``.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
 import time
@@ -274,10 +275,8 @@ def _scrub(exc: BaseException, api_key: str | None) -> None:
     exc.args = tuple(redact_secrets(a, api_key) if isinstance(a, str) else a for a in exc.args)
     message = getattr(exc, "message", None)
     if isinstance(message, str):
-        try:
+        with contextlib.suppress(AttributeError):  # read-only on some exception types
             exc.message = redact_secrets(message, api_key)  # type: ignore[attr-defined]
-        except AttributeError:
-            pass
     body = getattr(exc, "body", None)
     for holder in (body, body.get("error") if isinstance(body, dict) else None):
         if isinstance(holder, dict) and isinstance(holder.get("message"), str):

@@ -51,7 +51,15 @@ GROUPS = _groups()
 
 def test_the_main_scenarios_span_every_vendor() -> None:
     spans = {name: {w for w, _ in members} for name, members in GROUPS.items()}
-    for name in ("text", "unicode", "tool_call", "parallel_tool_calls", "text_then_tool_call", "usage_cache", "length"):
+    for name in (
+        "text",
+        "unicode",
+        "tool_call",
+        "parallel_tool_calls",
+        "text_then_tool_call",
+        "usage_cache",
+        "length",
+    ):
         assert {"openai", "openai-responses", "anthropic"} <= spans[name], (name, spans.get(name))
     assert {"openai-responses", "anthropic", "openai-compatible"} <= spans["reasoning"]
 

@@ -116,9 +116,18 @@ async def test_async_early_break_closes_the_response(router, wire: str) -> None:
 @pytest.mark.parametrize("wire", ["openai", "anthropic"])
 def test_key_echoed_by_vendor_is_redacted_everywhere(router, wire: str) -> None:
     body = (
-        {"error": {"message": f"Incorrect API key provided: {API_KEY}.", "type": "invalid_request_error", "code": "invalid_api_key"}}
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {API_KEY}.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        }
         if wire == "openai"
-        else {"type": "error", "error": {"type": "authentication_error", "message": f"invalid x-api-key {API_KEY}"}}
+        else {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": f"invalid x-api-key {API_KEY}"},
+        }
     )
     router.post(F.URLS[wire]).mock(return_value=httpx.Response(401, json=body))
     with pytest.raises(errors.AuthenticationError) as info:
@@ -139,7 +148,9 @@ def test_missing_key_is_a_clear_error_before_any_request(monkeypatch, router) ->
 
 
 def test_redact_secrets() -> None:
-    text = "key sk-proj-abcDEF123456 and Bearer abc.def-ghi and sk-ant-api03-xyz789 api_key=hunter22"
+    text = (
+        "key sk-proj-abcDEF123456 and Bearer abc.def-ghi and sk-ant-api03-xyz789 api_key=hunter22"
+    )
     out = redact_secrets(text, "hunter22")
     for secret in ("abcDEF123456", "abc.def-ghi", "xyz789", "hunter22"):
         assert secret not in out

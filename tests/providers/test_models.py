@@ -4,8 +4,8 @@ langchain-tests standard unit suite for each adapter."""
 from __future__ import annotations
 
 import functools
-from typing import Any
 import operator
+from typing import Any
 
 import pytest
 import respx
@@ -38,12 +38,19 @@ from tests.providers.conftest import make_model, sse_cases, total
         ("llamacpp:smollm2", OpenAICompatibleModel, "llamacpp", "http://127.0.0.1:8080/v1"),
         ("ollama:llama3", OpenAICompatibleModel, "ollama", "http://127.0.0.1:11434/v1"),
         ("groq:llama-3.3-70b", OpenAICompatibleModel, "groq", "https://api.groq.com/openai/v1"),
-        ("deepseek:deepseek-chat", OpenAICompatibleModel, "deepseek", "https://api.deepseek.com/v1"),
+        (
+            "deepseek:deepseek-chat",
+            OpenAICompatibleModel,
+            "deepseek",
+            "https://api.deepseek.com/v1",
+        ),
         ("openrouter:x/y", OpenAICompatibleModel, "openrouter", "https://openrouter.ai/api/v1"),
     ],
 )
 def test_specs(spec: str, cls: type, provider: str, base_url: str | None) -> None:
-    model = streamtap.chat_model(spec, api_key="k", temperature=0, max_tokens=10, stop=["x"], timeout=5, max_retries=1)
+    model = streamtap.chat_model(
+        spec, api_key="k", temperature=0, max_tokens=10, stop=["x"], timeout=5, max_retries=1
+    )
     assert type(model) is cls
     assert isinstance(model, BaseChatModel)
     assert model.model == spec.split(":", 1)[1]
@@ -83,7 +90,9 @@ def test_preset_keys_come_from_env(monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     model = streamtap.chat_model("openai:m")
-    assert model.api_key.get_secret_value() == "sk-env" and model.base_url == "http://127.0.0.1:9/v1"
+    assert (
+        model.api_key.get_secret_value() == "sk-env" and model.base_url == "http://127.0.0.1:9/v1"
+    )
 
 
 def test_base_url_reaches_the_sdk() -> None:
@@ -96,7 +105,15 @@ def test_base_url_reaches_the_sdk() -> None:
     assert message.response_metadata["model_provider"] == "vllm"
 
 
-@pytest.mark.parametrize(("wire", "scenario"), [("anthropic", "reasoning"), ("openai-responses", "reasoning"), ("openai-compatible", "reasoning"), ("anthropic", "redacted_thinking")])
+@pytest.mark.parametrize(
+    ("wire", "scenario"),
+    [
+        ("anthropic", "reasoning"),
+        ("openai-responses", "reasoning"),
+        ("openai-compatible", "reasoning"),
+        ("anthropic", "redacted_thinking"),
+    ],
+)
 def test_reasoning_surfaces_as_standard_blocks(router, wire: str, scenario: str) -> None:
     F.mock(router, wire, scenario)
     message = make_model(wire).invoke("hi")
@@ -120,7 +137,10 @@ def test_tool_calls_surface_in_content_blocks(router) -> None:
 def test_native_langchain_messages_keep_their_translator() -> None:
     """Wrapping the translators changes nothing for messages streamtap did not make."""
     native = AIMessage(
-        content=[{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "x"}],
+        content=[
+            {"type": "thinking", "thinking": "t", "signature": "s"},
+            {"type": "text", "text": "x"},
+        ],
         response_metadata={"model_provider": "anthropic"},
     )
     assert [b["type"] for b in native.content_blocks] == ["reasoning", "text"]
@@ -176,7 +196,9 @@ def test_dumpd_load_round_trip(cls: type, monkeypatch) -> None:
     assert "sk-secret-value" not in str(data)  # secrets serialize as env-var references
     env = model.api_key_env[0]
     monkeypatch.setenv(env, "sk-secret-value")
-    loaded = load(data, valid_namespaces=["streamtap"], allowed_objects=[cls], secrets_from_env=True)
+    loaded = load(
+        data, valid_namespaces=["streamtap"], allowed_objects=[cls], secrets_from_env=True
+    )
     assert type(loaded) is cls and loaded.model_dump() == model.model_dump()
     assert loaded.api_key.get_secret_value() == "sk-secret-value"
 
@@ -252,7 +274,11 @@ class TestAnthropicStandard(_Base):
 
     @property
     def init_from_env_params(self) -> tuple[dict, dict, dict]:
-        return ({"ANTHROPIC_API_KEY": "env-key"}, {"model": "claude-sonnet-4-6"}, {"api_key": "env-key"})
+        return (
+            {"ANTHROPIC_API_KEY": "env-key"},
+            {"model": "claude-sonnet-4-6"},
+            {"api_key": "env-key"},
+        )
 
 
 class TestCompatibleStandard(_Base):

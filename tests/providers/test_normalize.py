@@ -13,7 +13,14 @@ from tests import _fixtures as F
 from tests.providers.conftest import API_KEY, make_model, total
 
 WIRES = ["openai", "openai-responses", "anthropic"]
-SCENARIOS = ["text", "tool_call", "parallel_tool_calls", "text_then_tool_call", "unicode", "usage_cache"]
+SCENARIOS = [
+    "text",
+    "tool_call",
+    "parallel_tool_calls",
+    "text_then_tool_call",
+    "unicode",
+    "usage_cache",
+]
 
 
 def _raw_stream(wire: str, *, is_async: bool = False):
@@ -21,7 +28,10 @@ def _raw_stream(wire: str, *, is_async: bool = False):
         cls = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
         client = cls(api_key=API_KEY, max_retries=0)
         return client.messages.create(
-            model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "hi"}], stream=True
+            model="claude-sonnet-4-6",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
         )
     cls = openai.AsyncOpenAI if is_async else openai.OpenAI
     client = cls(api_key=API_KEY, max_retries=0)
@@ -110,7 +120,12 @@ def test_raw_stream_truncation_and_errors(router, wire: str) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "scenario"),
-    [("openai", "overloaded_midstream"), ("anthropic", "overloaded_midstream"), ("openai-responses", "error_nested"), ("openai-responses", "error_flat")],
+    [
+        ("openai", "overloaded_midstream"),
+        ("anthropic", "overloaded_midstream"),
+        ("openai-responses", "error_nested"),
+        ("openai-responses", "error_flat"),
+    ],
 )
 def test_typed_events_in_stream_error(router, wire: str, scenario: str) -> None:
     """Through typed iteration the SDK raises (or yields) the error itself; both become StreamInterrupted."""
@@ -129,7 +144,11 @@ def test_unknown_provider() -> None:
 def test_dict_events() -> None:
     events = [
         {"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}}]},
-        {"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {
+            "id": "chatcmpl-1",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        },
     ]
     chunks = list(normalize("openai", events))
     assert [c.content for c in chunks] == ["Hi", ""]

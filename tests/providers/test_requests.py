@@ -34,7 +34,12 @@ def test_anthropic_system_merged_turns_and_tool_results(router) -> None:
         ),
         ToolMessage("18C", tool_call_id="toolu_1"),
         ToolMessage("boom", tool_call_id="toolu_2", status="error"),
-        HumanMessage(content=[{"type": "text", "text": "And this?"}, {"type": "image", "base64": IMAGE_B64, "mime_type": "image/png"}]),
+        HumanMessage(
+            content=[
+                {"type": "text", "text": "And this?"},
+                {"type": "image", "base64": IMAGE_B64, "mime_type": "image/png"},
+            ]
+        ),
     ]
     make_model("anthropic").invoke(history)
     body = _body(route)
@@ -43,19 +48,39 @@ def test_anthropic_system_merged_turns_and_tool_results(router) -> None:
     assistant = body["messages"][1]["content"]
     assert assistant == [
         {"type": "text", "text": "Checking both."},
-        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"location": "Paris"}},
-        {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"location": "Tokyo"}},
+        {
+            "type": "tool_use",
+            "id": "toolu_1",
+            "name": "get_weather",
+            "input": {"location": "Paris"},
+        },
+        {
+            "type": "tool_use",
+            "id": "toolu_2",
+            "name": "get_weather",
+            "input": {"location": "Tokyo"},
+        },
     ]
     last_user = body["messages"][2]["content"]
     assert last_user[0] == {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}
-    assert last_user[1] == {"type": "tool_result", "tool_use_id": "toolu_2", "content": "boom", "is_error": True}
+    assert last_user[1] == {
+        "type": "tool_result",
+        "tool_use_id": "toolu_2",
+        "content": "boom",
+        "is_error": True,
+    }
     assert last_user[2] == {"type": "text", "text": "And this?"}
-    assert last_user[3] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": IMAGE_B64}}
+    assert last_user[3] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": IMAGE_B64},
+    }
     assert body["stream"] is True and body["max_tokens"] == 4096
 
 
 @pytest.mark.parametrize("scenario", ["reasoning", "redacted_thinking"])
-def test_anthropic_thinking_round_trips_with_signature_and_redacted_data(router, scenario: str) -> None:
+def test_anthropic_thinking_round_trips_with_signature_and_redacted_data(
+    router, scenario: str
+) -> None:
     F.mock(router, "anthropic", scenario)
     model = make_model("anthropic")
     answer = total(list(model.stream("hi")))
@@ -81,7 +106,9 @@ def test_multi_turn_tool_use_round_trip(router, wire: str) -> None:
     first = model.invoke("Weather in SF?")
     (call,) = first.tool_calls
     route = F.mock(router, wire, "text")
-    final = model.invoke([HumanMessage("Weather in SF?"), first, ToolMessage("72F, sunny", tool_call_id=call["id"])])
+    final = model.invoke(
+        [HumanMessage("Weather in SF?"), first, ToolMessage("72F, sunny", tool_call_id=call["id"])]
+    )
     assert final.content == "Hello! How can I help you today?"
     body = _body(route)
     args = {"location": "San Francisco, CA", "unit": "fahrenheit"}
@@ -94,22 +121,36 @@ def test_multi_turn_tool_use_round_trip(router, wire: str) -> None:
         ]
     elif wire == "openai-responses":
         assert body["input"][1] == {
-            "type": "function_call", "call_id": call["id"], "name": "get_weather", "arguments": json.dumps(args)
+            "type": "function_call",
+            "call_id": call["id"],
+            "name": "get_weather",
+            "arguments": json.dumps(args),
         }
-        assert body["input"][2] == {"type": "function_call_output", "call_id": call["id"], "output": "72F, sunny"}
+        assert body["input"][2] == {
+            "type": "function_call_output",
+            "call_id": call["id"],
+            "output": "72F, sunny",
+        }
     else:
         assistant = body["messages"][1]
         assert assistant["role"] == "assistant" and assistant["content"] is None
         assert assistant["tool_calls"][0]["id"] == call["id"]
         assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == args
-        assert body["messages"][2] == {"role": "tool", "tool_call_id": call["id"], "content": "72F, sunny"}
+        assert body["messages"][2] == {
+            "role": "tool",
+            "tool_call_id": call["id"],
+            "content": "72F, sunny",
+        }
 
 
 @pytest.mark.parametrize("wire", ["openai", "openai-compatible"])
 def test_chat_requests_always_ask_for_usage(router, wire: str) -> None:
     route = F.mock(router, wire, "text")
     make_model(wire, temperature=0.2, max_tokens=50, stop=["END"]).invoke(
-        [SystemMessage("sys"), HumanMessage(content=[{"type": "image", "url": "https://example.com/a.png"}, "what?"])]
+        [
+            SystemMessage("sys"),
+            HumanMessage(content=[{"type": "image", "url": "https://example.com/a.png"}, "what?"]),
+        ]
     )
     body = _body(route)
     assert body["stream"] is True
@@ -117,7 +158,10 @@ def test_chat_requests_always_ask_for_usage(router, wire: str) -> None:
     assert body["temperature"] == 0.2 and body["stop"] == ["END"]
     assert body[("max_completion_tokens" if wire == "openai" else "max_tokens")] == 50
     assert body["messages"][0] == {"role": "system", "content": "sys"}
-    assert body["messages"][1]["content"][0] == {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    assert body["messages"][1]["content"][0] == {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/a.png"},
+    }
 
 
 def test_chat_drops_reasoning_from_assistant_history(router) -> None:
@@ -129,7 +173,9 @@ def test_chat_drops_reasoning_from_assistant_history(router) -> None:
 
 def test_responses_request_shape(router) -> None:
     route = F.mock(router, "openai-responses", "text")
-    make_model("openai-responses", max_tokens=30, temperature=0).invoke([SystemMessage("Be brief."), HumanMessage("hi")])
+    make_model("openai-responses", max_tokens=30, temperature=0).invoke(
+        [SystemMessage("Be brief."), HumanMessage("hi")]
+    )
     body = _body(route)
     assert body["instructions"] == "Be brief."
     assert body["input"] == [{"role": "user", "content": "hi"}]
@@ -173,7 +219,7 @@ def test_bind_tools_request_format(router, wire: str) -> None:
 def test_with_structured_output(router, wire: str) -> None:
     F.mock(router, wire, "tool_call")
 
-    class get_weather(BaseModel):  # noqa: N801 - named like the fixture's tool
+    class get_weather(BaseModel):
         location: str
         unit: str
 

@@ -64,7 +64,14 @@ def _check_chunks(chunks: list[AIMessageChunk], want: dict) -> None:
     assert last.usage_metadata is not None
     meta = last.response_metadata
     assert meta["finish_reason"] == want["finish_reason"]
-    assert meta["finish_reason"] in ("stop", "length", "tool_calls", "content_filter", "refusal", "pause")
+    assert meta["finish_reason"] in (
+        "stop",
+        "length",
+        "tool_calls",
+        "content_filter",
+        "refusal",
+        "pause",
+    )
     assert meta["native_finish_reason"]
     assert meta["model_name"]
     assert meta["model_provider"]
