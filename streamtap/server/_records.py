@@ -1,0 +1,117 @@
+"""What the server remembers about runs, threads and their events.
+
+Plain dataclasses with a JSON form, so a backend can keep them in memory or
+ship them through Redis unchanged. Field names follow LangGraph Platform's
+``Run`` and ``Thread`` schemas because clients read them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = [
+    "EventsExpiredError",
+    "RunRecord",
+    "RunStatus",
+    "StreamEvent",
+    "ThreadRecord",
+    "ThreadStatus",
+    "UnknownEventIdError",
+    "now_iso",
+]
+
+RunStatus = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+TERMINAL: frozenset[str] = frozenset({"error", "success", "timeout", "interrupted"})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One SSE event as stored: its id, its name and its already-serialised JSON data."""
+
+    id: str
+    event: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class RunRecord:
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    graph_id: str
+    stateless: bool
+    stream_resumable: bool
+    on_disconnect: str
+    status: RunStatus = "pending"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_json(self) -> dict[str, Any]:
+        """The Platform's ``Run`` shape (what ``client.runs.get`` returns)."""
+        return {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "assistant_id": self.assistant_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "status": self.status,
+            "metadata": self.metadata,
+            "multitask_strategy": "reject",
+            "kwargs": {"stream_resumable": self.stream_resumable},
+        }
+
+    def to_store(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any]) -> RunRecord:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class ThreadRecord:
+    thread_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: ThreadStatus = "idle"
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+    def to_json(self, values: Any = None, interrupts: Any = None) -> dict[str, Any]:
+        """The Platform's ``Thread`` shape (``values`` filled in by the caller when known)."""
+        return {
+            "thread_id": self.thread_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "metadata": self.metadata,
+            "status": self.status,
+            "values": values,
+            "interrupts": interrupts or {},
+        }
+
+    def to_store(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any]) -> ThreadRecord:
+        return cls(**data)
+
+
+class UnknownEventIdError(LookupError):
+    """``Last-Event-ID`` names no event this run sent."""
+
+
+class EventsExpiredError(LookupError):
+    """The events after ``Last-Event-ID`` fell out of the bounded buffer."""

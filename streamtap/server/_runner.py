@@ -1,0 +1,251 @@
+"""Runs a graph as a background task and writes what it streams into the run's log.
+
+The run is decoupled from any connection: readers come and go (and may come back
+with ``Last-Event-ID``); the run is cancelled only when asked (Stop, ``cancel``
+endpoint) or when its last reader has been gone for the grace period and the run
+was started with ``on_disconnect="cancel"``. Cancelling the task cancels the
+graph's ``astream``, which cancels async nodes and makes a sync node's next token
+raise, so the upstream model stream is closed either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import aclosing
+from typing import Any
+
+from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
+
+from streamtap.server._graphs import GraphEntry
+from streamtap.server._records import RunRecord, ThreadRecord
+from streamtap.server._schema import RunRequest
+from streamtap.server._serde import dumps, error_payload
+from streamtap.server.backend import END_EVENT, RunBackend
+
+__all__ = ["RunManager"]
+
+log = logging.getLogger("streamtap.server")
+
+
+class RunManager:
+    """Starts runs, cancels them, and applies the disconnect policy."""
+
+    def __init__(
+        self,
+        backend: RunBackend,
+        graphs: dict[str, GraphEntry],
+        *,
+        disconnect_grace: float,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.backend = backend
+        self.graphs = graphs
+        self.disconnect_grace = disconnect_grace
+        self._secrets = secrets
+        self._by_assistant = {g.assistant_id: g for g in graphs.values()}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timers: set[asyncio.Task[None]] = set()
+        backend.set_cancel_handler(self._cancel_local)
+
+    def resolve(self, assistant_id: str) -> GraphEntry | None:
+        """A graph by its name (the Platform's graph id) or by its assistant uuid."""
+        return self.graphs.get(assistant_id) or self._by_assistant.get(assistant_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
+        """Create the run, log its ``metadata`` event and launch it; returns at once."""
+        run_id = str(uuid.uuid4())
+        record = RunRecord(
+            run_id=run_id,
+            thread_id=thread_id or str(uuid.uuid4()),
+            assistant_id=entry.assistant_id,
+            graph_id=entry.graph_id,
+            stateless=thread_id is None,
+            stream_resumable=req.stream_resumable,
+            on_disconnect=req.on_disconnect,
+            metadata=dict(req.metadata or {}),
+        )
+        await self.backend.create_run(record)
+        await self.backend.publish(run_id, "metadata", dumps({"run_id": run_id, "attempt": 1}))
+        if not record.stateless:
+            await self.backend.update_thread(record.thread_id, status="busy")
+        task = asyncio.create_task(self._drive(record, req, entry), name=f"streamtap-run-{run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+        return record
+
+    def _cancel_local(self, run_id: str) -> None:
+        task = self._tasks.get(run_id)
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def cancel(self, run_id: str) -> None:
+        """Cancel a run wherever it runs (this process or, with a shared backend, another)."""
+        if run_id in self._tasks:
+            self._cancel_local(run_id)
+        else:
+            await self.backend.request_cancel(run_id)
+
+    async def wait(self, run_id: str) -> None:
+        task = self._tasks.get(run_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+
+    async def shutdown(self) -> None:
+        """Cancel every local run and timer and wait for them (no leaked tasks)."""
+        pending = [*self._tasks.values(), *self._timers]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # ------------------------------------------------------------------ readers
+
+    async def attach(self, run_id: str) -> None:
+        await self.backend.add_listener(run_id, 1)
+
+    async def detach(self, run: RunRecord) -> None:
+        """A reader left: start the grace clock if it was the last and the run cancels."""
+        left = await self.backend.add_listener(run.run_id, -1)
+        if left == 0 and run.on_disconnect == "cancel":
+            timer = asyncio.create_task(self._cancel_if_abandoned(run.run_id))
+            self._timers.add(timer)
+            timer.add_done_callback(self._timers.discard)
+
+    async def _cancel_if_abandoned(self, run_id: str) -> None:
+        await asyncio.sleep(self.disconnect_grace)
+        run = await self.backend.get_run(run_id)
+        if run is None or run.done:
+            return
+        if await self.backend.add_listener(run_id, 0) == 0:
+            log.info("run %s: no reader for %.1fs, cancelling", run_id, self.disconnect_grace)
+            await self.cancel(run_id)
+
+    # ------------------------------------------------------------------ the run
+
+    def _config(self, req: RunRequest, run: RunRecord) -> dict[str, Any]:
+        config = dict(req.config or {})
+        configurable = dict(config.get("configurable") or {})
+        if req.checkpoint:
+            configurable.update(req.checkpoint)
+        if req.checkpoint_id:
+            configurable["checkpoint_id"] = req.checkpoint_id
+        ids = {
+            "thread_id": run.thread_id,
+            "run_id": run.run_id,
+            "assistant_id": run.assistant_id,
+            "graph_id": run.graph_id,
+        }
+        configurable.update(ids)
+        config["configurable"] = configurable
+        config["metadata"] = {**(config.get("metadata") or {}), **run.metadata, **ids}
+        config["run_id"] = uuid.UUID(run.run_id)
+        return config
+
+    async def _drive(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
+        graph = entry.stateless if run.stateless else entry.stateful
+        modes = req.modes
+        graph_modes = list(dict.fromkeys("messages" if m == "messages-tuple" else m for m in modes))
+        kwargs: dict[str, Any] = {}
+        if req.interrupt_before is not None:
+            kwargs["interrupt_before"] = req.interrupt_before
+        if req.interrupt_after is not None:
+            kwargs["interrupt_after"] = req.interrupt_after
+        if req.context is not None and entry.langgraph:
+            kwargs["context"] = req.context
+        graph_input = entry.command(req.command) if req.command is not None else req.input
+        config = self._config(req, run)
+        shaper = _EventShaper(modes)
+        status = "success"
+        try:
+            await self.backend.set_run_status(run.run_id, "running")
+            stream = graph.astream(
+                graph_input,
+                config,
+                stream_mode=graph_modes,
+                subgraphs=req.stream_subgraphs,
+                **kwargs,
+            )
+            async with aclosing(stream):
+                async for item in stream:
+                    if req.stream_subgraphs:
+                        ns, mode, payload = item
+                    else:
+                        ns, (mode, payload) = (), item
+                    for event, data in shaper.events(ns, mode, payload):
+                        await self.backend.publish(run.run_id, event, data)
+        except asyncio.CancelledError:
+            status = "interrupted"
+        except Exception as exc:
+            status = "error"
+            log.warning("run %s failed: %s", run.run_id, type(exc).__name__)
+            await self.backend.publish(run.run_id, "error", dumps(error_payload(exc, *self._secrets)))
+        try:
+            await self._finish(run, entry, status)
+        except Exception:  # the backend itself failed; nothing left to tell the readers
+            log.exception("run %s: could not record its end", run.run_id)
+
+    async def _finish(self, run: RunRecord, entry: GraphEntry, status: str) -> None:
+        if not run.stateless:
+            thread_status = {"error": "error", "interrupted": "idle"}.get(status, "idle")
+            if status == "success":
+                with contextlib.suppress(Exception):
+                    state = await entry.state(run.thread_id)
+                    if state["next"] or state["interrupts"]:
+                        thread_status = "interrupted"
+            await self.backend.update_thread(run.thread_id, status=thread_status)
+        await self.backend.set_run_status(run.run_id, status)
+        await self.backend.publish(
+            run.run_id, END_EVENT, dumps({"run_id": run.run_id, "status": status})
+        )
+
+    async def ensure_thread(self, thread_id: str, *, create: bool) -> ThreadRecord | None:
+        thread = await self.backend.get_thread(thread_id)
+        if thread is None and create:
+            thread = ThreadRecord(thread_id=thread_id)
+            await self.backend.put_thread(thread)
+        return thread
+
+
+class _EventShaper:
+    """Stream items to SSE events, named as LangGraph Platform names them."""
+
+    def __init__(self, modes: list[str]) -> None:
+        self.tuples = "messages-tuple" in modes
+        self.accumulate = "messages" in modes
+        self.plain = frozenset(modes) - {"messages", "messages-tuple"}
+        self._messages: dict[str, BaseMessage] = {}
+
+    def events(self, ns: tuple[str, ...], mode: str, payload: Any) -> Iterator[tuple[str, bytes]]:
+        suffix = "|" + "|".join(ns) if ns else ""
+        if mode != "messages":
+            if mode in self.plain:
+                yield mode + suffix, dumps(payload)
+            return
+        if self.tuples:
+            yield "messages" + suffix, dumps(payload)
+        if self.accumulate:
+            yield from self._accumulated(suffix, payload)
+
+    def _accumulated(self, suffix: str, payload: Any) -> Iterator[tuple[str, bytes]]:
+        """The Platform's ``messages`` mode: metadata once, then the message so far."""
+        msg, meta = payload
+        key = str(msg.id)
+        seen = self._messages.get(key)
+        if seen is None:
+            self._messages[key] = msg
+            yield "messages/metadata" + suffix, dumps({key: {"metadata": meta}})
+        elif isinstance(seen, BaseMessageChunk) and isinstance(msg, BaseMessageChunk):
+            self._messages[key] = seen + msg
+        else:
+            self._messages[key] = msg
+        whole = self._messages[key]
+        name = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
+        out = message_chunk_to_message(whole) if isinstance(whole, BaseMessageChunk) else whole
+        yield name + suffix, dumps([out])

@@ -1,0 +1,133 @@
+"""Request bodies, validated the way LangGraph Platform's API validates them.
+
+Field names and defaults follow the Platform's run-create schema, which the
+official SDK sends verbatim (it always includes ``stream_subgraphs`` and
+``stream_resumable``). Unknown optional fields are ignored so newer clients keep
+working; wrong types or values produce a 422 that names the field and never
+echoes the submitted value (it may hold a secret).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "STREAM_MODES",
+    "CommandSpec",
+    "RunRequest",
+    "ThreadCreate",
+    "ThreadSearch",
+    "validation_details",
+]
+
+STREAM_MODES = ("values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints")
+"""Modes this server streams; ``events``, ``tools`` and ``lifecycle`` are not served."""
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SendSpec(_Body):
+    node: str
+    input: Any = None
+
+
+class CommandSpec(_Body):
+    """``{"resume": ..., "update": ..., "goto": ...}`` as the SDK's ``Command`` dict."""
+
+    update: Any = None
+    resume: Any = None
+    goto: str | SendSpec | list[str | SendSpec] | None = None
+
+
+class RunRequest(_Body):
+    assistant_id: str = Field(min_length=1)
+    input: Any = None
+    command: CommandSpec | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    stream_mode: str | list[str] = "values"
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    checkpoint_id: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    if_not_exists: Literal["create", "reject"] | None = None
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] | None = None
+
+    @field_validator("stream_mode")
+    @classmethod
+    def _known_modes(cls, value: str | list[str]) -> str | list[str]:
+        modes = [value] if isinstance(value, str) else value
+        if not modes:
+            raise ValueError("give at least one stream mode")
+        unknown = [m for m in modes if m not in STREAM_MODES]
+        if unknown:
+            raise ValueError(
+                f"unsupported stream mode(s) {unknown}; this server streams {list(STREAM_MODES)}"
+            )
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _config_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if not isinstance(value.get("configurable", {}), Mapping):
+            raise ValueError("config.configurable must be an object")
+        limit = value.get("recursion_limit")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise ValueError("config.recursion_limit must be a positive integer")
+        return value
+
+    @model_validator(mode="after")
+    def _input_or_command(self) -> RunRequest:
+        if self.input is not None and self.command is not None:
+            raise ValueError("give either input or command, not both")
+        return self
+
+    @property
+    def modes(self) -> list[str]:
+        """The requested modes as a de-duplicated list, in request order."""
+        modes = [self.stream_mode] if isinstance(self.stream_mode, str) else self.stream_mode
+        return list(dict.fromkeys(modes))
+
+
+class ThreadCreate(_Body):
+    thread_id: str | None = Field(default=None, min_length=1)
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadSearch(_Body):
+    metadata: dict[str, Any] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+def validation_details(exc: ValidationError) -> dict[str, Any]:
+    """A 422 body naming each bad field, without the submitted values."""
+    errors = [
+        {
+            "loc": [str(p) for p in err["loc"]],
+            "msg": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    fields = sorted({".".join(e["loc"]) or "body" for e in errors})
+    first = errors[0] if errors else {"msg": "invalid body", "loc": []}
+    where = ".".join(first["loc"]) or "body"
+    return {
+        "detail": f"Invalid request: {where}: {first['msg']}",
+        "fields": fields,
+        "errors": errors,
+    }

@@ -1,0 +1,151 @@
+"""``GET /ws``: the run-stream protocol over a WebSocket.
+
+The first text frame is a run request: the same JSON body as ``POST /runs/stream``
+plus an optional ``thread_id`` (a stateful run), or a join request
+``{"thread_id", "run_id", "last_event_id"?}`` to resume a run. Every event then
+arrives as one frame ``{"id", "event", "data"}``, ending with the ``end`` frame,
+after which the server closes with code 1000. A client may send
+``{"action": "cancel"}`` at any time to stop the run. Browsers cannot set headers
+on a WebSocket, so with an API token the first frame may carry
+``"authorization": "Bearer <token>"`` instead of the header.
+
+Errors close the socket after an ``error`` frame, with 4000 + the HTTP status
+the same request would get over HTTP (4401, 4404, 4409, 4413, 4422).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from streamtap.server._records import EventsExpiredError, RunRecord, UnknownEventIdError
+from streamtap.server._runner import RunManager
+from streamtap.server._schema import RunRequest, validation_details
+from streamtap.server._serde import dumps, loads
+
+__all__ = ["websocket_run"]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("detail", ""))
+        self.status = status
+        self.body = body
+
+
+def _frame(event_id: str | None, event: str, data: bytes) -> str:
+    head = dumps({"id": event_id, "event": event})[:-1]
+    return (head + b',"data":' + data + b"}").decode()
+
+
+async def _open(
+    first: dict[str, Any], manager: RunManager
+) -> tuple[RunRecord, str | None]:
+    """Start or join the run the first frame asks for; returns it and the read cursor."""
+    thread_id = first.get("thread_id")
+    if thread_id is not None and not isinstance(thread_id, str):
+        raise _Refused(422, {"detail": "thread_id must be a string", "fields": ["thread_id"]})
+    if "run_id" in first and "assistant_id" not in first:
+        run = await manager.backend.get_run(str(first["run_id"]))
+        if run is None or (thread_id is not None and run.thread_id != thread_id):
+            raise _Refused(404, {"detail": "Run not found (unknown id, or its events have expired)"})
+        last = first.get("last_event_id")
+        after = str(last) if last is not None else None
+        if after is None and not run.stream_resumable:
+            after = await manager.backend.last_event_id(run.run_id)
+        try:
+            await manager.backend.check_cursor(run.run_id, after)
+        except UnknownEventIdError as exc:
+            raise _Refused(400, {"detail": str(exc)}) from None
+        except EventsExpiredError as exc:
+            raise _Refused(410, {"detail": str(exc)}) from None
+        return run, after
+    try:
+        req = RunRequest.model_validate(first)
+    except ValidationError as exc:
+        raise _Refused(422, validation_details(exc)) from None
+    entry = manager.resolve(req.assistant_id)
+    if entry is None:
+        raise _Refused(404, {"detail": f"Assistant {req.assistant_id!r} not found"})
+    if thread_id is not None:
+        thread = await manager.ensure_thread(thread_id, create=req.if_not_exists == "create")
+        if thread is None:
+            raise _Refused(404, {"detail": f"Thread {thread_id!r} not found"})
+        if any(not r.done for r in await manager.backend.list_runs(thread_id)):
+            raise _Refused(409, {"detail": f"Thread {thread_id!r} is busy with another run"})
+    return await manager.start(req, entry, thread_id), None
+
+
+async def websocket_run(
+    websocket: WebSocket,
+    manager: RunManager,
+    *,
+    api_token: str | None,
+    max_message_bytes: int,
+    token_ok: Callable[[str | None, str | None, str | None], bool],
+) -> None:
+    await websocket.accept()
+    try:
+        text = await websocket.receive_text()
+    except (WebSocketDisconnect, KeyError):
+        return
+    try:
+        if len(text.encode()) > max_message_bytes:
+            raise _Refused(413, {"detail": f"Message is larger than {max_message_bytes} bytes"})
+        try:
+            first = loads(text)
+        except ValueError:
+            raise _Refused(422, {"detail": "First frame is not valid JSON", "fields": ["body"]}) from None
+        if not isinstance(first, dict):
+            raise _Refused(422, {"detail": "First frame must be a JSON object", "fields": ["body"]})
+        auth = websocket.headers.get("authorization") or first.pop("authorization", None)
+        if not token_ok(api_token, auth, websocket.headers.get("x-api-key")):
+            raise _Refused(401, {"detail": "Missing or invalid token"})
+        run, after = await _open(first, manager)
+    except _Refused as refused:
+        await websocket.send_text(_frame(None, "error", dumps(refused.body)))
+        await websocket.close(code=4000 + refused.status)
+        return
+
+    await manager.attach(run.run_id)
+    try:
+        await _pump(websocket, manager, run, after)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await manager.detach(run)
+
+
+async def _pump(websocket: WebSocket, manager: RunManager, run: RunRecord, after: str | None) -> None:
+    """Send events until ``end``; meanwhile honour ``cancel`` frames and notice hang-ups."""
+
+    async def listen() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            with contextlib.suppress(ValueError, TypeError):
+                frame = loads(message.get("text") or message.get("bytes") or b"")
+                if isinstance(frame, dict) and frame.get("action") == "cancel":
+                    await manager.cancel(run.run_id)
+
+    async def send() -> None:
+        async for batch in manager.backend.read(run.run_id, after):
+            for event in batch:
+                await websocket.send_text(_frame(event.id, event.event, event.data))
+        await websocket.close(code=1000)
+
+    tasks = [asyncio.create_task(listen()), asyncio.create_task(send())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,284 @@
+"""Where runs, threads and stream events live: the contract and the in-memory default.
+
+The run task appends events; any number of readers tail them. Keeping the two
+apart is what makes streams resumable: a reader that drops and comes back with
+``Last-Event-ID`` reads the same log from a later position while the run keeps
+appending. A backend that several server processes share (Redis) lets the
+reader be in another process than the run; cancellation then travels through
+the backend as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamtap.server._records import (
+    EventsExpiredError,
+    RunRecord,
+    StreamEvent,
+    ThreadRecord,
+    UnknownEventIdError,
+    now_iso,
+)
+
+__all__ = ["END_EVENT", "MemoryBackend", "RunBackend"]
+
+END_EVENT = "end"
+"""The last event of every run's log; readers stop after it."""
+
+CancelHandler = Callable[[str], None]
+
+
+class RunBackend(ABC):
+    """Storage for runs, threads and per-run event logs, plus cross-process cancel."""
+
+    def __init__(self) -> None:
+        self._cancel_handler: CancelHandler | None = None
+
+    def set_cancel_handler(self, handler: CancelHandler) -> None:
+        """Called with a run id when any process asks to cancel a run (it may not be ours)."""
+        self._cancel_handler = handler
+
+    def _deliver_cancel(self, run_id: str) -> None:
+        if self._cancel_handler is not None:
+            self._cancel_handler(run_id)
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Open connections (called from the app's lifespan)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (called from the app's lifespan)."""
+
+    # runs
+    @abstractmethod
+    async def create_run(self, run: RunRecord) -> None: ...
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    async def set_run_status(self, run_id: str, status: str) -> None:
+        """Record the status; a terminal status also starts the run's expiry clock."""
+
+    @abstractmethod
+    async def list_runs(self, thread_id: str) -> list[RunRecord]: ...
+
+    # events
+    @abstractmethod
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        """Append one event; returns its id (what SSE sends as ``id:``)."""
+
+    @abstractmethod
+    async def last_event_id(self, run_id: str) -> str | None:
+        """The newest event's id, to start a live-only reader after it."""
+
+    @abstractmethod
+    async def check_cursor(self, run_id: str, after: str | None) -> None:
+        """Raise ``UnknownEventIdError``/``EventsExpiredError`` when ``after`` cannot resume."""
+
+    @abstractmethod
+    def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
+        """Batches of events after ``after`` (``None``: from the start), ending after ``end``.
+
+        A reader that starts at or after the ``end`` event gets nothing and returns.
+        """
+
+    # readers and cancellation
+    @abstractmethod
+    async def add_listener(self, run_id: str, delta: int) -> int:
+        """Count readers attached to a run in every process; returns the new count."""
+
+    @abstractmethod
+    async def request_cancel(self, run_id: str) -> None:
+        """Ask whichever process runs ``run_id`` to cancel it."""
+
+    # threads
+    @abstractmethod
+    async def put_thread(self, thread: ThreadRecord) -> None: ...
+
+    @abstractmethod
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None: ...
+
+    @abstractmethod
+    async def delete_thread(self, thread_id: str) -> None: ...
+
+    @abstractmethod
+    async def list_threads(self) -> list[ThreadRecord]:
+        """Every known thread, most recently updated first."""
+
+    async def update_thread(self, thread_id: str, **fields: Any) -> ThreadRecord | None:
+        thread = await self.get_thread(thread_id)
+        if thread is None:
+            return None
+        for key, value in fields.items():
+            setattr(thread, key, value)
+        thread.updated_at = now_iso()
+        await self.put_thread(thread)
+        return thread
+
+
+@dataclass(slots=True)
+class _Log:
+    run: RunRecord
+    events: list[StreamEvent] = field(default_factory=list)
+    first_seq: int = 1  # seq of events[0]
+    next_seq: int = 1
+    listeners: int = 0
+    finished_at: float | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryBackend(RunBackend):
+    """One process, no dependencies: bounded per-run buffers that expire after ``ttl``.
+
+    Event ids are the run's 1-based sequence numbers as strings, so ``0`` (and the
+    ``-1`` some clients send) mean "from the beginning". A run keeps at least its
+    last ``max_events_per_run`` events (trimmed in batches of an eighth of that).
+    """
+
+    def __init__(
+        self, *, max_events_per_run: int = 50_000, ttl: float = 600.0, max_runs: int = 10_000
+    ) -> None:
+        super().__init__()
+        if max_events_per_run < 1 or ttl < 0 or max_runs < 1:
+            raise ValueError("max_events_per_run and max_runs must be >= 1 and ttl >= 0")
+        self.max_events_per_run = max_events_per_run
+        self.ttl = ttl
+        self.max_runs = max_runs
+        self._logs: dict[str, _Log] = {}
+        self._threads: dict[str, ThreadRecord] = {}
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        expired = [
+            run_id
+            for run_id, log in self._logs.items()
+            if log.finished_at is not None and now - log.finished_at >= self.ttl
+        ]
+        for run_id in expired:
+            del self._logs[run_id]
+        if len(self._logs) >= self.max_runs:
+            finished = sorted(
+                (log.finished_at, run_id)
+                for run_id, log in self._logs.items()
+                if log.finished_at is not None
+            )
+            for _, run_id in finished[: len(self._logs) - self.max_runs + 1]:
+                del self._logs[run_id]
+
+    def _log(self, run_id: str) -> _Log:
+        log = self._logs.get(run_id)
+        if log is None:
+            raise KeyError(f"run {run_id} is not known (or has expired)")
+        return log
+
+    async def create_run(self, run: RunRecord) -> None:
+        self._evict()
+        self._logs[run.run_id] = _Log(run=run)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        log = self._logs.get(run_id)
+        if log is None:
+            return None
+        if log.finished_at is not None and time.monotonic() - log.finished_at >= self.ttl:
+            del self._logs[run_id]
+            return None
+        return log.run
+
+    async def set_run_status(self, run_id: str, status: str) -> None:
+        log = self._log(run_id)
+        log.run.status = status  # type: ignore[assignment]
+        log.run.updated_at = now_iso()
+        if log.run.done and log.finished_at is None:
+            log.finished_at = time.monotonic()
+
+    async def list_runs(self, thread_id: str) -> list[RunRecord]:
+        return [log.run for log in self._logs.values() if log.run.thread_id == thread_id]
+
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        log = self._log(run_id)
+        seq = log.next_seq
+        log.events.append(StreamEvent(str(seq), event, data))
+        excess = len(log.events) - self.max_events_per_run
+        if excess > self.max_events_per_run // 8:  # trim in batches: amortised O(1)
+            del log.events[:excess]
+            log.first_seq += excess
+        log.next_seq = seq + 1
+        changed, log.changed = log.changed, asyncio.Event()
+        changed.set()
+        return str(seq)
+
+    async def last_event_id(self, run_id: str) -> str | None:
+        log = self._log(run_id)
+        return str(log.next_seq - 1) if log.next_seq > 1 else None
+
+    def _seq_of(self, log: _Log, after: str | None) -> int:
+        if after is None:
+            return 0
+        try:
+            seq = int(after)
+        except ValueError:
+            raise UnknownEventIdError(
+                f"Last-Event-ID {after!r} is not an id this server sent (ids are integers)"
+            ) from None
+        seq = max(seq, 0)
+        if seq >= log.next_seq:
+            raise UnknownEventIdError(
+                f"Last-Event-ID {after!r} is ahead of the run's newest event {log.next_seq - 1}"
+            )
+        return seq
+
+    async def check_cursor(self, run_id: str, after: str | None) -> None:
+        log = self._log(run_id)
+        seq = self._seq_of(log, after)
+        if seq + 1 < log.first_seq:
+            raise EventsExpiredError(
+                f"events after {seq} were dropped from the run's buffer "
+                f"(it keeps the last {self.max_events_per_run}); the oldest kept is {log.first_seq}"
+            )
+
+    async def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
+        log = self._log(run_id)
+        seq = self._seq_of(log, after)
+        while True:
+            changed = log.changed
+            if seq + 1 < log.first_seq:
+                raise EventsExpiredError(f"reader fell behind the buffer after event {seq}")
+            start = seq + 1 - log.first_seq
+            batch = log.events[start:]
+            if batch:
+                seq = int(batch[-1].id)
+                yield batch
+                if batch[-1].event == END_EVENT:
+                    return
+                continue
+            if log.events and log.events[-1].event == END_EVENT:
+                return  # joined after the end: nothing more will come
+            await changed.wait()
+
+    async def add_listener(self, run_id: str, delta: int) -> int:
+        log = self._logs.get(run_id)
+        if log is None:
+            return 0
+        log.listeners = max(0, log.listeners + delta)
+        return log.listeners
+
+    async def request_cancel(self, run_id: str) -> None:
+        self._deliver_cancel(run_id)
+
+    async def put_thread(self, thread: ThreadRecord) -> None:
+        self._threads[thread.thread_id] = thread
+
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None:
+        return self._threads.get(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        self._threads.pop(thread_id, None)
+
+    async def list_threads(self) -> list[ThreadRecord]:
+        return sorted(self._threads.values(), key=lambda t: t.updated_at, reverse=True)
