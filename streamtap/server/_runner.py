@@ -185,7 +185,9 @@ class RunManager:
         except Exception as exc:
             status = "error"
             log.warning("run %s failed: %s", run.run_id, type(exc).__name__)
-            await self.backend.publish(run.run_id, "error", dumps(error_payload(exc, *self._secrets)))
+            await self.backend.publish(
+                run.run_id, "error", dumps(error_payload(exc, *self._secrets))
+            )
         try:
             await self._finish(run, entry, status)
         except Exception:  # the backend itself failed; nothing left to tell the readers

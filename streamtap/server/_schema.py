@@ -23,7 +23,16 @@ __all__ = [
     "validation_details",
 ]
 
-STREAM_MODES = ("values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints")
+STREAM_MODES = (
+    "values",
+    "updates",
+    "messages",
+    "messages-tuple",
+    "custom",
+    "debug",
+    "tasks",
+    "checkpoints",
+)
 """Modes this server streams; ``events``, ``tools`` and ``lifecycle`` are not served."""
 
 
@@ -83,7 +92,9 @@ class RunRequest(_Body):
         if not isinstance(value.get("configurable", {}), Mapping):
             raise ValueError("config.configurable must be an object")
         limit = value.get("recursion_limit")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
             raise ValueError("config.recursion_limit must be a positive integer")
         return value
 

@@ -44,9 +44,7 @@ def _frame(event_id: str | None, event: str, data: bytes) -> str:
     return (head + b',"data":' + data + b"}").decode()
 
 
-async def _open(
-    first: dict[str, Any], manager: RunManager
-) -> tuple[RunRecord, str | None]:
+async def _open(first: dict[str, Any], manager: RunManager) -> tuple[RunRecord, str | None]:
     """Start or join the run the first frame asks for; returns it and the read cursor."""
     thread_id = first.get("thread_id")
     if thread_id is not None and not isinstance(thread_id, str):
@@ -54,7 +52,9 @@ async def _open(
     if "run_id" in first and "assistant_id" not in first:
         run = await manager.backend.get_run(str(first["run_id"]))
         if run is None or (thread_id is not None and run.thread_id != thread_id):
-            raise _Refused(404, {"detail": "Run not found (unknown id, or its events have expired)"})
+            raise _Refused(
+                404, {"detail": "Run not found (unknown id, or its events have expired)"}
+            )
         last = first.get("last_event_id")
         after = str(last) if last is not None else None
         if after is None and not run.stream_resumable:
@@ -101,7 +101,9 @@ async def websocket_run(
         try:
             first = loads(text)
         except ValueError:
-            raise _Refused(422, {"detail": "First frame is not valid JSON", "fields": ["body"]}) from None
+            raise _Refused(
+                422, {"detail": "First frame is not valid JSON", "fields": ["body"]}
+            ) from None
         if not isinstance(first, dict):
             raise _Refused(422, {"detail": "First frame must be a JSON object", "fields": ["body"]})
         auth = websocket.headers.get("authorization") or first.pop("authorization", None)
@@ -121,7 +123,9 @@ async def websocket_run(
             await manager.detach(run)
 
 
-async def _pump(websocket: WebSocket, manager: RunManager, run: RunRecord, after: str | None) -> None:
+async def _pump(
+    websocket: WebSocket, manager: RunManager, run: RunRecord, after: str | None
+) -> None:
     """Send events until ``end``; meanwhile honour ``cancel`` frames and notice hang-ups."""
 
     async def listen() -> None:

@@ -14,6 +14,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from streamtap.graph import END, START, MessagesState, StateGraph, get_stream_writer, interrupt
 
@@ -25,13 +26,13 @@ class ScriptedChat(BaseChatModel):
     when it was closed early (cancellation), which is what the disconnect tests check.
     """
 
-    tokens: list[str] = ["Hel", "lo", "!"]
+    tokens: list[str] = Field(default_factory=lambda: ["Hel", "lo", "!"])
     delay: float = 0.0
     tool_call: dict[str, Any] | None = None
-    reasoning: list[str] = []
+    reasoning: list[str] = Field(default_factory=list)
     usage: dict[str, int] | None = None
     fail_after: int | None = None
-    events: list[str] = []
+    events: list[str] = Field(default_factory=list)
     message_id: str | None = None
 
     @property
@@ -174,7 +175,11 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws="websockets-sansio", timeout_graceful_shutdown=2
+            app,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

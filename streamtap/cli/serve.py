@@ -1,0 +1,98 @@
+"""``streamtap serve module:attr``: serve compiled graphs over LangGraph Platform's API.
+
+``attr`` is a compiled graph (served under its attribute name), a dict of graph id to
+compiled graph, or a zero-argument callable returning either. The server listens on
+127.0.0.1 unless ``--host`` says otherwise. The API token is read from the
+``STREAMTAP_API_TOKEN`` environment variable so it never shows in ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve graphs over the LangGraph Platform run-stream API, with a chat page",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("target", metavar="module:attr", help="where the graph(s) live")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8123, help="port (default: 8123)")
+    parser.add_argument(
+        "--cors-origin", action="append", default=[], help="allow a browser origin (repeatable)"
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="share runs between processes through Redis"
+    )
+    parser.add_argument(
+        "--disconnect-grace",
+        type=float,
+        default=5.0,
+        help="seconds a run waits for a dropped client to resume before it is cancelled",
+    )
+    parser.add_argument("--no-chat-page", action="store_true", help="serve the API only")
+    parser.set_defaults(func=_serve)
+
+
+def load_graphs(target: str) -> dict[str, Any]:
+    """Import ``module:attr`` and turn it into ``{graph_id: compiled graph}``."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise SystemExit(f"streamtap serve: expected module:attr, got {target!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"streamtap serve: cannot import {module_name!r}: {exc}") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise SystemExit(f"streamtap serve: {module_name!r} has no attribute {attr!r}") from None
+    if callable(obj) and not hasattr(obj, "astream"):
+        obj = obj()
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "astream"):
+        return {attr: obj}
+    raise SystemExit(
+        f"streamtap serve: {target} is a {type(obj).__name__}; expected a compiled graph "
+        "or a dict of them"
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from streamtap.server import create_app
+    except ImportError as exc:
+        print(
+            f"streamtap serve needs the server extra: pip install 'streamtap[server]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    graphs = load_graphs(args.target)
+    backend = None
+    if args.redis_url:
+        from streamtap.server.redis import RedisBackend
+
+        backend = RedisBackend(args.redis_url)
+    app = create_app(
+        graphs,
+        api_token=os.environ.get("STREAMTAP_API_TOKEN") or None,
+        cors_origins=args.cors_origin,
+        backend=backend,
+        disconnect_grace=args.disconnect_grace,
+        chat_page=not args.no_chat_page,
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"streamtap: serving {sorted(graphs)} at http://{host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,273 @@
+"""A Redis Streams backend: several server processes behind a load balancer share runs.
+
+Each run's events are a Redis stream (``XADD``; the entry id is the SSE ``id:``),
+so a client that reconnects to any process resumes with ``Last-Event-ID`` through
+``XREAD``. Run records, reader counts and threads are plain keys; cancellation is
+a pub/sub message that the process running the run acts on. Finished runs expire
+after ``ttl`` seconds; a stream keeps about its last ``max_events_per_run`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from streamtap.server._records import (
+    TERMINAL,
+    EventsExpiredError,
+    RunRecord,
+    StreamEvent,
+    ThreadRecord,
+    UnknownEventIdError,
+    now_iso,
+)
+from streamtap.server.backend import END_EVENT, RunBackend
+
+__all__ = ["RedisBackend"]
+
+_ID = re.compile(r"^(\d+)-(\d+)$")
+_UNFINISHED_TTL = 24 * 3600  # a run whose process died still expires eventually
+
+
+def _id_key(event_id: str) -> tuple[int, int]:
+    m = _ID.match(event_id)
+    if m is None:
+        raise UnknownEventIdError(
+            f"Last-Event-ID {event_id!r} is not an id this server sent (ids look like 1718-0)"
+        )
+    return int(m[1]), int(m[2])
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisBackend(RunBackend):
+    """Runs and events in Redis (``pip install streamtap[redis]``); ``url`` like ``redis://host:6379/0``."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "streamtap:",
+        max_events_per_run: int = 50_000,
+        ttl: float = 600.0,
+        block_ms: int = 2_000,
+    ) -> None:
+        super().__init__()
+        if max_events_per_run < 1 or ttl <= 0 or block_ms < 1:
+            raise ValueError("max_events_per_run, ttl and block_ms must be positive")
+        self.url = url
+        self.prefix = prefix
+        self.max_events_per_run = max_events_per_run
+        self.ttl = ttl
+        self.block_ms = block_ms
+        self._redis: Any = None
+        self._listener: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def redis(self) -> Any:
+        if self._redis is None:
+            raise RuntimeError(
+                "RedisBackend is not started: serve the app (its lifespan starts it)"
+            )
+        return self._redis
+
+    async def start(self) -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(self.url)
+        await self._redis.ping()
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._cancel_channel)
+        self._listener = asyncio.create_task(self._listen(pubsub))
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def _listen(self, pubsub: Any) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._deliver_cancel(_text(message["data"]))
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pubsub.aclose())
+
+    @property
+    def _cancel_channel(self) -> str:
+        return f"{self.prefix}cancel"
+
+    def _run_key(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}"
+
+    def _events_key(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}:events"
+
+    def _thread_key(self, thread_id: str) -> str:
+        return f"{self.prefix}thread:{thread_id}"
+
+    def _thread_runs_key(self, thread_id: str) -> str:
+        return f"{self.prefix}thread:{thread_id}:runs"
+
+    # ------------------------------------------------------------------ runs
+
+    async def create_run(self, run: RunRecord) -> None:
+        key = self._run_key(run.run_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "record": json.dumps(run.to_store()),
+                    "status": run.status,
+                    "listeners": 0,
+                },
+            )
+            pipe.expire(key, _UNFINISHED_TTL)
+            pipe.sadd(self._thread_runs_key(run.thread_id), run.run_id)
+            pipe.expire(self._thread_runs_key(run.thread_id), _UNFINISHED_TTL)
+            await pipe.execute()
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        record, status, updated = await self.redis.hmget(
+            self._run_key(run_id), "record", "status", "updated_at"
+        )
+        if record is None:
+            return None
+        run = RunRecord.from_store(json.loads(record))
+        run.status = _text(status)  # type: ignore[assignment]
+        if updated is not None:
+            run.updated_at = _text(updated)
+        return run
+
+    async def set_run_status(self, run_id: str, status: str) -> None:
+        key = self._run_key(run_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"status": status, "updated_at": now_iso()})
+            if status in TERMINAL:
+                pipe.expire(key, int(self.ttl))
+                pipe.expire(self._events_key(run_id), int(self.ttl))
+            await pipe.execute()
+
+    async def list_runs(self, thread_id: str) -> list[RunRecord]:
+        ids = await self.redis.smembers(self._thread_runs_key(thread_id))
+        runs = [await self.get_run(_text(i)) for i in ids]
+        return [r for r in runs if r is not None]
+
+    # ------------------------------------------------------------------ events
+
+    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        event_id = await self.redis.xadd(
+            self._events_key(run_id),
+            {"e": event, "d": data},
+            maxlen=self.max_events_per_run,
+            approximate=True,
+        )
+        return _text(event_id)
+
+    async def _last(self, run_id: str) -> tuple[str, str] | None:
+        entries = await self.redis.xrevrange(self._events_key(run_id), count=1)
+        if not entries:
+            return None
+        event_id, fields = entries[0]
+        return _text(event_id), _text(fields[b"e"])
+
+    async def last_event_id(self, run_id: str) -> str | None:
+        last = await self._last(run_id)
+        return last[0] if last else None
+
+    def _cursor(self, after: str | None) -> str:
+        if after is None or after in ("-1", "0"):
+            return "0-0"
+        _id_key(after)
+        return after
+
+    async def check_cursor(self, run_id: str, after: str | None) -> None:
+        cursor = self._cursor(after)
+        last = await self._last(run_id)
+        if last is not None and _id_key(cursor) > _id_key(last[0]):
+            raise UnknownEventIdError(f"Last-Event-ID {after!r} is ahead of the run's newest event")
+        if cursor == "0-0" and after is None:
+            return
+        with contextlib.suppress(Exception):  # XINFO needs Redis >= 7 for this field
+            info = await self.redis.xinfo_stream(self._events_key(run_id))
+            deleted = info.get("max-deleted-entry-id")
+            if deleted is not None and _id_key(cursor) < _id_key(_text(deleted)):
+                raise EventsExpiredError(
+                    f"events after {cursor} were trimmed from the run's stream "
+                    f"(it keeps about {self.max_events_per_run})"
+                )
+
+    async def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
+        key = self._events_key(run_id)
+        cursor = self._cursor(after)
+        last = await self._last(run_id)
+        if last is not None and last[1] == END_EVENT and _id_key(cursor) >= _id_key(last[0]):
+            return
+        while True:
+            reply = await self.redis.xread({key: cursor}, count=1000, block=self.block_ms)
+            if not reply:
+                run = await self.get_run(run_id)
+                if run is None or (run.done and await self.last_event_id(run_id) == cursor):
+                    return
+                continue
+            batch = [StreamEvent(_text(i), _text(f[b"e"]), bytes(f[b"d"])) for i, f in reply[0][1]]
+            cursor = batch[-1].id
+            end = next((n for n, e in enumerate(batch) if e.event == END_EVENT), None)
+            if end is not None:
+                yield batch[: end + 1]
+                return
+            yield batch
+
+    # ------------------------------------------------------------------ readers, cancel
+
+    async def add_listener(self, run_id: str, delta: int) -> int:
+        key = self._run_key(run_id)
+        if delta == 0:
+            value = await self.redis.hget(key, "listeners")
+            return max(0, int(value or 0))
+        if not await self.redis.exists(key):
+            return 0
+        return max(0, int(await self.redis.hincrby(key, "listeners", delta)))
+
+    async def request_cancel(self, run_id: str) -> None:
+        await self.redis.publish(self._cancel_channel, run_id)
+
+    # ------------------------------------------------------------------ threads
+
+    async def put_thread(self, thread: ThreadRecord) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._thread_key(thread.thread_id), json.dumps(thread.to_store()))
+            pipe.zadd(f"{self.prefix}threads", {thread.thread_id: time.time()})
+            await pipe.execute()
+
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None:
+        raw = await self.redis.get(self._thread_key(thread_id))
+        return ThreadRecord.from_store(json.loads(raw)) if raw is not None else None
+
+    async def delete_thread(self, thread_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._thread_key(thread_id))
+            pipe.zrem(f"{self.prefix}threads", thread_id)
+            await pipe.execute()
+
+    async def list_threads(self) -> list[ThreadRecord]:
+        ids = await self.redis.zrevrange(f"{self.prefix}threads", 0, -1)
+        if not ids:
+            return []
+        raws = await self.redis.mget([self._thread_key(_text(i)) for i in ids])
+        return [ThreadRecord.from_store(json.loads(r)) for r in raws if r is not None]
