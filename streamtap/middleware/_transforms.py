@@ -331,16 +331,21 @@ _AnyMatcher = _Matcher | _SpanMatcher
 
 
 def _redact_whole(message: BaseMessage, matcher: _AnyMatcher) -> BaseMessage:
+    """``message`` with every match in its text masked (the same object if nothing matched)."""
     content = message.content
     if isinstance(content, str):
-        return message.model_copy(update={"content": matcher.split(content, final=True)[0]})
+        masked = matcher.split(content, final=True)[0]
+        return message if masked == content else message.model_copy(update={"content": masked})
     blocks: list[Any] = []
+    changed = False
     for block in content:
         field = _BLOCK_FIELDS.get(block.get("type", "")) if isinstance(block, dict) else None
         if isinstance(block, dict) and field is not None and isinstance(block.get(field), str):
-            block = {**block, field: matcher.split(block[field], final=True)[0]}
+            masked = matcher.split(block[field], final=True)[0]
+            if masked != block[field]:
+                block, changed = {**block, field: masked}, True
         blocks.append(block)
-    return message.model_copy(update={"content": blocks})
+    return message.model_copy(update={"content": blocks}) if changed else message
 
 
 class _Redact:
@@ -399,12 +404,13 @@ class _Redact:
         if not chunk.tool_call_chunks:
             return masked
         tool_chunks: list[Any] = []
+        changed = False
         for tc in chunk.tool_call_chunks:
             args = tc.get("args")
-            if isinstance(args, str):
-                tc = {**tc, "args": self._matcher.split(args, final=True)[0]}
+            if isinstance(args, str) and (new := self._matcher.split(args, final=True)[0]) != args:
+                tc, changed = {**tc, "args": new}, True
             tool_chunks.append(tc)
-        return _with_tool_chunks(masked, tool_chunks)
+        return _with_tool_chunks(masked, tool_chunks) if changed else masked
 
     def flush(self) -> list[Item]:
         out: list[Item] = []
