@@ -328,6 +328,12 @@ class StreamtapChatModel(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=list(tools), **kwargs)
 
+    def with_transforms(self, *transforms: Any) -> BaseChatModel:
+        """This model with chunk transforms (``streamtap.middleware.coalesce``, ``redact``...) applied."""
+        from streamtap.middleware._transforms import with_transforms
+
+        return with_transforms(self, *transforms)
+
 
 def _result(run: StreamRun) -> ChatResult:
     chunk = run.acc.message()

@@ -513,3 +513,16 @@ def test_stream_tokens_output_can_be_transformed() -> None:
         coalesce(max_chars=100, max_delay_ms=None).stream(stream_tokens(iter(["a", "b", "c"])))
     )
     assert [c.content for c in out] == ["a", "bc", ""]
+
+
+def test_streamtap_model_with_transforms_method(router) -> None:
+    F.mock(router, "openai", "text")
+    seen: list[Any] = []
+    wrapped = model("openai").with_transforms(
+        coalesce(max_chars=1000, max_delay_ms=None), on_chunk(seen.append)
+    )
+    chunks = list(wrapped.stream("hi"))
+    assert [c.content for c in chunks][0] == "Hello"
+    assert len(chunks) == 3 and chunks[-1].chunk_position == "last"
+    assert "".join(c.content for c in chunks) == F.expected("openai", "text")["text"]
+    assert len(seen) == 3
