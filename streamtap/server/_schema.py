@@ -77,10 +77,11 @@ class RunRequest(_Body):
         modes = [value] if isinstance(value, str) else value
         if not modes:
             raise ValueError("give at least one stream mode")
-        unknown = [m for m in modes if m not in STREAM_MODES]
+        unknown = [i for i, m in enumerate(modes) if m not in STREAM_MODES]
         if unknown:
+            where = "the mode" if isinstance(value, str) else f"item(s) {unknown}"
             raise ValueError(
-                f"unsupported stream mode(s) {unknown}; this server streams {list(STREAM_MODES)}"
+                f"{where} is not a supported stream mode; this server streams {list(STREAM_MODES)}"
             )
         return value
 
