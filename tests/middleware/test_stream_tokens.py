@@ -407,3 +407,17 @@ async def test_async_failure_and_close(router) -> None:
         async for _ in tokens:
             break
     assert route.side_effect.streams[-1].closed
+
+
+def test_openai_chat_stream_helper(router) -> None:
+    import openai
+
+    F.mock(router, "openai", "text_then_tool_call")
+    expected = list(model("openai").stream_chunks([("human", "hi")]))
+    F.mock(router, "openai", "text_then_tool_call")
+    client = openai.OpenAI(api_key=API_KEY, max_retries=0)
+    with client.chat.completions.stream(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    ) as helper:
+        got = list(stream_tokens(helper))
+    assert _dump(got) == _dump(expected)

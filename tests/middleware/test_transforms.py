@@ -522,7 +522,7 @@ def test_streamtap_model_with_transforms_method(router) -> None:
         coalesce(max_chars=1000, max_delay_ms=None), on_chunk(seen.append)
     )
     chunks = list(wrapped.stream("hi"))
-    assert [c.content for c in chunks][0] == "Hello"
+    assert chunks[0].content == "Hello"
     assert len(chunks) == 3 and chunks[-1].chunk_position == "last"
     assert "".join(c.content for c in chunks) == F.expected("openai", "text")["text"]
     assert len(seen) == 3
