@@ -64,6 +64,7 @@ class StreamtapChatModel(BaseChatModel):
     _async_client: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
         if self.api_key is None:
             for name in self.api_key_env:
                 if value := os.environ.get(name):
