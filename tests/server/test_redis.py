@@ -1,0 +1,151 @@
+"""The Redis Streams backend against a real redis-server on loopback: two server
+"processes" (two apps, two backends) share runs, resumes and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from streamtap.server import RedisBackend
+from tests.server._support import ScriptedChat, chat_graph
+from tests.server.conftest import HUMAN, sse_events
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(
+    REDIS is None, reason="redis-server not installed (Debian package: redis-server)"
+)
+RUN = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def pair(
+    serve: Any, redis_url: str, request: pytest.FixtureRequest
+) -> tuple[Any, Any, ScriptedChat]:
+    model = ScriptedChat(tokens=[f"r{i}" for i in range(60)], delay=0.01)
+    graph = chat_graph(model)
+    prefix = f"test-{request.node.name}:"
+    a = serve(
+        {"agent": graph}, backend=RedisBackend(redis_url, prefix=prefix), disconnect_grace=1.0
+    )
+    b = serve(
+        {"agent": graph}, backend=RedisBackend(redis_url, prefix=prefix), disconnect_grace=1.0
+    )
+    return a, b, model
+
+
+async def test_resume_on_another_process(pair: tuple[Any, Any, ScriptedChat]) -> None:
+    a, b, model = pair
+    first: list[Any] = []
+    async with (
+        httpx.AsyncClient(base_url=a.url) as client_a,
+        client_a.stream("POST", "/runs/stream", json=RUN) as response,
+    ):
+        location = response.headers["location"]
+        async for event in sse_events(response):
+            first.append(event)
+            if len(first) == 5:
+                break
+    await asyncio.sleep(0.1)
+    async with httpx.AsyncClient(base_url=b.url) as client_b:
+        async with client_b.stream("GET", location, headers={"Last-Event-ID": first[-1][0]}) as r:
+            assert r.status_code == 200
+            rest = [e async for e in sse_events(r)]
+        run = (await client_b.get(location.removesuffix("/stream"))).json()
+    everything = first + rest
+    ids = [e[0] for e in everything]
+    assert len(set(ids)) == len(ids) and ids == sorted(
+        ids, key=lambda i: tuple(map(int, i.split("-")))
+    )
+    assert [d[0]["content"] for _, e, d in everything if e == "messages"] == [
+        *[f"r{i}" for i in range(60)],
+        "",
+    ]
+    assert everything[-1][1] == "end"
+    assert run["status"] == "success"
+    assert model.events == ["opened", "finished"]
+
+
+async def test_cancel_from_another_process(pair: tuple[Any, Any, ScriptedChat]) -> None:
+    a, b, model = pair
+    async with (
+        httpx.AsyncClient(base_url=a.url) as client_a,
+        httpx.AsyncClient(base_url=b.url) as client_b,
+    ):
+        async with client_a.stream("POST", "/runs/stream", json=RUN) as response:
+            run_url = response.headers["content-location"]
+            events = []
+            async for event in sse_events(response):
+                events.append(event)
+                if len(events) == 3:
+                    assert (await client_b.post(f"{run_url}/cancel")).status_code == 202
+        assert events[-1][1] == "end" and events[-1][2]["status"] == "interrupted"
+        assert (await client_b.get(run_url)).json()["status"] == "interrupted"
+    assert model.events == ["opened", "closed"]
+
+
+async def test_threads_and_unknown_ids_are_shared(pair: tuple[Any, Any, ScriptedChat]) -> None:
+    a, b, _ = pair
+    async with (
+        httpx.AsyncClient(base_url=a.url) as client_a,
+        httpx.AsyncClient(base_url=b.url) as client_b,
+    ):
+        thread = (await client_a.post("/threads", json={"metadata": {"who": "a"}})).json()
+        seen = (await client_b.get(f"/threads/{thread['thread_id']}")).json()
+        assert seen["metadata"] == {"who": "a"}
+        async with client_a.stream(
+            "POST", "/runs/stream", json={**RUN, "stream_resumable": True}
+        ) as r:
+            location = r.headers["location"]
+            whole = [e async for e in sse_events(r)]
+        async with client_b.stream("GET", location) as r:
+            assert [e async for e in sse_events(r)] == whole
+        for bad in ("12", "99999999999999-0"):
+            assert (await client_b.get(location, headers={"Last-Event-ID": bad})).status_code == 400
