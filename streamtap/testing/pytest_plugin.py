@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ _MARKER_HELP = (
     "cassette(name=None, *, pace='instant', match_on=None, redact=None, record_mode=None): "
     "replay this test's HTTP traffic from a streamtap cassette (record it with --record-mode)"
 )
+_CALL_ERROR = pytest.StashKey[BaseException]()
 _UNSAFE_NAME_CHARACTERS = "<>?%*:|\"'/\\"
 
 
@@ -142,8 +143,23 @@ def cassette(
     path = Path(name) if Path(name).is_absolute() else cassette_dir / name
     if path.suffix != ".json":
         path = path.with_name(path.name + ".json")
-    with use_cassette(path, record_mode=record_mode, **options) as active:
-        yield active
+    context = use_cassette(path, record_mode=record_mode, **options)
+    active = context.__enter__()
+    yield active
+    # A test that already failed (say, on the mismatch itself) must not get a second
+    # error from teardown; a test that swallowed a mismatch must still fail here.
+    error = request.node.stash.get(_CALL_ERROR, None)
+    context.__exit__(None if error is None else type(error), error, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call" and call.excinfo is not None:
+        item.stash[_CALL_ERROR] = call.excinfo.value
+    return report
 
 
 def _record_mode(config: pytest.Config) -> Any:
