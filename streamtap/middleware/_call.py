@@ -8,6 +8,7 @@ the call, and what the final message and its ``attempts`` record say.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -169,6 +170,23 @@ class Call:
             usage_metadata=self.carry_usage,
         )
         return self.visible.message(tail)
+
+    def stopped(self, exc: BaseException, run: StreamRun) -> None:
+        """The consumer stopped mid-attempt: hang what it had on the exception as ``.partial``.
+
+        Usage so far includes the interrupted request's (Anthropic reports input
+        tokens at the start). A callback's ``on_llm_error`` finds it there under
+        ``invoke``; under ``stream`` langchain-core also passes the chunks received.
+        """
+        record = self.current.record if self.current is not None else None
+        if record is not None:
+            record["error"] = type(exc).__name__
+            record["next"] = "stopped"
+        usage = run.mapper.usage
+        if self.current is not None and self.current.emitted and usage is not None:
+            self.carry_usage = add_usage(self.carry_usage, usage) if self.carry_usage else usage
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.partial = self.visible_partial(run)  # type: ignore[attr-defined]
 
     def final_error(self, exc: BaseException, run: StreamRun | None = None) -> BaseException:
         """What to raise once nothing more will be tried."""

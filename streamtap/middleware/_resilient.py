@@ -19,6 +19,7 @@ langchain-core then reports ``on_llm_error`` with the partial generation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
@@ -26,8 +27,13 @@ from typing import Any, Literal, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    message_chunk_to_message,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -201,12 +207,18 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=False)
-        with closing(self._drive(call, run_manager)) as chunks:
-            for chunk in chunks:
-                if tokens and run_manager is not None:
-                    run_manager.on_llm_new_token(
-                        chunk.content, chunk=ChatGenerationChunk(message=chunk)  # type: ignore[arg-type]
-                    )
+        try:
+            with closing(self._drive(call, run_manager)) as chunks:
+                for chunk in chunks:
+                    if tokens and run_manager is not None:
+                        run_manager.on_llm_new_token(
+                            chunk.content,  # type: ignore[arg-type]
+                            chunk=ChatGenerationChunk(message=chunk),
+                        )
+        except BaseException as exc:
+            # langchain-core reports it with on_llm_error; the partial rides on it.
+            _attach_partial(exc, call)
+            raise
         return call.result()
 
     async def _agenerate(
@@ -218,12 +230,26 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=True)
-        async with aclosing(self._adrive(call, run_manager)) as chunks:
-            async for chunk in chunks:
-                if tokens and run_manager is not None:
-                    await run_manager.on_llm_new_token(
-                        chunk.content, chunk=ChatGenerationChunk(message=chunk)  # type: ignore[arg-type]
-                    )
+        try:
+            async with aclosing(self._adrive(call, run_manager)) as chunks:
+                async for chunk in chunks:
+                    if tokens and run_manager is not None:
+                        await run_manager.on_llm_new_token(
+                            chunk.content,  # type: ignore[arg-type]
+                            chunk=ChatGenerationChunk(message=chunk),
+                        )
+        except asyncio.CancelledError as exc:
+            # A cancelled ainvoke never reaches langchain-core's on_llm_error (its
+            # gather is cancelled with us): close the run here, partial included.
+            partial = _attach_partial(exc, call)
+            if run_manager is not None:
+                generations = [[ChatGeneration(message=partial)]] if partial is not None else []
+                with contextlib.suppress(Exception):
+                    await run_manager.on_llm_error(exc, response=LLMResult(generations=generations))
+            raise
+        except BaseException as exc:
+            _attach_partial(exc, call)
+            raise
         return call.result()
 
     # -- without langchain-core's callback layer ------------------------------------------------
@@ -242,7 +268,9 @@ class ResilientChatModel(BaseChatModel):
         return self._adrive(self._new_call(msgs, stop, kwargs), None)
 
     # -- the sync driver ------------------------------------------------------------------------
-    def _retrying(self, call: Call, before_sleep: Callable[[RetryCallState], Any]) -> dict[str, Any]:
+    def _retrying(
+        self, call: Call, before_sleep: Callable[[RetryCallState], Any]
+    ) -> dict[str, Any]:
         return {
             "stop": stop_after_attempt(call.policy.max_attempts)
             | StopAtDeadline(lambda: call.retry_deadline),
@@ -329,6 +357,9 @@ class ResilientChatModel(BaseChatModel):
                 sdk_timed_out = True  # the header wait hit the per-request budget
             fired = guard.fired or (attempt.deadline()[1] if sdk_timed_out else None)
             _reraise(exc, attempt.failed(exc, run, fired))
+        except BaseException as exc:  # the consumer stopped (close, cancel, interrupt)
+            call.stopped(exc, run)
+            raise
         finally:
             inner.close()
 
@@ -396,8 +427,23 @@ class ResilientChatModel(BaseChatModel):
                 attempt.resumed()
         except Exception as exc:
             _reraise(exc, attempt.failed(exc, run, fired))
+        except BaseException as exc:
+            call.stopped(exc, run)
+            raise
         finally:
             await inner.aclose()
+
+
+def _attach_partial(exc: BaseException, call: Call) -> AIMessage | None:
+    """Hang the visible partial message on a cancellation exception (``exc.partial``)."""
+    if isinstance(exc, Exception):
+        return None  # streamtap errors carry their own .partial
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        partial = call.visible_partial()
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.partial = partial  # type: ignore[attr-defined]
+    return message_chunk_to_message(partial) if partial is not None else None  # type: ignore[return-value]
 
 
 def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
@@ -418,7 +464,10 @@ def _is_sdk_timeout(exc: BaseException) -> bool:
     for _ in range(6):
         if current is None:
             return False
-        if isinstance(current, httpx2.TimeoutException) or type(current).__name__ == "APITimeoutError":
+        if (
+            isinstance(current, httpx2.TimeoutException)
+            or type(current).__name__ == "APITimeoutError"
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False

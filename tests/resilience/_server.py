@@ -137,7 +137,9 @@ def continuation_tokens(prefill: str | None) -> list[str]:
     return [w for w in out if w]
 
 
-def body(wire: str, message_id: str, tokens: list[str], *, tool: bool = False) -> tuple[list[bytes], int]:
+def body(
+    wire: str, message_id: str, tokens: list[str], *, tool: bool = False
+) -> tuple[list[bytes], int]:
     """The events of a full answer, and how many come before the first content event."""
     if wire == "anthropic":
         head = [
@@ -186,7 +188,10 @@ def body(wire: str, message_id: str, tokens: list[str], *, tool: bool = False) -
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+                    "delta": {
+                        "stop_reason": "tool_use" if tool else "end_turn",
+                        "stop_sequence": None,
+                    },
                     "usage": {"output_tokens": len(tokens)},
                 },
             ),
@@ -227,7 +232,11 @@ def body(wire: str, message_id: str, tokens: list[str], *, tool: bool = False) -
         ]
     else:
         middle = [chunk({"content": t}) for t in tokens]
-    usage = {"prompt_tokens": 12, "completion_tokens": len(tokens), "total_tokens": 12 + len(tokens)}
+    usage = {
+        "prompt_tokens": 12,
+        "completion_tokens": len(tokens),
+        "total_tokens": 12 + len(tokens),
+    }
     tail = [
         chunk({}, "tool_calls" if tool else "stop"),
         _sse(
@@ -250,9 +259,14 @@ def _error_event(wire: str, error_type: str) -> bytes:
     if wire == "anthropic":
         return _sse(
             "error",
-            {"type": "error", "error": {"details": None, "type": error_type, "message": "Overloaded"}},
+            {
+                "type": "error",
+                "error": {"details": None, "type": error_type, "message": "Overloaded"},
+            },
         )
-    return _sse(None, {"error": {"message": "The server is overloaded", "type": error_type, "code": None}})
+    return _sse(
+        None, {"error": {"message": "The server is overloaded", "type": error_type, "code": None}}
+    )
 
 
 def _keepalive(wire: str) -> bytes:
@@ -288,7 +302,9 @@ def ok(*, tool: bool = False, tokens: list[str] | None = None, delay: float = 0.
     return step
 
 
-def status(code: int, *, headers: dict[str, str] | None = None, error_type: str | None = None) -> Step:
+def status(
+    code: int, *, headers: dict[str, str] | None = None, error_type: str | None = None
+) -> Step:
     """An HTTP error before any stream, in the vendor's JSON shape."""
 
     async def step(ctx: Ctx) -> bool:
@@ -525,7 +541,9 @@ class FaultServer:
             return True
         script.requests.append(seen)
         n = len(script.requests)
-        message_id = f"msg_{script.sid}_{n}" if wire == "anthropic" else f"chatcmpl-{script.sid}-{n}"
+        message_id = (
+            f"msg_{script.sid}_{n}" if wire == "anthropic" else f"chatcmpl-{script.sid}-{n}"
+        )
         ctx = Ctx(writer, seen, message_id)
         step = script.steps.popleft() if script.steps else _exhausted
         answer = asyncio.ensure_future(step(ctx))

@@ -209,7 +209,11 @@ async def test_fault_async(server: S.FaultServer, fault: str, recovery: str, wir
     check(out, script, spec, wire, recovery)
 
 
-INVOKE_FAULTS = ("in_stream_overloaded_after_first_token", "stall_mid_stream", "stall_before_headers")
+INVOKE_FAULTS = (
+    "in_stream_overloaded_after_first_token",
+    "stall_mid_stream",
+    "stall_before_headers",
+)
 
 
 @pytest.mark.parametrize("recovery", ["continue", "restart"])
