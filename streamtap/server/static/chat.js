@@ -43,6 +43,7 @@ els.token.addEventListener("change", () => {
 });
 
 function setConnection(text) {
+  if (text === "reconnecting") state.reconnects = (state.reconnects || 0) + 1;
   els.conn.textContent = text;
   els.conn.className = `conn ${text}`;
 }
