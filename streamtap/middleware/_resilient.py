@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
-from typing import Any, Literal, NoReturn
+from types import FrameType
+from typing import Any, Literal, NoReturn, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -53,6 +55,7 @@ from streamtap.providers import StreamtapChatModel, chat_model
 __all__ = ["ResilientChatModel", "resilient"]
 
 _RECOVERY = ("raise", "continue", "restart")
+_RM = TypeVar("_RM", CallbackManagerForLLMRun, AsyncCallbackManagerForLLMRun)
 
 
 def _as_model(value: Any) -> StreamtapChatModel:
@@ -181,6 +184,7 @@ class ResilientChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        run_manager = run_manager or _callers_run_manager(CallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
         with closing(self._drive(call, run_manager)) as chunks:
             for chunk in chunks:
@@ -193,6 +197,7 @@ class ResilientChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        run_manager = run_manager or _callers_run_manager(AsyncCallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
         async with aclosing(self._adrive(call, run_manager)) as chunks:
             async for chunk in chunks:
@@ -432,6 +437,26 @@ class ResilientChatModel(BaseChatModel):
             raise
         finally:
             await inner.aclose()
+
+
+def _callers_run_manager(kind: type[_RM]) -> _RM | None:
+    """The LLM run manager of langchain-core's ``stream()`` / ``astream()`` calling us.
+
+    Those two create the run's callback manager but, unlike the invoke path, do
+    not pass it to ``_stream`` / ``_astream``; retries (``on_retry``) and
+    ``stream_reset`` custom events belong to that run, so it is read from the
+    calling frame. Must be called first thing in ``_stream`` / ``_astream``;
+    returns None (no callbacks) if langchain-core ever stops holding it there.
+    """
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(2):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("run_manager")
+        if isinstance(candidate, kind):
+            return candidate
+        frame = frame.f_back
+    return None
 
 
 def _attach_partial(exc: BaseException, call: Call) -> AIMessage | None:

@@ -286,16 +286,28 @@ async def _hold(ctx: Ctx, keepalive: float | None) -> None:
 # --------------------------------------------------------------------------- steps
 
 
-def ok(*, tool: bool = False, tokens: list[str] | None = None, delay: float = 0.0) -> Step:
-    """A complete answer; a prefilled request gets the rest of :data:`FULL`."""
+def ok(
+    *,
+    tool: bool = False,
+    tokens: list[str] | None = None,
+    delay: float = 0.0,
+    pause: tuple[int, float] | None = None,
+) -> Step:
+    """A complete answer; a prefilled request gets the rest of :data:`FULL`.
+
+    ``delay`` sleeps after every event; ``pause=(n, seconds)`` sleeps once after
+    the n-th content event (a model thinking mid-answer, no bytes at all).
+    """
 
     async def step(ctx: Ctx) -> bool:
         toks = tokens if tokens is not None else continuation_tokens(ctx.seen.prefill)
-        events, _ = body(ctx.wire, ctx.message_id, toks, tool=tool)
-        for event in events:
+        events, head = body(ctx.wire, ctx.message_id, toks, tool=tool)
+        for i, event in enumerate(events):
             await ctx.send(event)
             if delay:
                 await asyncio.sleep(delay)
+            if pause is not None and i == head + pause[0] - 1:
+                await asyncio.sleep(pause[1])
         await ctx.end()
         return True
 
