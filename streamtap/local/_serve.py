@@ -8,10 +8,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from streamtap.local._errors import ServerStartError
 from streamtap.local._process import LocalServer, launch, terminate
 
 DEFAULT_MODEL = "smollm2"
-DEFAULT_THREADS = 2  # pinned: greedy output depends on the thread count
+# One thread: on a busy 2-core machine (pytest and the client share the cores) two
+# spin-waiting llama.cpp threads ran 12x slower than one; the output was the same.
+DEFAULT_THREADS = 1
 DEFAULT_CONTEXT_SIZE = 4096
 DEFAULT_READY_TIMEOUT = 60.0
 
@@ -33,7 +36,7 @@ def serve(
     ``port=None`` picks a free port. The block starts once ``/health`` answers 200. On
     exit - normal, exception or Ctrl-C - the server's process group is stopped and
     reaped. Without ``log_path`` the server logs to a temporary file that is removed
-    after a clean exit and kept when the block raised, for post-mortems.
+    after a clean exit and kept when the block raised or the server failed, for post-mortems.
     """
     own_log = log_path is None
     if log_path is None:
@@ -41,15 +44,21 @@ def serve(
         os.close(handle)
         log_path = name
     path = Path(log_path)
-    process, server = launch(
-        model,
-        port=port,
-        log_path=path,
-        threads=threads,
-        context_size=context_size,
-        ready_timeout=ready_timeout,
-        extra_args=extra_args,
-    )
+    try:
+        process, server = launch(
+            model,
+            port=port,
+            log_path=path,
+            threads=threads,
+            context_size=context_size,
+            ready_timeout=ready_timeout,
+            extra_args=extra_args,
+        )
+    except BaseException as exc:
+        server_ran = isinstance(exc, ServerStartError) and exc.log_path is not None
+        if own_log and not server_ran:  # nothing worth reading in it
+            path.unlink(missing_ok=True)
+        raise
     try:
         yield server
     finally:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -120,13 +123,15 @@ def test_explicit_port_is_used(tmp_path: Path) -> None:
 
 
 @pytest.mark.local_model
-def test_busy_port_raises_port_in_use(tmp_path: Path) -> None:
+def test_busy_port_raises_port_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where serve() puts its log
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"port {port}"), serve(port=port):
             pytest.fail("serve() must not yield on a busy port")
+    assert list(tmp_path.iterdir()) == [], "no empty log left behind when nothing ran"
 
 
 @pytest.mark.local_model
@@ -181,3 +186,35 @@ def test_missing_gguf_path_is_rejected(tmp_path: Path) -> None:
         serve(str(tmp_path / "x.gguf")),
     ):
         pytest.fail("serve() must not yield for a missing file")
+
+
+_CTRL_C_SCRIPT = """
+import sys, time
+from streamtap.local import serve
+with serve(log_path=sys.argv[1]) as server:
+    print(server.pid, server.port, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_in_the_owning_process_stops_the_server(tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_SCRIPT, str(tmp_path / "server.log")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid, port = map(int, owner.stdout.readline().split())
+        assert _health_status(port) == 200
+        owner.send_signal(signal.SIGINT)
+        _, stderr = owner.communicate(timeout=60)
+    finally:
+        owner.kill()
+        owner.wait()
+    assert "KeyboardInterrupt" in stderr
+    assert not _pid_exists(pid), "the server outlived its owner's Ctrl-C"
+    assert _port_free(port)
