@@ -118,6 +118,37 @@ class ResilientChatModel(BaseChatModel):
     def _timeouts(self) -> Timeouts:
         return Timeouts(self.first_token_timeout, self.idle_timeout, self.total_timeout)
 
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the SDK clients (and their pooled connections) this model's copies created.
+
+        HTTP clients you passed in (``http_client=``) are yours and stay open.
+        """
+        for model in self.models:
+            client, model._client = model._client, None
+            if client is not None and model.http_client is None:
+                client.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close` (closes the async clients, then the sync ones)."""
+        for model in self.models:
+            client, model._async_client = model._async_client, None
+            if client is not None and model.http_async_client is None:
+                await client.close()
+        self.close()
+
+    def __enter__(self) -> ResilientChatModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ResilientChatModel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     # -- LangChain surface ----------------------------------------------------------------
     @property
     def _llm_type(self) -> str:

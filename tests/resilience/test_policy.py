@@ -358,3 +358,25 @@ def test_stream_chunks_without_callbacks(server: S.FaultServer) -> None:
         "OverloadedError",
         None,
     ]
+
+
+async def test_close_releases_the_pooled_connections(server: S.FaultServer) -> None:
+    script = server.script(S.ok(), S.ok())
+    async with streamtap.resilient(make(script, "openai"), retry=FAST) as model:
+        model.invoke("hi")
+        await model.ainvoke("hi")
+        sync_client, async_client = model.models[0]._client, model.models[0]._async_client
+        assert not sync_client._client.is_closed and not async_client._client.is_closed
+    assert sync_client._client.is_closed and async_client._client.is_closed
+    assert model.models[0]._client is None and model.models[0]._async_client is None
+
+
+def test_close_leaves_a_user_http_client_open(server: S.FaultServer) -> None:
+    import httpx2
+
+    script = server.script(S.ok())
+    with httpx2.Client() as http:
+        with streamtap.resilient(make(script, "anthropic", http_client=http), retry=FAST) as model:
+            model.invoke("hi")
+        assert model.models[0]._client is None
+        assert not http.is_closed  # the caller's client: the caller closes it
