@@ -146,3 +146,21 @@ def test_thread_picker_keeps_history(serve: Any, page: Any) -> None:
     page.wait_for_selector("[data-testid=answer]")
     assert page.inner_text(".turn .user") == "hello"
     assert page.inner_text("[data-testid=answer]") == "Hi there"
+
+
+def test_interrupt_is_answered_from_the_page(serve: Any, page: Any) -> None:
+    from tests.server._support import approval_graph
+
+    server = serve({"approve": approval_graph(ScriptedChat(tokens=["Draft ", "ready"]))})
+    page.goto(server.url + "/")
+    page.wait_for_selector("[data-testid=assistant] option", state="attached")
+    page.click("[data-testid=new-thread]")
+    page.wait_for_function("document.querySelector('[data-testid=thread]').value !== ''")
+    _send(page, "write it")
+    page.wait_for_selector("[data-testid=interrupt]:not([hidden])")
+    assert page.inner_text("[data-testid=interrupt] .question") == "send it?"
+    page.fill("[data-testid=interrupt-answer]", "yes")
+    page.click("[data-testid=resume]")
+    page.wait_for_selector(".turn:nth-of-type(2)[data-done]")
+    assert page.text_content(".turn:nth-of-type(2) [data-testid=answer]") == "approved: yes"
+    assert page.inner_text(".turn:nth-of-type(2) [data-testid=nodes]") == "approve"

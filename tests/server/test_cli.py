@@ -53,3 +53,23 @@ def test_load_graphs_accepts_a_graph_a_dict_or_a_factory(module: Any) -> None:
 def test_load_graphs_errors_say_what_to_do(module: Any, target: str, message: str) -> None:
     with pytest.raises(SystemExit, match=message):
         load_graphs(target)
+
+
+async def test_web_demo_graph_streams_progress_and_tokens(serve: Any) -> None:
+    from langgraph_sdk import get_client
+
+    from streamtap.server.demo import chat_graph as demo_graph
+
+    server = serve({"chat": demo_graph(ScriptedChat(tokens=["a", "b"]))})
+    client = get_client(url=server.url, api_key=None)
+    parts = [
+        (p.event, p.data)
+        async for p in client.runs.stream(
+            None,
+            "chat",
+            input={"messages": [{"role": "user", "content": "hi"}]},
+            stream_mode=["custom", "messages-tuple"],
+        )
+    ]
+    assert [d for e, d in parts if e == "custom"] == [{"progress": 0}, {"progress": 100}]
+    assert [d[0]["content"] for e, d in parts if e == "messages"] == ["a", "b", ""]
