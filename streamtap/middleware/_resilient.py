@@ -13,7 +13,9 @@ it under the same message id, ``"restart"`` starts over under a new id after a
 
 Cancellation (the consumer stops reading) closes the HTTP response at once,
 in the consumer's own thread or task; nothing keeps reading in the background.
-langchain-core then reports ``on_llm_error`` with the partial generation.
+It is reported as ``on_llm_error`` with the cancellation exception, which
+carries the visible partial message (usage so far included) as ``.partial``;
+under ``stream``/``astream`` langchain-core also passes the chunks received.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
 from types import FrameType
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -39,16 +40,12 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator, model_validator
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from streamtap.middleware._call import Attempt, Call, Recovery
-from streamtap.middleware._recovery import aemit_reset, emit_reset
-from streamtap.middleware._retry import RetryPolicy, StopAtDeadline, WaitRetryAfter
+from streamtap.middleware._call import Call, Recovery
+from streamtap.middleware._drive import adrive, drive
+from streamtap.middleware._retry import RetryPolicy
 from streamtap.middleware._timeouts import (
-    ReadGuard,
     Timeouts,
-    Watchdog,
-    request_timeout,
 )
 from streamtap.providers import StreamtapChatModel, chat_model
 
@@ -75,19 +72,6 @@ def _without_sdk_retries(model: StreamtapChatModel) -> StreamtapChatModel:
     copy._client = None
     copy._async_client = None
     return copy
-
-
-def _read_timeout(model: StreamtapChatModel) -> float | None:
-    """The body read timeout the model's SDK client would use by itself."""
-    import httpx2
-
-    try:
-        timeout = model._sync_client().timeout
-    except Exception:  # no key: the request itself will say so
-        return None
-    if isinstance(timeout, httpx2.Timeout):
-        return timeout.read
-    return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
 class ResilientChatModel(BaseChatModel):
@@ -217,7 +201,7 @@ class ResilientChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or _callers_run_manager(CallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
-        with closing(self._drive(call, run_manager)) as chunks:
+        with closing(drive(call, run_manager)) as chunks:
             for chunk in chunks:
                 yield ChatGenerationChunk(message=chunk)
 
@@ -230,7 +214,7 @@ class ResilientChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or _callers_run_manager(AsyncCallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
-        async with aclosing(self._adrive(call, run_manager)) as chunks:
+        async with aclosing(adrive(call, run_manager)) as chunks:
             async for chunk in chunks:
                 yield ChatGenerationChunk(message=chunk)
 
@@ -244,7 +228,7 @@ class ResilientChatModel(BaseChatModel):
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=False)
         try:
-            with closing(self._drive(call, run_manager)) as chunks:
+            with closing(drive(call, run_manager)) as chunks:
                 for chunk in chunks:
                     if tokens and run_manager is not None:
                         run_manager.on_llm_new_token(
@@ -267,7 +251,7 @@ class ResilientChatModel(BaseChatModel):
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=True)
         try:
-            async with aclosing(self._adrive(call, run_manager)) as chunks:
+            async with aclosing(adrive(call, run_manager)) as chunks:
                 async for chunk in chunks:
                     if tokens and run_manager is not None:
                         await run_manager.on_llm_new_token(
@@ -294,180 +278,14 @@ class ResilientChatModel(BaseChatModel):
     ) -> Generator[AIMessageChunk, None, None]:
         """Normalized chunks with retries, fallbacks and recovery, and no callbacks."""
         msgs = self._convert_input(messages).to_messages()
-        return self._drive(self._new_call(msgs, stop, kwargs), None)
+        return drive(self._new_call(msgs, stop, kwargs), None)
 
     def astream_chunks(
         self, messages: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
     ) -> AsyncGenerator[AIMessageChunk, None]:
         """Async twin of :meth:`stream_chunks`."""
         msgs = self._convert_input(messages).to_messages()
-        return self._adrive(self._new_call(msgs, stop, kwargs), None)
-
-    # -- the sync driver ------------------------------------------------------------------------
-    def _retrying(
-        self, call: Call, before_sleep: Callable[[RetryCallState], Any]
-    ) -> dict[str, Any]:
-        return {
-            "stop": stop_after_attempt(call.policy.max_attempts)
-            | StopAtDeadline(lambda: call.retry_deadline),
-            "wait": WaitRetryAfter(call.policy),
-            "retry": retry_if_exception(call.should_retry),
-            "before_sleep": before_sleep,
-            "reraise": True,
-        }
-
-    def _drive(
-        self, call: Call, run_manager: CallbackManagerForLLMRun | None
-    ) -> Generator[AIMessageChunk, None, None]:
-        def before_sleep(state: RetryCallState) -> None:
-            call.before_sleep(state)
-            if run_manager is not None:
-                run_manager.on_retry(state)
-
-        watchdog = Watchdog() if call.timeouts.any else None
-        try:
-            for index in range(len(call.models)):
-                try:
-                    stopped: BaseException | None = None
-                    for attempt in Retrying(**self._retrying(call, before_sleep)):
-                        with attempt:
-                            try:
-                                yield from self._attempt(call.begin(index), watchdog, run_manager)
-                            except Exception:
-                                raise  # tenacity's to judge
-                            except BaseException as exc:  # consumer gone: not a failure to retry
-                                stopped = exc
-                        if stopped is not None:
-                            raise stopped
-                    return
-                except Exception as exc:
-                    if not call.fall_back(exc, index):
-                        _reraise(exc, call.final_error(exc))
-        finally:
-            if watchdog is not None:
-                watchdog.close()
-
-    def _attempt(
-        self,
-        attempt: Attempt,
-        watchdog: Watchdog | None,
-        run_manager: CallbackManagerForLLMRun | None,
-    ) -> Generator[AIMessageChunk, None, None]:
-        model, call = attempt.model, attempt.call
-        kwargs = attempt.kwargs
-        budget = attempt.header_budget() if watchdog is not None else None
-        guard = ReadGuard(
-            relax_read_to=_read_timeout(model) if budget is not None else None,
-            relax=budget is not None,
-        )
-        if budget is not None:
-            kwargs = {**kwargs, "timeout": request_timeout(budget)}
-        run = model._new_run(call.stop)
-        run.on_open = guard.opened
-        inner = model.stream_chunks(attempt.messages, stop=call.stop, run=run, **kwargs)
-        sdk_timed_out = False
-        try:
-            while True:
-                if watchdog is not None:
-                    deadline, kind = attempt.deadline()
-                    if deadline is not None:
-                        watchdog.arm(deadline, lambda kind=kind: guard.fire(kind))  # type: ignore[misc]
-                try:
-                    chunk = next(inner)
-                except StopIteration:
-                    break
-                finally:
-                    if watchdog is not None:
-                        watchdog.disarm()
-                if guard.fired:
-                    raise _Aborted()
-                out = attempt.accept(chunk)
-                if out is None:
-                    continue
-                if (reset := attempt.take_reset()) is not None:
-                    emit_reset(reset, run_manager)
-                yield out
-                attempt.resumed()
-        except Exception as exc:
-            if budget is not None and not guard.fired and _is_sdk_timeout(exc):
-                sdk_timed_out = True  # the header wait hit the per-request budget
-            fired = guard.fired or (attempt.deadline()[1] if sdk_timed_out else None)
-            _reraise(exc, attempt.failed(exc, run, fired))
-        except BaseException as exc:  # the consumer stopped (close, cancel, interrupt)
-            call.stopped(exc, run)
-            raise
-        finally:
-            inner.close()
-
-    # -- the async driver --------------------------------------------------------------------
-    async def _adrive(
-        self, call: Call, run_manager: AsyncCallbackManagerForLLMRun | None
-    ) -> AsyncGenerator[AIMessageChunk, None]:
-        async def before_sleep(state: RetryCallState) -> None:
-            call.before_sleep(state)
-            if run_manager is not None:
-                await run_manager.on_retry(state)
-
-        for index in range(len(call.models)):
-            try:
-                stopped: BaseException | None = None
-                async for attempt in AsyncRetrying(**self._retrying(call, before_sleep)):
-                    with attempt:
-                        try:
-                            async with aclosing(
-                                self._aattempt(call.begin(index), run_manager)
-                            ) as chunks:
-                                async for chunk in chunks:
-                                    yield chunk
-                        except Exception:
-                            raise
-                        except BaseException as exc:
-                            stopped = exc
-                    if stopped is not None:
-                        raise stopped
-                return
-            except Exception as exc:
-                if not call.fall_back(exc, index):
-                    _reraise(exc, call.final_error(exc))
-
-    async def _aattempt(
-        self, attempt: Attempt, run_manager: AsyncCallbackManagerForLLMRun | None
-    ) -> AsyncGenerator[AIMessageChunk, None]:
-        model, call = attempt.model, attempt.call
-        run = model._new_run(call.stop)
-        inner = model.astream_chunks(attempt.messages, stop=call.stop, run=run, **attempt.kwargs)
-        fired: str | None = None
-        try:
-            while True:
-                deadline, kind = attempt.deadline()
-                try:
-                    if deadline is None:
-                        chunk = await anext(inner)
-                    else:
-                        timer = asyncio.timeout(deadline - time.monotonic())
-                        try:
-                            async with timer:
-                                chunk = await anext(inner)
-                        except TimeoutError:
-                            if timer.expired():
-                                fired = kind
-                            raise
-                except StopAsyncIteration:
-                    break
-                out = attempt.accept(chunk)
-                if out is None:
-                    continue
-                if (reset := attempt.take_reset()) is not None:
-                    await aemit_reset(reset, run_manager)
-                yield out
-                attempt.resumed()
-        except Exception as exc:
-            _reraise(exc, attempt.failed(exc, run, fired))
-        except BaseException as exc:
-            call.stopped(exc, run)
-            raise
-        finally:
-            await inner.aclose()
+        return adrive(self._new_call(msgs, stop, kwargs), None)
 
 
 def _callers_run_manager(kind: type[_RM]) -> _RM | None:
@@ -500,33 +318,6 @@ def _attach_partial(exc: BaseException, call: Call) -> AIMessage | None:
         with contextlib.suppress(AttributeError, TypeError):
             exc.partial = partial  # type: ignore[attr-defined]
     return message_chunk_to_message(partial) if partial is not None else None  # type: ignore[return-value]
-
-
-def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
-    """Raise ``err`` in place of ``exc`` without touching the cause chain it already has."""
-    if err is exc:
-        raise exc
-    raise err
-
-
-class _Aborted(Exception):
-    """The watchdog fired but the read still returned a chunk: end the attempt."""
-
-
-def _is_sdk_timeout(exc: BaseException) -> bool:
-    import httpx2
-
-    current: BaseException | None = exc
-    for _ in range(6):
-        if current is None:
-            return False
-        if (
-            isinstance(current, httpx2.TimeoutException)
-            or type(current).__name__ == "APITimeoutError"
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def resilient(

@@ -1,0 +1,240 @@
+"""The I/O half of a resilient call: iterate, time out, sleep, fall back.
+
+One sync and one async driver, line for line the same shape: for each model, a
+tenacity loop whose attempts stream chunks straight through to the consumer
+(``yield`` inside ``with attempt``); every decision is :class:`~._call.Call`'s.
+A consumer that stops (GeneratorExit, cancellation) is not a failure to retry:
+it leaves the loop at once, closing the attempt's HTTP response on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import aclosing
+from typing import Any, NoReturn
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import AIMessageChunk
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from streamtap.middleware._call import Attempt, Call
+from streamtap.middleware._recovery import aemit_reset, emit_reset
+from streamtap.middleware._retry import StopAtDeadline, WaitRetryAfter
+from streamtap.middleware._timeouts import ReadGuard, Watchdog, request_timeout
+from streamtap.providers import StreamtapChatModel
+
+__all__ = ["adrive", "drive"]
+
+
+def _read_timeout(model: StreamtapChatModel) -> float | None:
+    """The body read timeout the model's SDK client would use by itself."""
+    import httpx2
+
+    try:
+        timeout = model._sync_client().timeout
+    except Exception:  # no key: the request itself will say so
+        return None
+    if isinstance(timeout, httpx2.Timeout):
+        return timeout.read
+    return float(timeout) if isinstance(timeout, (int, float)) else None
+
+
+# -- the sync driver ------------------------------------------------------------------------
+def _retrying(call: Call, before_sleep: Callable[[RetryCallState], Any]) -> dict[str, Any]:
+    return {
+        "stop": stop_after_attempt(call.policy.max_attempts)
+        | StopAtDeadline(lambda: call.retry_deadline),
+        "wait": WaitRetryAfter(call.policy),
+        "retry": retry_if_exception(call.should_retry),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def drive(
+    call: Call, run_manager: CallbackManagerForLLMRun | None
+) -> Generator[AIMessageChunk, None, None]:
+    """The chunks the consumer sees; raises what :meth:`Call.final_error` decides."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        call.before_sleep(state)
+        if run_manager is not None:
+            run_manager.on_retry(state)
+
+    watchdog = Watchdog() if call.timeouts.any else None
+    try:
+        for index in range(len(call.models)):
+            try:
+                stopped: BaseException | None = None
+                for attempt in Retrying(**_retrying(call, before_sleep)):
+                    with attempt:
+                        try:
+                            yield from _attempt(call.begin(index), watchdog, run_manager)
+                        except Exception:
+                            raise  # tenacity's to judge
+                        except BaseException as exc:  # consumer gone: not a failure to retry
+                            stopped = exc
+                    if stopped is not None:
+                        raise stopped
+                return
+            except Exception as exc:
+                if not call.fall_back(exc, index):
+                    _reraise(exc, call.final_error(exc))
+    finally:
+        if watchdog is not None:
+            watchdog.close()
+
+
+def _attempt(
+    attempt: Attempt,
+    watchdog: Watchdog | None,
+    run_manager: CallbackManagerForLLMRun | None,
+) -> Generator[AIMessageChunk, None, None]:
+    model, call = attempt.model, attempt.call
+    kwargs = attempt.kwargs
+    budget = attempt.header_budget() if watchdog is not None else None
+    guard = ReadGuard(
+        relax_read_to=_read_timeout(model) if budget is not None else None,
+        relax=budget is not None,
+    )
+    if budget is not None:
+        kwargs = {**kwargs, "timeout": request_timeout(budget)}
+    run = model._new_run(call.stop)
+    run.on_open = guard.opened
+    inner = model.stream_chunks(attempt.messages, stop=call.stop, run=run, **kwargs)
+    sdk_timed_out = False
+    try:
+        while True:
+            if watchdog is not None:
+                deadline, kind = attempt.deadline()
+                if deadline is not None:
+                    watchdog.arm(deadline, functools.partial(guard.fire, kind))
+            try:
+                chunk = next(inner)
+            except StopIteration:
+                break
+            finally:
+                if watchdog is not None:
+                    watchdog.disarm()
+            if guard.fired:
+                raise _Aborted()
+            out = attempt.accept(chunk)
+            if out is None:
+                continue
+            if (reset := attempt.take_reset()) is not None:
+                emit_reset(reset, run_manager)
+            yield out
+            attempt.resumed()
+    except Exception as exc:
+        if budget is not None and not guard.fired and _is_sdk_timeout(exc):
+            sdk_timed_out = True  # the header wait hit the per-request budget
+        fired = guard.fired or (attempt.deadline()[1] if sdk_timed_out else None)
+        _reraise(exc, attempt.failed(exc, run, fired))
+    except BaseException as exc:  # the consumer stopped (close, cancel, interrupt)
+        call.stopped(exc, run)
+        raise
+    finally:
+        inner.close()
+
+
+# -- the async driver --------------------------------------------------------------------
+async def adrive(
+    call: Call, run_manager: AsyncCallbackManagerForLLMRun | None
+) -> AsyncGenerator[AIMessageChunk, None]:
+    """Async twin of :func:`drive`; timeouts cancel the read instead of a watchdog."""
+
+    async def before_sleep(state: RetryCallState) -> None:
+        call.before_sleep(state)
+        if run_manager is not None:
+            await run_manager.on_retry(state)
+
+    for index in range(len(call.models)):
+        try:
+            stopped: BaseException | None = None
+            async for attempt in AsyncRetrying(**_retrying(call, before_sleep)):
+                with attempt:
+                    try:
+                        async with aclosing(_aattempt(call.begin(index), run_manager)) as chunks:
+                            async for chunk in chunks:
+                                yield chunk
+                    except Exception:
+                        raise
+                    except BaseException as exc:
+                        stopped = exc
+                if stopped is not None:
+                    raise stopped
+            return
+        except Exception as exc:
+            if not call.fall_back(exc, index):
+                _reraise(exc, call.final_error(exc))
+
+
+async def _aattempt(
+    attempt: Attempt, run_manager: AsyncCallbackManagerForLLMRun | None
+) -> AsyncGenerator[AIMessageChunk, None]:
+    model, call = attempt.model, attempt.call
+    run = model._new_run(call.stop)
+    inner = model.astream_chunks(attempt.messages, stop=call.stop, run=run, **attempt.kwargs)
+    fired: str | None = None
+    try:
+        while True:
+            deadline, kind = attempt.deadline()
+            try:
+                if deadline is None:
+                    chunk = await anext(inner)
+                else:
+                    timer = asyncio.timeout(deadline - time.monotonic())
+                    try:
+                        async with timer:
+                            chunk = await anext(inner)
+                    except TimeoutError:
+                        if timer.expired():
+                            fired = kind
+                        raise
+            except StopAsyncIteration:
+                break
+            out = attempt.accept(chunk)
+            if out is None:
+                continue
+            if (reset := attempt.take_reset()) is not None:
+                await aemit_reset(reset, run_manager)
+            yield out
+            attempt.resumed()
+    except Exception as exc:
+        _reraise(exc, attempt.failed(exc, run, fired))
+    except BaseException as exc:
+        call.stopped(exc, run)
+        raise
+    finally:
+        await inner.aclose()
+
+
+def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
+    """Raise ``err`` in place of ``exc`` without touching the cause chain it already has."""
+    if err is exc:
+        raise exc
+    raise err
+
+
+class _Aborted(Exception):
+    """The watchdog fired but the read still returned a chunk: end the attempt."""
+
+
+def _is_sdk_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the SDK's own timeout (the per-request header budget)."""
+    import anthropic
+    import httpx2
+    import openai
+
+    kinds = (httpx2.TimeoutException, openai.APITimeoutError, anthropic.APITimeoutError)
+    current: BaseException | None = exc
+    for _ in range(6):
+        if current is None:
+            return False
+        if isinstance(current, kinds):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
