@@ -20,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "local",
         help="run the local model server (llama.cpp + SmolLM2) in the background",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Run llama.cpp's server with SmolLM2-135M on 127.0.0.1 in the background. "
+            "Point OpenAI or Anthropic clients at the printed base URLs (any API key); "
+            "the server runs until 'streamtap local stop'."
+        ),
     )
     actions = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
 

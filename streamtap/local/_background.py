@@ -63,7 +63,7 @@ def _write_state(path: Path, server: LocalServer, binary: Path) -> None:
         "log_path": str(server.log_path),
         "model_path": str(server.model_path),
         "host": server.host,
-        "binary": str(binary),
+        "binary": str(binary.resolve()),  # /proc/PID/exe shows the resolved path
         "started_at": time.time(),
     }
     temporary = path.with_suffix(".tmp")
@@ -119,9 +119,10 @@ def _is_our_server(server: LocalServer, binary: str) -> bool:
     exe = Path(f"/proc/{server.pid}/exe")
     if Path("/proc/self/exe").exists():  # Linux: compare the executable itself
         try:
-            return os.readlink(exe).removesuffix(" (deleted)") == binary
+            running = os.readlink(exe).removesuffix(" (deleted)")
         except OSError:
             return False
+        return os.path.realpath(running) == os.path.realpath(binary)
     return health_ok(server.port)
 
 

@@ -112,7 +112,7 @@ def _server_argv(
         "--ctx-size", str(context_size),
         "--parallel", "1",  # one slot: concurrent requests queue, output stays repeatable
         "--threads", str(threads),
-        "--no-webui",
+        "--no-ui",  # the current spelling of --no-webui
         # Without this, greedy output depends on which prompts came before.
         "--no-cache-prompt",
         "--jinja",
