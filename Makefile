@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test test-fast lint typecheck demo bench clean
+.PHONY: test test-fast lint demo bench clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
 
-test: $(STAMP)
+# Chromium (browser tests) and redis-server (Redis Streams backend) come from Debian.
+# Best effort: without them (no root, no apt) those tests skip with a stated reason.
+system-deps:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+			|| echo "could not install$$missing; those tests will be skipped"; \
+	fi
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -45,6 +45,11 @@ def _replay_model(wire: str, spec: str, scenario: str, delay: float) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.web:
+        from streamtap.server.demo import run_web_demo
+
+        print(f"chat page: http://{args.host}:{args.port}/", flush=True)
+        return run_web_demo(host=args.host, port=args.port)
     if not _FIXTURES.is_dir():
         print("streamtap demo --replay needs the repository's fixtures/ directory", file=sys.stderr)
         return 2
@@ -70,4 +75,9 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("demo", help="stream a demo answer (recorded fixtures, no key needed)")
     parser.add_argument("--delay", type=float, default=0.03, help="seconds between replayed events")
+    parser.add_argument(
+        "--web", action="store_true", help="start the local model and the chat page server"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8123)
     parser.set_defaults(func=run)
