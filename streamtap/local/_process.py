@@ -212,7 +212,7 @@ def launch(
             _wait_ready(process, chosen, log_path, ready_timeout)
         except ServerStartError:
             terminate(process)
-            lost_race = port is None and "bind" in log_tail(log_path)
+            lost_race = port is None and "couldn't bind" in log_tail(log_path)
             if lost_race and attempt < attempts:
                 continue
             raise

@@ -218,3 +218,22 @@ def test_ctrl_c_in_the_owning_process_stops_the_server(tmp_path: Path) -> None:
     assert "KeyboardInterrupt" in stderr
     assert not _pid_exists(pid), "the server outlived its owner's Ctrl-C"
     assert _port_free(port)
+
+
+@pytest.mark.local_model
+def test_auto_port_taken_before_the_server_binds_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamtap.local import _process
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        offered = iter([busy])
+        real_free_port = _process.free_port
+        monkeypatch.setattr(_process, "free_port", lambda: next(offered, None) or real_free_port())
+        with serve(log_path=tmp_path / "server.log") as server:
+            assert server.port != busy
+            assert _health_status(server.port) == 200
+    _assert_gone(server)
