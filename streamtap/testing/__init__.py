@@ -1,51 +1,86 @@
 """Streaming cassettes: record LLM HTTP traffic once, replay it with its chunking and timing.
 
 Importing this package aliases ``httpx`` to ``httpx2`` when nothing has imported
-``httpx`` yet, so respx intercepts the openai and anthropic SDKs; it must come
-first, hence the import order below.
+``httpx`` yet, so respx intercepts the openai and anthropic SDKs. Everything else
+loads on first use: the pytest plugin (installed with streamtap itself) must load
+even where respx, which comes with ``streamtap[testing]``, is missing.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from streamtap.testing._alias import ensure_httpx_alias
 
 ensure_httpx_alias()
 
-from streamtap.testing.cassette import (  # noqa: E402
-    RECORD_MODES,
-    Cassette,
-    CassetteContext,
-    Pace,
-    RecordMode,
-    use_cassette,
-)
-from streamtap.testing.errors import (  # noqa: E402
-    CassetteError,
-    CassetteFormatError,
-    CassetteMismatchError,
-    CassetteNotFoundError,
-    CassetteSetupError,
-)
-from streamtap.testing.fileformat import (  # noqa: E402
-    FORMAT_VERSION,
-    dumps_interactions,
-    load_interactions,
-    save_interactions,
-)
-from streamtap.testing.matching import MatchOn, RequestMatcher  # noqa: E402
-from streamtap.testing.model import (  # noqa: E402
-    Chunk,
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    StreamError,
-)
-from streamtap.testing.redaction import (  # noqa: E402
-    REDACTED,
-    RedactHook,
-    find_credentials,
-    redact_interaction,
-)
+if TYPE_CHECKING:
+    from streamtap.testing.cassette import (
+        RECORD_MODES,
+        Cassette,
+        CassetteContext,
+        Pace,
+        RecordMode,
+        use_cassette,
+    )
+    from streamtap.testing.errors import (
+        CassetteError,
+        CassetteFormatError,
+        CassetteMismatchError,
+        CassetteNotFoundError,
+        CassetteSetupError,
+    )
+    from streamtap.testing.fileformat import (
+        FORMAT_VERSION,
+        dumps_interactions,
+        load_interactions,
+        save_interactions,
+    )
+    from streamtap.testing.matching import MatchOn, RequestMatcher
+    from streamtap.testing.model import (
+        Chunk,
+        Interaction,
+        RecordedRequest,
+        RecordedResponse,
+        StreamError,
+    )
+    from streamtap.testing.redaction import (
+        REDACTED,
+        RedactHook,
+        find_credentials,
+        redact_interaction,
+    )
+
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("RECORD_MODES", "Cassette", "CassetteContext", "Pace", "RecordMode", "use_cassette"),
+        "streamtap.testing.cassette",
+    ),
+    **dict.fromkeys(
+        (
+            "CassetteError",
+            "CassetteFormatError",
+            "CassetteMismatchError",
+            "CassetteNotFoundError",
+            "CassetteSetupError",
+        ),
+        "streamtap.testing.errors",
+    ),
+    **dict.fromkeys(
+        ("FORMAT_VERSION", "dumps_interactions", "load_interactions", "save_interactions"),
+        "streamtap.testing.fileformat",
+    ),
+    **dict.fromkeys(("MatchOn", "RequestMatcher"), "streamtap.testing.matching"),
+    **dict.fromkeys(
+        ("Chunk", "Interaction", "RecordedRequest", "RecordedResponse", "StreamError"),
+        "streamtap.testing.model",
+    ),
+    **dict.fromkeys(
+        ("REDACTED", "RedactHook", "find_credentials", "redact_interaction"),
+        "streamtap.testing.redaction",
+    ),
+}
 
 __all__ = [
     "FORMAT_VERSION",
@@ -75,3 +110,16 @@ __all__ = [
     "save_interactions",
     "use_cassette",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamtap.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

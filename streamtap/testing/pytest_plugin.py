@@ -18,12 +18,19 @@ import os
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from streamtap.testing import RECORD_MODES, Cassette, use_cassette
+# Importing the package installs the httpx -> httpx2 alias; respx loads only on use.
 from streamtap.testing._alias import alias_problem
+from streamtap.testing.errors import CassetteSetupError
+
+if TYPE_CHECKING:
+    from streamtap.testing.cassette import Cassette
+
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+"""pytest-recording's modes (kept here so the option exists without the extra)."""
 
 _ENTRY_POINT_NAME = "streamtap"
 _MARKER_HELP = (
@@ -131,6 +138,14 @@ def cassette(
     cassette_config: dict[str, Any],
 ) -> Iterator[Cassette]:
     """The active cassette for this test (the ``cassette`` marker configures it)."""
+    try:
+        from streamtap.testing import use_cassette
+    except ModuleNotFoundError as exc:
+        if exc.name != "respx":
+            raise
+        raise CassetteSetupError(
+            "streamtap cassettes need respx: pip install 'streamtap[testing]'"
+        ) from exc
     options = dict(cassette_config)
     marker = request.node.get_closest_marker("cassette")
     name = cassette_name

@@ -75,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
         if vendor is None:
             self._send_json(404, {"error": {"message": f"no route {path}"}})
         elif payload.get("stream"):
-            self._stream(fixture_events(vendor))
+            # model "warmup": the same stream without delays, to warm up client code paths
+            self._stream(fixture_events(vendor), paced=payload.get("model") != "warmup")
         elif vendor == "openai":
             self._send_json(200, _openai_completion(), gzipped=True)
         else:
@@ -85,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in self.state.response_secrets.items():
             self.send_header(name, value)
 
-    def _stream(self, events: Sequence[bytes]) -> None:
+    def _stream(self, events: Sequence[bytes], *, paced: bool = True) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("transfer-encoding", "chunked")
@@ -93,7 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         for delay, event in zip(delays(len(events)), events, strict=True):
-            time.sleep(delay)
+            if paced:
+                time.sleep(delay)
             self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")

@@ -90,3 +90,13 @@ def test_bad_files_raise_a_format_error(tmp_path: Path, content: str, message: s
     path.write_text(content, encoding="utf-8")
     with pytest.raises(CassetteFormatError, match=message):
         load_interactions(path)
+
+
+def test_public_names_are_all_importable() -> None:
+    import streamtap.testing as package
+
+    assert set(package.__all__) == set(package._EXPORTS)
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        package.nope  # noqa: B018

@@ -204,3 +204,39 @@ def test_installed_entry_point(
     _replay_project(user_project)
     result = user_project.runpytest_subprocess(*UNRELATED, *args, *LIGHT)
     _assert_light_outcomes(result)
+
+
+def test_without_the_testing_extra_only_cassette_tests_fail(
+    user_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry point is installed with streamtap itself; respx comes with streamtap[testing]."""
+    hidden = user_project.path / "no_respx"
+    hidden.mkdir()
+    (hidden / "respx.py").write_text(
+        'raise ModuleNotFoundError("No module named \'respx\'", name="respx")\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{hidden}{os.pathsep}{ROOT}")
+    user_project.makepyfile(
+        test_plain="""
+        import pytest
+
+        def test_unrelated():
+            assert True
+
+        @pytest.mark.cassette
+        def test_cassette():
+            pass
+        """
+    )
+    result = user_project.runpytest_subprocess(*UNRELATED, "-p", "no:respx", "-p", PLUGIN)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*CassetteSetupError: streamtap cassettes need respx: pip install 'streamtap*"]
+    )
+
+
+def test_plugin_record_modes_match_the_library() -> None:
+    from streamtap.testing import RECORD_MODES
+    from streamtap.testing.pytest_plugin import RECORD_MODES as PLUGIN_MODES
+
+    assert PLUGIN_MODES == RECORD_MODES

@@ -50,10 +50,10 @@ def _anthropic(server: SSEServer) -> anthropic.AsyncAnthropic:
     )
 
 
-def _stream_openai(client: openai.OpenAI) -> tuple[list[float], list[str]]:
+def _stream_openai(client: openai.OpenAI, model: str = "gpt-4o") -> tuple[list[float], list[str]]:
     start = time.perf_counter()
     stream = client.chat.completions.create(
-        model="gpt-4o",
+        model=model,
         messages=MESSAGES,  # type: ignore[arg-type]
         stream=True,
         extra_body={"metadata": {"api_key": BODY_SECRET}},
@@ -66,10 +66,12 @@ def _stream_openai(client: openai.OpenAI) -> tuple[list[float], list[str]]:
     return times, events
 
 
-async def _stream_anthropic(client: anthropic.AsyncAnthropic) -> tuple[list[float], list[str]]:
+async def _stream_anthropic(
+    client: anthropic.AsyncAnthropic, model: str = "claude-sonnet-4-6"
+) -> tuple[list[float], list[str]]:
     start = time.perf_counter()
     stream = await client.messages.create(
-        model="claude-sonnet-4-6",
+        model=model,
         max_tokens=64,
         messages=MESSAGES,  # type: ignore[arg-type]
         stream=True,
@@ -83,13 +85,29 @@ async def _stream_anthropic(client: anthropic.AsyncAnthropic) -> tuple[list[floa
     return times, events
 
 
-def _assert_same_timing(live: list[float], replay: list[float]) -> None:
+ATTEMPTS = 3
+"""Replays allowed per check: on a shared, overloaded CI core a descheduled thread can
+wake tens of milliseconds late. The pacing is deterministic, so one clean replay out
+of three shows the mechanism meets the bound; a real pacing bug fails all three."""
+
+
+def _timing_errors(live: list[float], replay: list[float], path: Path) -> list[str]:
+    """How replay timing misses the bound, versus the consumer's live view and the recording."""
+    recorded = [chunk.offset for chunk in load_interactions(path)[0].response.chunks]
     assert len(live) == len(replay)
-    assert abs(replay[0] - live[0]) <= TOLERANCE, (live[0], replay[0])
-    for (live_a, live_b), (replay_a, replay_b) in zip(
-        pairwise(live), pairwise(replay), strict=True
+    errors = []
+    if abs(replay[0] - live[0]) > TOLERANCE:
+        errors.append(f"first token: live {live[0]:.3f}s, replay {replay[0]:.3f}s")
+    for index, ((live_a, live_b), (replay_a, replay_b)) in enumerate(
+        zip(pairwise(live), pairwise(replay), strict=True), start=1
     ):
-        assert abs((replay_b - replay_a) - (live_b - live_a)) <= TOLERANCE, (live, replay)
+        if abs((replay_b - replay_a) - (live_b - live_a)) > TOLERANCE:
+            errors.append(
+                f"gap {index}: live {live_b - live_a:.3f}s, replay {replay_b - replay_a:.3f}s"
+            )
+    if not recorded[0] <= replay[0] <= recorded[0] + TOLERANCE:
+        errors.append(f"first chunk: recorded {recorded[0]:.3f}s, replay {replay[0]:.3f}s")
+    return errors
 
 
 def _assert_no_secret(path: Path) -> None:
@@ -104,7 +122,7 @@ def test_openai_sync_record_then_replay_keeps_boundaries_and_timing(
 ) -> None:
     path = tmp_path / "openai.json"
     client = _openai(sse_server)
-    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
+    _stream_openai(client, model="warmup")  # first-use costs must not skew the live timing
 
     with use_cassette(path, record_mode="once") as cassette:
         live_times, live_events = _stream_openai(client)
@@ -133,11 +151,16 @@ def test_openai_sync_record_then_replay_keeps_boundaries_and_timing(
     assert interaction.response.header("openai-organization") == REDACTED
 
     received_before = len(sse_server.received)
-    with use_cassette(path, pace="recorded") as replay:
-        replay_times, replay_events = _stream_openai(client)
-    assert replay_events == live_events
-    _assert_same_timing(live_times, replay_times)
-    assert replay.all_played
+    failures = []
+    for _ in range(ATTEMPTS):
+        with use_cassette(path, pace="recorded") as replay:
+            replay_times, replay_events = _stream_openai(client)
+        assert replay_events == live_events
+        assert replay.all_played
+        failures.append(_timing_errors(live_times, replay_times, path))
+        if not failures[-1]:
+            break
+    assert not failures[-1], failures
 
     with use_cassette(path) as instant:
         instant_times, instant_events = _stream_openai(client)
@@ -175,7 +198,7 @@ def test_replay_yields_the_recorded_chunk_boundaries_to_raw_httpx2(
 async def test_anthropic_async_record_then_replay(sse_server: SSEServer, tmp_path: Path) -> None:
     path = tmp_path / "anthropic.json"
     client = _anthropic(sse_server)
-    await client.messages.create(model="claude-sonnet-4-6", max_tokens=8, messages=MESSAGES)  # type: ignore[arg-type]
+    await _stream_anthropic(client, model="warmup")
 
     async with use_cassette(path, record_mode="once"):
         live_times, live_events = await _stream_anthropic(client)
@@ -190,10 +213,15 @@ async def test_anthropic_async_record_then_replay(sse_server: SSEServer, tmp_pat
     assert interaction.request.header("x-api-key") == REDACTED
     assert interaction.request.json()["metadata"] == {"user_id": f"Bearer {REDACTED}"}
 
-    async with use_cassette(path, pace="recorded"):
-        replay_times, replay_events = await _stream_anthropic(client)
-    assert replay_events == live_events
-    _assert_same_timing(live_times, replay_times)
+    failures = []
+    for _ in range(ATTEMPTS):
+        async with use_cassette(path, pace="recorded"):
+            replay_times, replay_events = await _stream_anthropic(client)
+        assert replay_events == live_events
+        failures.append(_timing_errors(live_times, replay_times, path))
+        if not failures[-1]:
+            break
+    assert not failures[-1], failures
 
     async with use_cassette(path, pace="instant"):
         instant_times, instant_events = await _stream_anthropic(client)
