@@ -18,6 +18,7 @@ from uuid import UUID
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
 import streamtap
 from tests.resilience import _server as S
@@ -48,6 +49,26 @@ class Recorder(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         self.ends.append(response)
         self.done.set()
+
+
+class TokenRecorder(Recorder, _StreamingCallbackHandler[Any]):
+    """Also counts tokens; being a streaming handler makes invoke stream them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[Any] = []
+        self.two_tokens = threading.Event()
+
+    def tap_output_iter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        self.tokens.append(token)
+        if len(self.tokens) == 2:
+            self.two_tokens.set()
 
 
 def slow_model(script: S.Script, wire: str, **options: Any) -> Any:
@@ -125,10 +146,10 @@ async def test_async_consumer_stops(server: S.FaultServer, wire: str, how: str) 
 @pytest.mark.parametrize("wire", WIRES)
 async def test_ainvoke_cancelled_reports_the_partial(server: S.FaultServer, wire: str) -> None:
     script = server.script(S.stall(2, keepalive=0.05))
-    recorder = Recorder()
+    recorder = TokenRecorder()
     model = slow_model(script, wire)
     task = asyncio.create_task(model.ainvoke("hi", config={"callbacks": [recorder]}))
-    await asyncio.sleep(0.3)  # the two tokens are in, the stream is stalled
+    await asyncio.to_thread(recorder.two_tokens.wait, 3)  # then the stream stalls
     task.cancel()
     with pytest.raises(asyncio.CancelledError) as info:
         await task

@@ -274,12 +274,12 @@ async def test_each_retry_fires_on_retry(server: S.FaultServer, use_async: bool)
 
 
 def test_deadline_stops_retrying_before_it_is_crossed(server: S.FaultServer) -> None:
-    script = server.script(*[S.status(429, headers={"retry-after-ms": "200"})] * 5)
-    policy = RetryPolicy(max_attempts=10, initial_wait=0.01, max_wait=1.0, deadline=0.3)
+    script = server.script(*[S.status(429, headers={"retry-after-ms": "300"})] * 5)
+    policy = RetryPolicy(max_attempts=10, initial_wait=0.01, max_wait=1.0, deadline=0.5)
     out = run_sync(streamtap.resilient(make(script, "openai"), retry=policy))
     assert isinstance(out.error, RateLimitError)
     assert len(script.requests) == 2  # a second wait would end past the deadline
-    assert out.elapsed < 1.0
+    assert 0.3 <= out.elapsed < 1.5
 
 
 @pytest.mark.parametrize("use_async", [False, True])
@@ -312,7 +312,8 @@ async def test_total_timeout_covers_retries(server: S.FaultServer, use_async: bo
     assert out.error.error_type == "total_timeout"
     assert out.error.partial is None
     assert 0.45 <= out.elapsed < 2.0
-    assert len(script.requests) == 3
+    assert 2 <= len(script.requests) <= 3  # 0.2 s each, then the total cuts the last short
+    assert all(r.client_closed.wait(2) for r in script.requests)
 
 
 @pytest.mark.parametrize("use_async", [False, True])
