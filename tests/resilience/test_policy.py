@@ -381,3 +381,12 @@ def test_close_leaves_a_user_http_client_open(server: S.FaultServer) -> None:
             model.invoke("hi")
         assert model.models[0]._client is None
         assert not http.is_closed  # the caller's client: the caller closes it
+
+
+def test_rate_limit_reset_headers_are_honoured(server: S.FaultServer) -> None:
+    headers = {"x-ratelimit-reset-requests": "150ms", "x-ratelimit-reset-tokens": "20ms"}
+    script = server.script(S.status(429, headers=headers), S.ok())
+    out = run_sync(streamtap.resilient(make(script, "openai"), retry=FAST))
+    assert out.error is None
+    assert out.final().response_metadata["attempts"][0]["wait"] == 0.15  # the later reset
+    assert out.elapsed >= 0.14
