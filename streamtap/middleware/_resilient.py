@@ -43,6 +43,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamtap.middleware._call import Call, Recovery
 from streamtap.middleware._drive import adrive, drive
+from streamtap.middleware._recovery import RESET_EVENT
 from streamtap.middleware._retry import RetryPolicy
 from streamtap.middleware._timeouts import (
     Timeouts,
@@ -201,9 +202,10 @@ class ResilientChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = run_manager or _callers_run_manager(CallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
+        wrappers = _Wrappers()
         with closing(drive(call, run_manager)) as chunks:
             for chunk in chunks:
-                yield ChatGenerationChunk(message=chunk)
+                yield wrappers.wrap(chunk)
 
     async def _astream(
         self,
@@ -214,9 +216,10 @@ class ResilientChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = run_manager or _callers_run_manager(AsyncCallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
+        wrappers = _Wrappers()
         async with aclosing(adrive(call, run_manager)) as chunks:
             async for chunk in chunks:
-                yield ChatGenerationChunk(message=chunk)
+                yield wrappers.wrap(chunk)
 
     def _generate(
         self,
@@ -286,6 +289,31 @@ class ResilientChatModel(BaseChatModel):
         """Async twin of :meth:`stream_chunks`."""
         msgs = self._convert_input(messages).to_messages()
         return adrive(self._new_call(msgs, stop, kwargs), None)
+
+
+class _Wrappers:
+    """The ChatGenerationChunks yielded for the current message, to forget it on a restart.
+
+    langchain-core's ``stream()`` yields each wrapper's message to the consumer
+    and keeps the wrappers to build ``on_llm_end``'s message. Emptying the
+    wrappers of a discarded message (not the messages the consumer holds) keeps
+    a restart's abandoned text out of that final message, as under ``invoke``.
+    """
+
+    __slots__ = ("_current",)
+
+    def __init__(self) -> None:
+        self._current: list[ChatGenerationChunk] = []
+
+    def wrap(self, chunk: AIMessageChunk) -> ChatGenerationChunk:
+        if RESET_EVENT in chunk.response_metadata:
+            for old in self._current:
+                old.message = AIMessageChunk(content="", id=chunk.id)
+                old.text = ""
+            self._current = []
+        wrapper = ChatGenerationChunk(message=chunk)
+        self._current.append(wrapper)
+        return wrapper
 
 
 def _callers_run_manager(kind: type[_RM]) -> _RM | None:

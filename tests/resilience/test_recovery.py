@@ -241,3 +241,26 @@ def test_graph_custom_mode_gets_the_reset_between_the_two_messages(
     assert all(i == new_id for i, _ in seen[at + 1 :])
     final = items[-1][1]["messages"][-1]
     assert (final.id, final.content) == (new_id, S.FULL)
+
+
+class EndRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.ends: list[Any] = []
+
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        self.ends.append(response.generations[0][0].message)
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_on_llm_end_after_a_restart_is_the_clean_message(
+    server: S.FaultServer, use_async: bool
+) -> None:
+    script = server.script(S.in_stream_error(2), S.ok())
+    model = streamtap.resilient(make(script, "anthropic"), retry=FAST, recovery="restart")
+    recorder = EndRecorder()
+    config = {"callbacks": [recorder]}
+    out = await run_async(model, config=config) if use_async else run_sync(model, config=config)
+    assert [text for _, text in out.by_id()] == ["Hello wor", S.FULL]  # the consumer saw both
+    (ended,) = recorder.ends
+    assert (ended.content, ended.id) == (S.FULL, f"msg_{script.sid}_2")
+    assert out.chunks[0].content == "Hello "  # the consumer's own chunks are untouched
