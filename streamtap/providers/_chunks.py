@@ -33,7 +33,48 @@ FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "refusal", "
 # A validated chunk's field dict, used as a template: building a chunk from it
 # skips pydantic validation (about 6 µs) on the per-token hot path.
 _TEMPLATE: dict[str, Any] = dict(AIMessageChunk(content="").__dict__)
-_FIELDS_SET = frozenset({"content", "id"})
+_set = object.__setattr__
+_new = AIMessageChunk.__new__
+
+
+def _template_fields(message_id: str | None, text: str) -> dict[str, Any]:
+    """Any langchain-core: copy the template, a fresh container for every mutable field."""
+    fields = {
+        k: ([] if isinstance(v, list) else {} if isinstance(v, dict) else v)
+        for k, v in _TEMPLATE.items()
+    }
+    fields["content"] = text
+    fields["id"] = message_id
+    return fields
+
+
+def _literal_fields(message_id: str | None, text: str) -> dict[str, Any]:
+    """langchain-core 1.x's AIMessageChunk fields, in declaration order, as one dict display.
+
+    Twice as fast as the generic copy (no per-field type tests); used only when
+    it equals the template key for key and in order (checked at import).
+    """
+    return {
+        "content": text,
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "type": "AIMessageChunk",
+        "name": None,
+        "id": message_id,
+        "tool_calls": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+        "tool_call_chunks": [],
+        "chunk_position": None,
+    }
+
+
+def _matches_template(build: Callable[[str | None, str], dict[str, Any]]) -> bool:
+    fields = build(None, "")
+    return list(fields.items()) == list(_TEMPLATE.items())
+
+
+_fields = _literal_fields if _matches_template(_literal_fields) else _template_fields
 
 
 def text_chunk(message_id: str | None, text: str) -> AIMessageChunk:
@@ -42,17 +83,11 @@ def text_chunk(message_id: str | None, text: str) -> AIMessageChunk:
     Equivalent to ``AIMessageChunk(content=text, id=message_id)`` (a test checks
     it) but several times cheaper; every mutable field gets a fresh container.
     """
-    chunk = AIMessageChunk.__new__(AIMessageChunk)
-    fields = {
-        k: ([] if isinstance(v, list) else {} if isinstance(v, dict) else v)
-        for k, v in _TEMPLATE.items()
-    }
-    fields["content"] = text
-    fields["id"] = message_id
-    object.__setattr__(chunk, "__dict__", fields)
-    object.__setattr__(chunk, "__pydantic_fields_set__", set(_FIELDS_SET))
-    object.__setattr__(chunk, "__pydantic_extra__", None)
-    object.__setattr__(chunk, "__pydantic_private__", None)
+    chunk = _new(AIMessageChunk)
+    _set(chunk, "__dict__", _fields(message_id, text))
+    _set(chunk, "__pydantic_fields_set__", {"content", "id"})
+    _set(chunk, "__pydantic_extra__", None)
+    _set(chunk, "__pydantic_private__", None)
     return chunk
 
 

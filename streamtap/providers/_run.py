@@ -185,6 +185,26 @@ class StreamRun:
 # --------------------------------------------------------------------------- SSE reading
 
 
+# The decoder's C scanner (typeshed leaves the attribute undeclared).
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(data: str) -> Any:
+    """``json.loads`` for one event's data, minus its three Python-level wrappers.
+
+    The stdlib's own scanner parses the document; anything it does not consume
+    whole (surrounding whitespace, trailing text, invalid JSON) goes through
+    ``json.loads`` so the result and the errors are exactly its.
+    """
+    try:
+        value, end = _scan_once(data, 0)
+    except StopIteration:
+        return json.loads(data)
+    if end != len(data):
+        return json.loads(data)
+    return value
+
+
 def _decode(sse: Any, *, named_only: bool) -> dict[str, Any] | _Done | None:
     data: str = sse.data
     if data.startswith("[DONE]"):
@@ -195,7 +215,7 @@ def _decode(sse: Any, *, named_only: bool) -> dict[str, Any] | _Done | None:
     if event == "ping" or not data:
         return None
     try:
-        decoded = json.loads(data)
+        decoded = _loads(data)
     except json.JSONDecodeError:
         if event == "error":
             return {"type": "error", "error": {"type": "api_error", "message": data}}
