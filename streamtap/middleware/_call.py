@@ -148,7 +148,8 @@ class Call:
         )
         if attempt is not None:
             attempt.record["next"] = "fallback" if worthy else "raise"
-            attempt.record.setdefault("wait", 0.0)
+            if worthy:
+                attempt.record["wait"] = 0.0  # another vendor: no reason to wait
         return worthy
 
     # -- results ----------------------------------------------------------------------
@@ -220,7 +221,9 @@ class Call:
 
     def result(self) -> ChatResult:
         chunk = self.visible.message()
-        message = message_chunk_to_message(chunk if chunk is not None else AIMessageChunk(content=""))
+        message = message_chunk_to_message(
+            chunk if chunk is not None else AIMessageChunk(content="")
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
