@@ -2,6 +2,11 @@
 
 A preset is data, not code: a base URL, the environment variable holding the
 key, and the wire format. Adding an OpenAI-compatible vendor is one line.
+
+The ``llamacpp`` presets find the server ``streamtap local start`` runs: without
+``base_url=`` they read its state file and use its port, and fall back to llama.cpp's
+default port 8080 when none is running. ``llamacpp-anthropic`` talks to the same server
+over the Anthropic Messages wire.
 """
 
 from __future__ import annotations
@@ -21,22 +26,35 @@ from streamtap.providers.anthropic import AnthropicChatModel, MessagesMapper
 from streamtap.providers.openai_chat import ChatCompletionsMapper, OpenAIChatModel
 from streamtap.providers.openai_responses import OpenAIResponsesModel, ResponsesMapper
 
-__all__ = ["PRESETS", "Preset", "anormalize", "chat_model", "normalize"]
+__all__ = ["PRESETS", "AnthropicCompatibleModel", "Preset", "anormalize", "chat_model", "normalize"]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """An OpenAI-compatible server: where it is and where its key comes from."""
+    """A compatible server: where it is, where its key comes from, which wire it speaks."""
 
     base_url: str | None
     key_env: str | None
     requires_key: bool
+    wire: str = "openai"  # "openai" (Chat Completions) or "anthropic" (Messages)
+    provider: str | None = None  # reported provider when not the prefix itself
+    local: bool = False  # prefer the running `streamtap local` server over base_url
 
 
 PRESETS: dict[str, Preset] = {
     "openai-compatible": Preset(None, "OPENAI_COMPATIBLE_API_KEY", requires_key=False),
     "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", requires_key=False),
-    "llamacpp": Preset("http://127.0.0.1:8080/v1", "LLAMACPP_API_KEY", requires_key=False),
+    "llamacpp": Preset(
+        "http://127.0.0.1:8080/v1", "LLAMACPP_API_KEY", requires_key=False, local=True
+    ),
+    "llamacpp-anthropic": Preset(
+        "http://127.0.0.1:8080",
+        "LLAMACPP_API_KEY",
+        requires_key=False,
+        wire="anthropic",
+        provider="llamacpp",
+        local=True,
+    ),
     "ollama": Preset("http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", requires_key=False),
     "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY", requires_key=True),
     "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", requires_key=True),
@@ -69,6 +87,51 @@ class OpenAICompatibleModel(OpenAIChatModel):
         return {"api_key": preset.key_env or "OPENAI_COMPATIBLE_API_KEY"}
 
 
+class AnthropicCompatibleModel(AnthropicChatModel):
+    """Anthropic Messages against a server that is not Anthropic (llama.cpp)."""
+
+    requires_api_key = False
+    api_key_env = ()
+    base_url_env = ()
+
+    @property
+    def _llm_type(self) -> str:
+        return f"streamtap-{self.provider_name}-anthropic"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "LLAMACPP_API_KEY"}
+
+    def _create(self, client: Any, request: dict[str, Any]) -> Any:
+        return client.messages.create(**_sampling_in_body(request))
+
+    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
+        return await client.messages.create(**_sampling_in_body(request))
+
+
+# anthropic 2.x dropped these from messages.create(); compatible servers still honour them.
+_BODY_ONLY = ("temperature", "top_p", "top_k", "seed")
+
+
+def _sampling_in_body(request: dict[str, Any]) -> dict[str, Any]:
+    moved = {key: request[key] for key in _BODY_ONLY if key in request}
+    if not moved:
+        return request
+    rest = {key: value for key, value in request.items() if key not in moved}
+    rest["extra_body"] = {**moved, **(rest.get("extra_body") or {})}
+    return rest
+
+
+def _local_base_url(preset: Preset) -> str | None:
+    """The running ``streamtap local start`` server's URL for this preset's wire, if any."""
+    from streamtap.local import status
+
+    server = status()
+    if server is None:
+        return None
+    return server.anthropic_base_url if preset.wire == "anthropic" else server.base_url
+
+
 def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
     """A chat model from a ``"vendor:model"`` spec; swapping vendors is a one-string change.
 
@@ -87,7 +150,10 @@ def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
         raise ValueError(
             f"unknown vendor prefix {vendor!r} in {spec!r}; known vendors: {', '.join(KNOWN_PREFIXES)}"
         )
-    base_url = kwargs.pop("base_url", None) or preset.base_url
+    base_url = kwargs.pop("base_url", None)
+    if base_url is None and preset.local:
+        base_url = _local_base_url(preset)
+    base_url = base_url or preset.base_url
     if base_url is None:
         raise ValueError(f"{vendor!r} needs base_url=, e.g. base_url='http://127.0.0.1:8000/v1'")
     if kwargs.get("api_key") is None and preset.key_env and (key := os.environ.get(preset.key_env)):
@@ -98,7 +164,9 @@ def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
         raise AuthenticationError(
             f"no API key: pass api_key= or set {preset.key_env}", provider=vendor, model=model
         )
-    return OpenAICompatibleModel(model=model, provider_name=vendor, base_url=base_url, **kwargs)
+    provider = preset.provider or vendor
+    cls = AnthropicCompatibleModel if preset.wire == "anthropic" else OpenAICompatibleModel
+    return cls(model=model, provider_name=provider, base_url=base_url, **kwargs)
 
 
 # --------------------------------------------------------------------------- raw streams
@@ -111,8 +179,10 @@ def _mapper(provider: str) -> ChunkMapper:
         return MessagesMapper()
     if provider == "openai":
         return ChatCompletionsMapper()
-    if provider in PRESETS:
-        return ChatCompletionsMapper(model_provider=provider)
+    if (preset := PRESETS.get(provider)) is not None:
+        if preset.wire == "anthropic":
+            return MessagesMapper(model_provider=preset.provider or provider)
+        return ChatCompletionsMapper(model_provider=preset.provider or provider)
     raise ValueError(
         f"unknown provider {provider!r} for normalize(); use 'openai', 'openai-responses' "
         f"or 'anthropic' (or an OpenAI-compatible preset: {', '.join(PRESETS)})"
