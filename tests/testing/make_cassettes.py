@@ -8,6 +8,7 @@ looks like.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import anthropic
@@ -22,7 +23,9 @@ ANTHROPIC_BASE = "https://api.anthropic.com"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-def _as_vendor(server: SSEServer, base: str):  # type: ignore[no-untyped-def]
+def _as_vendor(server: SSEServer, base: str) -> Callable[[Interaction], None]:
+    """A redact hook that makes a loopback recording look like one made against ``base``."""
+
     def rewrite(interaction: Interaction) -> None:
         request = interaction.request
         request.url = request.url.replace(server.base_url + "/v1", base + "/v1")

@@ -240,3 +240,41 @@ def test_plugin_record_modes_match_the_library() -> None:
     from streamtap.testing.pytest_plugin import RECORD_MODES as PLUGIN_MODES
 
     assert PLUGIN_MODES == RECORD_MODES
+
+
+def test_cassette_config_fixture_sets_defaults_and_markers_override(
+    user_project: pytest.Pytester,
+) -> None:
+    _replay_project(user_project)
+    user_project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cassette_config():
+            return {"match_on": ("method", "url")}
+        """
+    )
+    user_project.makepyfile(
+        test_user="""
+        import openai
+        import pytest
+
+        def ask(model):
+            client = openai.OpenAI(api_key="unused", max_retries=0)
+            messages = [{"role": "user", "content": "something else"}]
+            stream = client.chat.completions.create(model=model, messages=messages, stream=True)
+            return "".join(e.choices[0].delta.content or "" for e in stream if e.choices)
+
+        @pytest.mark.cassette("openai_chat_text")
+        def test_config_relaxes_matching():
+            assert ask("another-model").startswith("Hello!")
+
+        @pytest.mark.cassette("openai_chat_text", match_on=None)
+        def test_marker_overrides_config():
+            ask("another-model")
+        """
+    )
+    result = user_project.runpytest_subprocess(*UNRELATED, "-p", PLUGIN)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_user.py::test_marker_overrides_config*"])
