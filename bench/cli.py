@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import time
 from contextlib import ExitStack
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     warmup=args.warmup,
                     seed=args.seed,
                     one_token=args.one_token,
-                    progress=lambda msg, v=vendor, t=transport: eprint(f"[{v}/{t}] {msg}"),
+                    progress=functools.partial(_progress, f"[{vendor}/{transport}]"),
                 )
                 per_vendor[vendor][transport] = report.cell_summary(measured)
             results[vendor] = report.merge_transports(per_vendor[vendor], about)
@@ -196,6 +197,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "times are inflated; compare scenarios through the paired differences and ratios"
         )
     return results
+
+
+def _progress(prefix: str, message: str) -> None:
+    eprint(f"{prefix} {message}")
 
 
 def _busy(info: dict[str, Any]) -> bool:

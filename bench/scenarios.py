@@ -13,6 +13,7 @@ columns that explain where the cost goes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -68,12 +69,24 @@ def text_of(item: Any) -> str:
     if isinstance(item, AIMessageChunk):
         content = item.content
         return content if isinstance(content, str) else ""
+    if type(item).__name__ == "ServerSentEvent":  # the SDK's decoded SSE, not yet JSON
+        return _sse_text(item.data, item.event)
     choices = getattr(item, "choices", None)
     if choices is not None:  # openai ChatCompletionChunk
         return "".join(c.delta.content or "" for c in choices)
     if getattr(item, "type", None) == "content_block_delta":  # anthropic event
         return getattr(item.delta, "text", "") or ""
     return ""
+
+
+def _sse_text(data: str, event: str | None) -> str:
+    if not data.startswith("{"):
+        return ""
+    decoded = json.loads(data)
+    if event == "content_block_delta":
+        return str(decoded["delta"].get("text") or "")
+    choices = decoded.get("choices") or ()
+    return "".join((c.get("delta") or {}).get("content") or "" for c in choices)
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -187,6 +200,16 @@ def _raw_sdk(ctx: Ctx) -> SyncMake:
     return lambda: create(**kwargs)  # type: ignore[no-any-return]
 
 
+def _raw_sdk_sse(ctx: Ctx) -> SyncMake:
+    create, kwargs = _raw_create(ctx.endpoint.sdk_client(ctx.vendor), ctx.vendor), _raw_kwargs(ctx)
+
+    def make() -> Iterable[Any]:
+        stream = create(**kwargs)
+        return stream._iter_events()  # type: ignore[no-any-return]
+
+    return make
+
+
 def _raw_sdk_async(ctx: Ctx) -> AsyncMake:
     create = _raw_create(ctx.endpoint.sdk_async_client(ctx.vendor), ctx.vendor)
     kwargs = _raw_kwargs(ctx)
@@ -298,6 +321,12 @@ def _stream_tokens_graph_async(ctx: Ctx) -> AsyncMake:
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("raw_sdk", False, _raw_sdk, "iterate the SDK's create(stream=True)"),
     Scenario("raw_sdk_async", True, _raw_sdk_async, "async iterate the SDK's create(stream=True)"),
+    Scenario(
+        "raw_sdk_sse",
+        False,
+        _raw_sdk_sse,
+        "the SDK's decoded SSE events, no JSON: the floor under every adapter",
+    ),
     Scenario("streamtap_normalize", False, _normalize, "streamtap.normalize(vendor, sdk_stream)"),
     Scenario(
         "streamtap_stream_chunks", False, _stream_chunks, "model.stream_chunks(): no callback layer"

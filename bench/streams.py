@@ -94,7 +94,7 @@ def _anthropic_events(tokens: int) -> list[bytes]:
         "output_tokens": 1,
         "service_tier": "standard",
     }
-    message = {
+    message: dict[str, object] = {
         "model": _ANTHROPIC_MODEL,
         "id": _ANTHROPIC_ID,
         "type": "message",
