@@ -229,7 +229,7 @@ class _Coalesce:
             self._pieces.append(piece)
             self._chars += len(piece)
         if (self._max_chars is not None and self._chars >= self._max_chars) or (
-            self._max_delay is not None and now - self._since >= self._max_delay
+            self._max_delay is not None and now >= self._since + self._max_delay  # as deadline()
         ):
             out.extend(self._take())
         return out
