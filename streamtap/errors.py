@@ -74,8 +74,11 @@ class StreamtapError(Exception):
         status_code: int | None = None,
         error_type: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.provider = provider
+        #: Seconds the server asked the client to wait (``Retry-After`` and kin), if it said.
+        self.retry_after = retry_after
         self.model = model
         self.status_code = status_code
         self.error_type = error_type
@@ -99,10 +102,6 @@ class RateLimitError(StreamtapError):
     """HTTP 429: too many requests or tokens for the account's limits."""
 
     hint = "slow down or retry after `retry_after` seconds (streamtap.resilient retries for you)"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kw)
 
 
 class OverloadedError(StreamtapError):
@@ -319,17 +318,12 @@ def from_sdk_error(
         cls = _status_class(status, code, message)
         if etype == "overloaded_error":
             cls = OverloadedError
-        extra: dict[str, Any] = {}
-        if cls is RateLimitError or status == 503 or status == 529:
-            retry_after = parse_retry_after(dict(exc.response.headers))
-            if cls is RateLimitError:
-                extra["retry_after"] = retry_after
         return cls(
             message,
             status_code=status,
             error_type=etype or code,
             request_id=request_id,
-            **extra,
+            retry_after=parse_retry_after(dict(exc.response.headers)),
             **kw,
         )
     if isinstance(
@@ -338,10 +332,12 @@ def from_sdk_error(
         return ProviderConnectionError("the request timed out", **kw)
     if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
         cause = exc.__cause__
-        detail = f"connection failed: {cause}" if cause else "connection failed"
+        reason = (str(cause) or type(cause).__name__) if cause is not None else ""
+        detail = f"connection failed: {reason}" if reason else "connection failed"
         return ProviderConnectionError(redact_secrets(detail, api_key), **kw)
     if isinstance(exc, httpx2.TransportError):
-        return ProviderConnectionError(redact_secrets(f"connection failed: {exc}", api_key), **kw)
+        reason = str(exc) or type(exc).__name__
+        return ProviderConnectionError(redact_secrets(f"connection failed: {reason}", api_key), **kw)
     if isinstance(exc, (openai.APIError, anthropic.APIError)):
         body = getattr(exc, "body", None)
         payload: Mapping[str, Any] = body if isinstance(body, Mapping) else {}

@@ -171,7 +171,7 @@ def is_fallback_worthy(exc: BaseException) -> bool:
 def retry_after(exc: BaseException) -> float | None:
     """Seconds the server asked us to wait (``retry-after-ms``, ``retry-after``, rate-limit resets)."""
     cause = failure_cause(exc)
-    if isinstance(cause, RateLimitError) and cause.retry_after is not None:
+    if isinstance(cause, StreamtapError) and cause.retry_after is not None:
         return cause.retry_after
     headers = _response_headers(cause)
     return parse_retry_after(headers) if headers else None

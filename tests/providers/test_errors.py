@@ -185,3 +185,15 @@ def test_errors_form_one_hierarchy() -> None:
     ):
         assert issubclass(cls, errors.StreamtapError)
     assert issubclass(errors.ContextLengthError, errors.BadRequestError)
+
+
+@pytest.mark.parametrize(("wire", "scenario"), [("anthropic", "http_529"), ("openai", "http_503")])
+def test_overload_keeps_the_servers_retry_after(router, wire: str, scenario: str) -> None:
+    fixture = F.load(wire, scenario)
+    headers = {**fixture.headers, "retry-after": "3"}
+    router.post(F.URLS[wire]).mock(
+        return_value=httpx.Response(fixture.status, headers=headers, json=fixture.json_body)
+    )
+    with pytest.raises(errors.StreamtapError) as info:
+        list(make_model(wire).stream("hi"))
+    assert info.value.retry_after == 3.0
