@@ -102,6 +102,22 @@ class AnthropicCompatibleModel(AnthropicChatModel):
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "LLAMACPP_API_KEY"}
 
+    def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
+        # llama.cpp closes the connection after a streamed /v1/messages answer although it
+        # advertises keep-alive; a request sent on the pooled socket before the close
+        # arrives fails with "Server disconnected". So: a new connection per request.
+        kwargs = super()._client_kwargs(is_async=is_async)
+        if "http_client" not in kwargs:
+            import anthropic
+            import httpx2
+
+            limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=0)
+            client_class = (
+                anthropic.DefaultAsyncHttpxClient if is_async else anthropic.DefaultHttpxClient
+            )
+            kwargs["http_client"] = client_class(limits=limits)
+        return kwargs
+
     def _create(self, client: Any, request: dict[str, Any]) -> Any:
         return client.messages.create(**_sampling_in_body(request))
 

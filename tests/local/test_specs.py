@@ -126,3 +126,27 @@ def test_normalize_reads_the_anthropic_wire_for_llamacpp_anthropic() -> None:
     assert chunks[-1].chunk_position == "last"
     assert chunks[-1].response_metadata["model_provider"] == "llamacpp"
     assert any(chunk.tool_call_chunks for chunk in chunks)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_anthropic_wire_opens_a_connection_per_request(is_async: bool) -> None:
+    """llama.cpp closes the socket after a streamed /v1/messages answer: never pool it."""
+    model = streamtap.chat_model("llamacpp-anthropic:smollm2")
+    client = model._client_kwargs(is_async=is_async)["http_client"]
+    try:
+        assert client._transport._pool._max_keepalive_connections == 0
+    finally:
+        if is_async:
+            import asyncio
+
+            asyncio.run(client.aclose())
+        else:
+            client.close()
+
+
+def test_anthropic_wire_keeps_a_client_it_is_given() -> None:
+    import httpx
+
+    with httpx.Client() as given:
+        model = streamtap.chat_model("llamacpp-anthropic:smollm2", http_client=given)
+        assert model._client_kwargs(is_async=False)["http_client"] is given
