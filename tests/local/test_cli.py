@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
-from rich.console import Console
 
 import streamtap
 from streamtap import local
 from streamtap.cli import main
 from streamtap.cli._demo_graph import chat_graph, joke_graph
-from streamtap.cli._view import StreamView, parse_stream_modes
 from streamtap.local import LocalServer
+
+pytest.importorskip("rich", reason="the chat/demo view needs rich (in streamtap[local])")
+from rich.console import Console
+
+from streamtap.cli._view import StreamView, parse_stream_modes
 
 ANSWER_TOKENS = 16
 
