@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import concurrency, machine, report
-from bench.runner import Cell, eprint, measure, validate
+from bench.runner import Cell, eprint, measure, measure_growth, validate
 from bench.scenarios import REQUIRED, by_name
 from bench.server import serve
 from bench.streams import VENDORS, events, expected_text
@@ -83,6 +83,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="also time one-token streams, for per-run setup (default: on; quick: off)",
     )
+    p.add_argument(
+        "--growth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time 4x longer streams in process: cost must stay flat "
+        "(default: on; quick: off)",
+    )
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--seed", type=int, default=20250)
     p.add_argument(
@@ -103,6 +110,8 @@ def _defaults(args: argparse.Namespace) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (0 if quick else 1)
     if args.one_token is None:
         args.one_token = not quick
+    if args.growth is None:
+        args.growth = not quick
     if args.scenarios is None and quick:
         args.scenarios = ",".join(REQUIRED)
     if args.concurrency_scenarios is None:
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "per_piece": args.per_piece,
             "scenarios": [s.name for s in scenarios],
             "one_token_runs": args.one_token,
+            "growth_runs": args.growth,
             "seed": args.seed,
             "statistic": "median over interleaved rounds; added = median of same-round "
             "differences to the raw SDK (async scenarios: the async SDK)",
@@ -176,6 +186,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 per_vendor[vendor][transport] = report.cell_summary(measured)
             results[vendor] = report.merge_transports(per_vendor[vendor], about)
             results.setdefault("targets", {})[vendor] = report.targets(results[vendor])
+        if args.growth:
+            results["growth"] = _growth(args, vendors, scenarios, aio)
         if levels:
             assert port is not None
             results["concurrency"] = concurrency.run(
@@ -197,6 +209,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "times are inflated; compare scenarios through the paired differences and ratios"
         )
     return results
+
+
+#: Scenarios whose per-chunk cost is checked for flatness against stream length.
+GROWTH_SCENARIOS = (
+    "raw_sdk",
+    "streamtap_normalize",
+    "streamtap_model_stream",
+    "streamtap_model_astream",
+    "streamtap_graph_messages_sync",
+    "streamtap_graph_messages_async",
+    "stream_tokens_graph",
+)
+
+
+def _growth(
+    args: argparse.Namespace, vendors: list[str], scenarios: list[Any], aio: asyncio.Runner
+) -> dict[str, Any]:
+    chosen = [s for s in scenarios if s.name in GROWTH_SCENARIOS]
+    long = args.tokens * 4
+    out: dict[str, Any] = {"tokens": [args.tokens, long], "transport": "inprocess"}
+    for vendor in vendors:
+        eprint(f"[{vendor}/growth] {args.tokens} vs {long} tokens")
+        cell = Cell(
+            vendor,
+            InProcess(per_piece=args.per_piece),
+            chosen,
+            args.tokens,
+            aio,
+            other_lengths=(long,),
+        )
+        measured = measure_growth(cell, long, repeats=max(3, args.repeats // 2), seed=args.seed)
+        out[vendor] = {
+            name: report.growth_row(short, long_m) for name, (short, long_m) in measured.items()
+        }
+    return out
 
 
 def _progress(prefix: str, message: str) -> None:

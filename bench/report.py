@@ -10,7 +10,7 @@ from typing import Any
 from bench.runner import Measured, median, paired_added
 from bench.scenarios import REQUIRED
 
-__all__ = ["cell_summary", "chart", "merge_transports", "table", "targets"]
+__all__ = ["cell_summary", "chart", "growth_row", "merge_transports", "table", "targets"]
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -47,6 +47,18 @@ def cell_summary(measured: dict[str, Measured]) -> dict[str, dict[str, Any]]:
             row["setup_added_ms"] = _round(paired_added(measured, name, Measured.run_1token_ms), 3)
         out[name] = row
     return out
+
+
+def growth_row(short: Measured, long: Measured) -> dict[str, Any]:
+    """Per-chunk cost at two stream lengths; ``growth`` near 1 means linear total cost."""
+    a, b = median(short.us_per_chunk()), median(long.us_per_chunk())
+    ca, cb = median(short.cpu_us_per_chunk()), median(long.cpu_us_per_chunk())
+    return {
+        "us_per_chunk": [_round(a), _round(b)],
+        "cpu_us_per_chunk": [_round(ca), _round(cb)],
+        "growth": _round(b / a, 3),
+        "cpu_growth": _round(cb / ca, 3),
+    }
 
 
 def merge_transports(
@@ -129,9 +141,33 @@ def table(results: Mapping[str, Any], vendors: list[str], transports: list[str])
         "scenarios against the async SDK. vs LangGraph: added / LangGraph's added (same mode). "
         "* = extra scenario."
     )
+    growth = results.get("growth")
+    if growth:
+        lines += ["", _growth_table(growth, vendors)]
     conc = results.get("concurrency")
     if conc:
         lines += ["", _concurrency_table(conc)]
+    return "\n".join(lines)
+
+
+def _growth_table(growth: Mapping[str, Any], vendors: list[str]) -> str:
+    short, long = growth["tokens"]
+    head = (
+        f"{'vendor':9} {'scenario':36} {f'µs @{short}':>10} {f'µs @{long}':>10} "
+        f"{'growth':>7} {'cpu growth':>10}"
+    )
+    lines = [
+        f"stream length x4, {growth['transport']}: per-chunk cost should stay flat (growth ≈ 1)",
+        head,
+        "-" * len(head),
+    ]
+    for vendor in vendors:
+        for name, row in (growth.get(vendor) or {}).items():
+            a, b = row["us_per_chunk"]
+            lines.append(
+                f"{vendor:9} {name:36} {_fmt(a):>10} {_fmt(b):>10} "
+                f"{_fmt(row['growth'], '.2f'):>7} {_fmt(row['cpu_growth'], '.2f'):>10}"
+            )
     return "\n".join(lines)
 
 

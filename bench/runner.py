@@ -22,7 +22,7 @@ from typing import Any
 from bench.scenarios import Ctx, Scenario, text_of
 from bench.transports import Endpoint
 
-__all__ = ["Cell", "Measured", "Run", "measure", "settle", "validate"]
+__all__ = ["Cell", "Measured", "Run", "measure", "measure_growth", "settle", "validate"]
 
 perf = time.perf_counter
 cpu = time.process_time
@@ -114,6 +114,8 @@ class Cell:
         scenarios: list[Scenario],
         tokens: int,
         runner: asyncio.Runner,
+        *,
+        other_lengths: tuple[int, ...] = (1,),
     ) -> None:
         self.vendor = vendor
         self.endpoint = endpoint
@@ -122,7 +124,7 @@ class Cell:
         self.runner = runner
         self.makes: dict[tuple[str, int], Any] = {}
         for scenario in scenarios:
-            for n in (tokens, 1):
+            for n in (tokens, *other_lengths):
                 self.makes[scenario.name, n] = scenario.build(Ctx(vendor, endpoint, n))
 
     def run(self, scenario: Scenario, tokens: int) -> Run:
@@ -196,6 +198,29 @@ def measure(
                 out[scenario.name].one_token.append(cell.run(scenario, 1))
         if progress is not None:
             progress(f"round {index + 1}/{repeats}")
+    return out
+
+
+def measure_growth(
+    cell: Cell, long: int, *, repeats: int, seed: int
+) -> dict[str, tuple[Measured, Measured]]:
+    """Each scenario at ``cell.tokens`` and at ``long`` tokens, interleaved within rounds.
+
+    A per-chunk cost that stays flat as the stream grows means no per-chunk step
+    does work proportional to the length so far.
+    """
+    settle()
+    rng = random.Random(seed)
+    order = list(cell.scenarios)
+    out = {s.name: (Measured(s, cell.tokens), Measured(s, long)) for s in order}
+    for scenario in order:  # warm-up
+        cell.run(scenario, long)
+    for _ in range(repeats):
+        rng.shuffle(order)
+        for scenario in order:
+            short_m, long_m = out[scenario.name]
+            short_m.runs.append(cell.run(scenario, cell.tokens))
+            long_m.runs.append(cell.run(scenario, long))
     return out
 
 

@@ -34,7 +34,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cmd = [
         sys.executable, "-m", "bench", "--quick", "--json", str(out),
         "--scenarios", ",".join(s.name for s in SCENARIOS),
-        "--tokens", "3", "--repeats", "1", "--one-token",
+        "--tokens", "3", "--repeats", "1", "--one-token", "--growth",
         "--concurrency", "1,2", "--concurrency-tokens", "2",
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
@@ -106,6 +106,17 @@ def test_concurrency_levels(results: dict[str, Any]) -> None:
             for row in rows:
                 assert _number(row["us_per_chunk"]) and _number(row["ratio_to_single"])
                 assert "rss_per_stream_kb" in row and "rss_per_stream_kb_over_sdk" in row
+
+
+def test_growth_section(results: dict[str, Any]) -> None:
+    growth = results["growth"]
+    assert growth["tokens"] == [3, 12]
+    for vendor in VENDORS:
+        assert {"raw_sdk", "streamtap_model_stream", "streamtap_graph_messages_async"} <= set(
+            growth[vendor]
+        )
+        for row in growth[vendor].values():
+            assert _number(row["growth"]) and len(row["us_per_chunk"]) == 2
 
 
 def test_profile_summary_counts_the_profiled_region_and_worker_threads() -> None:
