@@ -56,7 +56,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check streamtap tests bench
 	$(PY) -m mypy
 
-demo: $(STAMP)
+demo: $(LOCAL_STAMP)
 	$(PY) -m streamtap.cli demo
 
 bench: $(STAMP)

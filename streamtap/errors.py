@@ -41,7 +41,8 @@ __all__ = [
 _SECRET_PATTERNS = (
     re.compile(r"\b(sk-(?:proj-|ant-(?:api\d+-)?|or-v1-)?)[A-Za-z0-9_\-*.]{3,}"),
     re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-~+/]+=*"),
-    re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|authorization)\s*[=:]\s*)['\"]?[^\s'\",}]+"),
+    # key=value assignments; a value shorter than 8 characters is prose ("api_key= or ...").
+    re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|authorization)\s*[=:]\s*['\"]?)[^\s'\",}]{8,}"),
 )
 
 
@@ -337,7 +338,9 @@ def from_sdk_error(
         return ProviderConnectionError(redact_secrets(detail, api_key), **kw)
     if isinstance(exc, httpx2.TransportError):
         reason = str(exc) or type(exc).__name__
-        return ProviderConnectionError(redact_secrets(f"connection failed: {reason}", api_key), **kw)
+        return ProviderConnectionError(
+            redact_secrets(f"connection failed: {reason}", api_key), **kw
+        )
     if isinstance(exc, (openai.APIError, anthropic.APIError)):
         body = getattr(exc, "body", None)
         payload: Mapping[str, Any] = body if isinstance(body, Mapping) else {}

@@ -11,6 +11,7 @@ from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._registry import (
     KNOWN_PREFIXES,
     PRESETS,
+    AnthropicCompatibleModel,
     OpenAICompatibleModel,
     Preset,
     anormalize,
@@ -27,6 +28,7 @@ __all__ = [
     "KNOWN_PREFIXES",
     "PRESETS",
     "AnthropicChatModel",
+    "AnthropicCompatibleModel",
     "OpenAIChatModel",
     "OpenAICompatibleModel",
     "OpenAIResponsesModel",

@@ -118,25 +118,6 @@ class AnthropicCompatibleModel(AnthropicChatModel):
             kwargs["http_client"] = client_class(limits=limits)
         return kwargs
 
-    def _create(self, client: Any, request: dict[str, Any]) -> Any:
-        return client.messages.create(**_sampling_in_body(request))
-
-    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
-        return await client.messages.create(**_sampling_in_body(request))
-
-
-# anthropic 2.x dropped these from messages.create(); compatible servers still honour them.
-_BODY_ONLY = ("temperature", "top_p", "top_k", "seed")
-
-
-def _sampling_in_body(request: dict[str, Any]) -> dict[str, Any]:
-    moved = {key: request[key] for key in _BODY_ONLY if key in request}
-    if not moved:
-        return request
-    rest = {key: value for key, value in request.items() if key not in moved}
-    rest["extra_body"] = {**moved, **(rest.get("extra_body") or {})}
-    return rest
-
 
 def _local_base_url(preset: Preset) -> str | None:
     """The running ``streamtap local start`` server's URL for this preset's wire, if any."""

@@ -10,6 +10,8 @@ message matches the other vendors'.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -472,7 +474,29 @@ class AnthropicChatModel(StreamtapChatModel):
         return _anthropic_tool_choice(choice)
 
     def _create(self, client: Any, request: dict[str, Any]) -> Any:
-        return client.messages.create(**request)
+        return client.messages.create(**_sdk_arguments(request))
 
     async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
-        return await client.messages.create(**request)
+        return await client.messages.create(**_sdk_arguments(request))
+
+
+@functools.cache
+def _create_parameters() -> frozenset[str]:
+    import anthropic
+
+    return frozenset(inspect.signature(anthropic.resources.messages.Messages.create).parameters)
+
+
+def _sdk_arguments(request: dict[str, Any]) -> dict[str, Any]:
+    """Request fields the SDK's ``create()`` has no argument for travel in ``extra_body``.
+
+    anthropic 2.x dropped ``temperature`` / ``top_p`` / ``top_k`` from ``messages.create()``;
+    the API (and compatible servers such as llama.cpp) still honour them in the body.
+    """
+    known = _create_parameters()
+    extra = {k: v for k, v in request.items() if k not in known}
+    if not extra:
+        return request
+    arguments = {k: v for k, v in request.items() if k in known}
+    arguments["extra_body"] = {**extra, **(request.get("extra_body") or {})}
+    return arguments

@@ -58,3 +58,9 @@ def error_cases() -> list[tuple[str, str]]:
 def router() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=False) as mock:
         yield mock
+
+
+@pytest.fixture(autouse=True)
+def _no_local_server_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Spec defaults must not depend on a `streamtap local start` server on the developer's machine."""
+    monkeypatch.setenv("STREAMTAP_CACHE_DIR", str(tmp_path / "cache"))

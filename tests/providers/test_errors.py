@@ -197,3 +197,10 @@ def test_overload_keeps_the_servers_retry_after(router, wire: str, scenario: str
     with pytest.raises(errors.StreamtapError) as info:
         list(make_model(wire).stream("hi"))
     assert info.value.retry_after == 3.0
+
+
+def test_missing_key_message_is_not_mangled_by_redaction(monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(errors.AuthenticationError) as info:
+        streamtap.chat_model("openai:gpt-4o").invoke("hi")
+    assert "pass api_key= or set OPENAI_API_KEY" in str(info.value)

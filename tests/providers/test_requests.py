@@ -225,3 +225,11 @@ def test_with_structured_output(router, wire: str) -> None:
 
     result = make_model(wire).with_structured_output(get_weather).invoke("SF?")
     assert result == get_weather(location="San Francisco, CA", unit="fahrenheit")
+
+
+def test_anthropic_sampling_parameters_reach_the_body(router) -> None:
+    """anthropic 2.x's create() has no temperature argument; the API still takes it in the body."""
+    route = F.mock(router, "anthropic", "text")
+    make_model("anthropic", temperature=0.3, model_kwargs={"top_k": 5}).invoke("hi")
+    body = _body(route)
+    assert body["temperature"] == 0.3 and body["top_k"] == 5
