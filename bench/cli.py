@@ -239,7 +239,7 @@ def _growth(
             aio,
             other_lengths=(long,),
         )
-        measured = measure_growth(cell, long, repeats=max(3, args.repeats // 2), seed=args.seed)
+        measured = measure_growth(cell, long, repeats=max(3, args.repeats), seed=args.seed)
         out[vendor] = {
             name: report.growth_row(short, long_m) for name, (short, long_m) in measured.items()
         }

@@ -1,11 +1,10 @@
 """Many concurrent async streams through graph ``messages`` mode, over the loopback server.
 
-Each (vendor, scenario) runs in a fresh child process, so its peak RSS
-(``ru_maxrss``) belongs to that scenario alone. The child warms up with one
-stream, notes its RSS, then runs the concurrency levels in ascending order:
-``gather`` of N streams, each read to the end. Because the levels ascend, the
-peak after level N is that level's peak. Per stream memory is
-``(peak - baseline) / N``; the raw SDK's own figure, measured the same way,
+Each (vendor, scenario) runs in a fresh child process, so its memory belongs
+to that scenario alone. The child warms up, then for each level notes its RSS,
+resets the kernel's peak-RSS mark, runs ``gather`` of N streams (each read to
+the end) and reads the peak (``VmHWM``). Per stream memory is
+``(peak - RSS before) / N``; the raw SDK's own figure, measured the same way,
 is what the graph's is compared with.
 
 Rounds interleave the scenarios (a fresh random order each round) and the
@@ -30,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.machine import peak_rss_kb, rss_kb
+from bench.machine import peak_rss_kb, reset_peak_rss, rss_kb
 from bench.runner import settle
 from bench.scenarios import Ctx, by_name
 from bench.transports import Loopback
@@ -63,22 +62,26 @@ async def _child(port: int, vendor: str, scenario: str, levels: list[int], token
         baseline = -1
     for n in levels:
         gc.collect()
+        baseline = rss_kb() if baseline > 0 else baseline
+        reset_peak_rss()
         c0, t0 = time.process_time(), time.perf_counter()
         counts = await asyncio.gather(*(_one(make) for _ in range(n)))
         elapsed, used = time.perf_counter() - t0, time.process_time() - c0
         if min(counts) < tokens:
             raise AssertionError(f"{scenario}: a stream ended after {min(counts)} items")
+        peak = peak_rss_kb()
         chunks = n * tokens
         out.append(
             {
                 "streams": n,
                 "us_per_chunk": elapsed * 1e6 / chunks,
                 "cpu_us_per_chunk": used * 1e6 / chunks,
-                "peak_rss_kb": peak_rss_kb(),
-                "rss_per_stream_kb": (peak_rss_kb() - baseline) / n if baseline > 0 else None,
+                "baseline_rss_kb": baseline,
+                "peak_rss_kb": peak,
+                "rss_per_stream_kb": (peak - baseline) / n if baseline > 0 and peak else None,
             }
         )
-    return {"baseline_rss_kb": baseline, "levels": out}
+    return {"levels": out}
 
 
 _KEYS = ("us_per_chunk", "cpu_us_per_chunk", "rss_per_stream_kb")
@@ -147,7 +150,7 @@ def run(
                     {
                         "streams": n,
                         **{key: _median([row[key] for row in rows]) for key in _KEYS},
-                        "baseline_rss_kb": _median([r["baseline_rss_kb"] for r in results]),
+                        "baseline_rss_kb": _median([row["baseline_rss_kb"] for row in rows]),
                         "peak_rss_kb": _median([row["peak_rss_kb"] for row in rows]),
                     }
                 )
@@ -160,6 +163,10 @@ def run(
         if "raw_sdk_async" in per_vendor:
             for per_level in per_vendor.values():
                 for row, base in zip(per_level, per_vendor["raw_sdk_async"], strict=True):
+                    # how much worse than the SDK's own slowdown under the same load
+                    row["ratio_to_single_over_sdk"] = (
+                        row["ratio_to_single"] / base["ratio_to_single"]
+                    )
                     mine, sdk = row["rss_per_stream_kb"], base["rss_per_stream_kb"]
                     row["rss_per_stream_kb_over_sdk"] = (
                         None if mine is None or sdk is None else mine - sdk

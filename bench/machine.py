@@ -9,7 +9,15 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["PACKAGES", "load_average", "machine", "rss_kb", "versions"]
+__all__ = [
+    "PACKAGES",
+    "load_average",
+    "machine",
+    "peak_rss_kb",
+    "reset_peak_rss",
+    "rss_kb",
+    "versions",
+]
 
 PACKAGES = (
     "streamtap",
@@ -64,20 +72,35 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _status_kb(field: str) -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])  # "VmRSS:   12345 kB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def rss_kb() -> int:
     """Current resident set size in KiB (Linux), 0 where unavailable."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return 0
+    return _status_kb("VmRSS")
 
 
 def peak_rss_kb() -> int:
-    """Peak resident set size so far in KiB (``ru_maxrss`` is KiB on Linux)."""
+    """Peak resident set size of this process image in KiB (Linux ``VmHWM``), 0 elsewhere.
+
+    Not ``ru_maxrss``: Linux carries that across fork and exec, so a child of
+    a large parent would report the parent's peak.
+    """
+    return _status_kb("VmHWM")
+
+
+def reset_peak_rss() -> None:
+    """Start a new ``VmHWM`` peak from the current RSS (Linux ``clear_refs`` value 5)."""
     try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return 0
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        pass

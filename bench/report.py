@@ -174,7 +174,7 @@ def _growth_table(growth: Mapping[str, Any], vendors: list[str]) -> str:
 def _concurrency_table(conc: Mapping[str, Any]) -> str:
     head = (
         f"{'vendor':9} {'scenario':32} {'streams':>7} {'µs/chunk':>9} {'cpu µs':>8} "
-        f"{'× single':>8} {'KB/stream':>10} {'KB over SDK':>11}"
+        f"{'× single':>8} {'÷ SDK ×':>8} {'KB/stream':>10} {'KB over SDK':>11}"
     )
     lines = [
         f"concurrency over loopback: {conc['tokens_per_stream']} tokens per stream, "
@@ -191,6 +191,7 @@ def _concurrency_table(conc: Mapping[str, Any]) -> str:
                     f"{vendor:9} {scenario:32} {row['streams']:>7} "
                     f"{_fmt(row['us_per_chunk']):>9} {_fmt(row['cpu_us_per_chunk']):>8} "
                     f"{_fmt(row['ratio_to_single'], '.2f'):>8} "
+                    f"{_fmt(row.get('ratio_to_single_over_sdk'), '.2f'):>8} "
                     f"{_fmt(row['rss_per_stream_kb']):>10} "
                     f"{_fmt(row.get('rss_per_stream_kb_over_sdk')):>11}"
                 )

@@ -76,6 +76,8 @@ async def _handle(
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
+    except asyncio.CancelledError:
+        return  # server shutdown with keep-alive connections open: nothing to report
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError, OSError):
