@@ -22,7 +22,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from streamtap.errors import from_sdk_error
-from streamtap.providers._chunks import ChunkMapper
+from streamtap.providers._chunks import ChunkMapper, generation_chunk
 from streamtap.providers._run import StreamRun, aiter_sse, has_raw_events, iter_sse
 
 __all__ = ["StreamtapChatModel"]
@@ -198,7 +198,7 @@ class StreamtapChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         with closing(self.stream_chunks(messages, stop=stop, **kwargs)) as chunks:
             for chunk in chunks:
-                yield ChatGenerationChunk(message=chunk)
+                yield generation_chunk(chunk)
 
     async def _astream(
         self,
@@ -212,7 +212,7 @@ class StreamtapChatModel(BaseChatModel):
         # straight through to the HTTP response.
         async with aclosing(self.astream_chunks(messages, stop=stop, **kwargs)) as chunks:
             async for chunk in chunks:
-                yield ChatGenerationChunk(message=chunk)
+                yield generation_chunk(chunk)
 
     def stream_chunks(
         self,
@@ -266,6 +266,32 @@ class StreamtapChatModel(BaseChatModel):
             await sdk_stream.close()
 
     # -- non-streaming calls stream too: one code path, the same message ------------
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        # On invoke (a run manager, no explicit stream=True) _generate streams to the
+        # callbacks itself: langchain-core's own path copies response_metadata per
+        # chunk and keeps every chunk alive until a final merge.
+        if run_manager is not None and not kwargs.get("stream") and self.output_version != "v1":
+            return False
+        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
+
+    def _fires_tokens(
+        self,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> bool:
+        """Whether langchain-core would have streamed this invoke to its callbacks."""
+        if run_manager is None:
+            return False
+        return BaseChatModel._should_stream(
+            self, async_api=False, run_manager=run_manager, **kwargs
+        )
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -274,8 +300,11 @@ class StreamtapChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run = self._new_run(stop)
-        for _ in self.stream_chunks(messages, stop=stop, run=run, **kwargs):
-            pass
+        fire = run_manager is not None and self._fires_tokens(run_manager, kwargs)
+        with closing(self.stream_chunks(messages, stop=stop, run=run, **kwargs)) as chunks:
+            for chunk in chunks:
+                if fire:
+                    run_manager.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[union-attr, arg-type]
         return _result(run)
 
     async def _agenerate(
@@ -286,8 +315,11 @@ class StreamtapChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run = self._new_run(stop)
-        async for _ in self.astream_chunks(messages, stop=stop, run=run, **kwargs):
-            pass
+        fire = run_manager is not None and self._fires_tokens(run_manager, kwargs)
+        async with aclosing(self.astream_chunks(messages, stop=stop, run=run, **kwargs)) as chunks:
+            async for chunk in chunks:
+                if fire:
+                    await run_manager.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[union-attr, arg-type]
         return _result(run)
 
     # -- LangChain surface ------------------------------------------------------------

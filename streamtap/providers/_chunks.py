@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.outputs import ChatGenerationChunk
 
 from streamtap.errors import StreamtapError
 
@@ -89,6 +90,34 @@ def text_chunk(message_id: str | None, text: str) -> AIMessageChunk:
     _set(chunk, "__pydantic_extra__", None)
     _set(chunk, "__pydantic_private__", None)
     return chunk
+
+
+_GEN_TEMPLATE: dict[str, Any] = dict(
+    ChatGenerationChunk(message=AIMessageChunk(content="")).__dict__
+)
+_new_gen = ChatGenerationChunk.__new__
+
+
+def generation_chunk(message: AIMessageChunk) -> ChatGenerationChunk:
+    """``ChatGenerationChunk(message=message)`` without re-validating the message.
+
+    langchain-core wraps every streamed chunk in one; validation and its
+    ``set_text`` validator cost about 2.4 µs per token. For plain-text content the
+    text is the content itself, so the fields are set directly (a test checks
+    equality with the validated object); other content takes the validated path.
+    """
+    content = message.content
+    if not isinstance(content, str):
+        return ChatGenerationChunk(message=message)
+    gen = _new_gen(ChatGenerationChunk)
+    fields = dict(_GEN_TEMPLATE)
+    fields["text"] = content
+    fields["message"] = message
+    _set(gen, "__dict__", fields)
+    _set(gen, "__pydantic_fields_set__", {"message", "text"})
+    _set(gen, "__pydantic_extra__", None)
+    _set(gen, "__pydantic_private__", None)
+    return gen
 
 
 class ProtocolError(StreamtapError):

@@ -289,3 +289,79 @@ class TestCompatibleStandard(_Base):
     @property
     def chat_model_params(self) -> dict:
         return {"model": "qwen3", "base_url": "http://127.0.0.1:8000/v1", "provider_name": "vllm"}
+
+
+def test_generation_chunk_equals_the_validated_one() -> None:
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from streamtap.providers._chunks import generation_chunk
+
+    for message in (
+        text_chunk("m", "Hello"),
+        AIMessageChunk(content=[{"type": "reasoning", "reasoning": "r", "index": 0}], id="m"),
+    ):
+        fast, slow = generation_chunk(message), ChatGenerationChunk(message=message)
+        assert fast == slow and fast.text == slow.text
+        assert list(fast.__dict__) == list(slow.__dict__)
+        assert fast.model_fields_set == slow.model_fields_set
+
+
+class _TokenRecorder:
+    """A streaming callback handler, like the one behind a graph's messages mode."""
+
+    def __new__(cls):  # built lazily: the base classes live in langchain-core internals
+        from langchain_core.callbacks import BaseCallbackHandler
+        from langchain_core.tracers._streaming import _StreamingCallbackHandler
+
+        class Recorder(BaseCallbackHandler, _StreamingCallbackHandler):
+            def __init__(self) -> None:
+                self.chunks: list[AIMessageChunk] = []
+                self.ended: list[Any] = []
+
+            def on_llm_new_token(self, token: Any, *, chunk: Any = None, **kwargs: Any) -> None:
+                self.chunks.append(chunk.message)
+
+            def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+                self.ended.append(response.generations[0][0].message)
+
+            def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
+                return output
+
+            def tap_output_iter(self, run_id: Any, output: Any) -> Any:
+                return output
+
+        return Recorder()
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+async def test_invoke_streams_tokens_to_streaming_handlers(router, wire: str) -> None:
+    """invoke() under a streaming handler (a graph's messages mode) streams token by token."""
+    F.mock(router, wire, "text_then_tool_call")
+    model = make_model(wire)
+    streamed = list(model.stream("hi"))
+    for call in ("sync", "async"):
+        recorder = _TokenRecorder()
+        config = {"callbacks": [recorder]}
+        message = (
+            model.invoke("hi", config) if call == "sync" else await model.ainvoke("hi", config)
+        )
+        assert [c.model_dump() for c in recorder.chunks] == [c.model_dump() for c in streamed]
+        assert recorder.ended[0].id == message.id == streamed[0].id
+        assert message.content == total(streamed).content
+        assert message.tool_calls == total(streamed).tool_calls
+
+
+def test_invoke_without_streaming_handlers_fires_no_tokens(router) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Plain(BaseCallbackHandler):
+        tokens = 0
+
+        def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+            Plain.tokens += 1
+
+    F.mock(router, "openai", "text")
+    make_model("openai").invoke("hi", {"callbacks": [Plain()]})
+    assert Plain.tokens == 0
+    make_model("openai", streaming=True).invoke("hi", {"callbacks": [Plain()]})
+    assert Plain.tokens > 0
