@@ -60,6 +60,7 @@ demo: $(LOCAL_STAMP)
 	$(PY) -m streamtap.cli demo
 
 bench: $(STAMP)
+	$(PIP) install --quiet -e ".[test,bench]"
 	$(PY) -m bench
 
 clean:
