@@ -62,6 +62,21 @@ def thread_ns_id(config: RunnableConfig) -> tuple[str, str, str | None]:
     return str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")), conf.get("checkpoint_id")
 
 
+def checkpoint_config(thread: str, ns: str, checkpoint_id: str) -> RunnableConfig:
+    """The config that addresses one saved checkpoint."""
+    return {
+        "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
+    }
+
+
+def writes_target(config: RunnableConfig) -> tuple[str, str, str]:
+    """``(thread, ns, checkpoint_id)`` that pending writes attach to; the id is required."""
+    thread, ns, cid = thread_ns_id(config)
+    if cid is None:
+        raise ValueError("put_writes needs the checkpoint_id the writes belong to")
+    return thread, ns, cid
+
+
 def write_slot(channel: str, idx: int) -> int:
     """Where a write lives in a task's log: control writes have one fixed slot each."""
     return WRITES_IDX_MAP.get(channel, idx)

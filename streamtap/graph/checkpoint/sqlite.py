@@ -19,12 +19,14 @@ from streamtap.graph.checkpoint.base import (
     BaseCheckpointSaver,
     Checkpoint,
     CheckpointTuple,
+    checkpoint_config,
     dumps,
     loads,
     matches,
     saved_metadata,
     thread_ns_id,
     write_slot,
+    writes_target,
 )
 
 __all__ = ["SqliteSaver"]
@@ -94,22 +96,10 @@ class SqliteSaver(BaseCheckpointSaver):
                 (thread, ns, cid),
             ).fetchall()
         return CheckpointTuple(
-            config={
-                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
-            },
+            config=checkpoint_config(thread, ns, cid),
             checkpoint=loads(blob),
             metadata=loads(meta),
-            parent_config=(
-                {
-                    "configurable": {
-                        "thread_id": thread,
-                        "checkpoint_ns": ns,
-                        "checkpoint_id": parent,
-                    }
-                }
-                if parent
-                else None
-            ),
+            parent_config=checkpoint_config(thread, ns, parent) if parent else None,
             pending_writes=[(t, c, loads(v)) for t, c, v in writes],
         )
 
@@ -185,20 +175,12 @@ class SqliteSaver(BaseCheckpointSaver):
                     dumps(saved_metadata(config, metadata)),
                 ),
             )
-        return {
-            "configurable": {
-                "thread_id": thread,
-                "checkpoint_ns": ns,
-                "checkpoint_id": checkpoint["id"],
-            }
-        }
+        return checkpoint_config(thread, ns, checkpoint["id"])
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str
     ) -> None:
-        thread, ns, cid = thread_ns_id(config)
-        if cid is None:
-            raise ValueError("put_writes needs the checkpoint_id the writes belong to")
+        thread, ns, cid = writes_target(config)
         rows = []
         replace = False
         for idx, (channel, value) in enumerate(writes):
