@@ -9,6 +9,7 @@ carrying the partial message.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import (
     AsyncGenerator,
@@ -50,6 +51,9 @@ _TERMINALS = {
     "openai-responses": "response.completed",
     "anthropic": "message_stop",
 }
+
+
+_YIELD_EVERY = 4
 
 
 class StreamRun:
@@ -123,11 +127,21 @@ class StreamRun:
     async def adrive(
         self, source: AsyncIterable[dict[str, Any] | _Done], *, strict: bool
     ) -> AsyncGenerator[AIMessageChunk, None]:
-        """Async twin of :meth:`drive`."""
+        """Async twin of :meth:`drive`.
+
+        When a whole response is already buffered, decoding it never awaits, so
+        every chunk would pile up in the consumer's queue (a graph run's) before
+        it ran once, and other streams on the loop would wait. Yielding to the
+        event loop every ``_YIELD_EVERY`` events keeps bursts bounded and fair.
+        """
+        events = 0
         try:
             async for data in source:
                 for chunk in self.feed(data):
                     yield chunk
+                events += 1
+                if not events % _YIELD_EVERY:
+                    await asyncio.sleep(0)
             for chunk in self.eof(strict=strict):
                 yield chunk
         except Exception as exc:
