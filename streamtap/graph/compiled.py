@@ -188,6 +188,36 @@ class CompiledStateGraph(Runnable[Any, Any]):
         manager.handlers = [h for h in manager.handlers if keep(h)]
         manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
 
+    def _new_run(
+        self,
+        input: Any,
+        config: RunnableConfig,
+        put: Callable[[Any], None],
+        modes: Any,
+        subgraphs: bool,
+        run_manager: Any,
+        interrupt_before: Sequence[str] | str | None,
+        interrupt_after: Sequence[str] | str | None,
+    ) -> Run:
+        """One run feeding ``put``; in messages mode, the token handler joins its callbacks."""
+        run = Run(
+            self,
+            input,
+            config,
+            sink=(put, modes),
+            subgraphs=subgraphs,
+            run_manager=run_manager,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
+        if "messages" in modes:
+            from streamtap.middleware._messages import StreamMessagesHandler
+
+            run_manager.inheritable_handlers.append(
+                StreamMessagesHandler(put, subgraphs, parent_ns=run.ns)
+            )
+        return run
+
     def stream(  # type: ignore[override]
         self,
         input: Any,
@@ -211,22 +241,16 @@ class CompiledStateGraph(Runnable[Any, Any]):
         run: Run | None = None
         try:
             chan = SyncChannel()
-            run = Run(
-                self,
+            run = self._new_run(
                 input,
                 config,
-                sink=(chan.put, modes),
-                subgraphs=subgraphs,
-                run_manager=run_manager,
-                interrupt_before=interrupt_before,
-                interrupt_after=interrupt_after,
+                chan.put,
+                modes,
+                subgraphs,
+                run_manager,
+                interrupt_before,
+                interrupt_after,
             )
-            if "messages" in modes:
-                from streamtap.middleware._messages import StreamMessagesHandler
-
-                run_manager.inheritable_handlers.append(
-                    StreamMessagesHandler(chan.put, subgraphs, parent_ns=run.ns)
-                )
             yield from drive_sync(run, chan, shape)
         except BaseException as exc:
             run_manager.on_chain_error(exc)
@@ -256,22 +280,16 @@ class CompiledStateGraph(Runnable[Any, Any]):
         run: Run | None = None
         try:
             chan = AsyncChannel()
-            run = Run(
-                self,
+            run = self._new_run(
                 input,
                 config,
-                sink=(chan.put, modes),
-                subgraphs=subgraphs,
-                run_manager=run_manager,
-                interrupt_before=interrupt_before,
-                interrupt_after=interrupt_after,
+                chan.put,
+                modes,
+                subgraphs,
+                run_manager,
+                interrupt_before,
+                interrupt_after,
             )
-            if "messages" in modes:
-                from streamtap.middleware._messages import StreamMessagesHandler
-
-                run_manager.inheritable_handlers.append(
-                    StreamMessagesHandler(chan.put, subgraphs, parent_ns=run.ns)
-                )
             agen = drive_async(run, chan, shape)
             try:
                 async for item in agen:
