@@ -14,6 +14,7 @@ from streamtap.graph.errors import (
     GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
+    StreamThreadError,
 )
 from streamtap.graph.message import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from streamtap.graph.state import StateGraph
@@ -47,6 +48,7 @@ __all__ = [
     "SqliteSaver",
     "StateGraph",
     "StateSnapshot",
+    "StreamThreadError",
     "StreamWriter",
     "add_messages",
     "get_config",

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+from greenlet import getcurrent, greenlet
+
 from streamtap.graph._runtime import Item
 
 
@@ -50,17 +52,35 @@ class _Channel:
 
 
 class SyncChannel(_Channel):
-    """The sync run's queue."""
+    """The sync run's queue, plus a direct hand-over for a task run in a greenlet.
 
-    __slots__ = ("q",)
+    While the driver runs a step's only task in a greenlet (``consumer`` is
+    the driver's greenlet), a put from that task – or from a greenlet nested
+    in it, such as a subgraph's task – switches straight to the driver with
+    the item, leaving in ``producer`` the greenlet to resume: the token is
+    yielded at once, with no thread, queue wake-up or GIL hand-off. Puts from other threads (a node's
+    own thread pool) still go through the queue.
+    """
+
+    __slots__ = ("consumer", "producer", "q")
 
     def __init__(self) -> None:
         super().__init__()
         self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.consumer: greenlet | None = None
+        self.producer: greenlet | None = None
 
     def put(self, item: Item) -> None:
         if self.closed:
             raise StreamClosed
+        consumer = self.consumer
+        if consumer is not None and threading.get_ident() == self.tid:
+            # no local may hold the current greenlet while it is paused: a paused
+            # greenlet's frames are invisible to gc, so a self-reference would leak it
+            if getcurrent() is not consumer:
+                self.producer = getcurrent()
+                consumer.switch(item)
+                return
         self.q.put(item)
         if self.idle and threading.get_ident() != self.tid:
             self._handoff()

@@ -25,12 +25,14 @@ import concurrent.futures
 import contextvars
 import hashlib
 import queue
+import threading
 from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from greenlet import getcurrent, greenlet
 from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import (
@@ -84,6 +86,7 @@ from streamtap.graph.errors import (
     GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
+    StreamThreadError,
 )
 from streamtap.graph.types import Command, Interrupt, Send
 
@@ -948,8 +951,62 @@ def _execute_capturing(run: Run, task: Task) -> BaseException | None:
     return None
 
 
+def _live_in_greenlet(
+    run: Run, chan: SyncChannel, task: Task, shape: Callable[[Item], Any]
+) -> Iterator[Any]:
+    """Run a step's only task in a greenlet of the caller's thread, yielding its items live.
+
+    The task's puts switch back here with the item (see ``SyncChannel``), so a
+    token costs two greenlet switches instead of a cross-thread queue hand-off,
+    and the step needs no worker thread. A greenlet can only be resumed in the
+    thread that started it, so a resume from elsewhere raises
+    ``StreamThreadError`` instead of hanging. Closing the stream throws
+    ``StreamClosed`` into the greenlet that last put, which unwinds the node
+    (and closes its model stream) before ``close()`` returns.
+    """
+    q = chan.q
+    owner = threading.current_thread()
+    worker = greenlet(_execute_capturing)
+    worker.gr_context = contextvars.copy_context()
+    resume: greenlet = worker
+    args: tuple[Any, ...] = (run, task)
+    try:
+        while True:
+            if threading.current_thread() is not owner:
+                raise StreamThreadError(owner.name, threading.current_thread().name)
+            # whoever resumes this generator is where the task's items must go
+            chan.consumer = worker.parent = getcurrent()
+            out = resume.switch(*args)
+            args = ()
+            if worker.dead:
+                chan.consumer = None
+                run.commit(task, out)
+                return
+            item, resume = out, chan.producer
+            chan.producer = None
+            assert resume is not None
+            for queued in _drain_sync(q):  # put earlier by the node's own threads
+                yield shape(queued)
+            yield shape(item)
+    finally:
+        chan.consumer = None
+        chan.closed = chan.closed or not worker.dead
+        if not worker.dead and threading.current_thread() is owner:
+            while not worker.dead:
+                worker.parent = getcurrent()
+                (worker if resume.dead else resume).throw(StreamClosed())
+        # from another thread the node stays paused in its own thread, where
+        # greenlet unwinds it (GreenletExit) once nothing references it
+
+
 def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Iterator[Any]:
-    """Run the loop in the caller's thread; nodes run in worker threads when output is live."""
+    """Run the loop in the caller's thread.
+
+    A step's only task runs inline when no output is live. When it is, the
+    task runs in a greenlet if the caller is the main thread, in a worker
+    thread otherwise; parallel tasks always run in worker threads, like
+    LangGraph's.
+    """
     q = chan.q
     executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -969,6 +1026,10 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
                 if len(tasks) == 1 and (not run.live or tasks[0].hidden):
                     task = tasks[0]
                     run.commit(task, contextvars.copy_context().run(_execute_capturing, run, task))
+                elif len(tasks) == 1 and threading.current_thread() is threading.main_thread():
+                    # outside the main thread a pool (web server, Gradio) may resume
+                    # this generator in another thread: a greenlet could not follow
+                    yield from _live_in_greenlet(run, chan, tasks[0], shape)
                 elif tasks:
                     # about to wait: starting a worker thread can hand it the GIL
                     # before this thread reaches chan.get()

@@ -13,6 +13,7 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "InvalidUpdateError",
+    "StreamThreadError",
 ]
 
 
@@ -50,3 +51,24 @@ class GraphInterrupt(Exception):
     @property
     def interrupts(self) -> tuple[Interrupt, ...]:
         return tuple(self.args[0]) if self.args else ()
+
+
+class StreamThreadError(RuntimeError):
+    """A sync ``stream()`` was resumed in another thread while its node was paused.
+
+    A sync run started in the main thread runs a step's single live node in a
+    greenlet of that thread: no worker thread, so tokens arrive with less
+    latency. A greenlet can only continue in its own thread. Iterate the
+    stream in the thread that started it, or start it from the worker thread
+    that will iterate it: streams started outside the main thread run nodes in
+    worker threads and may be resumed from any thread.
+    """
+
+    def __init__(self, owner: str, current: str) -> None:
+        super().__init__(
+            f"graph.stream() was resumed in thread {current!r} while its node was paused in "
+            f"thread {owner!r}: iterate a sync stream started in the main thread in the main "
+            "thread, or start it in the thread that will iterate it"
+        )
+        self.owner = owner
+        self.current = current
