@@ -79,7 +79,7 @@ def merge_transports(
 
 
 def targets(vendor_section: Mapping[str, Any]) -> dict[str, Any]:
-    """The issue's per-chunk targets checked on this run's figures (informative, not a test)."""
+    """The issue's targets checked on this run's figures (informative, not a test)."""
 
     def check(value: float | None, limit: float) -> dict[str, Any]:
         return {"value": value, "limit": limit, "met": value is not None and value <= limit}
@@ -100,7 +100,21 @@ def targets(vendor_section: Mapping[str, Any]) -> dict[str, Any]:
         name = f"streamtap_graph_messages_{mode}"
         out[f"graph_{mode}_added_us"] = check(added(name), 15.0)
         out[f"graph_{mode}_ratio_to_langgraph"] = check(ratio(name), 0.2)
+        # what the graph adds around the same model: first token, and a whole
+        # one-token run (the per-run setup)
+        model = "streamtap_model_stream" if mode == "sync" else "streamtap_model_astream"
+        for key, field in (("first_token", "first_token_ms"), ("setup", "run_1token_ms")):
+            out[f"graph_{mode}_{key}_added_ms"] = check(
+                _difference(vendor_section, name, model, field), 1.0
+            )
     return out
+
+
+def _difference(section: Mapping[str, Any], name: str, other: str, field: str) -> float | None:
+    """``section[name][field] - section[other][field]``, None when either is missing."""
+    a = section.get(name, {}).get(field)
+    b = section.get(other, {}).get(field)
+    return None if a is None or b is None else _round(a - b, 3)
 
 
 # --------------------------------------------------------------------------- printing

@@ -74,13 +74,16 @@ class SyncChannel(_Channel):
         if self.closed:
             raise StreamClosed
         consumer = self.consumer
-        if consumer is not None and threading.get_ident() == self.tid:
-            # no local may hold the current greenlet while it is paused: a paused
-            # greenlet's frames are invisible to gc, so a self-reference would leak it
-            if getcurrent() is not consumer:
-                self.producer = getcurrent()
-                consumer.switch(item)
-                return
+        # no local may hold the current greenlet while it is paused: a paused
+        # greenlet's frames are invisible to gc, so a self-reference would leak it
+        if (
+            consumer is not None
+            and threading.get_ident() == self.tid
+            and getcurrent() is not consumer
+        ):
+            self.producer = getcurrent()
+            consumer.switch(item)
+            return
         self.q.put(item)
         if self.idle and threading.get_ident() != self.tid:
             self._handoff()

@@ -5,7 +5,8 @@ A run is a sequence of Pregel super-steps. Each step:
 1. ``tick``    – derive the step's tasks from what the previous step triggered
                  (edges, routers, ``Send``s, joins); emit ``checkpoints``/``tasks``.
 2. execute     – run every task concurrently (threads for sync nodes, asyncio
-                 tasks for async ones); each node's writes stay private to it.
+                 tasks for async ones; a step's lone task inline, or in a greenlet
+                 when its output is live); each node's writes stay private to it.
 3. ``commit``  – as each task finishes: record its writes (and save them as
                  pending writes), emit its ``updates`` / ``tasks`` result.
 4. ``end_step`` – apply all writes together through the reducers, emit
@@ -982,9 +983,10 @@ def _live_in_greenlet(
                 chan.consumer = None
                 run.commit(task, out)
                 return
-            item, resume = out, chan.producer
+            item, producer = out, chan.producer
             chan.producer = None
-            assert resume is not None
+            if producer is not None:  # always set by the put that switched here
+                resume = producer
             for queued in _drain_sync(q):  # put earlier by the node's own threads
                 yield shape(queued)
             yield shape(item)

@@ -81,7 +81,17 @@ def test_ratios_name_langgraph_of_the_same_mode(results: dict[str, Any]) -> None
             "graph_sync_ratio_to_langgraph",
             "graph_async_added_us",
             "graph_async_ratio_to_langgraph",
+            "graph_sync_first_token_added_ms",
+            "graph_sync_setup_added_ms",
+            "graph_async_first_token_added_ms",
+            "graph_async_setup_added_ms",
         }
+        targets = results["targets"][vendor]
+        graph, model = section["streamtap_graph_messages_sync"], section["streamtap_model_stream"]
+        assert targets["graph_sync_setup_added_ms"]["value"] == pytest.approx(
+            graph["run_1token_ms"] - model["run_1token_ms"], abs=1e-3
+        )
+        assert targets["graph_sync_setup_added_ms"]["limit"] == 1.0
 
 
 def test_machine_versions_and_config(results: dict[str, Any]) -> None:
