@@ -161,6 +161,10 @@ class InProcess(Endpoint):
         return httpx2.AsyncClient(transport=self._transport)
 
 
+#: ``max_keepalive_connections`` of both SDKs' default ``httpx2.Limits``.
+SDK_KEEPALIVE = 100
+
+
 class Loopback(Endpoint):
     """The loopback SSE server (:mod:`bench.server`) on ``127.0.0.1:port``."""
 
@@ -168,8 +172,11 @@ class Loopback(Endpoint):
 
     def __init__(self, port: int, *, max_connections: int = 2048) -> None:
         self.port = port
+        # keep-alive as the SDKs set it (openai / anthropic: 100 idle connections):
+        # httpcore2's pool probes every idle connection on each request and release,
+        # so keeping 1,000 idle would make the SDK itself quadratic at 1,000 streams
         self._limits = httpx2.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections, max_keepalive_connections=SDK_KEEPALIVE
         )
         self._timeout = httpx2.Timeout(120.0, connect=30.0, pool=120.0)
 

@@ -144,3 +144,16 @@ def test_profile_summary_counts_the_profiled_region_and_worker_threads() -> None
     assert "3000.00  feed (streamtap/providers/_run.py)" in text
     assert "1000.00  node (n.py)" in text
     assert "setup" not in text
+
+
+def test_loopback_clients_keep_alive_as_many_connections_as_the_sdks_do() -> None:
+    import anthropic._constants
+    import openai._constants
+
+    from bench.transports import SDK_KEEPALIVE, Loopback
+
+    for sdk in (openai._constants, anthropic._constants):
+        assert sdk.DEFAULT_CONNECTION_LIMITS.max_keepalive_connections == SDK_KEEPALIVE
+    client = Loopback(1, max_connections=1016).http_async_client()
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    assert (pool._max_connections, pool._max_keepalive_connections) == (1016, SDK_KEEPALIVE)
