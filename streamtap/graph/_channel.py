@@ -58,8 +58,8 @@ class SyncChannel(_Channel):
     the driver's greenlet), a put from that task – or from a greenlet nested
     in it, such as a subgraph's task – switches straight to the driver with
     the item, leaving in ``producer`` the greenlet to resume: the token is
-    yielded at once, with no thread, queue wake-up or GIL hand-off. Puts from other threads (a node's
-    own thread pool) still go through the queue.
+    yielded at once, with no thread, queue wake-up or GIL hand-off. Puts from
+    other threads (a node's own thread pool) still go through the queue.
     """
 
     __slots__ = ("consumer", "producer", "q")

@@ -966,14 +966,14 @@ def _live_in_greenlet(
     (and closes its model stream) before ``close()`` returns.
     """
     q = chan.q
-    owner = threading.current_thread()
+    owner, owner_id = threading.current_thread(), threading.get_ident()
     worker = greenlet(_execute_capturing)
     worker.gr_context = contextvars.copy_context()
     resume: greenlet = worker
     args: tuple[Any, ...] = (run, task)
     try:
         while True:
-            if threading.current_thread() is not owner:
+            if threading.get_ident() != owner_id:
                 raise StreamThreadError(owner.name, threading.current_thread().name)
             # whoever resumes this generator is where the task's items must go
             chan.consumer = worker.parent = getcurrent()
@@ -993,7 +993,7 @@ def _live_in_greenlet(
     finally:
         chan.consumer = None
         chan.closed = chan.closed or not worker.dead
-        if not worker.dead and threading.current_thread() is owner:
+        if not worker.dead and threading.get_ident() == owner_id:
             while not worker.dead:
                 worker.parent = getcurrent()
                 (worker if resume.dead else resume).throw(StreamClosed())
