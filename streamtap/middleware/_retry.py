@@ -188,11 +188,15 @@ class WaitRetryAfter(wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.max_wait = policy.max_wait
-        self.backoff = wait_exponential_jitter(
-            multiplier=policy.initial_wait or 0.0,
-            max=policy.max_wait,
-            jitter=policy.initial_wait,
-        )
+        base = policy.initial_wait or 0.0
+        try:
+            self.backoff = wait_exponential_jitter(
+                multiplier=base, max=policy.max_wait, jitter=policy.initial_wait
+            )
+        except TypeError:  # tenacity < 9.2 calls the same factor `initial` (deprecated since)
+            self.backoff = wait_exponential_jitter(
+                initial=base, max=policy.max_wait, jitter=policy.initial_wait
+            )
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
