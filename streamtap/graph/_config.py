@@ -134,3 +134,26 @@ def ensure_config(*configs: RunnableConfig | None) -> RunnableConfig:
             if key not in metadata and (value := configurable.get(key)):
                 metadata[key] = value
     return cast(RunnableConfig, empty)
+
+
+def patch_config(
+    config: RunnableConfig | None,
+    *,
+    callbacks: Callbacks = None,
+    run_name: str | None = None,
+) -> RunnableConfig:
+    """A copy of ``config`` with new callbacks / run name, as LangGraph patches a task's config.
+
+    langchain-core's ``patch_config`` runs its ``ensure_config`` first, which (since
+    langchain-core 1.8) copies ``configurable["checkpoint_ns"]`` into the metadata; LangGraph's
+    own patch does not, so a node's ``config["metadata"]`` has no ``checkpoint_ns`` there.
+    Replacing the callbacks drops ``run_name`` / ``run_id``: they named the previous run.
+    """
+    patched: dict[str, Any] = dict(config) if config is not None else {}
+    if callbacks is not None:
+        patched["callbacks"] = callbacks
+        patched.pop("run_name", None)
+        patched.pop("run_id", None)
+    if run_name is not None:
+        patched["run_name"] = run_name
+    return cast(RunnableConfig, patched)

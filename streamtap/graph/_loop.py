@@ -39,13 +39,12 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
-    patch_config,
     var_child_runnable_config,
 )
 from langchain_core.utils.uuid import uuid7
 
 from streamtap.graph._channel import AsyncChannel, StreamClosed, SyncChannel
-from streamtap.graph._config import merge_configs
+from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
     BRANCH_PREFIX,
     CONF,

@@ -8,10 +8,14 @@ deterministic; where two tasks of one step race, the case is marked
 from __future__ import annotations
 
 import operator
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.callbacks import CallbackManager
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGenerationChunk, LLMResult
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from tests.graph._fakes import NoStreamFake, TokenFake
@@ -244,8 +248,20 @@ def checkpointed(g: Any) -> Any:
 def msg_scenarios(g: Any, scenario: str) -> Any:
     """One-node MessagesState graphs covering how messages reach ``messages`` mode."""
 
-    def node(state: Any) -> Any:
+    def node(state: Any, config: RunnableConfig) -> Any:
         msgs = state["messages"]
+        if scenario == "callbacks_by_hand":  # a non-LangChain client firing chat callbacks itself
+            manager = CallbackManager.configure(
+                inheritable_callbacks=config.get("callbacks"),
+                inheritable_metadata=config["metadata"],
+                inheritable_tags=config.get("tags"),
+            )
+            [run] = manager.on_chat_model_start({"name": "raw"}, [msgs], run_id=uuid.uuid4())
+            for tok in ("by ", "hand"):
+                chunk = AIMessageChunk(content=tok, id="hand-1")
+                run.on_llm_new_token(tok, chunk=ChatGenerationChunk(message=chunk))
+            run.on_llm_end(LLMResult(generations=[[]]))
+            return None
         if scenario == "nostream_model":
             return {"messages": [NoStreamFake().invoke(msgs)]}
         if scenario == "disable_streaming":
@@ -286,6 +302,7 @@ def msg_scenarios(g: Any, scenario: str) -> Any:
 
 
 MSG_SCENARIOS = [
+    "callbacks_by_hand",
     "nostream_model",
     "disable_streaming",
     "nostream_tag",
