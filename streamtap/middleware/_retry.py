@@ -8,6 +8,7 @@ attempt is visible (``on_retry`` callbacks, ``response_metadata["attempts"]``).
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ from streamtap.errors import (
     StreamTimeout,
     parse_retry_after,
 )
+
+_JITTER_PARAMS = inspect.signature(wait_exponential_jitter.__init__).parameters
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -189,14 +192,11 @@ class WaitRetryAfter(wait_base):
     def __init__(self, policy: RetryPolicy) -> None:
         self.max_wait = policy.max_wait
         base = policy.initial_wait or 0.0
-        try:
-            self.backoff = wait_exponential_jitter(
-                multiplier=base, max=policy.max_wait, jitter=policy.initial_wait
-            )
-        except TypeError:  # tenacity < 9.2 calls the same factor `initial` (deprecated since)
-            self.backoff = wait_exponential_jitter(
-                initial=base, max=policy.max_wait, jitter=policy.initial_wait
-            )
+        # tenacity 9.2 renamed the factor `initial` to `multiplier` (the old name is deprecated)
+        factor = "multiplier" if "multiplier" in _JITTER_PARAMS else "initial"
+        self.backoff = wait_exponential_jitter(
+            max=policy.max_wait, jitter=policy.initial_wait, **{factor: base}
+        )
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
