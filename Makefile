@@ -22,7 +22,7 @@ RANGE_EXTRAS := test,testing,server,redis
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: test test-fast test-latest test-oldest lock lint demo bench clean system-deps
+.PHONY: test test-fast test-latest test-oldest lock profiles lint demo bench clean system-deps
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,12 +41,20 @@ $(LOCAL_STAMP): pyproject.toml uv.lock | $(STAMP)
 	@set -o pipefail; \
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$$(getconf _NPROCESSORS_ONLN) \
 	  $(UV) sync -v --frozen --extra test --extra local --group local-model 2>&1 | tee $(LOCAL_LOG) \
-	  | { grep --line-buffered -E '^ *\[ *[0-9]+%\]|^ *(Built|Installed|Prepared) |error' || true; } \
+	  | { grep --line-buffered -E '^ *\[ *[0-9]+%\]|^ *(Built|Installed|Prepared) |^error|^ERROR' || true; } \
 	  || { echo ">>> install failed; last lines of $(LOCAL_LOG):"; tail -n 40 $(LOCAL_LOG); exit 1; }
 	touch $@
 
 lock: | $(UV)
 	$(UV) lock --upgrade
+
+# Model profiles (`model.profile`): langchain-anthropic / -openai as locked, the other
+# LangChain partner packages at their newest (files only: their data is read, never run).
+profiles: $(STAMP)
+	rm -rf .tools/profiles
+	$(UV) pip install --quiet --no-deps --target .tools/profiles \
+	  langchain-groq langchain-deepseek langchain-openrouter
+	PYTHONPATH=.tools/profiles $(PY) scripts/refresh_profiles.py
 
 # Chromium (browser tests) and redis-server (Redis Streams backend) come from Debian.
 # Best effort: without them (no root, no apt) those tests skip with a stated reason.
