@@ -39,7 +39,6 @@ BASE_URLS: dict[str, str] = {
 }
 
 
-
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", text)[:2])
 

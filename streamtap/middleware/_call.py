@@ -22,10 +22,12 @@ from streamtap.accumulate import Accumulator
 from streamtap.errors import StreamInterrupted, StreamtapError, StreamTimeout
 from streamtap.middleware._recovery import (
     RESET_EVENT,
+    OverlapTrim,
+    Style,
     continuable_text,
     continuation_request,
-    continuation_style,
     drop_held_whitespace,
+    plan_style,
 )
 from streamtap.middleware._retry import (
     TOTAL_TIMEOUT,
@@ -35,6 +37,7 @@ from streamtap.middleware._retry import (
     is_transient,
 )
 from streamtap.middleware._timeouts import FIRST_TOKEN, IDLE, TOTAL, Timeouts
+from streamtap.providers._profiles import is_continuation_refusal, remember_refusal
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -65,8 +68,10 @@ class Call:
         messages: Sequence[BaseMessage],
         stop: list[str] | None,
         kwargs: dict[str, Any],
+        user_turn: bool = False,
     ) -> None:
         self.models = models
+        self.user_turn = user_turn
         self.policy = policy
         self.timeouts = timeouts
         self.recovery = recovery
@@ -97,17 +102,47 @@ class Call:
         messages: list[BaseMessage] = self.messages
         kwargs = dict(self.kwargs)
         held = ""
+        style: Style | None = None
+        trim: OverlapTrim | None = None
         if self.visible_has_content:
             mode = "restart"
-            style = continuation_style(model) if self.recovery == "continue" else None
+            style = plan_style(model, self.user_turn) if self.recovery == "continue" else None
             if style is not None:
-                text = continuable_text(self.visible.message(), style)
-                if text is not None:
+                after_reasoning = style == "user_turn" or model.prefill_after_reasoning
+                text = continuable_text(self.visible.message(), after_reasoning=after_reasoning)
+                if text is None:
+                    style = None
+                else:
                     mode = "continue"
-                    messages, kwargs, held = continuation_request(messages, text, style, kwargs)
-        attempt = Attempt(self, index, model, mode, messages, kwargs, held)
+                    messages, kwargs, held = continuation_request(
+                        messages,
+                        text,
+                        style,
+                        kwargs,
+                        trailing_whitespace=model.prefill_trailing_whitespace,
+                    )
+                    trim = OverlapTrim(text) if style == "user_turn" else None
+        attempt = Attempt(self, index, model, mode, messages, kwargs, held, style, trim)
         self.current = attempt
         return attempt
+
+    def replan(self, attempt: Attempt, exc: BaseException) -> Attempt | None:
+        """After a continuation the server refused: the same call, restarted (or a user turn).
+
+        The refusal is remembered for that model and server, so later calls do
+        not ask again; it never reaches the consumer while a restart is possible.
+        """
+        if (
+            attempt.mode != "continue"
+            or attempt.emitted
+            or attempt.style == "user_turn"
+            or not is_continuation_refusal(failure_cause(exc))
+        ):
+            return None
+        remember_refusal(attempt.model.continuation_key())
+        attempt.record["refused"] = attempt.style
+        attempt.record["next"] = "continue" if self.user_turn else "restart"
+        return self.begin(attempt.index)
 
     def _switch_visible(self, message_id: str) -> None:
         self.visible_id = message_id
@@ -244,6 +279,8 @@ class Attempt:
         messages: list[BaseMessage],
         kwargs: dict[str, Any],
         held: str,
+        style: Style | None = None,
+        trim: OverlapTrim | None = None,
     ) -> None:
         self.call = call
         self.index = index
@@ -252,6 +289,8 @@ class Attempt:
         self.messages = messages
         self.kwargs = kwargs
         self._held = held
+        self.style = style
+        self._trim = trim
         self.started = time.monotonic()
         self.emitted = False
         self._message_id: str | None = None
@@ -262,6 +301,7 @@ class Attempt:
             "provider": model.provider_name,
             "model": model.model,
             "mode": mode,
+            **({"style": style} if style is not None else {}),
             "error": None,
             "error_type": None,
             "status_code": None,
@@ -294,8 +334,32 @@ class Attempt:
             self._idle_from = time.monotonic()
 
     # -- chunks -----------------------------------------------------------------------------
-    def accept(self, chunk: AIMessageChunk) -> AIMessageChunk | None:
-        """The chunk as the consumer must see it (or None to drop it)."""
+    def accept(self, chunk: AIMessageChunk) -> list[AIMessageChunk]:
+        """The chunks the consumer must see for ``chunk``: usually itself, maybe none.
+
+        A user-turn continuation holds text back while it may repeat what was
+        shown; text it then releases comes first, under the same message id.
+        """
+        if self._trim is None or self._trim.done:
+            out = self._accept(chunk)
+            return [] if out is None else [out]
+        if isinstance(chunk.content, str) and chunk.chunk_position != "last":
+            chunk.content = self._trim.feed(chunk.content)
+            out = self._accept(chunk)
+            return [] if out is None or not (_is_content(out) or out.usage_metadata) else [out]
+        released = self._trim.finish()  # any other chunk ends the repeat
+        if not released:
+            out = self._accept(chunk)
+            return [] if out is None else [out]
+        if isinstance(chunk.content, str):
+            chunk.content = released + chunk.content
+            out = self._accept(chunk)
+            return [] if out is None else [out]
+        first = self._accept(AIMessageChunk(content=released))
+        out = self._accept(chunk)
+        return [c for c in (first, out) if c is not None]
+
+    def _accept(self, chunk: AIMessageChunk) -> AIMessageChunk | None:
         call = self.call
         if self.mode == "continue":
             chunk.id = call.visible_id

@@ -72,7 +72,7 @@ def drive(
                 for attempt in Retrying(**_retrying(call, before_sleep)):
                     with attempt:
                         try:
-                            yield from _attempt(call.begin(index), watchdog, run_manager)
+                            yield from _planned(call, index, watchdog, run_manager)
                         except Exception:
                             raise  # tenacity's to judge
                         except BaseException as exc:  # consumer gone: not a failure to retry
@@ -86,6 +86,25 @@ def drive(
     finally:
         if watchdog is not None:
             watchdog.close()
+
+
+def _planned(
+    call: Call,
+    index: int,
+    watchdog: Watchdog | None,
+    run_manager: CallbackManagerForLLMRun | None,
+) -> Generator[AIMessageChunk, None, None]:
+    """One attempt on ``models[index]``, re-planned at once if its continuation is refused."""
+    attempt = call.begin(index)
+    while True:
+        try:
+            yield from _attempt(attempt, watchdog, run_manager)
+            return
+        except Exception as exc:
+            replanned = call.replan(attempt, exc)
+            if replanned is None:
+                raise
+            attempt = replanned
 
 
 def _attempt(
@@ -121,12 +140,10 @@ def _attempt(
                     watchdog.disarm()
             if guard.fired:
                 raise _Aborted()
-            out = attempt.accept(chunk)
-            if out is None:
-                continue
-            if (reset := attempt.take_reset()) is not None:
-                emit_reset(reset, run_manager)
-            yield out
+            for out in attempt.accept(chunk):
+                if (reset := attempt.take_reset()) is not None:
+                    emit_reset(reset, run_manager)
+                yield out
             attempt.resumed()
     except Exception as exc:
         if budget is not None and not guard.fired and _is_sdk_timeout(exc):
@@ -157,7 +174,7 @@ async def adrive(
             async for attempt in AsyncRetrying(**_retrying(call, before_sleep)):
                 with attempt:
                     try:
-                        async with aclosing(_aattempt(call.begin(index), run_manager)) as chunks:
+                        async with aclosing(_aplanned(call, index, run_manager)) as chunks:
                             async for chunk in chunks:
                                 yield chunk
                     except Exception:
@@ -170,6 +187,24 @@ async def adrive(
         except Exception as exc:
             if not call.fall_back(exc, index):
                 _reraise(exc, call.final_error(exc))
+
+
+async def _aplanned(
+    call: Call, index: int, run_manager: AsyncCallbackManagerForLLMRun | None
+) -> AsyncGenerator[AIMessageChunk, None]:
+    """Async twin of :func:`_planned`."""
+    attempt = call.begin(index)
+    while True:
+        try:
+            async with aclosing(_aattempt(attempt, run_manager)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            return
+        except Exception as exc:
+            replanned = call.replan(attempt, exc)
+            if replanned is None:
+                raise
+            attempt = replanned
 
 
 async def _aattempt(
@@ -196,12 +231,10 @@ async def _aattempt(
                         raise
             except StopAsyncIteration:
                 break
-            out = attempt.accept(chunk)
-            if out is None:
-                continue
-            if (reset := attempt.take_reset()) is not None:
-                await aemit_reset(reset, run_manager)
-            yield out
+            for out in attempt.accept(chunk):
+                if (reset := attempt.take_reset()) is not None:
+                    await aemit_reset(reset, run_manager)
+                yield out
             attempt.resumed()
     except Exception as exc:
         _reraise(exc, attempt.failed(exc, run, fired))

@@ -1,19 +1,18 @@
 """Recovering a stream that failed after the user already saw part of the answer.
 
-``continue`` asks a model to go on from the text already shown (an assistant
-prefill) so the UI keeps appending under the same message id; ``restart``
-starts the answer over under a new id and tells the UI, with a ``stream_reset``
-event, which bubble to drop.
+``continue`` asks a model to go on from the text already shown, so the UI keeps
+appending under the same message id; ``restart`` starts the answer over under a
+new id and tells the UI, with a ``stream_reset`` event, which bubble to drop.
 
-Who can continue a prefix:
+Who can continue is the model's fact (``StreamtapChatModel.continuation_style``:
+streamtap's model data, then the wire, then refusals seen in this process):
 
-* Anthropic Messages: a trailing assistant turn is continued (it must not end
-  in whitespace, so trailing whitespace is held back and de-duplicated from the
-  continuation);
-* vLLM: ``extra_body={"continue_final_message": True, "add_generation_prompt": False}``;
-* llama.cpp server: a trailing assistant message is continued as is;
-* OpenAI Chat Completions / Responses and other compatible servers cannot, so
-  ``continue`` restarts there.
+* ``prefill``: a trailing assistant turn is continued (Anthropic before Claude 4.6,
+  llama.cpp). Anthropic's wire also forbids trailing whitespace there, so it is held
+  back and de-duplicated from the continuation;
+* ``continue_final_message``: vLLM's flag for the same;
+* otherwise the call restarts, or, with ``user_turn=True``, asks the model in a
+  trailing user turn to continue exactly where it stopped and drops what it repeats.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -32,30 +31,41 @@ if TYPE_CHECKING:
 
     from streamtap.providers import StreamtapChatModel
 
-__all__ = ["CONTINUATION_STYLES", "continuable_text", "continuation_request", "emit_reset"]
+__all__ = [
+    "USER_TURN_PROMPT",
+    "OverlapTrim",
+    "Style",
+    "continuable_text",
+    "continuation_request",
+    "emit_reset",
+    "plan_style",
+]
 
-Style = Literal["anthropic", "vllm", "prefill"]
-
-#: OpenAI-compatible presets (``provider_name``) that continue a final assistant message.
-CONTINUATION_STYLES: dict[str, Style] = {"vllm": "vllm", "llamacpp": "prefill"}
+Style = Literal["prefill", "continue_final_message", "user_turn"]
 
 RESET_EVENT = "stream_reset"
 
-
-def continuation_style(model: StreamtapChatModel) -> Style | None:
-    """How ``model`` continues an assistant prefix, or None when it cannot."""
-    if model.wire == "anthropic":
-        return "anthropic"
-    if model.wire == "openai":
-        return CONTINUATION_STYLES.get(model.provider_name)
-    return None
+#: The trailing user turn of a ``user_turn`` continuation.
+USER_TURN_PROMPT = (
+    "Your previous answer was cut off. Continue it exactly where it stopped, even "
+    "mid-sentence or mid-word, without repeating anything already written and without "
+    "any preamble."
+)
 
 
-def continuable_text(message: AIMessageChunk | None, style: Style) -> str | None:
+def plan_style(model: StreamtapChatModel, user_turn: bool) -> Style | None:
+    """How to continue on ``model``: its own way, a user turn (opt-in), or not at all."""
+    style = model.continuation_style()
+    if style != "none":
+        return style
+    return "user_turn" if user_turn else None
+
+
+def continuable_text(message: AIMessageChunk | None, *, after_reasoning: bool = True) -> str | None:
     """The visible text to continue from, or None when the partial must be restarted.
 
     A partial tool call is never resumed (its JSON arguments would be continued
-    mid-string), and Anthropic cannot prefill after thinking blocks.
+    mid-string); a wire that cannot prefill after reasoning blocks restarts those.
     """
     if message is None or message.tool_call_chunks or message.tool_calls:
         return None
@@ -69,23 +79,34 @@ def continuable_text(message: AIMessageChunk | None, style: Style) -> str | None
                 parts.append(block)
             elif block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
-            elif style == "anthropic" or block.get("type") != "reasoning":
+            elif not after_reasoning or block.get("type") != "reasoning":
                 return None
         text = "".join(parts)
     return text if text.strip() else None
 
 
 def continuation_request(
-    messages: Sequence[BaseMessage], text: str, style: Style, kwargs: dict[str, Any]
+    messages: Sequence[BaseMessage],
+    text: str,
+    style: Style,
+    kwargs: dict[str, Any],
+    *,
+    trailing_whitespace: bool = True,
 ) -> tuple[list[BaseMessage], dict[str, Any], str]:
-    """Messages and call kwargs that continue ``text``, plus the whitespace held back."""
+    """Messages and call kwargs that continue ``text``, plus the whitespace held back.
+
+    The call's own kwargs (tools, tool choice, ...) go along unchanged: a
+    continuation with its tools unbound would come back as prose.
+    """
+    kwargs = dict(kwargs)
+    if style == "user_turn":
+        return [*messages, AIMessage(content=text), HumanMessage(USER_TURN_PROMPT)], kwargs, ""
     held = ""
-    if style == "anthropic":
+    if not trailing_whitespace:
         stripped = text.rstrip()
         held = text[len(stripped) :]
         text = stripped
-    kwargs = dict(kwargs)
-    if style == "vllm":
+    if style == "continue_final_message":
         extra = dict(kwargs.get("extra_body") or {})
         extra.update(continue_final_message=True, add_generation_prompt=False)
         kwargs["extra_body"] = extra
@@ -104,6 +125,58 @@ def drop_held_whitespace(text: str, held: str) -> tuple[str, str]:
     if n == len(text) and n < len(held):
         return "", held[n:]
     return text[n:], ""
+
+
+class OverlapTrim:
+    """Drops the start of a user-turn continuation that repeats the end of the shown text.
+
+    Asked to continue, models often restate the last sentence (or the whole
+    answer) first. The continuation's text is held back only while it could
+    still be such a repeat, i.e. while it matches the start of some word-initial
+    tail of the shown text; once it diverges (or repeats a whole tail) it flows.
+    A tail shorter than ``min_overlap`` characters is never taken for a repeat:
+    "the" + "theater" is more likely a word being finished.
+    """
+
+    def __init__(self, shown: str, *, min_overlap: int = 8) -> None:
+        self.shown = shown
+        self.ends_in_space = shown[-1:].isspace()
+        floor = min(min_overlap, len(shown.strip()))
+        self.tails = [
+            tail
+            for p in range(len(shown))
+            if (p == 0 or shown[p - 1].isspace()) and not shown[p].isspace()
+            if len(tail := shown[p:].rstrip()) >= floor
+        ]  # longest first
+        self.buffer = ""
+        self.done = False
+
+    def feed(self, text: str) -> str:
+        """The part of ``text`` (with earlier held text) that can be shown now."""
+        if self.done:
+            return text
+        self.buffer += text
+        return self._decide(final=False)
+
+    def finish(self) -> str:
+        """Whatever is still held, once the continuation's text ends."""
+        return "" if self.done else self._decide(final=True)
+
+    def _decide(self, *, final: bool) -> str:
+        body = self.buffer.lstrip()
+        if not body and not final:
+            return ""
+        for tail in self.tails:
+            if body.startswith(tail):
+                return self._release(body[len(tail) :])
+            if tail.startswith(body) and not final:
+                return ""  # could still be this repeat: keep holding
+        return self._release(self.buffer)
+
+    def _release(self, text: str) -> str:
+        self.done = True
+        self.buffer = ""
+        return text.lstrip() if self.ends_in_space else text
 
 
 # --------------------------------------------------------------------------- reset signal

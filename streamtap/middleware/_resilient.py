@@ -87,6 +87,9 @@ class ResilientChatModel(BaseChatModel):
     idle_timeout: float | None = None
     total_timeout: float | None = None
     recovery: Literal["raise", "continue", "restart"] = "raise"
+    user_turn: bool = False
+    """With ``recovery="continue"``: continue a model that cannot prefill through a
+    trailing user turn (repeats dropped) instead of restarting it."""
 
     @field_validator("models", mode="before")
     @classmethod
@@ -144,6 +147,7 @@ class ResilientChatModel(BaseChatModel):
         return {
             "models": [m._identifying_params for m in self.models],
             "recovery": self.recovery,
+            "user_turn": self.user_turn,
             "first_token_timeout": self.first_token_timeout,
             "idle_timeout": self.idle_timeout,
             "total_timeout": self.total_timeout,
@@ -190,6 +194,7 @@ class ResilientChatModel(BaseChatModel):
             messages=messages,
             stop=stop,
             kwargs=kwargs,
+            user_turn=self.user_turn,
         )
 
     # -- langchain-core entry points ---------------------------------------------------------
@@ -356,6 +361,7 @@ def resilient(
     idle_timeout: float | None = None,
     total_timeout: float | None = None,
     recovery: Recovery = "raise",
+    user_turn: bool = False,
 ) -> ResilientChatModel:
     """A chat model that retries, falls back across vendors, times out and recovers mid-stream.
 
@@ -364,6 +370,10 @@ def resilient(
     ...     retry=RetryPolicy(max_attempts=3, max_wait=4), first_token_timeout=20,
     ...     idle_timeout=15, recovery="continue",
     ... )
+
+    With ``recovery="continue"`` a model continues the partial answer when it can
+    (``model.continuation_style()``) and restarts otherwise; ``user_turn=True``
+    continues those that cannot prefill through a trailing user turn instead.
     """
     if recovery not in _RECOVERY:
         raise ValueError(f"recovery={recovery!r}: use one of {', '.join(map(repr, _RECOVERY))}")
@@ -374,4 +384,5 @@ def resilient(
         idle_timeout=idle_timeout,
         total_timeout=total_timeout,
         recovery=recovery,
+        user_turn=user_turn,
     )

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -23,6 +24,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from streamtap.errors import from_sdk_error
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
+from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._run import StreamRun, aiter_sse, has_raw_events, iter_sse
 
 __all__ = ["StreamtapChatModel"]
@@ -39,6 +41,13 @@ class StreamtapChatModel(BaseChatModel):
     base_url_env: ClassVar[tuple[str, ...]] = ()
     #: Whether the server expects a key at all (local servers do not).
     requires_api_key: ClassVar[bool] = True
+    #: Where ``profile`` comes from (a file in ``providers/data/profiles``), if anywhere.
+    profile_source: ClassVar[str | None] = None
+    #: How this wire continues a partial answer when the model's data says nothing.
+    wire_continuation: ClassVar[Continuation] = "none"
+    #: Wire rules for a prefill: may it end in whitespace, may it follow reasoning blocks?
+    prefill_trailing_whitespace: ClassVar[bool] = True
+    prefill_after_reasoning: ClassVar[bool] = True
 
     model: str = Field(alias="model_name")
     """Model name sent to the vendor."""
@@ -59,6 +68,9 @@ class StreamtapChatModel(BaseChatModel):
     http_client: Any = Field(default=None, exclude=True)
     """An ``httpx2.Client`` for the SDK (tests, proxies, cassettes)."""
     http_async_client: Any = Field(default=None, exclude=True)
+    continuation: Continuation | None = None
+    """How a partial answer is continued after a mid-stream failure (``resilient``'s
+    ``recovery="continue"``); ``None`` reads streamtap's model data and the wire."""
 
     _client: Any = PrivateAttr(default=None)
     _async_client: Any = PrivateAttr(default=None)
@@ -75,6 +87,36 @@ class StreamtapChatModel(BaseChatModel):
                 if value := os.environ.get(name):
                     self.base_url = value
                     break
+
+    # -- what the model can do ------------------------------------------------------
+    def _profile_source(self) -> str | None:
+        return self.profile_source
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return known_profile(self._profile_source(), self.model)
+
+    def _wire_continuation(self) -> Continuation:
+        return self.wire_continuation
+
+    def continuation_key(self) -> tuple[str, ...]:
+        """Who a learned refusal is remembered for: this model on this server."""
+        return (self.wire, self.provider_name, self.base_url or "", self.model)
+
+    def continuation_style(self) -> Continuation:
+        """How this model continues a partial answer, ``"none"`` when it cannot.
+
+        An explicit ``continuation=`` wins over streamtap's data, which wins over
+        the wire's default; a refusal the server gave in this process wins over all.
+        """
+        if self.continuation is not None:
+            style = self.continuation
+        elif listed_unable(self._profile_source(), self.model):
+            style = "none"
+        else:
+            style = self._wire_continuation()
+        if style != "none" and refused(self.continuation_key()):
+            return "none"
+        return style
 
     # -- serialization (dumpd / load) ---------------------------------------------
     @classmethod

@@ -15,16 +15,20 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessageChunk
 
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._chunks import ChunkMapper
+from streamtap.providers._profiles import Continuation
 from streamtap.providers._run import StreamRun, aiter_sse, as_dict, iter_sse
 from streamtap.providers.anthropic import AnthropicChatModel, MessagesMapper
 from streamtap.providers.openai_chat import ChatCompletionsMapper, OpenAIChatModel
 from streamtap.providers.openai_responses import OpenAIResponsesModel, ResponsesMapper
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.model_profile import ModelProfile
 
 __all__ = ["PRESETS", "AnthropicCompatibleModel", "Preset", "anormalize", "chat_model", "normalize"]
 
@@ -39,13 +43,24 @@ class Preset:
     wire: str = "openai"  # "openai" (Chat Completions) or "anthropic" (Messages)
     provider: str | None = None  # reported provider when not the prefix itself
     local: bool = False  # prefer the running `streamtap local` server over base_url
+    profiles: str | None = None  # where `model.profile` comes from (providers/data/profiles)
+    continuation: Continuation | None = None  # how it continues a partial answer; None: the wire's
 
 
 PRESETS: dict[str, Preset] = {
     "openai-compatible": Preset(None, "OPENAI_COMPATIBLE_API_KEY", requires_key=False),
-    "vllm": Preset("http://127.0.0.1:8000/v1", "VLLM_API_KEY", requires_key=False),
+    "vllm": Preset(
+        "http://127.0.0.1:8000/v1",
+        "VLLM_API_KEY",
+        requires_key=False,
+        continuation="continue_final_message",
+    ),
     "llamacpp": Preset(
-        "http://127.0.0.1:8080/v1", "LLAMACPP_API_KEY", requires_key=False, local=True
+        "http://127.0.0.1:8080/v1",
+        "LLAMACPP_API_KEY",
+        requires_key=False,
+        local=True,
+        continuation="prefill",  # llama.cpp continues a trailing assistant message as is
     ),
     "llamacpp-anthropic": Preset(
         "http://127.0.0.1:8080",
@@ -56,9 +71,18 @@ PRESETS: dict[str, Preset] = {
         local=True,
     ),
     "ollama": Preset("http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", requires_key=False),
-    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY", requires_key=True),
-    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", requires_key=True),
-    "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", requires_key=True),
+    "groq": Preset(
+        "https://api.groq.com/openai/v1", "GROQ_API_KEY", requires_key=True, profiles="groq"
+    ),
+    "deepseek": Preset(
+        "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", requires_key=True, profiles="deepseek"
+    ),
+    "openrouter": Preset(
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+        requires_key=True,
+        profiles="openrouter",
+    ),
 }
 
 _VENDORS: dict[str, type[StreamtapChatModel]] = {
@@ -70,12 +94,55 @@ _VENDORS: dict[str, type[StreamtapChatModel]] = {
 KNOWN_PREFIXES = (*_VENDORS, *PRESETS)
 
 
+def _preset(name: str, wire: str) -> Preset | None:
+    preset = PRESETS.get(name)
+    return preset if preset is not None and preset.wire == wire else None
+
+
 class OpenAICompatibleModel(OpenAIChatModel):
     """Chat Completions against a server that is not OpenAI (a preset or ``base_url``)."""
 
     requires_api_key = False
     api_key_env = ()
     base_url_env = ()
+    profile_source = None
+
+    def _profile_source(self) -> str | None:
+        preset = _preset(self.provider_name, "openai")
+        return preset.profiles if preset is not None else None
+
+    def _wire_continuation(self) -> Continuation:
+        preset = _preset(self.provider_name, "openai")
+        if preset is not None and preset.continuation is not None:
+            return preset.continuation
+        return self.wire_continuation
+
+    def fetch_profile(self) -> ModelProfile | None:
+        """Fill ``profile["max_input_tokens"]`` from the server, where it reports it.
+
+        vLLM lists ``max_model_len`` in ``/v1/models``; llama.cpp reports its
+        context size in ``/props``. Asked explicitly (it is a request to the
+        server): ``model.fetch_profile()`` once, before LangChain middleware reads
+        ``model.profile``. Returns the profile, or ``None`` when nothing is known.
+        """
+        from streamtap.providers._server_profile import read_context_size
+
+        context = read_context_size(self._sync_client(), self.model)
+        return self._with_context(context)
+
+    async def afetch_profile(self) -> ModelProfile | None:
+        """Async twin of :meth:`fetch_profile`."""
+        from streamtap.providers._server_profile import aread_context_size
+
+        context = await aread_context_size(self._aclient(), self.model)
+        return self._with_context(context)
+
+    def _with_context(self, context: int | None) -> ModelProfile | None:
+        if context is not None:
+            profile: ModelProfile = dict(self.profile or {})  # type: ignore[assignment]
+            profile["max_input_tokens"] = context
+            self.profile = profile
+        return self.profile
 
     @property
     def _llm_type(self) -> str:
@@ -93,6 +160,7 @@ class AnthropicCompatibleModel(AnthropicChatModel):
     requires_api_key = False
     api_key_env = ()
     base_url_env = ()
+    profile_source = None
 
     @property
     def _llm_type(self) -> str:

@@ -27,6 +27,7 @@ from langchain_core.messages import (
 
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
+from streamtap.providers._profiles import Continuation
 
 __all__ = ["AnthropicChatModel", "MessagesMapper", "to_anthropic_messages"]
 
@@ -437,6 +438,12 @@ class AnthropicChatModel(StreamtapChatModel):
     provider_name: str = "anthropic"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
+    profile_source: ClassVar[str | None] = "anthropic"
+    # A trailing assistant turn is continued, but it must not end in whitespace and
+    # cannot follow thinking blocks; Claude 4.6 and later refuse it (data/continuation.toml).
+    wire_continuation: ClassVar[Continuation] = "prefill"
+    prefill_trailing_whitespace: ClassVar[bool] = False
+    prefill_after_reasoning: ClassVar[bool] = False
 
     @property
     def _llm_type(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.utils import convert_to_openai_messages
 
@@ -153,10 +154,18 @@ class OpenAIChatModel(StreamtapChatModel):
     provider_name: str = "openai"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
+    profile_source: ClassVar[str | None] = "openai"
 
     @property
     def _llm_type(self) -> str:
         return "streamtap-openai-chat"
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        profile = super()._resolve_model_profile()
+        if profile is not None and profile.get("mid_conversation_tools"):
+            # Only the Responses API carries mid-conversation tools (as ChatOpenAI says).
+            profile["mid_conversation_tools"] = False
+        return profile
 
     def _new_mapper(self, stop: list[str] | None = None) -> ChatCompletionsMapper:
         return ChatCompletionsMapper(model_provider=self.provider_name)

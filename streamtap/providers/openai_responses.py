@@ -381,6 +381,7 @@ class OpenAIResponsesModel(StreamtapChatModel):
     provider_name: str = "openai"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
+    profile_source: ClassVar[str | None] = "openai"
 
     @property
     def _llm_type(self) -> str:

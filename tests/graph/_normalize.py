@@ -61,7 +61,12 @@ class Normalizer:
         if isinstance(obj, list):
             return [n(v) for v in obj]
         if type(obj).__name__ == "Interrupt":
-            return ("Interrupt", n(obj.value), n(obj.id), n(getattr(obj, "response_schema", None)))  # LangGraph < 1.2.x has no response_schema
+            return (
+                "Interrupt",
+                n(obj.value),
+                n(obj.id),
+                n(getattr(obj, "response_schema", None)),
+            )  # LangGraph < 1.2.x has no response_schema
         if type(obj).__name__ == "Send":
             return ("Send", n(obj.node), n(obj.arg))
         if type(obj).__name__ == "Command":

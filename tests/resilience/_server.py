@@ -339,6 +339,30 @@ def status(
     return step
 
 
+#: Anthropic's answer to a trailing assistant turn on Claude 4.6 and later, verbatim.
+PREFILL_REFUSAL = (
+    "This model does not support assistant message prefill. "
+    "The conversation must end with a user message."
+)
+
+
+def refuse_prefill(then: Step | None = None) -> Step:
+    """Claude 4.6+: a request ending in an assistant turn gets Anthropic's 400; others ``then``."""
+
+    async def step(ctx: Ctx) -> bool:
+        if ctx.seen.prefill is None:
+            return await (then or ok())(ctx)
+        payload = {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": PREFILL_REFUSAL},
+            "request_id": "req_011CVprefill",
+        }
+        await ctx.status(400, payload, {"request-id": "req_011CVprefill"})
+        return True
+
+    return step
+
+
 def _prefix(ctx: Ctx, after: int, tool: bool = False) -> tuple[list[bytes], list[bytes]]:
     toks = continuation_tokens(ctx.seen.prefill)
     if tool:
