@@ -140,7 +140,11 @@ class OverlapTrim:
 
     def __init__(self, shown: str, *, min_overlap: int = 8) -> None:
         self.shown = shown
-        self.ends_in_space = shown[-1:].isspace()
+        # After a shown space the model's own leading space would double it.
+        self.strip_leading = shown[-1:].isspace()
+        # A repeat of a tail that ended at a word boundary must end at one too:
+        # "window" + "s are" is a word being finished, not a repeat.
+        self.word_end = self.strip_leading
         floor = min(min_overlap, len(shown.strip()))
         self.tails = [
             tail
@@ -153,14 +157,14 @@ class OverlapTrim:
 
     def feed(self, text: str) -> str:
         """The part of ``text`` (with earlier held text) that can be shown now."""
-        if self.done:
-            return text
-        self.buffer += text
-        return self._decide(final=False)
+        if not self.done:
+            self.buffer += text
+            text = self._decide(final=False)
+        return self._emit(text)
 
     def finish(self) -> str:
         """Whatever is still held, once the continuation's text ends."""
-        return "" if self.done else self._decide(final=True)
+        return "" if self.done else self._emit(self._decide(final=True))
 
     def _decide(self, *, final: bool) -> str:
         body = self.buffer.lstrip()
@@ -168,15 +172,27 @@ class OverlapTrim:
             return ""
         for tail in self.tails:
             if body.startswith(tail):
-                return self._release(body[len(tail) :])
-            if tail.startswith(body) and not final:
+                rest = body[len(tail) :]
+                if not self.word_end or (rest and not rest[0].isalnum()):
+                    return self._release(rest)
+                if not rest and not final:
+                    return ""  # the next character says whether the word ended
+                if not rest:
+                    return self._release(rest)
+            elif tail.startswith(body) and not final:
                 return ""  # could still be this repeat: keep holding
         return self._release(self.buffer)
 
     def _release(self, text: str) -> str:
         self.done = True
         self.buffer = ""
-        return text.lstrip() if self.ends_in_space else text
+        return text
+
+    def _emit(self, text: str) -> str:
+        if self.strip_leading:
+            text = text.lstrip()
+            self.strip_leading = not text
+        return text
 
 
 # --------------------------------------------------------------------------- reset signal

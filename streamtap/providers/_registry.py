@@ -123,18 +123,26 @@ class OpenAICompatibleModel(OpenAIChatModel):
         vLLM lists ``max_model_len`` in ``/v1/models``; llama.cpp reports its
         context size in ``/props``. Asked explicitly (it is a request to the
         server): ``model.fetch_profile()`` once, before LangChain middleware reads
-        ``model.profile``. Returns the profile, or ``None`` when nothing is known.
+        ``model.profile``. Returns the profile, or ``None`` when nothing is known;
+        a server that cannot be reached raises streamtap's typed errors
+        (``ProviderConnectionError``, ``AuthenticationError``, ...) as a call would.
         """
         from streamtap.providers._server_profile import read_context_size
 
-        context = read_context_size(self._sync_client(), self.model)
+        try:
+            context = read_context_size(self._sync_client(), self.model)
+        except Exception as exc:
+            raise self._map_error(exc) from exc
         return self._with_context(context)
 
     async def afetch_profile(self) -> ModelProfile | None:
         """Async twin of :meth:`fetch_profile`."""
         from streamtap.providers._server_profile import aread_context_size
 
-        context = await aread_context_size(self._aclient(), self.model)
+        try:
+            context = await aread_context_size(self._aclient(), self.model)
+        except Exception as exc:
+            raise self._map_error(exc) from exc
         return self._with_context(context)
 
     def _with_context(self, context: int | None) -> ModelProfile | None:

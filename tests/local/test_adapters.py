@@ -177,3 +177,16 @@ async def test_async_break_after_two_chunks_closes_the_response(
         assert responses[-1].is_closed
         after = await model.ainvoke(PROMPT)
     assert after.text.strip()
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_the_profile_reads_the_context_the_server_runs_with(
+    use_async: bool, make: ModelFactory
+) -> None:
+    from streamtap.local._serve import DEFAULT_CONTEXT_SIZE
+
+    model = make("llamacpp")
+    assert model.profile is None  # a local model LangChain does not know
+    profile = await model.afetch_profile() if use_async else model.fetch_profile()  # type: ignore[attr-defined]
+    assert profile == {"max_input_tokens": DEFAULT_CONTEXT_SIZE}
+    assert model.profile == profile
