@@ -246,3 +246,28 @@ def test_an_open_tool_call_is_restarted_even_with_user_turn(server: S.FaultServe
     last = script.requests[1].messages[-1]
     assert (last["role"], text_of(last)) == ("user", "hi")
     assert modes(out)[1] == ("restart", None, None)
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_a_refused_prefill_with_user_turn_continues_through_a_user_turn(
+    server: S.FaultServer, use_async: bool
+) -> None:
+    script = server.script(
+        S.reset(2), S.refuse_prefill(), S.ok(tokens=["ld, ", "how ", "are ", "you?"])
+    )
+    model = streamtap.resilient(
+        claude(script, "claude-next"), retry=FAST, recovery="continue", user_turn=True
+    )
+    out = await run(model, use_async)
+    assert out.error is None, out.error
+    ((_, text),) = out.by_id()  # one bubble: the user never saw the refusal
+    assert text == S.FULL
+    assert [r.prefill for r in script.requests] == [None, "Hello wor", None]
+    assert modes(out) == [
+        ("fresh", None, None),
+        ("continue", "prefill", "prefill"),
+        ("continue", "user_turn", None),
+    ]
+    assert attempts(out)[1]["next"] == "continue"
+    last = script.requests[2].messages[-1]
+    assert (last["role"], text_of(last)) == ("user", USER_TURN_PROMPT)
