@@ -33,7 +33,9 @@ try:  # langchain-core >= 0.3: chat models stream to handlers that subclass it, 
     )
 except ImportError:  # pragma: no cover - exercised by tests/test_compat.py via reload
 
-    class StreamingCallbackHandler:  # type: ignore[no-redef]
+    from typing import Generic
+
+    class StreamingCallbackHandler(Generic[T]):  # type: ignore[no-redef]
         """Stand-in: without the marker, ``invoke()`` does not stream; ``stream()`` still does."""
 
         def tap_output_aiter(self, run_id: Any, output: Any) -> Any:

@@ -25,7 +25,7 @@ from streamtap.graph._runtime import Item
 from streamtap.graph._state import Channel
 from streamtap.graph._writes import task_states
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
-from streamtap.graph.types import GraphOutput, Interrupt, StateSnapshot
+from streamtap.graph.types import Command, GraphOutput, Interrupt, StateSnapshot
 
 if TYPE_CHECKING:
     from streamtap.graph.state import StateGraph
@@ -214,7 +214,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
             from streamtap.middleware._messages import StreamMessagesHandler
 
             run_manager.inheritable_handlers.append(
-                StreamMessagesHandler(put, subgraphs, parent_ns=run.ns)
+                StreamMessagesHandler(put, subgraphs, parent_ns=run.ns, command_types=(Command,))
             )
         return run
 

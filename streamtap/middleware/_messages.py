@@ -26,8 +26,9 @@ from uuid import UUID, uuid4
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
-from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from pydantic import BaseModel
+
+from streamtap._compat import StreamingCallbackHandler
 
 __all__ = ["StreamMessagesHandler"]
 
@@ -54,13 +55,23 @@ def _state_values(obj: Any) -> Sequence[Any]:
     return ()
 
 
-class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler[Any]):
+class StreamMessagesHandler(BaseCallbackHandler, StreamingCallbackHandler[Any]):
     """Feeds a graph's ``messages`` stream mode from chat-model and node callbacks."""
 
     run_inline = True  # called in the producing thread, in order, no executor hop
 
-    def __init__(self, put: Put, subgraphs: bool, *, parent_ns: tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        put: Put,
+        subgraphs: bool,
+        *,
+        parent_ns: tuple[str, ...] | None = None,
+        command_types: tuple[type, ...] = (),
+    ):
         self.put = put
+        # The graph's Command class(es): a node returning one updates state with
+        # ``.update``, where any new messages are. Passed in so middleware stays below graph.
+        self.command_types = command_types
         self.subgraphs = subgraphs
         self.parent_ns = parent_ns
         self.metadata: dict[UUID, Meta] = {}
@@ -206,13 +217,17 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler[Any])
         meta = self.metadata.pop(run_id, None)
         if meta is None:
             return
-        from streamtap.graph.types import Command
-
-        if isinstance(outputs, Command):
-            self._find_and_emit(meta, outputs.update)
-        elif isinstance(outputs, Sequence) and any(isinstance(v, Command) for v in outputs):
+        command = self.command_types
+        if command and isinstance(outputs, command):
+            self._find_and_emit(meta, outputs.update)  # type: ignore[attr-defined]
+        elif (
+            command
+            and isinstance(outputs, Sequence)
+            and any(isinstance(v, command) for v in outputs)
+        ):
             for value in outputs:
-                self._find_and_emit(meta, value.update if isinstance(value, Command) else value)
+                update = value.update if isinstance(value, command) else value  # type: ignore[attr-defined]
+                self._find_and_emit(meta, update)
         else:
             self._find_and_emit(meta, outputs)
 
