@@ -11,12 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamtap.middleware import RetryPolicy, resilient
     from streamtap.providers import anormalize, chat_model, normalize
+    from streamtap.resilience import RetryPolicy, resilient
 
 _LAZY = {
-    "RetryPolicy": "streamtap.middleware",
-    "resilient": "streamtap.middleware",
+    "RetryPolicy": "streamtap.resilience",
+    "resilient": "streamtap.resilience",
     "anormalize": "streamtap.providers",
     "chat_model": "streamtap.providers",
     "normalize": "streamtap.providers",
@@ -29,7 +29,15 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        if name in ("errors", "providers", "middleware", "graph", "testing", "accumulate"):
+        if name in (
+            "errors",
+            "providers",
+            "middleware",
+            "resilience",
+            "graph",
+            "testing",
+            "accumulate",
+        ):
             return importlib.import_module(f"streamtap.{name}")
         raise AttributeError(f"module 'streamtap' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -1,9 +1,12 @@
-"""streamtap.middleware: callback handlers that feed graph stream modes."""
+"""streamtap.middleware: tokens from anything into a graph's stream modes, and chunk transforms.
+
+The ``messages`` handler, ``stream_tokens`` / ``TokenEvents`` (any token source
+as a chat-model run) and transforms. Retries, fallbacks and recovery moved to
+``streamtap.resilience``.
+"""
 
 from streamtap.middleware._events import TokenEvents
 from streamtap.middleware._messages import StreamMessagesHandler
-from streamtap.middleware._resilient import ResilientChatModel, resilient
-from streamtap.middleware._retry import RetryPolicy
 from streamtap.middleware._tokens import (
     AsyncTokenStream,
     TokenStream,
@@ -22,8 +25,6 @@ from streamtap.middleware._transforms import (
 
 __all__ = [
     "AsyncTokenStream",
-    "ResilientChatModel",
-    "RetryPolicy",
     "StreamMessagesHandler",
     "TokenEvents",
     "TokenStream",
@@ -34,7 +35,6 @@ __all__ = [
     "compose",
     "on_chunk",
     "redact",
-    "resilient",
     "stream_tokens",
     "with_transforms",
 ]

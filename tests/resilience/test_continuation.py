@@ -13,9 +13,9 @@ import pytest
 from langchain_core.tools import tool
 
 import streamtap
-from streamtap.middleware._recovery import USER_TURN_PROMPT
 from streamtap.providers import StreamtapChatModel
 from streamtap.providers._profiles import forget_refusals
+from streamtap.resilience._recovery import USER_TURN_PROMPT
 from tests.resilience import _server as S
 from tests.resilience.conftest import API_KEY, FAST, Outcome, make, run_async, run_sync
 

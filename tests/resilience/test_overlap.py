@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamtap.middleware._recovery import OverlapTrim
+from streamtap.resilience._recovery import OverlapTrim
 
 SHOWN = "TCP slow start begins with a small congestion window "
 

@@ -24,8 +24,8 @@ from streamtap.errors import (
     StreamInterrupted,
     StreamTimeout,
 )
-from streamtap.middleware import ResilientChatModel, RetryPolicy
-from streamtap.middleware._retry import (
+from streamtap.resilience import ResilientChatModel, RetryPolicy
+from streamtap.resilience._retry import (
     WaitRetryAfter,
     failure_cause,
     is_fallback_worthy,
@@ -39,7 +39,7 @@ from tests.resilience.conftest import FAST, make, run_async, run_sync, watchdogs
 
 def test_public_names() -> None:
     assert streamtap.RetryPolicy is RetryPolicy
-    assert streamtap.resilient is streamtap.middleware.resilient
+    assert streamtap.resilient is streamtap.resilience.resilient
 
 
 @pytest.mark.parametrize(

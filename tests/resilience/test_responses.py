@@ -35,7 +35,7 @@ def _sse(body: bytes) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
 
-def _model(recovery: str) -> streamtap.middleware.ResilientChatModel:
+def _model(recovery: str) -> streamtap.resilience.ResilientChatModel:
     inner = streamtap.chat_model(
         "openai-responses:gpt-5", api_key=API_KEY, base_url=F.BASE_URLS["openai-responses"]
     )

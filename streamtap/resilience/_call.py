@@ -20,7 +20,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from streamtap.accumulate import Accumulator
 from streamtap.errors import StreamInterrupted, StreamtapError, StreamTimeout
-from streamtap.middleware._recovery import (
+from streamtap.providers._profiles import is_continuation_refusal, remember_refusal
+from streamtap.resilience._recovery import (
     RESET_EVENT,
     OverlapTrim,
     Style,
@@ -29,15 +30,14 @@ from streamtap.middleware._recovery import (
     drop_held_whitespace,
     plan_style,
 )
-from streamtap.middleware._retry import (
+from streamtap.resilience._retry import (
     TOTAL_TIMEOUT,
     RetryPolicy,
     failure_cause,
     is_fallback_worthy,
     is_transient,
 )
-from streamtap.middleware._timeouts import FIRST_TOKEN, IDLE, TOTAL, Timeouts
-from streamtap.providers._profiles import is_continuation_refusal, remember_refusal
+from streamtap.resilience._timeouts import FIRST_TOKEN, IDLE, TOTAL, Timeouts
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState

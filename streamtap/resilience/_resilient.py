@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
-from types import FrameType
 from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -41,14 +39,15 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from streamtap.middleware._call import Call, Recovery
-from streamtap.middleware._drive import adrive, drive
-from streamtap.middleware._recovery import RESET_EVENT
-from streamtap.middleware._retry import RetryPolicy
-from streamtap.middleware._timeouts import (
+from streamtap._compat import callers_local
+from streamtap.providers import StreamtapChatModel, chat_model
+from streamtap.resilience._call import Call, Recovery
+from streamtap.resilience._drive import adrive, drive
+from streamtap.resilience._recovery import RESET_EVENT
+from streamtap.resilience._retry import RetryPolicy
+from streamtap.resilience._timeouts import (
     Timeouts,
 )
-from streamtap.providers import StreamtapChatModel, chat_model
 
 __all__ = ["ResilientChatModel", "resilient"]
 
@@ -330,15 +329,7 @@ def _callers_run_manager(kind: type[_RM]) -> _RM | None:
     calling frame. Must be called first thing in ``_stream`` / ``_astream``;
     returns None (no callbacks) if langchain-core ever stops holding it there.
     """
-    frame: FrameType | None = sys._getframe(2)
-    for _ in range(2):
-        if frame is None:
-            return None
-        candidate = frame.f_locals.get("run_manager")
-        if isinstance(candidate, kind):
-            return candidate
-        frame = frame.f_back
-    return None
+    return callers_local("run_manager", kind, depth=2)
 
 
 def _attach_partial(exc: BaseException, call: Call) -> AIMessage | None:

@@ -17,11 +17,12 @@ streamtap's model data, then the wire, then refusals seen in this process):
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+
+from streamtap._context import stream_writer
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -198,27 +199,9 @@ class OverlapTrim:
 # --------------------------------------------------------------------------- reset signal
 
 
-def _graph_writer() -> Callable[[Any], None] | None:
-    """The ``custom`` stream writer of the graph node we run in, if any."""
-    try:
-        from streamtap.graph import get_stream_writer
-
-        return get_stream_writer()
-    except (ImportError, RuntimeError):
-        pass
-    langgraph_config = sys.modules.get("langgraph.config")
-    if langgraph_config is not None:
-        try:
-            writer = langgraph_config.get_stream_writer()
-        except Exception:  # outside a LangGraph node
-            return None
-        return writer if callable(writer) else None
-    return None
-
-
 def emit_reset(event: dict[str, Any], run_manager: CallbackManagerForLLMRun | None) -> None:
     """Announce a restart: the graph's ``custom`` mode and a ``stream_reset`` custom event."""
-    writer = _graph_writer()
+    writer = stream_writer()
     if writer is not None:
         writer(dict(event))
     if run_manager is not None and run_manager.handlers:
@@ -235,7 +218,7 @@ def emit_reset(event: dict[str, Any], run_manager: CallbackManagerForLLMRun | No
 async def aemit_reset(
     event: dict[str, Any], run_manager: AsyncCallbackManagerForLLMRun | None
 ) -> None:
-    writer = _graph_writer()
+    writer = stream_writer()
     if writer is not None:
         writer(dict(event))
     if run_manager is not None and run_manager.handlers:

@@ -20,11 +20,11 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import AIMessageChunk
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from streamtap.middleware._call import Attempt, Call
-from streamtap.middleware._recovery import aemit_reset, emit_reset
-from streamtap.middleware._retry import StopAtDeadline, WaitRetryAfter
-from streamtap.middleware._timeouts import ReadGuard, Watchdog, request_timeout
 from streamtap.providers import StreamtapChatModel
+from streamtap.resilience._call import Attempt, Call
+from streamtap.resilience._recovery import aemit_reset, emit_reset
+from streamtap.resilience._retry import StopAtDeadline, WaitRetryAfter
+from streamtap.resilience._timeouts import ReadGuard, Watchdog, request_timeout
 
 __all__ = ["adrive", "drive"]
 
