@@ -8,7 +8,8 @@ formats, so one process exercises two vendors' streams without any API key.
 
 from __future__ import annotations
 
-from streamtap.local._background import default_state_dir, start, status, stop
+from streamtap._local_state import default_state_dir
+from streamtap.local._background import start, status, stop
 from streamtap.local._errors import (
     LocalExtraMissingError,
     LocalServerError,

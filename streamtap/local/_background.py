@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from streamtap._local_state import is_recorded_server, pid_alive, read_record
+from streamtap._local_state import state_path as _state_path
 from streamtap.local._binary import server_binary
 from streamtap.local._errors import ServerAlreadyRunningError
 from streamtap.local._process import LocalServer, health_ok, launch, terminate
@@ -28,30 +30,10 @@ from streamtap.local._serve import (
     DEFAULT_THREADS,
 )
 
-STATE_FILE = "server.json"
 LOG_FILE = "server.log"
-CACHE_DIR_ENV = "STREAMTAP_CACHE_DIR"
 
 # Servers this process started: stopping them must also reap them (no zombie).
 _STARTED_HERE: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def default_state_dir() -> Path:
-    """``$STREAMTAP_CACHE_DIR/local``, else the platform's user cache dir + ``streamtap/local``."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser() / "local"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "streamtap" / "local"
-
-
-def _state_path(state_dir: Path | None) -> Path:
-    return (state_dir if state_dir is not None else default_state_dir()) / STATE_FILE
 
 
 def _write_state(path: Path, server: LocalServer, binary: Path) -> None:
@@ -72,8 +54,10 @@ def _write_state(path: Path, server: LocalServer, binary: Path) -> None:
 
 
 def _read_state(path: Path) -> tuple[LocalServer, str] | None:
+    record = read_record(path)
+    if record is None:
+        return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
         server = LocalServer(
             model=str(record["model"]),
             alias=str(record["alias"]),
@@ -83,47 +67,17 @@ def _read_state(path: Path) -> tuple[LocalServer, str] | None:
             model_path=Path(record["model_path"]),
             host=str(record["host"]),
         )
-        return server, str(record["binary"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         path.unlink(missing_ok=True)  # unreadable: treat as no server recorded
         return None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process reusing the pid
-        return False
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """A killed server whose parent is gone stays a zombie where PID 1 does not reap."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False  # no /proc (macOS) or already gone
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    return server, str(record["binary"])
 
 
 def _is_our_server(server: LocalServer, binary: str) -> bool:
     process = _STARTED_HERE.get(server.pid)
     if process is not None:
         return process.poll() is None
-    if not _pid_alive(server.pid):
-        return False
-    exe = Path(f"/proc/{server.pid}/exe")
-    if Path("/proc/self/exe").exists():  # Linux: compare the executable itself
-        try:
-            running = os.readlink(exe).removesuffix(" (deleted)")
-        except OSError:
-            return False
-        return os.path.realpath(running) == os.path.realpath(binary)
-    return health_ok(server.port)
+    return is_recorded_server({"pid": server.pid, "port": server.port, "binary": binary}, health_ok)
 
 
 def status(*, state_dir: Path | None = None) -> LocalServer | None:
@@ -188,7 +142,7 @@ def _terminate_foreign(pid: int, grace: float) -> None:
                 os.killpg(pid, signum)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return
             time.sleep(0.05)
 

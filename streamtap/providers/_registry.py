@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessageChunk
 
+from streamtap._local_state import running_record
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._chunks import ChunkMapper
 from streamtap.providers._profiles import Continuation
@@ -197,12 +198,11 @@ class AnthropicCompatibleModel(AnthropicChatModel):
 
 def _local_base_url(preset: Preset) -> str | None:
     """The running ``streamtap local start`` server's URL for this preset's wire, if any."""
-    from streamtap.local import status
-
-    server = status()
-    if server is None:
+    record = running_record()
+    if record is None:
         return None
-    return server.anthropic_base_url if preset.wire == "anthropic" else server.base_url
+    origin = f"http://{record['host']}:{record['port']}"
+    return origin if preset.wire == "anthropic" else f"{origin}/v1"
 
 
 def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:

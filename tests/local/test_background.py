@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from streamtap import local
+from streamtap._local_state import STATE_FILE
 from streamtap.local import LocalServer, ServerAlreadyRunningError
-from streamtap.local._background import STATE_FILE
 
 from .test_serve import _assert_gone, _health_status
 

@@ -9,6 +9,8 @@ no ``temperature`` argument.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,15 +33,29 @@ def _empty_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    # A record whose pid is alive and runs the recorded binary: this test process.
     server = LocalServer(
         model="smollm2",
         alias="smollm2-135m",
         port=43210,
-        pid=4321,
+        pid=os.getpid(),
         log_path=Path("server.log"),
         model_path=Path("model.gguf"),
     )
-    monkeypatch.setattr(local, "status", lambda **_: server)
+    state = local.default_state_dir()
+    state.mkdir(parents=True)
+    record = {
+        "model": server.model,
+        "alias": server.alias,
+        "port": server.port,
+        "pid": server.pid,
+        "log_path": str(server.log_path),
+        "model_path": str(server.model_path),
+        "host": server.host,
+        "binary": os.path.realpath(sys.executable),
+    }
+    (state / "server.json").write_text(json.dumps(record))
+    assert local.status() == server
     yield server
 
 
