@@ -404,10 +404,23 @@ class StreamtapChatModel(BaseChatModel):
         return self.bind(tools=list(tools), **kwargs)
 
     def with_transforms(self, *transforms: Any) -> BaseChatModel:
-        """This model with chunk transforms (``streamtap.middleware.coalesce``, ``redact``...) applied."""
-        from streamtap.middleware._transforms import with_transforms
+        """This model with chunk transforms (``streamtap.middleware.coalesce``, ``redact``...) applied.
 
-        return with_transforms(self, *transforms)
+        The transforms wrap the model themselves (``Transform.wrap_model``): the
+        transform layer sits above the providers, which never import it.
+        """
+        if not transforms:
+            return self  # nothing to apply
+        if not all(callable(getattr(t, "wrap_model", None)) for t in transforms):
+            raise TypeError(
+                "with_transforms() takes streamtap.middleware transforms "
+                "(coalesce(), redact(), on_chunk(), or a | b of them)"
+            )
+        combined = transforms[0]
+        for more in transforms[1:]:
+            combined = combined | more
+        wrapped: BaseChatModel = combined.wrap_model(self)
+        return wrapped
 
 
 def _result(run: StreamRun) -> ChatResult:
