@@ -22,7 +22,7 @@ RANGE_EXTRAS := test,testing,server,redis
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: test test-fast test-latest test-oldest lock profiles lint demo bench clean system-deps
+.PHONY: test test-fast test-latest test-oldest lock profiles lint demo bench clean system-deps docs
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -67,8 +67,22 @@ system-deps:
 			|| echo "could not install$$missing; those tests will be skipped"; \
 	fi
 
-test: $(STAMP) $(LOCAL_STAMP) system-deps
+test: $(STAMP) $(LOCAL_STAMP) system-deps docs
 	$(PY) -m pytest -q
+
+# The docs site (mkdocs.yml, docs/): a strict build into a throw-away directory, so a broken
+# link or anchor fails `make test` and CI. MkDocs runs from its own environment, the `docs`
+# dependency group of the lock alone (it needs nothing of streamtap): a sync of .venv would
+# rebuild it without streamtap[local]. Preview: .tools/docs/bin/mkdocs serve
+DOCS_VENV := .tools/docs
+DOCS_STAMP := $(DOCS_VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(DOCS_VENV) $(UV) sync --frozen --only-group docs
+	touch $@
+
+docs: $(DOCS_STAMP)
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+	  NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --site-dir "$$site"
 
 # The same suite (the local model aside) in throw-away venvs at the two ends of the allowed range.
 test-latest test-oldest: test-%: system-deps | $(UV)

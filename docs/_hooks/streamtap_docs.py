@@ -1,0 +1,252 @@
+"""MkDocs hooks for the streamtap docs (mkdocs.yml `hooks:`), run on every build.
+
+* Benchmark figures are never typed into the docs: `<!-- bench: NAME -->` markers in a page are
+  replaced by tables generated from `bench/results.json` (the file `make bench` writes).
+* `bench/results.json` and `bench/overhead.png` are published with the site, so a page links
+  them as `../bench/results.json` (which also works when the Markdown is read on GitHub) and the
+  link is rewritten to the published copy.
+* README.md's links into `docs/` (file and `#anchor`) are checked like the docs' own links: a
+  broken one is a warning, which fails `mkdocs build --strict` (and so `make test`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.streamtap_docs")
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED = ("bench/results.json", "bench/overhead.png")
+_MARKER = re.compile(r"<!--\s*bench:\s*([a-z_-]+)\s*-->")
+_README_LINK = re.compile(r"\]\((docs/[^)#\s]+)(?:#([^)\s]+))?\)")
+
+_anchors: dict[str, set[str]] = {}
+
+
+# --------------------------------------------------------------------------- events
+
+
+def on_files(files: Files, *, config: Any) -> Files:
+    for rel in PUBLISHED:
+        path = ROOT / rel
+        if not path.is_file():
+            log.warning("%s is missing: the performance page links it", rel)
+            continue
+        files.append(File.generated(config, rel, abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Files) -> str:
+    for rel in PUBLISHED:
+        markdown = markdown.replace(f"](../{rel})", f"]({rel})")
+    if _MARKER.search(markdown):
+        results = json.loads((ROOT / "bench/results.json").read_text(encoding="utf-8"))
+
+        def table(match: re.Match[str]) -> str:
+            render = _TABLES.get(match.group(1))
+            if render is None:
+                log.warning("%s: unknown marker %r", page.file.src_uri, match.group(0))
+                return match.group(0)
+            return render(results)
+
+        markdown = _MARKER.sub(table, markdown)
+    return markdown
+
+
+def on_page_content(html: str, *, page: Any, config: Any, files: Files) -> str:
+    _anchors[page.file.src_uri] = set(_toc_ids(page.toc))
+    return html
+
+
+def on_post_build(*, config: Any) -> None:
+    readme = ROOT / "README.md"
+    for n, line in enumerate(readme.read_text(encoding="utf-8").splitlines(), 1):
+        for target, anchor in _README_LINK.findall(line):
+            src_uri = target.removeprefix("docs/")
+            if src_uri not in _anchors:
+                log.warning("README.md:%d links %s, which is not a docs page", n, target)
+            elif anchor and anchor not in _anchors[src_uri]:
+                log.warning("README.md:%d links %s#%s: no such heading", n, target, anchor)
+
+
+def _toc_ids(items: Iterable[Any]) -> Iterable[str]:
+    for item in items:
+        yield item.id
+        yield from _toc_ids(item.children)
+
+
+# --------------------------------------------------------------------------- tables
+
+VENDORS = ("openai", "anthropic")
+TITLE = {"openai": "OpenAI", "anthropic": "Anthropic"}
+
+
+def _f(value: float | None, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _run(results: dict[str, Any]) -> str:
+    m, v, c = results["machine"], results["versions"], results["config"]
+    libs = ", ".join(
+        f"{name} {v[name]}"
+        for name in ("openai", "anthropic", "langchain-core", "langchain-openai",
+                     "langchain-anthropic", "langgraph")
+        if name in v
+    )
+    loads = m["load_average_start"] + m["load_average_end"]
+    load = f"{min(loads):.2f}–{max(loads):.2f}"
+    quick = " (a `--quick` run)" if results.get("quick") else ""
+    busy = " The machine was busy (load average above 0.75 per CPU)." if m.get("busy") else ""
+    return (
+        f"Run of {m['date'][:16].replace('T', ' ')} UTC{quick}: {m['cpus']}-CPU {m['cpu']}, "
+        f"load average {load}, {m['implementation']}, {libs}; {c['tokens']:,} tokens per "
+        f"stream, {c['warmup']} warm-up and {c['repeats']} timed rounds.{busy}"
+    )
+
+
+def _scenarios(transport: str) -> Callable[[dict[str, Any]], str]:
+    def render(results: dict[str, Any]) -> str:
+        out = []
+        for vendor in VENDORS:
+            out += [
+                f"**{TITLE[vendor]}**",
+                "",
+                "| scenario | µs/chunk | added | vs LangGraph | first token ms | CPU µs/chunk |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for name, top in results[vendor].items():
+                row = top["by_transport"].get(transport)
+                if row is None:
+                    continue
+                ratio = "—" if name.startswith("raw_sdk") else _f(row["ratio_to_langgraph"], ".2f")
+                out.append(
+                    f"| `{name}` | {_f(row['us_per_chunk'])} | {_f(row['added_us'], '+.1f')} | "
+                    f"{ratio} | {_f(row['first_token_ms'], '.2f')} | "
+                    f"{_f(row['cpu_us_per_chunk'])} |"
+                )
+            out.append("")
+        return "\n".join(out)
+
+    return render
+
+
+def _about(results: dict[str, Any]) -> str:
+    out = ["| scenario | what runs |", "|---|---|"]
+    for name in results["config"]["scenarios"]:
+        about = next((results[v][name]["about"] for v in VENDORS if name in results[v]), "")
+        out.append(f"| `{name}` | {about} |")
+    return "\n".join(out)
+
+
+def _check(value: float | None, limit: float, spec: str = "+.1f", unit: str = "") -> str:
+    mark = "✓" if value is not None and value <= limit else "✗"
+    return f"{_f(value, spec)}{unit} {mark}"
+
+
+def _targets(results: dict[str, Any]) -> str:
+    t = results["targets"]
+
+    def pair(key_a: str, key_b: str, spec: str = "+.1f") -> Callable[[str], str]:
+        def cell(vendor: str) -> str:
+            a, b = t[vendor][key_a], t[vendor][key_b]
+            return f"{_check(a['value'], a['limit'], spec)} / {_check(b['value'], b['limit'], spec)}"
+
+        return cell
+
+    rows: list[tuple[str, Callable[[str], str]]] = [
+        ("model `stream()` / `astream()` adds ≤ 5 µs",
+         pair("model_stream_added_us", "model_astream_added_us")),
+        ("graph `messages` adds ≤ 15 µs (sync / async)",
+         pair("graph_sync_added_us", "graph_async_added_us")),
+        ("… and ≤ 1/5 of LangGraph's (sync / async)",
+         pair("graph_sync_ratio_to_langgraph", "graph_async_ratio_to_langgraph", ".2f")),
+        ("first token added by the graph ≤ 1 ms (sync / async, vs `model.stream`/`astream`)",
+         pair("graph_sync_first_token_added_ms", "graph_async_first_token_added_ms", ".2f")),
+        ("per-run setup of a small graph ≤ 1 ms (one-token run, graph − model, sync / async)",
+         pair("graph_sync_setup_added_ms", "graph_async_setup_added_ms", ".2f")),
+    ]
+    growth = results.get("growth")
+    if growth:
+        short, long = growth["tokens"]
+
+        def flat(vendor: str) -> str:
+            g = [row["growth"] for row in growth[vendor].values()]
+            return f"{min(g):.2f}–{max(g):.2f}"
+
+        rows.append((f"per-chunk cost in stream length (×{long // short}: {short:,} → {long:,} "
+                     "tokens; 1.00 = flat)", flat))
+    conc = results.get("concurrency")
+    if conc:
+        top = max(conc["levels"])
+
+        def at_top(vendor: str, scenario: str) -> dict[str, Any]:
+            return next(r for r in conc[vendor][scenario] if r["streams"] == top)
+
+        def within(vendor: str) -> str:
+            r = at_top(vendor, "streamtap_graph_messages_async")
+            return _check(r["ratio_to_single"], 1.5, ".2f")
+
+        def memory(vendor: str) -> str:
+            r = at_top(vendor, "streamtap_graph_messages_async")
+            lg = at_top(vendor, "langgraph_messages_async")
+            return (f"{_check(r['rss_per_stream_kb_over_sdk'], 50.0, '.0f', ' KB')} "
+                    f"(LangGraph {lg['rss_per_stream_kb_over_sdk']:.0f})")
+
+        rows.append((f"{top:,} streams: per-chunk cost within 1.5× of one stream", within))
+        rows.append((f"{top:,} streams: ≤ 50 KB per open stream beyond the SDK's", memory))
+    out = ["| target | " + " | ".join(TITLE[v] for v in VENDORS) + " |",
+           "|---|" + "---|" * len(VENDORS)]
+    out += [f"| {label} | " + " | ".join(cell(v) for v in VENDORS) + " |" for label, cell in rows]
+    return "\n".join(out)
+
+
+def _growth(results: dict[str, Any]) -> str:
+    growth = results["growth"]
+    short, long = growth["tokens"]
+    out = [f"| vendor | scenario | µs/chunk @ {short:,} | µs/chunk @ {long:,} | growth | cpu growth |",
+           "|---|---|---:|---:|---:|---:|"]
+    for vendor in VENDORS:
+        for name, row in growth.get(vendor, {}).items():
+            a, b = row["us_per_chunk"]
+            out.append(f"| {vendor} | `{name}` | {_f(a)} | {_f(b)} | {_f(row['growth'], '.2f')} | "
+                       f"{_f(row['cpu_growth'], '.2f')} |")
+    return "\n".join(out)
+
+
+def _concurrency(results: dict[str, Any]) -> str:
+    conc = results["concurrency"]
+    out = ["| vendor | scenario | streams | µs/chunk | × single | ÷ SDK's × | KB/stream | KB over SDK |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for vendor in VENDORS:
+        for scenario, rows in conc.get(vendor, {}).items():
+            sdk = scenario.startswith("raw_sdk")
+
+            def col(key: str, spec: str, rows: list[dict[str, Any]] = rows) -> str:
+                return " / ".join(_f(r.get(key), spec) for r in rows)
+
+            out.append(
+                f"| {vendor} | `{scenario}` | {' / '.join(str(r['streams']) for r in rows)} | "
+                f"{col('us_per_chunk', '.1f')} | {col('ratio_to_single', '.2f')} | "
+                f"{'—' if sdk else col('ratio_to_single_over_sdk', '.2f')} | "
+                f"{col('rss_per_stream_kb', '.0f')} | "
+                f"{'—' if sdk else col('rss_per_stream_kb_over_sdk', '.0f')} |"
+            )
+    return "\n".join(out)
+
+
+_TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "run": _run,
+    "scenarios": _about,
+    "inprocess": _scenarios("inprocess"),
+    "loopback": _scenarios("loopback"),
+    "targets": _targets,
+    "growth": _growth,
+    "concurrency": _concurrency,
+}
