@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from streamtap._context import TASK_KEY
+
 START: Final = "__start__"
 END: Final = "__end__"
 INTERRUPT: Final = "__interrupt__"
@@ -34,7 +36,8 @@ BRANCH_PREFIX: Final = "branch:to:"
 
 # configurable keys
 CONF: Final = "configurable"
-KEY_TASK: Final = "__streamtap_task"
+# the running task's context; defined below the graph so lower layers can read it
+KEY_TASK: Final = TASK_KEY
 KEY_CHECKPOINT_NS: Final = "checkpoint_ns"
 KEY_CHECKPOINT_ID: Final = "checkpoint_id"
 KEY_THREAD_ID: Final = "thread_id"

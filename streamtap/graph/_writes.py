@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tracers._streaming import _StreamingCallbackHandler
-
+from streamtap._compat import StreamingCallbackHandler
 from streamtap.graph._constants import (
     BRANCH_PREFIX,
     CONTROL_WRITES,
@@ -116,7 +115,7 @@ def _stream_handlers(run: Any) -> list[Any]:
     return [
         h
         for h in run.handlers
-        if isinstance(h, _StreamingCallbackHandler) and not isinstance(h, StreamMessagesHandler)
+        if isinstance(h, StreamingCallbackHandler) and not isinstance(h, StreamMessagesHandler)
     ]
 
 
