@@ -5,8 +5,9 @@
 * `bench/results.json` and `bench/overhead.png` are published with the site, so a page links
   them as `../bench/results.json` (which also works when the Markdown is read on GitHub) and the
   link is rewritten to the published copy.
-* README.md's links into `docs/` (file and `#anchor`) are checked like the docs' own links: a
-  broken one is a warning, which fails `mkdocs build --strict` (and so `make test`).
+* README.md's relative links are checked like the docs' own links (into `docs/`: the page and
+  its `#anchor`; elsewhere: the path): a broken one is a warning, which fails
+  `mkdocs build --strict` (and so `make test`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ log = logging.getLogger("mkdocs.hooks.streamtap_docs")
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ("bench/results.json", "bench/overhead.png")
 _MARKER = re.compile(r"<!--\s*bench:\s*([a-z_-]+)\s*-->")
-_README_LINK = re.compile(r"\]\((docs/[^)#\s]+)(?:#([^)\s]+))?\)")
+_README_LINK = re.compile(r"\]\(([^)#\s:]+)(?:#([^)\s]+))?\)")
 
 _anchors: dict[str, set[str]] = {}
 
@@ -69,6 +70,10 @@ def on_post_build(*, config: Any) -> None:
     readme = ROOT / "README.md"
     for n, line in enumerate(readme.read_text(encoding="utf-8").splitlines(), 1):
         for target, anchor in _README_LINK.findall(line):
+            if not target.startswith("docs/"):
+                if not (ROOT / target).exists():
+                    log.warning("README.md:%d links %s, which does not exist", n, target)
+                continue
             src_uri = target.removeprefix("docs/")
             if src_uri not in _anchors:
                 log.warning("README.md:%d links %s, which is not a docs page", n, target)
