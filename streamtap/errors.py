@@ -6,7 +6,8 @@ connection reset is a raw ``httpx2.RemoteProtocolError``, an OpenAI in-stream
 error is a plain ``APIError``). Callers should not need to know that, so every
 failure is mapped once, here, to a ``StreamtapError`` that names the provider
 and model, says what to do, never contains a credential, and keeps the SDK
-exception as ``__cause__``.
+exception as ``__cause__``. What counts as a credential is decided in one place,
+``streamtap._secrets`` (``redact_secrets`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from streamtap._secrets import redact_secrets
 
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessageChunk
@@ -36,28 +39,6 @@ __all__ = [
     "from_stream_error",
     "redact_secrets",
 ]
-
-# sk-…, sk-proj-…, sk-ant-…, Bearer tokens, and "key=…" style assignments.
-_SECRET_PATTERNS = (
-    re.compile(r"\b(sk-(?:proj-|ant-(?:api\d+-)?|or-v1-)?)[A-Za-z0-9_\-*.]{3,}"),
-    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-~+/]+=*"),
-    # key=value assignments; a value shorter than 8 characters is prose ("api_key= or ...").
-    re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|authorization)\s*[=:]\s*['\"]?)[^\s'\",}]{8,}"),
-)
-
-
-def redact_secrets(text: str, *secrets: str | None) -> str:
-    """Mask anything credential-like, plus the exact ``secrets`` given.
-
-    Vendors echo parts of a bad key back ("Incorrect API key provided: sk-te…"),
-    so every message that leaves streamtap goes through here.
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***", text)
-    return text
 
 
 class StreamtapError(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from streamtap.errors import redact_secrets
+from streamtap._secrets import redact_secrets
 
 __all__ = ["dumps", "error_payload", "loads"]
 

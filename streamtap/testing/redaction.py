@@ -3,7 +3,9 @@
 Three layers, because a secret can hide in any of them: headers by name, query
 parameters by name, and any text (bodies, header values, error messages) by the
 shape of well-known credentials or by a key-like field name followed by a
-token-like value. The same detector drives ``streamtap cassette scan``.
+token-like value. The detector is streamtap's one (``streamtap._secrets``): the
+same shapes are masked in error messages and the server's error events, and
+``streamtap cassette scan`` reports them.
 
 Redaction is idempotent and keeps chunk boundaries: a credential split across two
 chunks is replaced where it starts and removed from where it continues.
@@ -13,41 +15,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import httpx2
 
+from streamtap._secrets import REDACTED, Finding, find_credentials
 from streamtap.testing.model import Chunk, Headers, Interaction, RecordedRequest
 
-REDACTED = "REDACTED"
+__all__ = [
+    "REDACTED",
+    "Finding",
+    "RedactHook",
+    "apply_hook",
+    "find_credentials",
+    "is_secret_header",
+    "redact_bytes_chunks",
+    "redact_headers",
+    "redact_interaction",
+    "redact_request",
+    "redact_text",
+    "redact_url",
+]
 
 RedactHook = Callable[[Interaction], Interaction | None]
 """User hook: gets an already redacted interaction, returns it (or ``None`` after editing in place)."""
-
-_KEYISH_WORDS = (
-    r"api[-_]?key|secret|password|passwd|access[-_]?token|refresh[-_]?token|auth[-_]?token"
-    r"|session[-_]?token|id[-_]?token|bearer[-_]?token|access[-_]?key|private[-_]?key|credentials?"
-)
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern, re.ASCII))
-    for kind, pattern in (
-        ("Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{16,}"),
-        ("OpenAI-style API key", r"\bsk-(?!ant-)[A-Za-z0-9_-]{16,}"),
-        ("bearer token", r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/-]{12,}=*)"),
-        ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
-        ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}"),
-        ("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
-        ("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-        ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
-        ("private key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
-        (
-            "credential in a key-like field",
-            rf"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{{0,40}}?(?:{_KEYISH_WORDS})[A-Za-z0-9_-]{{0,40}}"
-            r"[\"']?[ \t]*[:=][ \t]*[\"']?"
-            r"(?P<secret>[A-Za-z0-9+/=_.:~-]{16,})",
-        ),
-    )
-)
 
 _SECRET_HEADERS = frozenset(
     {
@@ -68,35 +59,6 @@ _SECRET_HEADER_SUFFIX = re.compile(
     r"(?i)(?:^|[-_])(?:api[-_]?key|secret|password|token|credentials?|signature)$"
 )
 _SECRET_QUERY_WORDS = ("key", "token", "secret", "password", "signature", "credential")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A credential-looking span of text."""
-
-    kind: str
-    start: int
-    end: int
-
-
-def find_credentials(text: str) -> list[Finding]:
-    """Credential-looking spans in ``text``, sorted and merged, placeholders excluded."""
-    found: list[Finding] = []
-    for kind, pattern in _PATTERNS:
-        for match in pattern.finditer(text):
-            group = "secret" if "secret" in pattern.groupindex else 0
-            start, end = match.span(group)
-            if REDACTED not in text[start:end]:
-                found.append(Finding(kind, start, end))
-    found.sort(key=lambda finding: (finding.start, -finding.end))
-    merged: list[Finding] = []
-    for finding in found:
-        if merged and finding.start < merged[-1].end:
-            last = merged[-1]
-            merged[-1] = Finding(last.kind, last.start, max(last.end, finding.end))
-        else:
-            merged.append(finding)
-    return merged
 
 
 def redact_text(text: str) -> str:

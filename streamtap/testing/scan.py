@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamtap.testing.redaction import find_credentials
+from streamtap._secrets import find_credentials
 
 SKIPPED_DIRECTORIES = frozenset(
     {

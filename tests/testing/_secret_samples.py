@@ -1,0 +1,36 @@
+"""One credential-shaped sample per pattern of streamtap's detector (``streamtap._secrets``).
+
+Each sample is ``(text, secret)``: a line as it could appear in an error message,
+a request or a response, and the part of it that must never come out again.
+Values are assembled at run time so that no credential-shaped literal sits in
+the sources (``streamtap cassette scan`` runs over the repository in CI).
+"""
+
+from __future__ import annotations
+
+_TAIL = "A1b2C3d4E5f6G7h8I9j0"
+_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+
+SAMPLES: dict[str, tuple[str, str]] = {
+    "Anthropic API key": ("rejected key " + "sk-" + "ant-" + "api03-" + _TAIL, _TAIL),
+    "OpenAI-style API key": ("Incorrect API key provided: " + "sk-" + "proj-" + _TAIL, _TAIL),
+    "bearer token": ("sent Bearer " + "eyJhbGciOi" + "J9.x-y_z", "eyJhbGciOi" + "J9.x-y_z"),
+    "credential in an API key or authorization field": (
+        "api_key=" + "h4nt3r" + "-22x",
+        "h4nt3r" + "-22x",
+    ),
+    "AWS access key id": (
+        "id " + "AKIA" + "IOSFODNN7EXAMPLE" + " end",
+        "AKIA" + "IOSFODNN7EXAMPLE",
+    ),
+    "Google API key": (
+        "g=" + "AIza" + "SyA1b2C3d4E5f6G7h8I9j0k1L2m3N4o5P6q",
+        "AIza" + "SyA1b2C3d4",
+    ),
+    "GitHub token": ("token " + "ghp_" + _TAIL + "A1b2C3d4E5f6G7h8", "ghp_" + _TAIL),
+    "Slack token": ("slack " + "xoxb-" + "1234567890-" + _TAIL, "xoxb-" + "1234567890"),
+    "Hugging Face token": ("hf " + "hf_" + _TAIL + "A1b2C3d4E5f6", "hf_" + _TAIL),
+    "private key": ("-----BEGIN RSA " + "PRIVATE KEY-----", "BEGIN RSA " + "PRIVATE KEY"),
+    "credential in a key-like field": ('{"client_secret": "' + _HEX + '"}', _HEX),
+}
+"""Credential kind (as ``find_credentials`` names it) -> ``(text, secret)``."""
