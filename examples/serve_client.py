@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import Any
 
 from langgraph_sdk import get_client
 
 
 async def run(url: str) -> None:
     client = get_client(url=url, api_key=None)
+    inputs: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
     async for part in client.runs.stream(
         None,  # a stateless run ...
         "agent",  # ... of graph "agent"
-        input={"messages": [{"role": "user", "content": "hi"}]},
+        input=inputs,
         stream_mode=["messages-tuple", "updates"],
     ):
         if part.event == "messages":
