@@ -101,8 +101,14 @@ def _run(results: dict[str, Any]) -> str:
     m, v, c = results["machine"], results["versions"], results["config"]
     libs = ", ".join(
         f"{name} {v[name]}"
-        for name in ("openai", "anthropic", "langchain-core", "langchain-openai",
-                     "langchain-anthropic", "langgraph")
+        for name in (
+            "openai",
+            "anthropic",
+            "langchain-core",
+            "langchain-openai",
+            "langchain-anthropic",
+            "langgraph",
+        )
         if name in v
     )
     loads = m["load_average_start"] + m["load_average_end"]
@@ -161,21 +167,33 @@ def _targets(results: dict[str, Any]) -> str:
     def pair(key_a: str, key_b: str, spec: str = "+.1f") -> Callable[[str], str]:
         def cell(vendor: str) -> str:
             a, b = t[vendor][key_a], t[vendor][key_b]
-            return f"{_check(a['value'], a['limit'], spec)} / {_check(b['value'], b['limit'], spec)}"
+            return (
+                f"{_check(a['value'], a['limit'], spec)} / {_check(b['value'], b['limit'], spec)}"
+            )
 
         return cell
 
     rows: list[tuple[str, Callable[[str], str]]] = [
-        ("model `stream()` / `astream()` adds ≤ 5 µs",
-         pair("model_stream_added_us", "model_astream_added_us")),
-        ("graph `messages` adds ≤ 15 µs (sync / async)",
-         pair("graph_sync_added_us", "graph_async_added_us")),
-        ("… and ≤ 1/5 of LangGraph's (sync / async)",
-         pair("graph_sync_ratio_to_langgraph", "graph_async_ratio_to_langgraph", ".2f")),
-        ("first token added by the graph ≤ 1 ms (sync / async, vs `model.stream`/`astream`)",
-         pair("graph_sync_first_token_added_ms", "graph_async_first_token_added_ms", ".2f")),
-        ("per-run setup of a small graph ≤ 1 ms (one-token run, graph − model, sync / async)",
-         pair("graph_sync_setup_added_ms", "graph_async_setup_added_ms", ".2f")),
+        (
+            "model `stream()` / `astream()` adds ≤ 5 µs",
+            pair("model_stream_added_us", "model_astream_added_us"),
+        ),
+        (
+            "graph `messages` adds ≤ 15 µs (sync / async)",
+            pair("graph_sync_added_us", "graph_async_added_us"),
+        ),
+        (
+            "… and ≤ 1/5 of LangGraph's (sync / async)",
+            pair("graph_sync_ratio_to_langgraph", "graph_async_ratio_to_langgraph", ".2f"),
+        ),
+        (
+            "first token added by the graph ≤ 1 ms (sync / async, vs `model.stream`/`astream`)",
+            pair("graph_sync_first_token_added_ms", "graph_async_first_token_added_ms", ".2f"),
+        ),
+        (
+            "per-run setup of a small graph ≤ 1 ms (one-token run, graph − model, sync / async)",
+            pair("graph_sync_setup_added_ms", "graph_async_setup_added_ms", ".2f"),
+        ),
     ]
     growth = results.get("growth")
     if growth:
@@ -185,8 +203,13 @@ def _targets(results: dict[str, Any]) -> str:
             g = [row["growth"] for row in growth[vendor].values()]
             return f"{min(g):.2f}–{max(g):.2f}"
 
-        rows.append((f"per-chunk cost in stream length (×{long // short}: {short:,} → {long:,} "
-                     "tokens; 1.00 = flat)", flat))
+        rows.append(
+            (
+                f"per-chunk cost in stream length (×{long // short}: {short:,} → {long:,} "
+                "tokens; 1.00 = flat)",
+                flat,
+            )
+        )
     conc = results.get("concurrency")
     if conc:
         top = max(conc["levels"])
@@ -201,13 +224,17 @@ def _targets(results: dict[str, Any]) -> str:
         def memory(vendor: str) -> str:
             r = at_top(vendor, "streamtap_graph_messages_async")
             lg = at_top(vendor, "langgraph_messages_async")
-            return (f"{_check(r['rss_per_stream_kb_over_sdk'], 50.0, '.0f', ' KB')} "
-                    f"(LangGraph {lg['rss_per_stream_kb_over_sdk']:.0f})")
+            return (
+                f"{_check(r['rss_per_stream_kb_over_sdk'], 50.0, '.0f', ' KB')} "
+                f"(LangGraph {lg['rss_per_stream_kb_over_sdk']:.0f})"
+            )
 
         rows.append((f"{top:,} streams: per-chunk cost within 1.5× of one stream", within))
         rows.append((f"{top:,} streams: ≤ 50 KB per open stream beyond the SDK's", memory))
-    out = ["| target | " + " | ".join(TITLE[v] for v in VENDORS) + " |",
-           "|---|" + "---|" * len(VENDORS)]
+    out = [
+        "| target | " + " | ".join(TITLE[v] for v in VENDORS) + " |",
+        "|---|" + "---|" * len(VENDORS),
+    ]
     out += [f"| {label} | " + " | ".join(cell(v) for v in VENDORS) + " |" for label, cell in rows]
     return "\n".join(out)
 
@@ -215,20 +242,26 @@ def _targets(results: dict[str, Any]) -> str:
 def _growth(results: dict[str, Any]) -> str:
     growth = results["growth"]
     short, long = growth["tokens"]
-    out = [f"| vendor | scenario | µs/chunk @ {short:,} | µs/chunk @ {long:,} | growth | cpu growth |",
-           "|---|---|---:|---:|---:|---:|"]
+    out = [
+        f"| vendor | scenario | µs/chunk @ {short:,} | µs/chunk @ {long:,} | growth | cpu growth |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for vendor in VENDORS:
         for name, row in growth.get(vendor, {}).items():
             a, b = row["us_per_chunk"]
-            out.append(f"| {vendor} | `{name}` | {_f(a)} | {_f(b)} | {_f(row['growth'], '.2f')} | "
-                       f"{_f(row['cpu_growth'], '.2f')} |")
+            out.append(
+                f"| {vendor} | `{name}` | {_f(a)} | {_f(b)} | {_f(row['growth'], '.2f')} | "
+                f"{_f(row['cpu_growth'], '.2f')} |"
+            )
     return "\n".join(out)
 
 
 def _concurrency(results: dict[str, Any]) -> str:
     conc = results["concurrency"]
-    out = ["| vendor | scenario | streams | µs/chunk | × single | ÷ SDK's × | KB/stream | KB over SDK |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| vendor | scenario | streams | µs/chunk | × single | ÷ SDK's × | KB/stream | KB over SDK |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for vendor in VENDORS:
         for scenario, rows in conc.get(vendor, {}).items():
             sdk = scenario.startswith("raw_sdk")
