@@ -7,9 +7,20 @@ match on.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from streamtap._context import TASK_KEY
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: "no value": an empty channel, a field left unset (``None`` is a value)
+MISSING: Any = _Missing()
 
 START: Final = "__start__"
 END: Final = "__end__"
@@ -28,6 +39,8 @@ TASKS: Final = "__pregel_tasks"
 RESUME: Final = "__resume__"
 ERROR: Final = "__error__"
 NO_WRITES: Final = "__no_writes__"
+# A Command's update that is neither a dict, (key, value) pairs nor fields (LangGraph's name).
+ROOT: Final = "__root__"
 CONTROL_WRITES: Final = frozenset((ERROR, INTERRUPT, RESUME))
 # A task keeps one slot per control channel: a newer write replaces the older.
 WRITES_IDX_MAP: Final = {ERROR: -1, INTERRUPT: -3, RESUME: -4}

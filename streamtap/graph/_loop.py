@@ -43,7 +43,7 @@ from langchain_core.runnables.config import (
 )
 from langchain_core.utils.uuid import uuid7
 
-from streamtap.graph._channel import AsyncChannel, StreamClosed, SyncChannel
+from streamtap.graph._channels import Channel
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
     BRANCH_PREFIX,
@@ -54,6 +54,7 @@ from streamtap.graph._constants import (
     EXCLUDED_METADATA_KEYS,
     INTERRUPT,
     KEY_TASK,
+    MISSING,
     NO_WRITES,
     NS_SEP,
     NULL_TASK_ID,
@@ -65,13 +66,21 @@ from streamtap.graph._constants import (
     WRITES_IDX_MAP,
 )
 from streamtap.graph._node import BranchSpec
-from streamtap.graph._runtime import Item, Scratchpad, Sink, TaskContext, interrupt_id, noop_writer
-from streamtap.graph._state import MISSING, Channel
+from streamtap.graph._runtime import (
+    Scratchpad,
+    Sink,
+    StreamPart,
+    TaskContext,
+    interrupt_id,
+    noop_writer,
+)
+from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
 from streamtap.graph._writes import (
     ParentCommand,
     Write,
     as_own_command,
     checkpoint_task,
+    command_updates,
     control_from,
     fold_writes,
     is_interrupt_id,
@@ -231,7 +240,7 @@ class Run:
 
     def _emit_debug(self, mode: str, payload: Any) -> None:
         """``checkpoints``/``tasks`` events, also wrapped for ``debug`` consumers."""
-        wrapped: Item | None = None
+        wrapped: StreamPart | None = None
         for put, modes in self.sinks:
             if mode in modes:
                 put((self.ns, mode, payload))
@@ -358,7 +367,7 @@ class Run:
                         "interrupt id when resuming. Pass Command(resume={interrupt.id: value})."
                     )
                 writes.append((RESUME, resume))
-        writes.extend(cmd._update_as_tuples())
+        writes.extend(command_updates(cmd))
         if not writes and self.resume_map is None:
             raise EmptyInputError("Received empty Command input")
         if writes:
@@ -935,7 +944,7 @@ class Run:
 _DONE = object()
 
 
-def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[Item]:
+def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[StreamPart]:
     while True:
         try:
             yield q.get_nowait()
@@ -952,11 +961,11 @@ def _execute_capturing(run: Run, task: Task) -> BaseException | None:
 
 
 def _live_in_greenlet(
-    run: Run, chan: SyncChannel, task: Task, shape: Callable[[Item], Any]
+    run: Run, chan: SyncStreamQueue, task: Task, shape: Callable[[StreamPart], Any]
 ) -> Iterator[Any]:
     """Run a step's only task in a greenlet of the caller's thread, yielding its items live.
 
-    The task's puts switch back here with the item (see ``SyncChannel``), so a
+    The task's puts switch back here with the item (see ``SyncStreamQueue``), so a
     token costs two greenlet switches instead of a cross-thread queue hand-off,
     and the step needs no worker thread. A greenlet can only be resumed in the
     thread that started it, so a resume from elsewhere raises
@@ -1000,7 +1009,9 @@ def _live_in_greenlet(
         # greenlet unwinds it (GreenletExit) once nothing references it
 
 
-def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Iterator[Any]:
+def drive_sync(
+    run: Run, chan: SyncStreamQueue, shape: Callable[[StreamPart], Any]
+) -> Iterator[Any]:
     """Run the loop in the caller's thread.
 
     A step's only task runs inline when no output is live. When it is, the
@@ -1072,7 +1083,7 @@ def drive_sync(run: Run, chan: SyncChannel, shape: Callable[[Item], Any]) -> Ite
 
 
 async def drive_async(
-    run: Run, chan: AsyncChannel, shape: Callable[[Item], Any]
+    run: Run, chan: AsyncStreamQueue, shape: Callable[[StreamPart], Any]
 ) -> AsyncGenerator[Any, None]:
     """Run the loop on the event loop; nodes are asyncio tasks, sync nodes run in threads."""
     q = chan.q

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["get_config", "get_stream_writer", "interrupt"]
 
-Item = tuple[tuple[str, ...], str, Any]
-Sink = tuple[Callable[[Item], None], frozenset[str]]
+#: one part of a graph's output as producers put it: ``(namespace, mode, payload)``
+StreamPart = tuple[tuple[str, ...], str, Any]
+#: where a loop's parts go: a ``put`` and the modes its consumer asked for
+Sink = tuple[Callable[[StreamPart], None], frozenset[str]]
 
 
 def _noop_writer(_: Any) -> None:

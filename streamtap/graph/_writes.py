@@ -18,9 +18,10 @@ from streamtap.graph._constants import (
     ERROR,
     INTERRUPT,
     NULL_TASK_ID,
+    ROOT,
     TASKS,
 )
-from streamtap.graph._state import object_as_updates
+from streamtap.graph._fields import fields_as_updates
 from streamtap.graph.checkpoint.base import PendingWrite
 from streamtap.graph.errors import InvalidUpdateError
 from streamtap.graph.types import Command, Interrupt, PregelTask, Send
@@ -40,6 +41,25 @@ class ParentCommand(Exception):
         self.command = command
 
 
+def object_as_updates(obj: Any, keys: Sequence[str] | None = None) -> list[Write]:
+    """Updates from a dataclass/model instance returned by a node; anything else is refused."""
+    updates = fields_as_updates(obj, keys)
+    if updates is None:
+        raise InvalidUpdateError(
+            f"Expected dict, got {obj!r}. A node must return a dict of state updates, "
+            "a Command, a list of those, or None"
+        )
+    return updates
+
+
+def command_updates(cmd: Command) -> Sequence[Write]:
+    """``cmd.update`` as writes; an update that is no state (``__root__``) is refused."""
+    writes = cmd._update_as_tuples()
+    if len(writes) == 1 and writes[0][0] == ROOT and writes[0][1] is cmd.update:
+        return object_as_updates(cmd.update)  # neither a dict, pairs nor fields: raises
+    return writes
+
+
 def updates_from(ret: Any, keys: frozenset[str]) -> list[Write]:
     if ret is None:
         return []
@@ -48,13 +68,13 @@ def updates_from(ret: Any, keys: frozenset[str]) -> list[Write]:
     if isinstance(ret, Command):
         if ret.graph == Command.PARENT:
             return []
-        return [(k, v) for k, v in ret._update_as_tuples() if k in keys]
+        return [(k, v) for k, v in command_updates(ret) if k in keys]
     if isinstance(ret, list | tuple) and ret and any(isinstance(i, Command) for i in ret):
         out: list[Write] = []
         for item in ret:
             if isinstance(item, Command):
                 if item.graph != Command.PARENT:
-                    out.extend((k, v) for k, v in item._update_as_tuples() if k in keys)
+                    out.extend((k, v) for k, v in command_updates(item) if k in keys)
             else:
                 out.extend(updates_from(item, keys))
         return out

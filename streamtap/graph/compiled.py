@@ -16,13 +16,13 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 
-from streamtap.graph._channel import AsyncChannel, SyncChannel
+from streamtap.graph._channels import Channel
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, INTERRUPT, KEY_TASK, NS_SEP, START
 from streamtap.graph._loop import Run, drive_async, drive_sync
 from streamtap.graph._node import BranchSpec, NodeSpec
-from streamtap.graph._runtime import Item
-from streamtap.graph._state import Channel
+from streamtap.graph._runtime import StreamPart
+from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
 from streamtap.graph._writes import task_states
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from streamtap.graph.types import Command, GraphOutput, Interrupt, StateSnapshot
@@ -63,11 +63,11 @@ def _shaper(
     version: str,
     output_mapper: Callable[[dict[str, Any]], Any] | None,
     state_mapper: Callable[[dict[str, Any]], Any] | None,
-) -> Callable[[Item], Any]:
+) -> Callable[[StreamPart], Any]:
     """The public shape of an item: bare payload, (mode, payload), (ns, ...) or a v2 dict."""
     if version == "v2":
 
-        def shape_v2(item: Item) -> dict[str, Any]:
+        def shape_v2(item: StreamPart) -> dict[str, Any]:
             ns, mode, payload = item
             if mode == "values":
                 ints: tuple[Interrupt, ...] = ()
@@ -240,7 +240,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         )
         run: Run | None = None
         try:
-            chan = SyncChannel()
+            chan = SyncStreamQueue()
             run = self._new_run(
                 input,
                 config,
@@ -279,7 +279,7 @@ class CompiledStateGraph(Runnable[Any, Any]):
         )
         run: Run | None = None
         try:
-            chan = AsyncChannel()
+            chan = AsyncStreamQueue()
             run = self._new_run(
                 input,
                 config,

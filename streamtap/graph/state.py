@@ -7,9 +7,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
+from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
-from streamtap.graph._state import channels_for, schema_keys, state_mapper
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver
 from streamtap.graph.compiled import CompiledStateGraph
 

@@ -12,6 +12,9 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 
+from streamtap.graph._constants import ROOT
+from streamtap.graph._fields import fields_as_updates
+
 __all__ = [
     "Command",
     "GraphOutput",
@@ -91,9 +94,9 @@ class Command:
             return list(update)
         if update is None:
             return []
-        from streamtap.graph._state import object_as_updates
-
-        return object_as_updates(update)
+        updates = fields_as_updates(update)
+        # LangGraph's shape for an update that is no state; the write path refuses it
+        return updates if updates is not None else [(ROOT, update)]
 
     def _goto_list(self) -> list[Send | str]:
         goto = self.goto

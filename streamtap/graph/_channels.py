@@ -1,8 +1,9 @@
-"""State schemas: which keys a graph has and how concurrent writes to each combine.
+"""State channels: which keys a graph's state has and how concurrent writes to each combine.
 
 A key annotated with a binary function (``Annotated[list, operator.add]``,
 ``Annotated[list, add_messages]``) folds every write of a step through it; any
-other key keeps the last value and rejects two writes in one step.
+other key keeps the last value and rejects two writes in one step. (The
+stream queue a ``stream()`` call's output goes through is ``_stream_queue``.)
 """
 
 from __future__ import annotations
@@ -15,17 +16,8 @@ from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hint
 
 from pydantic import BaseModel
 
+from streamtap.graph._constants import MISSING
 from streamtap.graph.errors import InvalidUpdateError
-
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 class Channel:
@@ -167,37 +159,3 @@ def state_mapper(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
     if isinstance(schema, type) and (issubclass(schema, BaseModel) or is_dataclass(schema)):
         return lambda values: schema(**values)
     return None
-
-
-def object_as_updates(obj: Any, keys: Sequence[str] | None = None) -> list[tuple[str, Any]]:
-    """Updates from a dataclass/model instance returned by a node (LangGraph's rule).
-
-    A model only updates fields that were set or whose value is not a None default.
-    """
-    cls = type(obj)
-    if isinstance(obj, BaseModel):
-        keep: set[str] | None = obj.model_fields_set
-        defaults = {k: v.default for k, v in cls.model_fields.items()}
-        names = list(cls.model_fields)
-    elif is_dataclass(obj) and not isinstance(obj, type):
-        keep, defaults = None, {}
-        names = [f.name for f in fields(obj)]
-    else:
-        raise InvalidUpdateError(
-            f"Expected dict, got {obj!r}. A node must return a dict of state updates, "
-            "a Command, a list of those, or None"
-        )
-    if keys is not None:
-        names = [n for n in names if n in keys]
-    out: list[tuple[str, Any]] = []
-    for name in names:
-        value = getattr(obj, name, MISSING)
-        if value is MISSING:
-            continue
-        if (
-            value is not None
-            or defaults.get(name, MISSING) is not None
-            or (keep is not None and name in keep)
-        ):
-            out.append((name, value))
-    return out

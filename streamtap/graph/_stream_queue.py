@@ -1,4 +1,10 @@
-"""The per-run queue every producer puts ``(namespace, mode, payload)`` items on."""
+"""The stream queue: one per ``stream()`` call, every producer puts its stream parts on it.
+
+Producers (the step loop, the ``messages`` callback handler, ``custom`` writers,
+subgraph loops) put ``(namespace, mode, payload)`` parts here and the runner
+hands them to the consumer. Not to be confused with the state channels of
+``_channels`` (one per state key, holding its value and merge rule).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from streamtap.graph._runtime import Item
+from streamtap.graph._runtime import StreamPart
 
 
 class StreamClosed(BaseException):
@@ -25,8 +31,8 @@ _HANDOFF_EVERY = 0.005  # the interpreter's default GIL switch interval
 _HANDOFF_PAUSE = 0.0001
 
 
-class _Channel:
-    """Shared by both drivers: refuse puts once closed, hand the GIL to an idle consumer.
+class _StreamQueue:
+    """Shared by both queues: refuse puts once closed, hand the GIL to an idle consumer.
 
     A producer thread (a sync node) holds the GIL while it generates tokens; a
     consumer woken by a put would only get the GIL at the next switch interval
@@ -51,12 +57,12 @@ class _Channel:
             time.sleep(_HANDOFF_PAUSE)
 
 
-class SyncChannel(_Channel):
-    """The sync run's queue, plus a direct hand-over for a task run in a greenlet.
+class SyncStreamQueue(_StreamQueue):
+    """The sync stream's queue, plus a direct hand-over for a task run in a greenlet.
 
-    While the driver runs a step's only task in a greenlet (``consumer`` is
-    the driver's greenlet), a put from that task – or from a greenlet nested
-    in it, such as a subgraph's task – switches straight to the driver with
+    While the runner runs a step's only task in a greenlet (``consumer`` is
+    the runner's greenlet), a put from that task – or from a greenlet nested
+    in it, such as a subgraph's task – switches straight to the runner with
     the item, leaving in ``producer`` the greenlet to resume: the token is
     yielded at once, with no thread, queue wake-up or GIL hand-off. Puts from
     other threads (a node's own thread pool) still go through the queue.
@@ -70,7 +76,7 @@ class SyncChannel(_Channel):
         self.consumer: greenlet | None = None
         self.producer: greenlet | None = None
 
-    def put(self, item: Item) -> None:
+    def put(self, item: StreamPart) -> None:
         if self.closed:
             raise StreamClosed
         consumer = self.consumer
@@ -101,8 +107,8 @@ class SyncChannel(_Channel):
                 self.idle = False
 
 
-class AsyncChannel(_Channel):
-    """The async run's queue; thread-safe ``put`` for nodes running in executor threads."""
+class AsyncStreamQueue(_StreamQueue):
+    """The async stream's queue; thread-safe ``put`` for nodes running in executor threads."""
 
     __slots__ = ("loop", "q")
 
@@ -111,7 +117,7 @@ class AsyncChannel(_Channel):
         self.q: asyncio.Queue[Any] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
 
-    def put(self, item: Item) -> None:
+    def put(self, item: StreamPart) -> None:
         if self.closed:
             raise StreamClosed
         if threading.get_ident() == self.tid:
