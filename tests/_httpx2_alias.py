@@ -2,8 +2,8 @@
 
 The openai 3.x and anthropic 2.x SDKs talk through ``httpx2``. respx patches
 whatever module is called ``httpx``, and its own pytest plugin imports httpx at
-start-up, so the alias has to run from a plugin that loads even earlier
-(``-p tests._httpx2_alias`` in ``addopts``).
+start-up, so the alias (``streamtap.testing.install_httpx_alias()``) has to run
+from a plugin that loads even earlier (``-p tests._httpx2_alias`` in ``addopts``).
 
 It also blocks real network access: a test that forgets to mock must fail at
 once with a clear error instead of hanging on a connect.
@@ -14,9 +14,10 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import httpx2
+from streamtap.testing import install_httpx_alias
 
-httpx2.alias_httpx()
+if not install_httpx_alias():  # pragma: no cover - only if httpx got imported before pytest
+    raise RuntimeError("tests need `import httpx` to be httpx2; load -p tests._httpx2_alias first")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -1,9 +1,13 @@
 """Streaming cassettes: record LLM HTTP traffic once, replay it with its chunking and timing.
 
-Importing this package aliases ``httpx`` to ``httpx2`` when nothing has imported
-``httpx`` yet, so respx intercepts the openai and anthropic SDKs. Everything else
-loads on first use: the pytest plugin (installed with streamtap itself) must load
-even where respx, which comes with ``streamtap[testing]``, is missing.
+Importing this package changes nothing in the process. Cassettes need ``import
+httpx`` to mean ``httpx2`` (respx patches ``httpx``; the openai and anthropic SDKs
+use ``httpx2``): ``install_httpx_alias()`` does that, explicitly and idempotently.
+The pytest plugin calls it when it loads and a cassette when it starts; call it
+yourself first thing when something imports ``httpx`` or respx before your first
+cassette. Everything loads on first use: the pytest plugin (installed with
+streamtap itself) must load even where respx, which comes with
+``streamtap[testing]``, is missing.
 """
 
 from __future__ import annotations
@@ -11,11 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from streamtap.testing._alias import ensure_httpx_alias
-
-ensure_httpx_alias()
-
 if TYPE_CHECKING:
+    from streamtap.testing._alias import install_httpx_alias
     from streamtap.testing.cassette import (
         RECORD_MODES,
         Cassette,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "install_httpx_alias": "streamtap.testing._alias",
     **dict.fromkeys(
         ("RECORD_MODES", "Cassette", "CassetteContext", "Pace", "RecordMode", "use_cassette"),
         "streamtap.testing.cassette",
@@ -105,6 +107,7 @@ __all__ = [
     "StreamError",
     "dumps_interactions",
     "find_credentials",
+    "install_httpx_alias",
     "load_interactions",
     "redact_interaction",
     "save_interactions",

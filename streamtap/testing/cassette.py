@@ -1,4 +1,9 @@
-"""``use_cassette``: replay recorded HTTP interactions, or record them, around a block of code."""
+"""``use_cassette``: replay recorded HTTP interactions, or record them, around a block of code.
+
+Importing this module changes nothing in the process. A cassette, when it starts,
+makes ``import httpx`` mean ``httpx2`` (``install_httpx_alias()``) and only then
+imports respx, which patches whatever module is called ``httpx``.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,9 @@ from types import TracebackType
 from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, get_args
 
 import httpx2
-import respx
 
-from streamtap.testing._alias import alias_problem
-from streamtap.testing._transport import (
-    RECORD_INTO,
-    WIRE_HEADERS,
-    CassetteMocker,
-    ReplayStream,
-    replay_headers,
-)
+from streamtap.testing._alias import alias_problem, install_httpx_alias
+from streamtap.testing._streams import RECORD_INTO, WIRE_HEADERS, ReplayStream, replay_headers
 from streamtap.testing.errors import (
     CassetteMismatchError,
     CassetteNotFoundError,
@@ -89,6 +87,21 @@ def _snapshot(request: httpx2.Request) -> RecordedRequest:
     )
 
 
+def _router_opener() -> Callable[[Callable[[httpx2.Request], Any]], Any]:
+    """``_transport.open_router``, imported only now, after the alias: respx binds
+    whatever ``httpx`` is when it is first imported."""
+    install_httpx_alias()  # a no-op once done, or when it is too late (alias_problem says)
+    try:
+        from streamtap.testing._transport import open_router
+    except ModuleNotFoundError as exc:
+        if exc.name != "respx":
+            raise
+        raise CassetteSetupError(
+            "streamtap cassettes need respx: pip install 'streamtap[testing]'"
+        ) from exc
+    return open_router
+
+
 class Cassette:
     """One active cassette session: what was loaded, played and recorded."""
 
@@ -117,7 +130,7 @@ class Cassette:
         """Interactions recorded during this session (redacted when written)."""
         self._played: list[bool] = []
         self._mismatches: list[CassetteMismatchError] = []
-        self._router: respx.MockRouter | None = None
+        self._router: Any = None  # respx.MockRouter, imported when the cassette starts
 
     @property
     def play_count(self) -> int:
@@ -137,6 +150,7 @@ class Cassette:
     # -- lifecycle ---------------------------------------------------------------
 
     def _start(self) -> None:
+        open_router = _router_opener()
         problem = alias_problem()
         if problem is not None:
             raise CassetteSetupError(problem)
@@ -149,16 +163,7 @@ class Cassette:
         if self._existed and self.record_mode not in ("all", "rewrite"):
             self.interactions = load_interactions(self.path)
             self._played = [False] * len(self.interactions)
-        router = respx.MockRouter(
-            assert_all_called=False, assert_all_mocked=True, using=CassetteMocker.name
-        )
-        route: Any = router.route()  # respx is annotated for httpx; the alias makes it httpx2
-        route.mock(side_effect=self._on_request)
-        router.__enter__()
-        self._router = router
-        if not CassetteMocker._patches:  # pragma: no cover - respx changed its internals
-            router.__exit__(None, None, None)
-            raise CassetteSetupError("streamtap could not patch httpx2 clients through respx")
+        self._router = open_router(self._on_request)
 
     def _stop(self, exc: BaseException | None) -> None:
         if self._router is not None:

@@ -6,9 +6,10 @@ traffic from ``cassettes/<module>/<test>.json`` next to the test file;
 its ``--record-mode`` option, so one flag records every cassette kind.
 
 Load order matters: respx's own plugin imports the real ``httpx``, which makes
-the ``httpx`` -> ``httpx2`` alias impossible. Importing ``streamtap.testing`` here
-installs the alias when this plugin loads first; if it loads too late, a warning
-names the fix (``-p streamtap`` in ``addopts``) and cassette tests fail with it.
+the ``httpx`` -> ``httpx2`` alias impossible. Loading this plugin installs the
+alias (``install_httpx_alias()``, the plugin's one act at load time) when it loads
+first; if it loads too late, a warning names the fix (``-p streamtap`` in
+``addopts``) and cassette tests fail with it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# Importing the package installs the httpx -> httpx2 alias; respx loads only on use.
-from streamtap.testing._alias import alias_problem
-from streamtap.testing.errors import CassetteSetupError
+from streamtap.testing._alias import alias_problem, install_httpx_alias
 
 if TYPE_CHECKING:
     from streamtap.testing.cassette import Cassette
+
+# At plugin load, before respx's plugin can import the real httpx; respx loads only on use.
+install_httpx_alias()
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 """pytest-recording's modes (kept here so the option exists without the extra)."""
@@ -138,14 +140,8 @@ def cassette(
     cassette_config: dict[str, Any],
 ) -> Iterator[Cassette]:
     """The active cassette for this test (the ``cassette`` marker configures it)."""
-    try:
-        from streamtap.testing import use_cassette
-    except ModuleNotFoundError as exc:
-        if exc.name != "respx":
-            raise
-        raise CassetteSetupError(
-            "streamtap cassettes need respx: pip install 'streamtap[testing]'"
-        ) from exc
+    from streamtap.testing import use_cassette  # needs respx only when the cassette starts
+
     options = dict(cassette_config)
     marker = request.node.get_closest_marker("cassette")
     name = cassette_name
