@@ -1,9 +1,12 @@
-"""The graphs behind ``streamtap demo`` and ``streamtap chat``.
+"""The demo graphs: ``streamtap demo``, ``streamtap demo --web`` and ``streamtap chat``.
 
 ``joke_graph`` is the two-node example of LangGraph's streaming guide
 (``refine_topic`` -> ``generate_joke``), here with a real model call in
 ``generate_joke`` and progress reported through ``get_stream_writer()``, so one run
 shows every stream mode a UI cares about: tokens, node updates, custom events, state.
+``web_chat_graph`` is the one-node chat behind the served chat page; ``chat_graph``
+the one-shot chat of ``streamtap chat``. Demo code lives here, in the CLI, and
+nowhere in the library.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from streamtap.graph import END, START, MessagesState, StateGraph, get_stream_writer
 
-__all__ = ["JokeState", "chat_graph", "joke_graph"]
+__all__ = ["JokeState", "chat_graph", "joke_graph", "web_chat_graph"]
 
 
 class JokeState(TypedDict, total=False):
@@ -57,6 +60,25 @@ def chat_graph(model: BaseChatModel, system: str | None = None) -> Any:
 
     def chat(state: MessagesState) -> dict[str, list[AIMessage]]:
         answer = model.invoke([*prefix, *state["messages"]])
+        return {"messages": [answer]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("chat", chat)
+    builder.add_edge(START, "chat")
+    builder.add_edge("chat", END)
+    return builder.compile()
+
+
+def web_chat_graph(model: BaseChatModel) -> Any:
+    """START -> chat -> END over ``MessagesState``; ``chat`` streams the model's answer.
+
+    Async, with a custom progress event before and after the answer, for the chat page.
+    """
+
+    async def chat(state: MessagesState) -> dict[str, Any]:
+        get_stream_writer()({"progress": 0})
+        answer = await model.ainvoke(state["messages"])
+        get_stream_writer()({"progress": 100})
         return {"messages": [answer]}
 
     builder = StateGraph(MessagesState)

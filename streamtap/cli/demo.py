@@ -8,12 +8,17 @@ state, then stops the server. ``--model SPEC`` uses a vendor instead.
 ``--replay`` (also the fallback without the local extra) replays the recorded fixtures
 in ``fixtures/`` through the official SDKs (an httpx2 ``MockTransport`` stands in for
 the network), paced like a real stream, so it needs no key and no model.
+
+``--web`` (``run_web_demo``) starts llama.cpp with SmolLM2 on 127.0.0.1, wraps it in a
+one-node graph and serves the chat page, printing its URL; everything stops when the
+server does (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -52,8 +57,6 @@ def _replay_model(wire: str, spec: str, scenario: str, delay: float) -> object:
 
 def run(args: argparse.Namespace) -> int:
     if args.web:
-        from streamtap.server.demo import run_web_demo
-
         print(f"chat page: http://{args.host}:{args.port}/", flush=True)
         return run_web_demo(host=args.host, port=args.port)
     if args.replay:
@@ -63,6 +66,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"streamtap demo: {missing}; replaying recorded streams instead (--replay).")
         return run_replay(args)
     return run_live(args)
+
+
+def run_web_demo(
+    *, host: str = "127.0.0.1", port: int = 8123, model: str = "smollm2", max_tokens: int = 256
+) -> int:
+    """Start the local model and the chat server; returns when the server stops."""
+    import uvicorn
+
+    from streamtap import chat_model
+    from streamtap.cli._demo_graph import web_chat_graph
+    from streamtap.local import serve as serve_local
+    from streamtap.server import create_app
+
+    with serve_local(model) as local:
+        llm = chat_model(f"llamacpp:{local.alias}", base_url=local.base_url, max_tokens=max_tokens)
+        app = create_app({"chat": web_chat_graph(llm)})
+        shown = f"[{host}]" if ":" in host else host
+        print(f"streamtap chat: http://{shown}:{port}/  (local model {local.model})", flush=True)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit
+        # so this ``with`` block still stops the model server (it has its own process group).
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _live_demo_missing(spec: str | None) -> str | None:

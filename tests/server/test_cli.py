@@ -58,7 +58,7 @@ def test_load_graphs_errors_say_what_to_do(module: Any, target: str, message: st
 async def test_web_demo_graph_streams_progress_and_tokens(serve: Any) -> None:
     from langgraph_sdk import get_client
 
-    from streamtap.server.demo import chat_graph as demo_graph
+    from streamtap.cli._demo_graph import web_chat_graph as demo_graph
 
     server = serve({"chat": demo_graph(ScriptedChat(tokens=["a", "b"]))})
     client = get_client(url=server.url, api_key=None)
@@ -73,3 +73,12 @@ async def test_web_demo_graph_streams_progress_and_tokens(serve: Any) -> None:
     ]
     assert [d for e, d in parts if e == "custom"] == [{"progress": 0}, {"progress": 100}]
     assert [d[0]["content"] for e, d in parts if e == "messages"] == ["a", "b", ""]
+
+
+def test_the_server_package_holds_no_demo_code() -> None:
+    import importlib.util
+
+    from streamtap.cli.demo import run_web_demo
+
+    assert importlib.util.find_spec("streamtap.server.demo") is None
+    assert callable(run_web_demo)
