@@ -1,14 +1,14 @@
 """The compiled graph: a langchain-core ``Runnable`` whose ``stream()`` speaks LangGraph.
 
-This is the edge where the internal ``(namespace, mode, payload)`` items get
-their public shape, exactly once per item (see ``_shaper``).
+It sets a stream up (config, callbacks, the stream queue, a step loop) and
+hands it to the runner; parts get their public shape at this edge (``_io``).
+``get_state`` reads checkpoints back through a step loop that only prepares.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import (
@@ -16,143 +16,26 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 
-from streamtap.graph._channels import Channel
 from streamtap.graph._config import ensure_config
-from streamtap.graph._constants import CONF, INTERRUPT, KEY_TASK, NS_SEP, START
-from streamtap.graph._loop import Run, drive_async, drive_sync
-from streamtap.graph._node import BranchSpec, NodeSpec
+from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
+from streamtap.graph._emit import task_states
+from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
+from streamtap.graph._loop import StepLoop
+from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
+from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
-from streamtap.graph._writes import task_states
 from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
-from streamtap.graph.types import Command, GraphOutput, Interrupt, StateSnapshot
-
-if TYPE_CHECKING:
-    from streamtap.graph.state import StateGraph
+from streamtap.graph.types import Command, StateSnapshot
 
 __all__ = ["CompiledStateGraph"]
 
-STREAM_MODES = frozenset(
-    ("values", "updates", "messages", "custom", "debug", "tasks", "checkpoints")
-)
-StreamMode = Literal["values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"]
 
-
-class _NoRunManager:
-    """Stands in for the run's callback manager when tasks are only listed (get_state)."""
-
-    def get_child(self, tag: str | None = None) -> None:
-        return None
-
-
-def _modes_of(stream_mode: str | Sequence[str]) -> frozenset[str]:
-    modes = frozenset([stream_mode]) if isinstance(stream_mode, str) else frozenset(stream_mode)
-    unknown = modes - STREAM_MODES
-    if unknown:
-        raise ValueError(
-            f"Unknown stream_mode {sorted(unknown)}; choose from {sorted(STREAM_MODES)}"
-        )
-    if not modes:
-        raise ValueError("stream_mode is empty: pass a mode or a list of modes")
-    return modes
-
-
-def _shaper(
-    stream_mode: str | Sequence[str],
-    subgraphs: bool,
-    version: str,
-    output_mapper: Callable[[dict[str, Any]], Any] | None,
-    state_mapper: Callable[[dict[str, Any]], Any] | None,
-) -> Callable[[StreamPart], Any]:
-    """The public shape of an item: bare payload, (mode, payload), (ns, ...) or a v2 dict."""
-    if version == "v2":
-
-        def shape_v2(item: StreamPart) -> dict[str, Any]:
-            ns, mode, payload = item
-            if mode == "values":
-                ints: tuple[Interrupt, ...] = ()
-                if isinstance(payload, dict):
-                    if INTERRUPT in payload:
-                        payload = dict(payload)
-                        ints = payload.pop(INTERRUPT)
-                    if output_mapper is not None:
-                        payload = output_mapper(payload)
-                return {"type": mode, "ns": ns, "data": payload, "interrupts": ints}
-            if mode in ("checkpoints", "debug") and state_mapper is not None:
-                _coerce_checkpoint_values(payload, state_mapper)
-            return {"type": mode, "ns": ns, "data": payload}
-
-        return shape_v2
-    if version != "v1":
-        raise ValueError(f'version must be "v1" or "v2", got {version!r}')
-    if isinstance(stream_mode, list):
-        if subgraphs:
-            return lambda item: item
-        return lambda item: (item[1], item[2])
-    if subgraphs:
-        return lambda item: (item[0], item[2])
-    return itemgetter(2)
-
-
-def _coerce_checkpoint_values(payload: Any, mapper: Callable[[dict[str, Any]], Any]) -> None:
-    target = payload.get("payload") if payload.get("type") == "checkpoint" else payload
-    if (
-        isinstance(target, dict)
-        and isinstance(target.get("values"), dict)
-        and START not in target.get("next", ())
-    ):
-        target["values"] = mapper(target["values"])
-
-
-class CompiledStateGraph(Runnable[Any, Any]):
+class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
     """A ready-to-run graph. Runnable (invoke/stream/batch/astream_events/with_config)
     and usable as a node of another graph."""
 
-    def __init__(
-        self,
-        *,
-        builder: StateGraph,
-        nodes: dict[str, NodeSpec],
-        channels: dict[str, Channel],
-        state_keys: tuple[str, ...],
-        input_keys: tuple[str, ...],
-        output_keys: tuple[str, ...],
-        edges_from: dict[str, list[str]],
-        joins: dict[str, tuple[frozenset[str], str]],
-        joins_from: dict[str, list[str]],
-        branches: dict[str, list[BranchSpec]],
-        triggers: dict[str, tuple[str, ...]],
-        checkpointer: BaseCheckpointSaver | bool | None,
-        interrupt_before: Sequence[str] | str | None,
-        interrupt_after: Sequence[str] | str | None,
-        name: str,
-        state_mapper: Callable[[dict[str, Any]], Any] | None,
-        output_mapper: Callable[[dict[str, Any]], Any] | None,
-        debug: bool = False,
-    ) -> None:
-        self.builder = builder
-        self.nodes = nodes
-        self.channels = channels
-        self.state_keys = state_keys
-        self.state_key_set = frozenset(state_keys)
-        self.input_keys = input_keys
-        self.input_key_set = frozenset(input_keys)
-        self.output_keys = output_keys
-        self.output_key_set = frozenset(output_keys)
-        self.edges_from = edges_from
-        self.joins = joins
-        self.joins_from = joins_from
-        self.branches = branches
-        self.triggers = triggers
-        self.checkpointer = checkpointer
-        self.interrupt_before = interrupt_before
-        self.interrupt_after = interrupt_after
-        self.name = name
-        self.state_mapper = state_mapper
-        self.output_mapper = output_mapper
-        self.debug = debug
-        self.order = [START, *nodes]
-        self.stream_mode: StreamMode = "updates"
+    stream_mode: StreamMode = "updates"
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         base = str(name or self.name)
@@ -164,43 +47,50 @@ class CompiledStateGraph(Runnable[Any, Any]):
         self,
         config: RunnableConfig | None,
         stream_mode: str | Sequence[str] | None,
+        subgraphs: bool,
         version: str,
-    ) -> tuple[RunnableConfig, str | Sequence[str], frozenset[str]]:
+    ) -> tuple[RunnableConfig, frozenset[str], Callable[[StreamPart], Any]]:
+        """The stream's config, its modes and the public shape of its parts."""
         config = ensure_config(config)
         if config.get("recursion_limit", 25) < 1:
             raise ValueError("recursion_limit must be at least 1")
         if stream_mode is None:
             stream_mode = "values" if KEY_TASK in config[CONF] else self.stream_mode
-        return config, stream_mode, _modes_of(stream_mode)
+        modes = modes_of(stream_mode)
+        shape = shaper(stream_mode, subgraphs, version, self.output_mapper, self.state_mapper)
+        return config, modes, shape
 
-    def _filter_handlers(self, manager: Any, config: RunnableConfig) -> None:
-        """Outside a parent task, a parent's subgraph-less messages handler must not see us."""
+    def _callbacks(self, manager: Any, config: RunnableConfig) -> dict[str, Any]:
+        """Ready ``manager`` for the graph's chain run; return that run's name and id.
+
+        Outside a parent task, a parent's subgraph-less messages handler must not see us.
+        """
         from streamtap.middleware._messages import StreamMessagesHandler
 
         if "ls_integration" not in manager.metadata:
             manager.add_metadata({"ls_integration": "langgraph"})
-        if KEY_TASK in config[CONF]:
-            return
+        if KEY_TASK not in config[CONF]:
 
-        def keep(h: Any) -> bool:
-            return not (isinstance(h, StreamMessagesHandler) and not h.subgraphs)
+            def keep(h: Any) -> bool:
+                return not (isinstance(h, StreamMessagesHandler) and not h.subgraphs)
 
-        manager.handlers = [h for h in manager.handlers if keep(h)]
-        manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
+            manager.handlers = [h for h in manager.handlers if keep(h)]
+            manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
+        return {"name": config.get("run_name") or self.get_name(), "run_id": config.get("run_id")}
 
-    def _new_run(
+    def _new_loop(
         self,
         input: Any,
         config: RunnableConfig,
         put: Callable[[Any], None],
-        modes: Any,
+        modes: frozenset[str],
         subgraphs: bool,
         run_manager: Any,
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
-    ) -> Run:
-        """One run feeding ``put``; in messages mode, the token handler joins its callbacks."""
-        run = Run(
+    ) -> StepLoop:
+        """One step loop feeding ``put``; in messages mode, the token handler joins its callbacks."""
+        loop = StepLoop(
             self,
             input,
             config,
@@ -214,9 +104,9 @@ class CompiledStateGraph(Runnable[Any, Any]):
             from streamtap.middleware._messages import StreamMessagesHandler
 
             run_manager.inheritable_handlers.append(
-                StreamMessagesHandler(put, subgraphs, parent_ns=run.ns, command_types=(Command,))
+                StreamMessagesHandler(put, subgraphs, parent_ns=loop.ns, command_types=(Command,))
             )
-        return run
+        return loop
 
     def stream(  # type: ignore[override]
         self,
@@ -231,31 +121,27 @@ class CompiledStateGraph(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
-        config, mode_arg, modes = self._prepare(config, stream_mode, version)
-        shape = _shaper(mode_arg, subgraphs, version, self.output_mapper, self.state_mapper)
+        config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_callback_manager_for_config(config)
-        self._filter_handlers(manager, config)
-        run_manager = manager.on_chain_start(
-            None, input, name=config.get("run_name") or self.get_name(), run_id=config.get("run_id")
-        )
-        run: Run | None = None
+        run_manager = manager.on_chain_start(None, input, **self._callbacks(manager, config))
+        loop: StepLoop | None = None
         try:
-            chan = SyncStreamQueue()
-            run = self._new_run(
+            sq = SyncStreamQueue()
+            loop = self._new_loop(
                 input,
                 config,
-                chan.put,
+                sq.put,
                 modes,
                 subgraphs,
                 run_manager,
                 interrupt_before,
                 interrupt_after,
             )
-            yield from drive_sync(run, chan, shape)
+            yield from stream_steps(loop, sq, shape)
         except BaseException as exc:
             run_manager.on_chain_error(exc)
             raise
-        run_manager.on_chain_end(run.output)
+        run_manager.on_chain_end(loop.output)
 
     async def astream(  # type: ignore[override]
         self,
@@ -270,36 +156,32 @@ class CompiledStateGraph(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
-        config, mode_arg, modes = self._prepare(config, stream_mode, version)
-        shape = _shaper(mode_arg, subgraphs, version, self.output_mapper, self.state_mapper)
+        config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_async_callback_manager_for_config(config)
-        self._filter_handlers(manager, config)
-        run_manager = await manager.on_chain_start(
-            None, input, name=config.get("run_name") or self.get_name(), run_id=config.get("run_id")
-        )
-        run: Run | None = None
+        run_manager = await manager.on_chain_start(None, input, **self._callbacks(manager, config))
+        loop: StepLoop | None = None
         try:
-            chan = AsyncStreamQueue()
-            run = self._new_run(
+            sq = AsyncStreamQueue()
+            loop = self._new_loop(
                 input,
                 config,
-                chan.put,
+                sq.put,
                 modes,
                 subgraphs,
                 run_manager,
                 interrupt_before,
                 interrupt_after,
             )
-            agen = drive_async(run, chan, shape)
+            parts = astream_steps(loop, sq, shape)
             try:
-                async for item in agen:
-                    yield item
+                async for part in parts:
+                    yield part
             finally:
-                await agen.aclose()
+                await parts.aclose()
         except BaseException as exc:
             await run_manager.on_chain_error(exc)
             raise
-        await run_manager.on_chain_end(run.output)
+        await run_manager.on_chain_end(loop.output)
 
     # ------------------------------------------------------------------ invoke
 
@@ -313,16 +195,12 @@ class CompiledStateGraph(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Any:
         """Run to the end; return the final state (plus ``__interrupt__`` if it paused)."""
-        latest: Any = None
-        chunks: list[Any] = []
-        interrupts: list[Interrupt] = []
-        if stream_mode == "values":
-            modes: Any = "values" if version == "v2" else ["updates", "values"]
-        else:
-            modes = stream_mode
-        for chunk in self.stream(input, config, stream_mode=modes, version=version, **kwargs):
-            latest = self._collect(chunk, stream_mode, version, chunks, interrupts, latest)
-        return self._result(stream_mode, version, latest, chunks, interrupts)
+        result = InvokeResult(stream_mode, version)
+        for chunk in self.stream(
+            input, config, stream_mode=result.modes, version=version, **kwargs
+        ):
+            result.add(chunk)
+        return result.value()
 
     async def ainvoke(  # type: ignore[override]
         self,
@@ -333,56 +211,12 @@ class CompiledStateGraph(Runnable[Any, Any]):
         version: Literal["v1", "v2"] = "v1",
         **kwargs: Any,
     ) -> Any:
-        latest: Any = None
-        chunks: list[Any] = []
-        interrupts: list[Interrupt] = []
-        if stream_mode == "values":
-            modes: Any = "values" if version == "v2" else ["updates", "values"]
-        else:
-            modes = stream_mode
+        result = InvokeResult(stream_mode, version)
         async for chunk in self.astream(
-            input, config, stream_mode=modes, version=version, **kwargs
+            input, config, stream_mode=result.modes, version=version, **kwargs
         ):
-            latest = self._collect(chunk, stream_mode, version, chunks, interrupts, latest)
-        return self._result(stream_mode, version, latest, chunks, interrupts)
-
-    @staticmethod
-    def _collect(
-        chunk: Any,
-        stream_mode: str,
-        version: str,
-        chunks: list[Any],
-        interrupts: list[Interrupt],
-        latest: Any,
-    ) -> Any:
-        if stream_mode != "values":
-            chunks.append(chunk)
-            return latest
-        if version == "v2":
-            interrupts.extend(chunk.get("interrupts", ()))
-            return chunk["data"]
-        mode, payload = chunk[-2], chunk[-1]
-        if mode == "updates" and isinstance(payload, dict) and INTERRUPT in payload:
-            interrupts.extend(payload[INTERRUPT])
-        elif mode == "values":
-            return payload
-        return latest
-
-    @staticmethod
-    def _result(
-        stream_mode: str, version: str, latest: Any, chunks: list[Any], interrupts: list[Interrupt]
-    ) -> Any:
-        if stream_mode != "values":
-            return chunks
-        if version == "v2":
-            return GraphOutput(value=latest, interrupts=tuple(interrupts))
-        if interrupts:
-            return (
-                {**latest, INTERRUPT: interrupts}
-                if isinstance(latest, dict)
-                else {INTERRUPT: interrupts}
-            )
-        return latest
+            result.add(chunk)
+        return result.value()
 
     # ------------------------------------------------------------------ state
 
@@ -416,27 +250,9 @@ class CompiledStateGraph(Runnable[Any, Any]):
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
         ns = saved.config[CONF].get("checkpoint_ns", "")
-        run = Run(
-            self,
-            None,
-            {CONF: {"thread_id": saved.config[CONF]["thread_id"]}, "recursion_limit": 25},
-            sink=(lambda item: None, frozenset()),
-            subgraphs=False,
-            run_manager=_NoRunManager(),
-            interrupt_before=None,
-            interrupt_after=None,
-        )
-        run.checkpointer = saver
-        run.ns_str = ns
-        run.ns = tuple(ns.split(NS_SEP)) if ns else ()
-        run._load(saved.checkpoint, saved.config, saved.parent_config, saved.metadata)
-        run.checkpoint_map = dict(saved.metadata.get("parents", {}))
-        run.pending_writes = list(saved.pending_writes)
-        run.step = saved.metadata.get("step", -1) + 1
-        tasks = run._prepare_tasks()
-        run.tasks = tasks
-        run._apply_null_writes()
-        states = task_states(self, tasks, run.pending_writes, ns, run.thread_id, live=live)
+        loop = StepLoop.at_checkpoint(self, saved, saver)
+        tasks = loop.tasks
+        states = task_states(self, tasks, loop.pending_writes, ns, loop.thread_id, live=live)
         if recurse:
             states = [
                 t._replace(
@@ -457,10 +273,10 @@ class CompiledStateGraph(Runnable[Any, Any]):
             ]
         finished = {t.id for t in states if t.result is not None} if live else set()
         if finished:
-            run._apply([(t, t.writes) for t in run._reapply_finished()])
+            loop.apply_finished()
         parents = saved.metadata.get("parents") or {}
         return StateSnapshot(
-            values=run.read_state(self.state_keys),
+            values=loop.read_state(self.state_keys),
             next=tuple(t.name for t in tasks if t.id not in finished),
             config=_with_checkpoint_map(saved.config, parents) or saved.config,
             metadata=saved.metadata,

@@ -1,0 +1,148 @@
+"""Executing one task: its chain run's callbacks, the node call, its routers, its writes.
+
+One sync and one async entry (the async one for ``astream``, where async nodes
+and routers are awaited). Both run in the task's own context (the runner
+copies it), where the node's config is langchain-core's current config.
+The writes stay on the task until the step loop commits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import (
+    get_async_callback_manager_for_config,
+    get_callback_manager_for_config,
+    var_child_runnable_config,
+)
+
+from streamtap._compat import StreamingCallbackHandler
+from streamtap.graph._algo import Task, branch_writes, node_writes, router_input
+from streamtap.graph._config import patch_config
+from streamtap.graph._constants import START
+from streamtap.graph._loop import StepLoop
+from streamtap.graph._runtime import TaskContext
+from streamtap.graph._writes import ParentCommand, as_own_command
+
+
+def _node_config(task: Task, chain_run: Any) -> RunnableConfig:
+    return patch_config(task.config, callbacks=chain_run.get_child("seq:step:1"))
+
+
+def _route(
+    loop: StepLoop, task: Task, ret: Any, config: RunnableConfig, ctx: TaskContext | None
+) -> None:
+    """Record what ``ret`` writes plus where the task's routers send the graph next."""
+    graph = loop.graph
+    writes, branches = node_writes(graph, task, ret)
+    for branch in branches:
+        arg = router_input(graph, loop.channels, writes)
+        writes.extend(branch_writes(graph, branch, branch.path.call(arg, config, ctx)))
+    task.writes.extend(writes)
+
+
+async def _aroute(
+    loop: StepLoop,
+    task: Task,
+    ret: Any,
+    config: RunnableConfig,
+    ctx: TaskContext | None,
+    *,
+    await_all: bool = False,
+) -> None:
+    """:func:`_route` awaiting async routers (all of them, sync ones in a thread, if ``await_all``)."""
+    graph = loop.graph
+    writes, branches = node_writes(graph, task, ret)
+    for branch in branches:
+        arg = router_input(graph, loop.channels, writes)
+        if branch.path.is_async or await_all:
+            result = await branch.path.acall(arg, config, ctx)
+        else:
+            result = branch.path.call(arg, config, ctx)
+        writes.extend(branch_writes(graph, branch, result))
+    task.writes.extend(writes)
+
+
+def execute_task(loop: StepLoop, task: Task) -> None:
+    """Run one task to completion in the current thread (context already private)."""
+    if task.name == START:
+        _route(loop, task, task.input, loop.config, None)
+        return
+    spec = loop.graph.nodes[task.name]
+    manager = get_callback_manager_for_config(task.config)
+    chain_run = manager.on_chain_start(None, task.input, name=task.name)
+    try:
+        config = _node_config(task, chain_run)
+        var_child_runnable_config.set(config)
+        try:
+            ret = spec.action.call(task.input, config, task.ctx)
+        except ParentCommand as pc:
+            if not spec.is_subgraph:
+                raise
+            ret = as_own_command(pc.command)
+        _route(loop, task, ret, config, task.ctx)
+        tap_sync(chain_run, ret)
+    except BaseException as exc:
+        chain_run.on_chain_error(exc)
+        raise
+    chain_run.on_chain_end(ret)
+
+
+async def aexecute_task(loop: StepLoop, task: Task) -> None:
+    """Async twin of :func:`execute_task` (runs inside its own asyncio task/context)."""
+    if task.name == START:
+        if any(b.path.is_async for b in loop.graph.branches.get(START, ())):
+            await _aroute(loop, task, task.input, loop.config, None, await_all=True)
+        else:
+            _route(loop, task, task.input, loop.config, None)
+        return
+    spec = loop.graph.nodes[task.name]
+    manager = get_async_callback_manager_for_config(task.config)
+    chain_run = await manager.on_chain_start(None, task.input, name=task.name)
+    try:
+        config = _node_config(task, chain_run)
+        var_child_runnable_config.set(config)
+        try:
+            ret = await spec.action.acall(task.input, config, task.ctx)
+        except ParentCommand as pc:
+            if not spec.is_subgraph:
+                raise
+            ret = as_own_command(pc.command)
+        await _aroute(loop, task, ret, config, task.ctx)
+        await tap_async(chain_run, ret)
+    except BaseException as exc:
+        await chain_run.on_chain_error(exc)
+        raise
+    await chain_run.on_chain_end(ret)
+
+
+# ---------------------------------------------------------------------- streaming tracers
+
+
+def _stream_handlers(chain_run: Any) -> list[Any]:
+    from streamtap.middleware._messages import StreamMessagesHandler
+
+    return [
+        h
+        for h in chain_run.handlers
+        if isinstance(h, StreamingCallbackHandler) and not isinstance(h, StreamMessagesHandler)
+    ]
+
+
+def tap_sync(chain_run: Any, ret: Any) -> None:
+    """Let streaming tracers (``astream_events``) see the node output as a stream chunk."""
+    for handler in _stream_handlers(chain_run):
+        for _ in handler.tap_output_iter(chain_run.run_id, iter([ret])):
+            pass
+
+
+async def tap_async(chain_run: Any, ret: Any) -> None:
+    for handler in _stream_handlers(chain_run):
+
+        async def one() -> AsyncIterator[Any]:
+            yield ret
+
+        async for _ in handler.tap_output_aiter(chain_run.run_id, one()):
+            pass

@@ -1,0 +1,259 @@
+"""The runner: runs a step loop's tasks and interleaves their output, sync or async.
+
+Every producer – the step loop, the ``messages`` callback handler, the
+``custom`` writer, subgraph loops – puts ``(namespace, mode, payload)`` parts
+on ONE stream queue per ``stream()`` call (``_stream_queue``). The runners
+here (``stream_steps`` and ``astream_steps``) interleave task completions with
+those parts, so a node's tokens reach the consumer while it runs and always
+before its ``updates``. A finished task is reported on the same queue as a
+``(_DONE, task, exception)`` triple.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import queue
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Any
+
+from greenlet import getcurrent, greenlet
+
+from streamtap.graph._algo import Task
+from streamtap.graph._execute import aexecute_task, execute_task
+from streamtap.graph._loop import StepLoop
+from streamtap.graph._runtime import StreamPart
+from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
+from streamtap.graph.errors import StreamThreadError
+
+_DONE = object()
+
+
+def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[StreamPart]:
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _execute_capturing(loop: StepLoop, task: Task) -> BaseException | None:
+    try:
+        execute_task(loop, task)
+    except BaseException as exc:  # handed to commit, re-raised at end of step
+        return exc
+    return None
+
+
+def _live_in_greenlet(
+    loop: StepLoop, sq: SyncStreamQueue, task: Task, shape: Callable[[StreamPart], Any]
+) -> Iterator[Any]:
+    """Run a step's only task in a greenlet of the caller's thread, yielding its parts live.
+
+    The task's puts switch back here with the part (see ``SyncStreamQueue``), so a
+    token costs two greenlet switches instead of a cross-thread queue hand-off,
+    and the step needs no worker thread. A greenlet can only be resumed in the
+    thread that started it, so a resume from elsewhere raises
+    ``StreamThreadError`` instead of hanging. Closing the stream throws
+    ``StreamClosed`` into the greenlet that last put, which unwinds the node
+    (and closes its model stream) before ``close()`` returns.
+    """
+    q = sq.q
+    owner, owner_id = threading.current_thread(), threading.get_ident()
+    worker = greenlet(_execute_capturing)
+    worker.gr_context = contextvars.copy_context()
+    resume: greenlet = worker
+    args: tuple[Any, ...] = (loop, task)
+    try:
+        while True:
+            if threading.get_ident() != owner_id:
+                raise StreamThreadError(owner.name, threading.current_thread().name)
+            # whoever resumes this generator is where the task's parts must go
+            sq.consumer = worker.parent = getcurrent()
+            out = resume.switch(*args)
+            args = ()
+            if worker.dead:
+                sq.consumer = None
+                loop.commit(task, out)
+                return
+            item, producer = out, sq.producer
+            sq.producer = None
+            if producer is not None:  # always set by the put that switched here
+                resume = producer
+            for queued in _drain_sync(q):  # put earlier by the node's own threads
+                yield shape(queued)
+            yield shape(item)
+    finally:
+        sq.consumer = None
+        sq.closed = sq.closed or not worker.dead
+        if not worker.dead and threading.get_ident() == owner_id:
+            while not worker.dead:
+                worker.parent = getcurrent()
+                (worker if resume.dead else resume).throw(StreamClosed())
+        # from another thread the node stays paused in its own thread, where
+        # greenlet unwinds it (GreenletExit) once nothing references it
+
+
+def stream_steps(
+    loop: StepLoop, sq: SyncStreamQueue, shape: Callable[[StreamPart], Any]
+) -> Iterator[Any]:
+    """Run the loop in the caller's thread.
+
+    A step's only task runs inline when no output is live. When it is, the
+    task runs in a greenlet if the caller is the main thread, in a worker
+    thread otherwise; parallel tasks always run in worker threads, like
+    LangGraph's.
+    """
+    q = sq.q
+    executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def in_thread(task: Task) -> None:
+        exc = _execute_capturing(loop, task)
+        q.put((_DONE, task, exc))
+
+    failure: BaseException | None = None
+    try:
+        try:
+            loop.start()
+            for item in _drain_sync(q):
+                yield shape(item)
+            while (tasks := loop.tick()) is not None:
+                for item in _drain_sync(q):
+                    yield shape(item)
+                if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
+                    task = tasks[0]
+                    loop.commit(
+                        task, contextvars.copy_context().run(_execute_capturing, loop, task)
+                    )
+                elif len(tasks) == 1 and threading.current_thread() is threading.main_thread():
+                    # outside the main thread a pool (web server, Gradio) may resume
+                    # this generator in another thread: a greenlet could not follow
+                    yield from _live_in_greenlet(loop, sq, tasks[0], shape)
+                elif tasks:
+                    # about to wait: starting a worker thread can hand it the GIL
+                    # before this thread reaches sq.get()
+                    sq.idle = True
+                    if executor is None:
+                        executor = concurrent.futures.ThreadPoolExecutor(
+                            thread_name_prefix="streamtap-graph"
+                        )
+                    for t in tasks:
+                        executor.submit(contextvars.copy_context().run, in_thread, t)
+                    pending = len(tasks)
+                    while pending:
+                        item = sq.get()
+                        if item[0] is _DONE:
+                            loop.commit(item[1], item[2])
+                            pending -= 1
+                        else:
+                            yield shape(item)
+                for item in _drain_sync(q):
+                    yield shape(item)
+                loop.end_step()
+                for item in _drain_sync(q):
+                    yield shape(item)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            failure = exc
+        failure = loop.finish(failure)
+        for item in _drain_sync(q):
+            if item[0] is not _DONE:
+                yield shape(item)
+        if failure is not None:
+            raise failure
+    finally:
+        sq.closed = True
+        if executor is not None:
+            # threads can't be cancelled: their next put raises StreamClosed, so wait
+            executor.shutdown(wait=True)
+
+
+async def astream_steps(
+    loop: StepLoop, sq: AsyncStreamQueue, shape: Callable[[StreamPart], Any]
+) -> AsyncGenerator[Any, None]:
+    """Run the loop on the event loop; nodes are asyncio tasks, sync nodes run in threads."""
+    q = sq.q
+    running: dict[asyncio.Task[None], Task] = {}
+
+    async def as_task(task: Task) -> None:
+        exc: BaseException | None = None
+        try:
+            await aexecute_task(loop, task)
+        except BaseException as e:
+            exc = e
+        if not sq.closed:
+            q.put_nowait((_DONE, task, exc))
+
+    def drain() -> list[Any]:
+        out = []
+        while True:
+            try:
+                out.append(q.get_nowait())
+            except asyncio.QueueEmpty:
+                return out
+
+    failure: BaseException | None = None
+    try:
+        try:
+            loop.start()
+            for item in drain():
+                yield shape(item)
+            while (tasks := loop.tick()) is not None:
+                for item in drain():
+                    yield shape(item)
+                if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
+                    task = tasks[0]
+                    exc: BaseException | None = None
+                    try:
+                        await asyncio.create_task(
+                            aexecute_task(loop, task), context=contextvars.copy_context()
+                        )
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException as e:
+                        exc = e
+                    loop.commit(task, exc)
+                elif tasks:
+                    sq.idle = True
+                    for t in tasks:
+                        at = asyncio.create_task(as_task(t), context=contextvars.copy_context())
+                        running[at] = t
+                    pending = len(tasks)
+                    while pending:
+                        item = await sq.get()
+                        if item[0] is _DONE:
+                            done_task, exc = item[1], item[2]
+                            for at, t in list(running.items()):
+                                if t is done_task:
+                                    del running[at]
+                            loop.commit(done_task, exc)
+                            pending -= 1
+                            if loop.error is not None:
+                                for at in running:
+                                    at.cancel()
+                        else:
+                            yield shape(item)
+                for item in drain():
+                    yield shape(item)
+                loop.end_step()
+                for item in drain():
+                    yield shape(item)
+        except (GeneratorExit, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            failure = exc
+        failure = loop.finish(failure)
+        for item in drain():
+            if item[0] is not _DONE:
+                yield shape(item)
+        if failure is not None:
+            raise failure
+    finally:
+        sq.closed = True
+        for at in running:
+            at.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)

@@ -1,0 +1,65 @@
+"""What ``compile()`` freezes: a graph's nodes, state channels and wiring.
+
+The step loop and the graph algorithm read a graph through this class only, so
+they import nothing above them; ``CompiledStateGraph`` is a ``GraphSpec`` that
+also speaks ``Runnable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streamtap.graph._channels import Channel
+from streamtap.graph._constants import START
+from streamtap.graph._node import BranchSpec, NodeSpec
+from streamtap.graph.checkpoint.base import BaseCheckpointSaver
+
+
+class GraphSpec:
+    """A compiled graph's structure; its attributes are read, never changed, while it runs."""
+
+    def __init__(
+        self,
+        *,
+        builder: Any,
+        nodes: dict[str, NodeSpec],
+        channels: dict[str, Channel],
+        state_keys: tuple[str, ...],
+        input_keys: tuple[str, ...],
+        output_keys: tuple[str, ...],
+        edges_from: dict[str, list[str]],
+        joins: dict[str, tuple[frozenset[str], str]],
+        joins_from: dict[str, list[str]],
+        branches: dict[str, list[BranchSpec]],
+        triggers: dict[str, tuple[str, ...]],
+        checkpointer: BaseCheckpointSaver | bool | None,
+        interrupt_before: Sequence[str] | str | None,
+        interrupt_after: Sequence[str] | str | None,
+        name: str,
+        state_mapper: Callable[[dict[str, Any]], Any] | None,
+        output_mapper: Callable[[dict[str, Any]], Any] | None,
+        debug: bool = False,
+    ) -> None:
+        self.builder = builder  # the StateGraph this was compiled from
+        self.nodes = nodes
+        self.channels = channels
+        self.state_keys = state_keys
+        self.state_key_set = frozenset(state_keys)
+        self.input_keys = input_keys
+        self.input_key_set = frozenset(input_keys)
+        self.output_keys = output_keys
+        self.output_key_set = frozenset(output_keys)
+        self.edges_from = edges_from
+        self.joins = joins
+        self.joins_from = joins_from
+        self.branches = branches
+        self.triggers = triggers
+        self.checkpointer = checkpointer
+        self.interrupt_before = interrupt_before
+        self.interrupt_after = interrupt_after
+        self.name: str | None = name  # str | None as on Runnable
+        self.state_mapper = state_mapper
+        self.output_mapper = output_mapper
+        self.debug = debug
+        self.order = [START, *nodes]
