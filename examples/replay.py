@@ -15,7 +15,7 @@ JSON body) and answered with the recorded chunks. A request that was not recorde
 from __future__ import annotations
 
 # streamtap.testing first: it makes `import httpx` mean httpx2 so the SDKs can be intercepted.
-from streamtap.testing import use_cassette  # isort: skip
+from streamtap.testing import Pace, use_cassette  # isort: skip
 
 import argparse
 import os
@@ -30,23 +30,30 @@ KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 """A replay sends no key anywhere, but the models refuse to start without one."""
 
 
+def parse_pace(text: str) -> Pace:
+    """``instant``, ``recorded`` or a speed factor such as ``2`` (twice as fast)."""
+    if text == "instant":
+        return "instant"
+    if text == "recorded":
+        return "recorded"
+    return float(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run an example against its recorded cassette.")
-    parser.add_argument("--pace", default="instant", help="instant | recorded | a speed factor")
+    parser.add_argument(
+        "--pace", type=parse_pace, default="instant", help="instant | recorded | a speed factor"
+    )
     parser.add_argument("example", type=Path, help="e.g. examples/swap_vendors.py")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the example")
     options = parser.parse_args()
-    pace: str | float = options.pace
-    if pace not in ("instant", "recorded"):
-        pace = float(pace)
-
     script: Path = options.example
     for name in VENDOR_ENV:
         os.environ.pop(name, None)
     for name in KEYS:
         os.environ.setdefault(name, "replay-placeholder")
     sys.argv = [str(script), *options.args]
-    with use_cassette(CASSETTES / f"{script.stem}.json", pace=pace) as cassette:  # type: ignore[arg-type]
+    with use_cassette(CASSETTES / f"{script.stem}.json", pace=options.pace) as cassette:
         runpy.run_path(str(script), run_name="__main__")
     if not cassette.all_played:
         unplayed = len(cassette.interactions) - cassette.play_count

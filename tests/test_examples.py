@@ -4,8 +4,9 @@ Each example runs unmodified in its own process, the way a user runs it, through
 ``examples/replay.py``: the vendor calls are answered from ``examples/cassettes/<name>.json``
 (replay only; an unrecorded request fails with a diff, an unplayed one fails the run). The
 streamed tokens, their chunk boundaries and the accumulated message are compared exactly, so
-an example that no longer matches the library fails here. The processes start together (one
-module fixture) because most of each one's time is the import of langchain-core and the SDKs.
+an example that no longer matches the library fails here. One module fixture runs them two at
+a time (most of each one's time is importing langchain-core and the SDKs); more at once would
+only slow each down, and ``resilient.py``'s 20 s first-token timeout counts from its first call.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
 from types import ModuleType
@@ -65,6 +66,11 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _run(*args: str, **env: str) -> str:
+    """Run ``python *args`` from the repository root; its stdout once it exited with status 0."""
+    return _output(_start(*args, **env))
+
+
 def _start(*args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, *args],
@@ -80,10 +86,11 @@ def _output(process: subprocess.Popen[str]) -> str:
     """The process's stdout once it exited with status 0 (its stderr in the failure)."""
     try:
         out, err = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
         process.kill()
         out, err = process.communicate()
-        pytest.fail(f"{process.args!r} did not finish in {TIMEOUT} s\n{out}\n{err}")
+        message = f"{process.args!r} did not finish in {TIMEOUT} s\n{out}\n{err}"
+        raise AssertionError(message) from exc
     assert process.returncode == 0, f"{process.args!r} exited {process.returncode}\n{out}\n{err}"
     return out
 
@@ -95,51 +102,73 @@ def _free_port() -> int:
         return port
 
 
+def _wait_until_serving(server: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            out, err = server.communicate()
+            raise AssertionError(f"serve_graph.py exited {server.returncode}\n{out}\n{err}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ok", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("serve_graph.py did not start serving")
+
+
+def _serve_and_query() -> str:
+    """Serve the replayed graph, run the SDK client against it, stop the server: the client's output."""
+    port = _free_port()
+    server = _start("examples/replay.py", "examples/serve_graph.py", "--port", str(port))
+    try:
+        _wait_until_serving(server, port)
+        out = _run("examples/serve_client.py", "--url", f"http://127.0.0.1:{port}")
+        server.send_signal(signal.SIGINT)  # uvicorn shuts down; replay.py then checks the cassette
+        _output(server)  # exit status 0: every recorded interaction was replayed, none unmatched
+        return out
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+
+
 @dataclass
 class Runs:
-    """The example processes, started together."""
+    """The example runs, two at a time (the machine's cores), each one's stdout as a future."""
 
-    replayed: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
-    hello_replay: subprocess.Popen[str] | None = None
-    hello_record: subprocess.Popen[str] | None = None
-    hello_path: Path | None = None
-    standin: Any = None
-    server: subprocess.Popen[str] | None = None
-    server_port: int = 0
+    jobs: dict[str, Future[str]]
+    standin: Any
+    fresh_cassette: Path
+
+    def output(self, name: str) -> str:
+        return self.jobs[name].result(timeout=4 * TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    standin = _standin_module()
-    runs = Runs()
-    with ExitStack() as stack:
+    hello = _standin_module().openai_stream(
+        ["Hi", " there", "!"],
+        completion_id="chatcmpl-TestFresh",
+        model="gpt-4o-mini-2024-07-18",
+        prompt_tokens=9,
+    )
+    fresh = tmp_path_factory.mktemp("cassette") / "fresh.json"
+    with (
+        _standin_module().serve({"/v1/chat/completions": [hello]}) as standin,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="example") as pool,
+    ):
+        jobs = {"serve_graph": pool.submit(_serve_and_query)}
         for name in REPLAYED:
-            runs.replayed[name] = _start("examples/replay.py", f"examples/{name}.py")
-        runs.hello_replay = _start("examples/record_cassette.py")
-        hello = standin.openai_stream(
-            ["Hi", " there", "!"],
-            completion_id="chatcmpl-TestFresh",
-            model="gpt-4o-mini-2024-07-18",
-            prompt_tokens=9,
-        )
-        runs.standin = stack.enter_context(standin.serve({"/v1/chat/completions": [hello]}))
-        runs.hello_path = tmp_path_factory.mktemp("cassette") / "fresh.json"
-        runs.hello_record = _start(
+            jobs[name] = pool.submit(_run, "examples/replay.py", f"examples/{name}.py")
+        jobs["record_cassette"] = pool.submit(_run, "examples/record_cassette.py")
+        jobs["record_cassette fresh"] = pool.submit(
+            _run,
             "examples/record_cassette.py",
-            str(runs.hello_path),
-            OPENAI_BASE_URL=runs.standin.base_url + "/v1",
+            str(fresh),
+            OPENAI_BASE_URL=standin.base_url + "/v1",
         )
-        runs.server_port = _free_port()
-        args = ("examples/replay.py", "examples/serve_graph.py", "--port", str(runs.server_port))
-        runs.server = _start(*args)
-        stack.callback(_stop, runs.server)
-        yield runs
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+        yield Runs(jobs, standin, fresh)
 
 
 EXPECTED = {
@@ -194,12 +223,11 @@ until a loss or the threshold.
 
 @pytest.mark.parametrize("name", REPLAYED)
 def test_example_replays_exactly(runs: Runs, name: str) -> None:
-    assert _output(runs.replayed[name]) == dedent(EXPECTED[name])
+    assert runs.output(name) == dedent(EXPECTED[name])
 
 
 def test_record_cassette_replays_the_committed_cassette(runs: Runs) -> None:
-    assert runs.hello_replay is not None
-    assert _output(runs.hello_replay) == dedent(
+    assert runs.output("record_cassette") == dedent(
         """\
         replayed 1 interaction(s): hello.json
         Hello|!| How| can| I| help|?|
@@ -210,8 +238,7 @@ def test_record_cassette_replays_the_committed_cassette(runs: Runs) -> None:
 
 
 def test_record_cassette_records_then_replays_without_the_server(runs: Runs) -> None:
-    assert runs.hello_record is not None and runs.hello_path is not None
-    assert _output(runs.hello_record) == dedent(
+    assert runs.output("record_cassette fresh") == dedent(
         """\
         recorded 1 interaction(s): fresh.json
         Hi| there|!|
@@ -220,34 +247,15 @@ def test_record_cassette_records_then_replays_without_the_server(runs: Runs) -> 
         """
     )
     assert len(runs.standin.received) == 1  # the replay never reached the server
-    text = runs.hello_path.read_text()
+    text = runs.fresh_cassette.read_text()
     assert "sk-test" not in text and find_credentials(text) == []
-    (interaction,) = load_interactions(runs.hello_path)
+    (interaction,) = load_interactions(runs.fresh_cassette)
     assert interaction.request.header("authorization") == "REDACTED"
     assert json.loads(interaction.request.body)["model"] == "gpt-4o-mini"
 
 
-def _wait_until_serving(server: subprocess.Popen[str], port: int) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            out, err = server.communicate()
-            pytest.fail(f"serve_graph.py exited {server.returncode}\n{out}\n{err}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ok", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("serve_graph.py did not start serving")
-
-
 def test_serve_graph_answers_the_official_sdk(runs: Runs) -> None:
-    server = runs.server
-    assert server is not None
-    _wait_until_serving(server, runs.server_port)
-    client = _start("examples/serve_client.py", "--url", f"http://127.0.0.1:{runs.server_port}")
-    assert _output(client) == dedent(
+    assert runs.output("serve_graph") == dedent(
         """\
         event: metadata
         token from llm: 'Hello'
@@ -262,8 +270,6 @@ def test_serve_graph_answers_the_official_sdk(runs: Runs) -> None:
         run ended: success
         """
     )
-    server.send_signal(signal.SIGINT)  # uvicorn shuts down; replay.py then checks the cassette
-    _output(server)  # exit status 0: every recorded interaction was replayed, none unmatched
 
 
 def test_examples_readme_lists_every_example() -> None:
