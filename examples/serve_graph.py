@@ -7,7 +7,8 @@ chat page at ``GET /`` talk to it unchanged.
     python examples/serve_client.py                                 # in another shell
     python examples/replay.py examples/serve_graph.py               # serve offline, from the cassette
 
-The same app is served by the CLI: ``streamtap serve serve_graph:graph`` (run from examples/).
+The CLI serves the same graph too, under the graph id ``graph`` (the attribute's name):
+``cd examples && streamtap serve serve_graph:graph``.
 """
 
 from __future__ import annotations
