@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 TIMEOUT = 60.0
 
+FAKE_KEY = "fake-key-for-tests"
+"""The models' API key in the examples' environment: not credential-shaped, never sent anywhere
+but the loopback stand-in, and never written to a cassette."""
+
 REPLAYED = ("swap_vendors", "stream_graph", "raw_sdk_stream_tokens", "resilient")
 
 
@@ -59,8 +63,7 @@ def _env(**extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("LANGSMITH_", "LANGCHAIN_", "OPENAI_", "ANTHROPIC_"))
     }
-    env["OPENAI_API_KEY"] = "sk-test-examples-not-a-key"
-    env["ANTHROPIC_API_KEY"] = "sk-ant-test-examples-not-a-key"
+    env.update(dict.fromkeys(("OPENAI_API_KEY", "ANTHROPIC_API_KEY"), FAKE_KEY))
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
@@ -248,7 +251,8 @@ def test_record_cassette_records_then_replays_without_the_server(runs: Runs) -> 
     )
     assert len(runs.standin.received) == 1  # the replay never reached the server
     text = runs.fresh_cassette.read_text()
-    assert "sk-test" not in text and find_credentials(text) == []
+    assert find_credentials(text) == []
+    assert FAKE_KEY not in text
     (interaction,) = load_interactions(runs.fresh_cassette)
     assert interaction.request.header("authorization") == "REDACTED"
     assert json.loads(interaction.request.body)["model"] == "gpt-4o-mini"

@@ -150,8 +150,8 @@ def standin_env(replies: dict[str, list[Reply]]) -> Iterator[StandIn]:
     with serve(replies) as standin:
         os.environ["ANTHROPIC_BASE_URL"] = standin.base_url
         os.environ["OPENAI_BASE_URL"] = standin.base_url + "/v1"
-        os.environ["ANTHROPIC_API_KEY"] = "sk-ant-test-recording"
-        os.environ["OPENAI_API_KEY"] = "sk-test-recording"
+        os.environ["ANTHROPIC_API_KEY"] = "fake-anthropic-key"
+        os.environ["OPENAI_API_KEY"] = "fake-openai-key"
         try:
             yield standin
         finally:
