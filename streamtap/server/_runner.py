@@ -18,8 +18,14 @@ from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
-from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    BaseMessageChunk,
+    message_chunk_to_message,
+)
 
+from streamtap.accumulate import Accumulator
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._records import RunRecord, ThreadRecord
 from streamtap.server._schema import RunRequest
@@ -244,10 +250,30 @@ class _EventShaper:
             self._messages[key] = msg
             yield "messages/metadata" + suffix, dumps({key: {"metadata": meta}})
         elif isinstance(seen, BaseMessageChunk) and isinstance(msg, BaseMessageChunk):
-            self._messages[key] = seen + msg
+            self._messages[key] = _sum(seen, msg)
         else:
             self._messages[key] = msg
         whole = self._messages[key]
         name = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
         out = message_chunk_to_message(whole) if isinstance(whole, BaseMessageChunk) else whole
         yield name + suffix, dumps([out])
+
+
+def _sum(seen: BaseMessageChunk, msg: BaseMessageChunk) -> BaseMessageChunk:
+    """``seen + msg``, through :class:`Accumulator` for AI chunks.
+
+    The ``+`` of langchain-core re-validates the whole message and copies its
+    content so far for every chunk; the accumulator extends a run of plain deltas
+    (text, one reasoning block) by joining strings and copying the model shallowly,
+    and gives the same message (``Accumulator`` is tested against ``reduce(add)``).
+    Every ``messages/partial`` event still carries the whole message so far: that
+    is the Platform's protocol, so serialising it stays proportional to its size.
+    """
+    if isinstance(seen, AIMessageChunk) and isinstance(msg, AIMessageChunk):
+        acc = Accumulator()
+        acc.add(seen)
+        acc.add(msg)
+        summed = acc.message()
+        assert summed is not None  # two chunks went in
+        return summed
+    return seen + msg
