@@ -39,6 +39,18 @@ def _drain_sync(q: queue.SimpleQueue[Any]) -> Iterator[StreamPart]:
             return
 
 
+def _finish(
+    loop: StepLoop, failure: BaseException | None, leftovers: Iterator[Any]
+) -> Iterator[StreamPart]:
+    """End the loop: the parts still queued (task reports dropped), then its failure, if any."""
+    failure = loop.finish(failure)
+    for item in leftovers:
+        if item[0] is not _DONE:
+            yield item
+    if failure is not None:
+        raise failure
+
+
 def _execute_capturing(loop: StepLoop, task: Task) -> BaseException | None:
     try:
         execute_task(loop, task)
@@ -158,12 +170,8 @@ def stream_steps(
             raise
         except BaseException as exc:
             failure = exc
-        failure = loop.finish(failure)
-        for item in _drain_sync(q):
-            if item[0] is not _DONE:
-                yield shape(item)
-        if failure is not None:
-            raise failure
+        for item in _finish(loop, failure, _drain_sync(q)):
+            yield shape(item)
     finally:
         sq.closed = True
         if executor is not None:
@@ -245,12 +253,8 @@ async def astream_steps(
             raise
         except BaseException as exc:
             failure = exc
-        failure = loop.finish(failure)
-        for item in drain():
-            if item[0] is not _DONE:
-                yield shape(item)
-        if failure is not None:
-            raise failure
+        for item in _finish(loop, failure, iter(drain())):
+            yield shape(item)
     finally:
         sq.closed = True
         for at in running:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -75,6 +75,38 @@ def writes_target(config: RunnableConfig) -> tuple[str, str, str]:
     if cid is None:
         raise ValueError("put_writes needs the checkpoint_id the writes belong to")
     return thread, ns, cid
+
+
+def checkpoint_row(
+    config: RunnableConfig, checkpoint: Checkpoint, metadata: dict[str, Any]
+) -> tuple[str, str, str, str | None, bytes, bytes]:
+    """What ``put`` stores: ``(thread, ns, checkpoint_id, parent_id, checkpoint, metadata)``.
+
+    The parent is the checkpoint ``config`` names; the metadata gains the run's
+    scalar values (:func:`saved_metadata`). Both are serialised with :func:`dumps`.
+    """
+    thread, ns, parent = thread_ns_id(config)
+    meta = dumps(saved_metadata(config, metadata))
+    return thread, ns, checkpoint["id"], parent, dumps(checkpoint), meta
+
+
+def saved_tuple(
+    thread: str,
+    ns: str,
+    checkpoint_id: str,
+    parent_id: str | None,
+    checkpoint: bytes,
+    metadata: bytes,
+    writes: Iterable[tuple[str, str, bytes]],
+) -> CheckpointTuple:
+    """A stored row (and its pending writes) read back."""
+    return CheckpointTuple(
+        config=checkpoint_config(thread, ns, checkpoint_id),
+        checkpoint=loads(checkpoint),
+        metadata=loads(metadata),
+        parent_config=checkpoint_config(thread, ns, parent_id) if parent_id else None,
+        pending_writes=[(t, c, loads(v)) for t, c, v in writes],
+    )
 
 
 def write_slot(channel: str, idx: int) -> int:
@@ -160,3 +192,17 @@ class BaseCheckpointSaver(ABC):
 
 def matches(metadata: dict[str, Any], filter: dict[str, Any] | None) -> bool:
     return not filter or all(metadata.get(k) == v for k, v in filter.items())
+
+
+def first_matching(
+    items: Iterable[CheckpointTuple], filter: dict[str, Any] | None, limit: int | None
+) -> Iterator[CheckpointTuple]:
+    """The first ``limit`` (or all) of ``items`` whose metadata matches ``filter``."""
+    count = 0
+    for item in items:
+        if not matches(item.metadata, filter):
+            continue
+        yield item
+        count += 1
+        if limit is not None and count >= limit:
+            return

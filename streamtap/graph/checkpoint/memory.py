@@ -14,10 +14,10 @@ from streamtap.graph.checkpoint.base import (
     Checkpoint,
     CheckpointTuple,
     checkpoint_config,
+    checkpoint_row,
     dumps,
-    loads,
-    matches,
-    saved_metadata,
+    first_matching,
+    saved_tuple,
     thread_ns_id,
     write_slot,
     writes_target,
@@ -44,15 +44,8 @@ class InMemorySaver(BaseCheckpointSaver):
     def _tuple(
         self, thread: str, ns: str, entry: tuple[str, str | None, bytes, bytes]
     ) -> CheckpointTuple:
-        cid, parent, blob, meta = entry
-        writes = self._writes.get((thread, ns, cid), {})
-        return CheckpointTuple(
-            config=checkpoint_config(thread, ns, cid),
-            checkpoint=loads(blob),
-            metadata=loads(meta),
-            parent_config=checkpoint_config(thread, ns, parent) if parent else None,
-            pending_writes=[(t, c, loads(v)) for t, c, v in writes.values()],
-        )
+        writes = self._writes.get((thread, ns, entry[0]), {})
+        return saved_tuple(thread, ns, *entry, writes.values())
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread, ns, cid = thread_ns_id(config)
@@ -82,36 +75,28 @@ class InMemorySaver(BaseCheckpointSaver):
         with self._lock:
             stored = self._storage[thread][ns] if thread in self._storage else []
             entries = list(reversed(stored))
-            out: list[CheckpointTuple] = []
             skipping = before_id is not None
-            for entry in entries:
-                if cid is not None and entry[0] != cid:
-                    continue
-                if skipping:
-                    skipping = entry[0] != before_id
-                    continue
-                item = self._tuple(thread, ns, entry)
-                if not matches(item.metadata, filter):
-                    continue
-                out.append(item)
-                if limit is not None and len(out) >= limit:
-                    break
+
+            def selected() -> Iterator[CheckpointTuple]:
+                nonlocal skipping
+                for entry in entries:
+                    if cid is not None and entry[0] != cid:
+                        continue
+                    if skipping:
+                        skipping = entry[0] != before_id
+                        continue
+                    yield self._tuple(thread, ns, entry)
+
+            out = list(first_matching(selected(), filter, limit))
         yield from out
 
     def put(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: dict[str, Any]
     ) -> RunnableConfig:
-        thread, ns, parent = thread_ns_id(config)
+        thread, ns, cid, parent, blob, meta = checkpoint_row(config, checkpoint, metadata)
         with self._lock:
-            self._storage[thread][ns].append(
-                (
-                    checkpoint["id"],
-                    parent,
-                    dumps(checkpoint),
-                    dumps(saved_metadata(config, metadata)),
-                )
-            )
-        return checkpoint_config(thread, ns, checkpoint["id"])
+            self._storage[thread][ns].append((cid, parent, blob, meta))
+        return checkpoint_config(thread, ns, cid)
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str

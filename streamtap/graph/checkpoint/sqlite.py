@@ -20,10 +20,10 @@ from streamtap.graph.checkpoint.base import (
     Checkpoint,
     CheckpointTuple,
     checkpoint_config,
+    checkpoint_row,
     dumps,
-    loads,
-    matches,
-    saved_metadata,
+    first_matching,
+    saved_tuple,
     thread_ns_id,
     write_slot,
     writes_target,
@@ -95,13 +95,7 @@ class SqliteSaver(BaseCheckpointSaver):
                 "checkpoint_ns=? AND checkpoint_id=? ORDER BY seq, idx",
                 (thread, ns, cid),
             ).fetchall()
-        return CheckpointTuple(
-            config=checkpoint_config(thread, ns, cid),
-            checkpoint=loads(blob),
-            metadata=loads(meta),
-            parent_config=checkpoint_config(thread, ns, parent) if parent else None,
-            pending_writes=[(t, c, loads(v)) for t, c, v in writes],
-        )
+        return saved_tuple(thread, ns, cid, parent, blob, meta, writes)
 
     _COLS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata"
 
@@ -148,34 +142,19 @@ class SqliteSaver(BaseCheckpointSaver):
         query += " ORDER BY seq DESC"
         with self._lock:
             rows = self.conn.execute(query, params).fetchall()
-        count = 0
-        for row in rows:
-            item = self._row_tuple(row)
-            if not matches(item.metadata, filter):
-                continue
-            yield item
-            count += 1
-            if limit is not None and count >= limit:
-                return
+        yield from first_matching((self._row_tuple(row) for row in rows), filter, limit)
 
     def put(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: dict[str, Any]
     ) -> RunnableConfig:
-        thread, ns, parent = thread_ns_id(config)
+        row = checkpoint_row(config, checkpoint, metadata)
         with self._lock:
             self.conn.execute(
                 "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
                 "parent_checkpoint_id, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    thread,
-                    ns,
-                    checkpoint["id"],
-                    parent,
-                    dumps(checkpoint),
-                    dumps(saved_metadata(config, metadata)),
-                ),
+                row,
             )
-        return checkpoint_config(thread, ns, checkpoint["id"])
+        return checkpoint_config(*row[:3])
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str
