@@ -62,11 +62,7 @@ def chat_graph(model: BaseChatModel, system: str | None = None) -> Any:
         answer = model.invoke([*prefix, *state["messages"]])
         return {"messages": [answer]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("chat", chat)
-    builder.add_edge(START, "chat")
-    builder.add_edge("chat", END)
-    return builder.compile()
+    return _one_node_chat(chat)
 
 
 def web_chat_graph(model: BaseChatModel) -> Any:
@@ -81,6 +77,11 @@ def web_chat_graph(model: BaseChatModel) -> Any:
         get_stream_writer()({"progress": 100})
         return {"messages": [answer]}
 
+    return _one_node_chat(chat)
+
+
+def _one_node_chat(chat: Any) -> Any:
+    """START -> chat -> END over ``MessagesState``."""
     builder = StateGraph(MessagesState)
     builder.add_node("chat", chat)
     builder.add_edge(START, "chat")

@@ -7,17 +7,28 @@ length of the command and stopped after it. Any other spec goes to its vendor as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from langchain_core.language_models import BaseChatModel
 
     from streamtap.local import LocalServer
 
-__all__ = ["DEFAULT_SPEC", "LOCAL_VENDORS", "OpenedModel", "is_local", "open_model"]
+__all__ = [
+    "DEFAULT_SPEC",
+    "LOCAL_VENDORS",
+    "OpenedModel",
+    "is_local",
+    "open_model",
+    "open_model_for",
+    "run_model_command",
+]
 
 DEFAULT_SPEC = "llamacpp:smollm2"
 LOCAL_VENDORS = ("llamacpp", "llamacpp-anthropic")
@@ -93,3 +104,32 @@ def _where(model: Any) -> str:
     base_url = getattr(model, "base_url", None)
     provider = getattr(model, "provider_name", "") or "vendor"
     return f"{provider} at {base_url}" if base_url else f"{provider} API"
+
+
+def open_model_for(args: argparse.Namespace) -> AbstractContextManager[OpenedModel]:
+    """``open_model`` with a command's ``--model``, ``--base-url``, ``--max-tokens``, ``--temperature``."""
+    return open_model(
+        args.model,
+        base_url=args.base_url,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+    )
+
+
+def run_model_command(command: str, body: Callable[[], int]) -> int:
+    """Run a command that talks to a model: its errors and Ctrl-C become a line and a status.
+
+    A vendor or local-server error, or a malformed spec, exits 1 with
+    ``streamtap COMMAND: error: ...``; Ctrl-C exits 130.
+    """
+    from streamtap.errors import StreamtapError
+    from streamtap.local import LocalServerError
+
+    try:
+        return body()
+    except (StreamtapError, LocalServerError, ValueError) as exc:
+        print(f"streamtap {command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nstreamtap {command}: interrupted", file=sys.stderr)
+        return 130

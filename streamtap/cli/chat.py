@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 _EXIT_ERROR = 1
 _EXIT_USAGE = 2
@@ -58,11 +59,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return _EXIT_ERROR
 
-    from streamtap.cli._demo_graph import chat_graph
-    from streamtap.cli._model import open_model
-    from streamtap.cli._view import StreamView, parse_stream_modes
-    from streamtap.errors import StreamtapError
-    from streamtap.local import LocalServerError
+    from streamtap.cli._model import run_model_command
+    from streamtap.cli._view import parse_stream_modes
 
     try:
         modes = parse_stream_modes(args.stream_mode)
@@ -70,28 +68,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"streamtap chat: error: {exc}", file=sys.stderr)
         return _EXIT_USAGE
     console = Console(highlight=False, soft_wrap=True)
-    try:
-        with open_model(
-            args.model,
-            base_url=args.base_url,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-        ) as opened:
-            if opened.started:
-                console.print(f"local model: {opened.where}", style="dim")
-            view = StreamView(console, show=modes)
-            graph = chat_graph(opened.model, system=args.system)
-            asked = [*modes, "values"] if "values" not in modes else modes
-            for mode, payload in graph.stream(
-                {"messages": [("user", args.prompt)]}, stream_mode=asked
-            ):
-                view.handle(mode, payload)
-            view.end_line()
-            console.print(view.usage_line(), style="dim")
-    except (StreamtapError, LocalServerError, ValueError) as exc:
-        print(f"streamtap chat: error: {exc}", file=sys.stderr)
-        return _EXIT_ERROR
-    except KeyboardInterrupt:
-        print("\nstreamtap chat: interrupted", file=sys.stderr)
-        return 130
+    return run_model_command("chat", lambda: _chat(args, console, modes))
+
+
+def _chat(args: argparse.Namespace, console: Any, modes: list[str]) -> int:
+    from streamtap.cli._demo_graph import chat_graph
+    from streamtap.cli._model import open_model_for
+    from streamtap.cli._view import StreamView
+
+    with open_model_for(args) as opened:
+        if opened.started:
+            console.print(f"local model: {opened.where}", style="dim")
+        view = StreamView(console, show=modes)
+        graph = chat_graph(opened.model, system=args.system)
+        asked = [*modes, "values"] if "values" not in modes else modes
+        for mode, payload in graph.stream({"messages": [("user", args.prompt)]}, stream_mode=asked):
+            view.handle(mode, payload)
+        view.end_line()
+        console.print(view.usage_line(), style="dim")
     return 0

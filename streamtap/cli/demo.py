@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 _FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 _REPLAYS = (
@@ -117,42 +118,34 @@ def _live_demo_missing(spec: str | None) -> str | None:
 def run_live(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from streamtap.cli._demo_graph import joke_graph
-    from streamtap.cli._model import open_model
-    from streamtap.cli._view import StreamView
-    from streamtap.errors import StreamtapError
-    from streamtap.local import LocalServerError
+    from streamtap.cli._model import run_model_command
 
     console = Console(highlight=False, soft_wrap=True)
     console.rule("streamtap demo · LangGraph's streaming example with a real model")
-    try:
-        with open_model(
-            args.model,
-            base_url=args.base_url,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-        ) as opened:
-            console.print(f"[bold]model[/bold] {opened.spec} → {opened.where}")
-            console.print(
-                "[bold]graph[/bold] refine_topic → generate_joke · "
-                "[bold]stream_mode[/bold] messages, updates, custom, values"
-            )
-            view = StreamView(console, show=("messages", "updates", "custom"))
-            graph = joke_graph(opened.model)
-            for mode, payload in graph.stream(
-                {"topic": args.topic}, stream_mode=["messages", "updates", "custom", "values"]
-            ):
-                view.handle(mode, payload)
-            view.print_state(view.state or {})
-            console.print(view.usage_line(), style="dim")
-        if opened.started and opened.server is not None:
-            console.print(f"stopped the local server (pid {opened.server.pid})", style="dim")
-    except (StreamtapError, LocalServerError, ValueError) as exc:
-        print(f"streamtap demo: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nstreamtap demo: interrupted", file=sys.stderr)
-        return 130
+    return run_model_command("demo", lambda: _live(args, console))
+
+
+def _live(args: argparse.Namespace, console: Any) -> int:
+    from streamtap.cli._demo_graph import joke_graph
+    from streamtap.cli._model import open_model_for
+    from streamtap.cli._view import StreamView
+
+    with open_model_for(args) as opened:
+        console.print(f"[bold]model[/bold] {opened.spec} → {opened.where}")
+        console.print(
+            "[bold]graph[/bold] refine_topic → generate_joke · "
+            "[bold]stream_mode[/bold] messages, updates, custom, values"
+        )
+        view = StreamView(console, show=("messages", "updates", "custom"))
+        graph = joke_graph(opened.model)
+        for mode, payload in graph.stream(
+            {"topic": args.topic}, stream_mode=["messages", "updates", "custom", "values"]
+        ):
+            view.handle(mode, payload)
+        view.print_state(view.state or {})
+        console.print(view.usage_line(), style="dim")
+    if opened.started and opened.server is not None:
+        console.print(f"stopped the local server (pid {opened.server.pid})", style="dim")
     return 0
 
 

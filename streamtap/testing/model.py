@@ -48,8 +48,7 @@ class RecordedRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), if present."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key == wanted), None)
+        return _first_header(self.headers, name)
 
 
 @dataclass(slots=True)
@@ -72,8 +71,7 @@ class RecordedResponse:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), if present."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key == wanted), None)
+        return _first_header(self.headers, name)
 
 
 @dataclass(slots=True)
@@ -82,3 +80,9 @@ class Interaction:
 
     request: RecordedRequest
     response: RecordedResponse
+
+
+def _first_header(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (stored names are lower case), if present."""
+    wanted = name.lower()
+    return next((value for key, value in headers if key == wanted), None)
