@@ -19,7 +19,7 @@ LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_B
 	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF
 # The whole suite but the real local model, for the range checks.
 RANGE_EXTRAS := test,testing,server,redis
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: test test-fast test-latest test-oldest lock profiles lint demo bench clean system-deps docs

@@ -32,7 +32,6 @@ try:  # langchain-core >= 0.3: chat models stream to handlers that subclass it, 
         _StreamingCallbackHandler as StreamingCallbackHandler,
     )
 except ImportError:  # pragma: no cover - exercised by tests/test_compat.py via reload
-
     from typing import Generic
 
     class StreamingCallbackHandler(Generic[T]):  # type: ignore[no-redef]

@@ -43,9 +43,10 @@ from langchain_core.runnables.config import ensure_config
 from langchain_core.version import VERSION as _CORE_VERSION
 
 from streamtap.accumulate import Accumulator
-from streamtap.providers import PRESETS, anormalize, normalize
+from streamtap.providers import PRESETS, WIRES, anormalize, normalize
 from streamtap.providers._chunks import text_chunk
 from streamtap.providers._run import as_dict
+from streamtap.providers._wires import is_sdk_stream, wire_of_event, wire_of_sdk_stream
 
 __all__ = [
     "AsyncTokenStream",
@@ -55,18 +56,6 @@ __all__ = [
     "stream_tokens",
 ]
 
-_WIRES: Final = ("openai", "openai-responses", "anthropic")
-_ANTHROPIC_EVENTS: Final = frozenset(
-    {
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-        "ping",
-    }
-)
 #: What every LangChain chat model puts in its run's (local) metadata.
 LC_VERSIONS: Final = {"lc_versions": {"langchain-core": _CORE_VERSION}}
 _DEFAULT_NAME: Final = "stream_tokens"
@@ -164,19 +153,8 @@ def _label(provider: str | None) -> str | None:
     return "openai" if provider == "openai-responses" else provider
 
 
-def _is_sdk_stream(obj: Any) -> bool:
-    return hasattr(obj, "_iter_events") and hasattr(obj, "response")
-
-
 def _sdk_wire(stream: Any) -> str:
-    root = type(stream).__module__.partition(".")[0]
-    if root == "anthropic":
-        return "anthropic"
-    try:
-        path = str(stream.response.request.url.path)
-    except AttributeError:
-        path = ""
-    return "openai-responses" if path.rstrip("/").endswith("/responses") else "openai"
+    return wire_of_sdk_stream(stream).name
 
 
 def _request_body(stream: Any) -> dict[str, Any]:
@@ -207,22 +185,8 @@ def _ls_from_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _event_wire(event: Any) -> str | None:
     """The wire format one SDK event (object or dict) belongs to, or None."""
-    if isinstance(event, Mapping):
-        kind = event.get("type")
-        if "choices" in event or event.get("object") == "chat.completion.chunk":
-            return "openai"
-        if isinstance(kind, str) and kind.startswith("response."):
-            return "openai-responses"
-        if kind in _ANTHROPIC_EVENTS:
-            return "anthropic"
-        return None
-    module = type(event).__module__
-    root = module.partition(".")[0]
-    if root == "anthropic":
-        return "anthropic"
-    if root == "openai":
-        return "openai-responses" if ".responses." in module else "openai"
-    return None
+    wire = wire_of_event(event)
+    return wire.name if wire is not None else None
 
 
 def _event_model(data: Mapping[str, Any]) -> str | None:
@@ -284,7 +248,7 @@ def _check_provider(provider: str | None) -> None:
 
 
 def _wire_for(provider: str | None, detected: str | None, what: str) -> str:
-    if provider in _WIRES or (provider is not None and provider in PRESETS):
+    if provider is not None and (provider in WIRES or provider in PRESETS):
         return provider
     if detected is not None:
         return detected
@@ -314,7 +278,7 @@ def _open(
     raw: Iterable[Any], provider: str | None, model: str | None
 ) -> tuple[_Source, Iterator[AIMessageChunk]]:
     """Detect what ``raw`` is (peeking at its first item) and its normalized chunks."""
-    if _is_sdk_stream(raw):
+    if is_sdk_stream(raw):
         source = _sdk_source(raw, provider, model)
         assert source.wire is not None
         return source, normalize(source.wire, raw, model=source.model)
@@ -572,7 +536,7 @@ class AsyncTokenStream(AsyncIterator[AIMessageChunk]):
     async def _open(
         self, raw: Any, provider: str | None, model: str | None
     ) -> tuple[_Source, AsyncIterator[AIMessageChunk]]:
-        if _is_sdk_stream(raw):
+        if is_sdk_stream(raw):
             source = _sdk_source(raw, provider, model)
             assert source.wire is not None
             if isinstance(raw, AsyncIterable):

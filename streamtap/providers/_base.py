@@ -23,9 +23,11 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from streamtap.errors import from_sdk_error
+from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._run import StreamRun, aiter_sse, has_raw_events, iter_sse
+from streamtap.providers._wire import Wire
 
 __all__ = ["StreamtapChatModel"]
 
@@ -35,7 +37,9 @@ class StreamtapChatModel(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    #: Wire format: "openai", "openai-responses" or "anthropic".
+    #: The wire format's facts (``streamtap.providers.WIRES``); set by each subclass.
+    descriptor: ClassVar[Wire]
+    #: Wire format: "openai", "openai-responses" or "anthropic" (``descriptor.name``).
     wire: ClassVar[str] = ""
     api_key_env: ClassVar[tuple[str, ...]] = ()
     base_url_env: ClassVar[tuple[str, ...]] = ()
@@ -43,11 +47,6 @@ class StreamtapChatModel(BaseChatModel):
     requires_api_key: ClassVar[bool] = True
     #: Where ``profile`` comes from (a file in ``providers/data/profiles``), if anywhere.
     profile_source: ClassVar[str | None] = None
-    #: How this wire continues a partial answer when the model's data says nothing.
-    wire_continuation: ClassVar[Continuation] = "none"
-    #: Wire rules for a prefill: may it end in whitespace, may it follow reasoning blocks?
-    prefill_trailing_whitespace: ClassVar[bool] = True
-    prefill_after_reasoning: ClassVar[bool] = True
 
     model: str = Field(alias="model_name")
     """Model name sent to the vendor."""
@@ -77,6 +76,9 @@ class StreamtapChatModel(BaseChatModel):
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
+        # Messages this model made may be read (content_blocks) before it streams,
+        # e.g. from a checkpoint: wrap the translator as soon as the model exists.
+        ensure_translator(self.provider_name)
         if self.api_key is None:
             for name in self.api_key_env:
                 if value := os.environ.get(name):
@@ -96,7 +98,17 @@ class StreamtapChatModel(BaseChatModel):
         return known_profile(self._profile_source(), self.model)
 
     def _wire_continuation(self) -> Continuation:
-        return self.wire_continuation
+        return self.descriptor.continuation
+
+    @property
+    def prefill_trailing_whitespace(self) -> bool:
+        """Whether a continued assistant turn may end in whitespace on this wire."""
+        return self.descriptor.prefill_trailing_whitespace
+
+    @property
+    def prefill_after_reasoning(self) -> bool:
+        """Whether a continued assistant turn may follow reasoning blocks on this wire."""
+        return self.descriptor.prefill_after_reasoning
 
     def continuation_key(self) -> tuple[str, ...]:
         """Who a learned refusal is remembered for: this model on this server."""
@@ -227,7 +239,11 @@ class StreamtapChatModel(BaseChatModel):
         default = type(self).model_fields["provider_name"].default
         label = self.wire if self.provider_name == default else self.provider_name
         return StreamRun(
-            self._new_mapper(stop), model=self.model, api_key=self._secret(), provider=label
+            self._new_mapper(stop),
+            model=self.model,
+            api_key=self._secret(),
+            provider=label,
+            terminal=self.descriptor.terminal,
         )
 
     # -- streaming -----------------------------------------------------------------
@@ -276,7 +292,7 @@ class StreamtapChatModel(BaseChatModel):
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        source = iter_sse(sdk_stream, named_only=self.wire == "anthropic")
+        source = iter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
             yield from run.drive(source, strict=has_raw_events(sdk_stream))
@@ -298,7 +314,7 @@ class StreamtapChatModel(BaseChatModel):
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        source = aiter_sse(sdk_stream, named_only=self.wire == "anthropic")
+        source = aiter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
             async with aclosing(run.adrive(source, strict=has_raw_events(sdk_stream))) as chunks:

@@ -7,7 +7,8 @@ text plus ``reasoning`` / ``non_standard`` blocks). The final chunk therefore
 carries a ``content_format`` marker, and the translators of the providers
 streamtap reports are wrapped to use langchain-core's own best-effort parsing
 for marked messages. Unmarked messages (from langchain-openai, ...) reach the
-original translator untouched.
+original translator untouched. The wrapping happens when a stream of that
+provider starts (:func:`ensure_translator`), never at import.
 """
 
 from __future__ import annotations
@@ -38,9 +39,23 @@ def _wrap(original: Callable[..., list[Any]] | None) -> Callable[..., list[Any]]
     return translate
 
 
+_installed: set[str] = set()
+
+
+def ensure_translator(provider: str) -> None:
+    """Wrap ``provider``'s translator before its first streamtap message exists.
+
+    Called per stream (a set lookup after the first), not at import: importing
+    streamtap changes nothing in langchain-core.
+    """
+    if provider and provider not in _installed:
+        install([provider])
+
+
 def install(providers: Iterable[str]) -> None:
     """Wrap (or register) the translators for ``providers``; idempotent."""
     for provider in providers:
+        _installed.add(provider)
         current = PROVIDER_TRANSLATORS.get(provider, {})
         content = current.get("translate_content")
         chunk = current.get("translate_content_chunk")
@@ -49,4 +64,4 @@ def install(providers: Iterable[str]) -> None:
         register_translator(provider, _wrap(content), _wrap(chunk))
 
 
-__all__ = ["install"]
+__all__ = ["ensure_translator", "install"]

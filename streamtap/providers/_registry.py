@@ -1,7 +1,6 @@
-"""Model specs (``"vendor:model"``) and the raw-stream entry point :func:`normalize`.
+"""Model specs (``"vendor:model"``): :func:`chat_model` and the compatible-server models.
 
-A preset is data, not code: a base URL, the environment variable holding the
-key, and the wire format. Adding an OpenAI-compatible vendor is one line.
+Presets (``_presets``) are data; this module turns a spec into a chat model.
 
 The ``llamacpp`` presets find the server ``streamtap local start`` runs: without
 ``base_url=`` they read its state file and use its port, and fall back to llama.cpp's
@@ -12,79 +11,21 @@ over the Anthropic Messages wire.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
-from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from langchain_core.messages import AIMessageChunk
 
 from streamtap._local_state import running_record
 from streamtap.providers._base import StreamtapChatModel
-from streamtap.providers._chunks import ChunkMapper
+from streamtap.providers._presets import PRESETS, Preset
 from streamtap.providers._profiles import Continuation
-from streamtap.providers._run import StreamRun, aiter_sse, as_dict, iter_sse
-from streamtap.providers.anthropic import AnthropicChatModel, MessagesMapper
-from streamtap.providers.openai_chat import ChatCompletionsMapper, OpenAIChatModel
-from streamtap.providers.openai_responses import OpenAIResponsesModel, ResponsesMapper
+from streamtap.providers.anthropic import AnthropicChatModel
+from streamtap.providers.openai_chat import OpenAIChatModel
+from streamtap.providers.openai_responses import OpenAIResponsesModel
 
 if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
 
-__all__ = ["PRESETS", "AnthropicCompatibleModel", "Preset", "anormalize", "chat_model", "normalize"]
+__all__ = ["KNOWN_PREFIXES", "AnthropicCompatibleModel", "OpenAICompatibleModel", "chat_model"]
 
-
-@dataclass(frozen=True)
-class Preset:
-    """A compatible server: where it is, where its key comes from, which wire it speaks."""
-
-    base_url: str | None
-    key_env: str | None
-    requires_key: bool
-    wire: str = "openai"  # "openai" (Chat Completions) or "anthropic" (Messages)
-    provider: str | None = None  # reported provider when not the prefix itself
-    local: bool = False  # prefer the running `streamtap local` server over base_url
-    profiles: str | None = None  # where `model.profile` comes from (providers/data/profiles)
-    continuation: Continuation | None = None  # how it continues a partial answer; None: the wire's
-
-
-PRESETS: dict[str, Preset] = {
-    "openai-compatible": Preset(None, "OPENAI_COMPATIBLE_API_KEY", requires_key=False),
-    "vllm": Preset(
-        "http://127.0.0.1:8000/v1",
-        "VLLM_API_KEY",
-        requires_key=False,
-        continuation="continue_final_message",
-    ),
-    "llamacpp": Preset(
-        "http://127.0.0.1:8080/v1",
-        "LLAMACPP_API_KEY",
-        requires_key=False,
-        local=True,
-        continuation="prefill",  # llama.cpp continues a trailing assistant message as is
-    ),
-    "llamacpp-anthropic": Preset(
-        "http://127.0.0.1:8080",
-        "LLAMACPP_API_KEY",
-        requires_key=False,
-        wire="anthropic",
-        provider="llamacpp",
-        local=True,
-    ),
-    "ollama": Preset("http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", requires_key=False),
-    "groq": Preset(
-        "https://api.groq.com/openai/v1", "GROQ_API_KEY", requires_key=True, profiles="groq"
-    ),
-    "deepseek": Preset(
-        "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", requires_key=True, profiles="deepseek"
-    ),
-    "openrouter": Preset(
-        "https://openrouter.ai/api/v1",
-        "OPENROUTER_API_KEY",
-        requires_key=True,
-        profiles="openrouter",
-    ),
-}
 
 _VENDORS: dict[str, type[StreamtapChatModel]] = {
     "openai": OpenAIChatModel,
@@ -116,7 +57,7 @@ class OpenAICompatibleModel(OpenAIChatModel):
         preset = _preset(self.provider_name, "openai")
         if preset is not None and preset.continuation is not None:
             return preset.continuation
-        return self.wire_continuation
+        return self.descriptor.continuation
 
     def fetch_profile(self) -> ModelProfile | None:
         """Fill ``profile["max_input_tokens"]`` from the server, where it reports it.
@@ -240,74 +181,3 @@ def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
     provider = preset.provider or vendor
     cls = AnthropicCompatibleModel if preset.wire == "anthropic" else OpenAICompatibleModel
     return cls(model=model, provider_name=provider, base_url=base_url, **kwargs)
-
-
-# --------------------------------------------------------------------------- raw streams
-
-
-def _mapper(provider: str) -> ChunkMapper:
-    if provider == "openai-responses":
-        return ResponsesMapper()
-    if provider == "anthropic":
-        return MessagesMapper()
-    if provider == "openai":
-        return ChatCompletionsMapper()
-    if (preset := PRESETS.get(provider)) is not None:
-        if preset.wire == "anthropic":
-            return MessagesMapper(model_provider=preset.provider or provider)
-        return ChatCompletionsMapper(model_provider=preset.provider or provider)
-    raise ValueError(
-        f"unknown provider {provider!r} for normalize(); use 'openai', 'openai-responses' "
-        f"or 'anthropic' (or an OpenAI-compatible preset: {', '.join(PRESETS)})"
-    )
-
-
-def _is_sdk_stream(events: Any) -> bool:
-    """A raw ``Stream`` / ``AsyncStream`` from ``create(stream=True)``: read its SSE directly."""
-    return hasattr(events, "_iter_events") and hasattr(events, "response")
-
-
-def normalize(
-    provider: str, events: Iterable[Any], *, model: str | None = None
-) -> Iterator[AIMessageChunk]:
-    """Normalized chunks from a raw SDK stream (or its event objects, or their dicts).
-
-    ``provider`` is ``"openai"``, ``"openai-responses"`` or ``"anthropic"``.
-    A stream that fails or ends without its terminal event raises
-    :class:`~streamtap.errors.StreamInterrupted` carrying the partial message.
-    """
-    run = StreamRun(_mapper(provider), model=model)
-    raw = _is_sdk_stream(events)
-    source: Iterable[Any] = (
-        iter_sse(events, named_only=provider == "anthropic") if raw else map(as_dict, events)
-    )
-    try:
-        yield from run.drive(source, strict=raw)
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-
-
-async def anormalize(
-    provider: str, events: AsyncIterable[Any], *, model: str | None = None
-) -> AsyncGenerator[AIMessageChunk, None]:
-    """Async twin of :func:`normalize` (``AsyncStream`` or any async iterable of events)."""
-    run = StreamRun(_mapper(provider), model=model)
-    raw = _is_sdk_stream(events)
-    source = aiter_sse(events, named_only=provider == "anthropic") if raw else _adicts(events)
-    try:
-        async with aclosing(run.adrive(source, strict=raw)) as chunks:
-            async for chunk in chunks:
-                yield chunk
-    finally:
-        close = getattr(events, "close", None) or getattr(events, "aclose", None)
-        if close is not None:
-            result = close()
-            if hasattr(result, "__await__"):
-                await result
-
-
-async def _adicts(events: AsyncIterable[Any]) -> AsyncIterator[dict[str, Any]]:
-    async for event in events:
-        yield as_dict(event)

@@ -31,6 +31,7 @@ from streamtap.errors import (
     from_sdk_error,
     from_stream_error,
 )
+from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, InStreamError, ProtocolError
 
 __all__ = ["DONE", "StreamRun", "aiter_sse", "iter_sse"]
@@ -46,12 +47,6 @@ class _Done:
 #: Yielded by :func:`iter_sse` for Chat Completions' ``data: [DONE]``.
 DONE: Final = _Done()
 
-_TERMINALS = {
-    "openai": "data: [DONE]",
-    "openai-responses": "response.completed",
-    "anthropic": "message_stop",
-}
-
 
 _YIELD_EVERY = 4
 
@@ -59,7 +54,7 @@ _YIELD_EVERY = 4
 class StreamRun:
     """One stream's mapping, its accumulated message and its error translation."""
 
-    __slots__ = ("acc", "api_key", "mapper", "model", "on_open", "provider")
+    __slots__ = ("acc", "api_key", "mapper", "model", "on_open", "provider", "terminal")
 
     def __init__(
         self,
@@ -68,8 +63,12 @@ class StreamRun:
         model: str | None,
         api_key: str | None = None,
         provider: str | None = None,
+        terminal: str = "terminal event",
     ):
         self.mapper = mapper
+        ensure_translator(mapper.model_provider)
+        #: What a complete stream ends with (``Wire.terminal``), named when it never came.
+        self.terminal = terminal
         self.model = model
         self.api_key = api_key
         # Errors name the preset ("groq") rather than the wire format it speaks.
@@ -98,7 +97,7 @@ class StreamRun:
         """End of body: the closing chunks, or StreamInterrupted if the terminal event never came."""
         chunks = self.mapper.eof(strict=strict)
         if chunks is None:
-            terminal = _TERMINALS.get(self.mapper.provider, "terminal event")
+            terminal = self.terminal
             cause = ProviderConnectionError(
                 f"the stream ended without its terminal event ({terminal}): "
                 "the connection was closed early",

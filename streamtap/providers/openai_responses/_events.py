@@ -1,30 +1,23 @@
-"""OpenAI Responses (``POST /v1/responses``).
+"""OpenAI Responses (``POST /v1/responses``): the event fold and the wire's facts.
 
 ``ResponsesMapper.feed`` folds one decoded Responses event into normalized
 chunks. It relies on ``item_id`` first and ``output_index`` second, and never
 on ``sequence_number``, because compatible servers (llama.cpp) omit the
-indexes the SDK's high-level helper insists on.
+indexes the SDK's high-level helper insists on. The API has no stop
+sequences, so the fold applies ``stop=`` itself (``Wire.server_stop_sequences``).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langchain_core.messages import (
-    AIMessage,
     AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
 )
 
-from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
-
-__all__ = ["OpenAIResponsesModel", "ResponsesMapper", "to_responses_input"]
+from streamtap.providers._wire import Wire
 
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _SERVER_TOOL_ITEMS = {
@@ -251,165 +244,31 @@ class ResponsesMapper(ChunkMapper):
 # --------------------------------------------------------------------------- input side
 
 
-def _content_parts(content: str | list[Any], *, role: str) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    text_type = "output_text" if role == "assistant" else "input_text"
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append({"type": text_type, "text": part})
-        elif part.get("type") == "text":
-            parts.append({"type": text_type, "text": part.get("text", "")})
-        elif part.get("type") == "image_url":
-            url = (
-                part["image_url"]["url"]
-                if isinstance(part["image_url"], dict)
-                else part["image_url"]
-            )
-            parts.append({"type": "input_image", "image_url": url})
-        elif part.get("type") == "image":
-            if part.get("base64"):
-                url = f"data:{part.get('mime_type', 'image/png')};base64,{part['base64']}"
-            else:
-                url = part.get("url", "")
-            parts.append({"type": "input_image", "image_url": url})
-        elif part.get("type") in ("input_text", "input_image", "input_file", "output_text"):
-            parts.append(part)
-    return parts
+def _owns_event(event: Mapping[str, Any]) -> bool:
+    kind = event.get("type")
+    return isinstance(kind, str) and kind.startswith("response.")
 
 
-def to_responses_input(
-    messages: Sequence[BaseMessage],
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """LangChain messages -> (``instructions``, ``input`` items) for the Responses API."""
-    instructions: list[str] = []
-    items: list[dict[str, Any]] = []
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            content = message.content
-            instructions.append(
-                content
-                if isinstance(content, str)
-                else "".join(b if isinstance(b, str) else b.get("text", "") for b in content)
-            )
-        elif isinstance(message, HumanMessage):
-            items.append({"role": "user", "content": _content_parts(message.content, role="user")})
-        elif isinstance(message, AIMessage):
-            items.extend(_assistant_items(message))
-        elif isinstance(message, ToolMessage):
-            output = (
-                message.content if isinstance(message.content, str) else json.dumps(message.content)
-            )
-            items.append(
-                {"type": "function_call_output", "call_id": message.tool_call_id, "output": output}
-            )
-        else:
-            raise ValueError(
-                f"cannot send a {type(message).__name__} to the Responses API: use System, "
-                "Human, AI or Tool messages"
-            )
-    return ("\n\n".join(instructions) or None), items
+def _owns_module(module: str) -> bool:
+    return module.partition(".")[0] == "openai" and ".responses." in module
 
 
-def _assistant_items(message: AIMessage) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    texts: list[str] = []
-    parts = [message.content] if isinstance(message.content, str) else message.content
-    for part in parts:
-        if isinstance(part, str):
-            texts.append(part)
-        elif part.get("type") == "text":
-            texts.append(part.get("text", ""))
-        elif part.get("type") == "reasoning":
-            extras = part.get("extras") or {}
-            if extras.get("item_id") and extras.get("encrypted_content"):
-                summary = (
-                    [{"type": "summary_text", "text": part["reasoning"]}]
-                    if part.get("reasoning")
-                    else []
-                )
-                items.append(
-                    {
-                        "type": "reasoning",
-                        "id": extras["item_id"],
-                        "summary": summary,
-                        "encrypted_content": extras["encrypted_content"],
-                    }
-                )
-    text = "".join(texts)
-    if text:
-        items.append({"role": "assistant", "content": text})
-    for call in message.tool_calls:
-        items.append(
-            {
-                "type": "function_call",
-                "call_id": call.get("id"),
-                "name": call["name"],
-                "arguments": json.dumps(call["args"]),
-            }
-        )
-    return items
+def _owns_sdk_stream(stream: Any) -> bool:
+    try:
+        path = str(stream.response.request.url.path)
+    except AttributeError:
+        return False
+    return path.rstrip("/").endswith("/responses")
 
 
-def _responses_tool(tool: Any) -> dict[str, Any]:
-    from langchain_core.utils.function_calling import convert_to_openai_tool
-
-    if isinstance(tool, dict) and tool.get("type") not in (None, "function"):
-        return tool  # built-in tool such as {"type": "web_search"}
-    function = convert_to_openai_tool(tool)["function"]
-    return {
-        "type": "function",
-        "name": function["name"],
-        "description": function.get("description", ""),
-        "parameters": function.get("parameters") or {"type": "object", "properties": {}},
-    }
-
-
-def _responses_tool_choice(choice: Any) -> Any:
-    if choice in ("any", True):
-        return "required"
-    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
-        return {"type": "function", "name": choice}
-    return choice
-
-
-class OpenAIResponsesModel(StreamtapChatModel):
-    """OpenAI Responses through the official ``openai`` SDK."""
-
-    wire: ClassVar[str] = "openai-responses"
-    provider_name: str = "openai"
-    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
-    base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
-    profile_source: ClassVar[str | None] = "openai"
-
-    @property
-    def _llm_type(self) -> str:
-        return "streamtap-openai-responses"
-
-    def _new_mapper(self, stop: list[str] | None = None) -> ResponsesMapper:
-        return ResponsesMapper(model_provider=self.provider_name, stop=stop or self.stop)
-
-    def _request(
-        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
-    ) -> dict[str, Any]:
-        instructions, items = to_responses_input(messages)
-        request: dict[str, Any] = {"model": self.model, "input": items, "stream": True}
-        if instructions:
-            request["instructions"] = instructions
-        if self.max_tokens is not None:
-            request["max_output_tokens"] = self.max_tokens
-        kwargs.pop("response_format", None)  # structured output goes through tools here
-        return self._finish_request(request, kwargs)
-
-    def _tool(self, tool: Any) -> dict[str, Any]:
-        return _responses_tool(tool)
-
-    def _tool_choice(self, choice: Any) -> Any:
-        return _responses_tool_choice(choice)
-
-    def _create(self, client: Any, request: dict[str, Any]) -> Any:
-        return client.responses.create(**request)
-
-    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
-        return await client.responses.create(**request)
+WIRE = Wire(
+    name="openai-responses",
+    mapper=ResponsesMapper,
+    terminal="response.completed",
+    named_events_only=False,
+    owns_event=_owns_event,
+    owns_event_module=_owns_module,
+    owns_sdk_stream=_owns_sdk_stream,
+    continuation="none",
+    server_stop_sequences=False,
+)

@@ -1,25 +1,21 @@
-"""OpenAI Chat Completions (``POST /v1/chat/completions``), and every compatible server.
+"""OpenAI Chat Completions (``POST /v1/chat/completions``): the event fold and the wire's facts.
 
 ``ChatCompletionsMapper.feed`` folds one decoded ``chat.completion.chunk``
 (a dict) into normalized chunks. Compatible servers (vLLM, llama.cpp, Ollama,
 DeepSeek, Groq, OpenRouter) speak the same wire format plus a
 ``reasoning_content`` / ``reasoning`` delta, handled here too: one wire
-format, one module.
+format, one fold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any
 
-from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.messages.utils import convert_to_openai_messages
+from langchain_core.messages import AIMessageChunk
 
-from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
-
-__all__ = ["ChatCompletionsMapper", "OpenAIChatModel", "to_chat_messages"]
+from streamtap.providers._wire import Wire
 
 _FINISH = {
     "stop": "stop",
@@ -123,96 +119,28 @@ def _usage(usage: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------- input side
 
 
-def _assistant_text(message: AIMessage) -> AIMessage:
-    """Chat Completions cannot take reasoning back: keep the visible text only."""
-    if isinstance(message.content, str):
-        return message
-    texts = [
-        part if isinstance(part, str) else part.get("text", "")
-        for part in message.content
-        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
-    ]
-    return message.model_copy(update={"content": "".join(texts)})
+def _owns_event(event: Mapping[str, Any]) -> bool:
+    return "choices" in event or event.get("object") == "chat.completion.chunk"
 
 
-def to_chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """LangChain messages -> Chat Completions ``messages`` (langchain-core does the work)."""
-    prepared = [_assistant_text(m) if isinstance(m, AIMessage) else m for m in messages]
-    converted = convert_to_openai_messages(prepared)
-    out: list[dict[str, Any]] = []
-    for item in converted:
-        if item.get("role") == "assistant" and item.get("tool_calls") and not item.get("content"):
-            item["content"] = None
-        out.append(item)
-    return out
+def _owns_module(module: str) -> bool:
+    return module.partition(".")[0] == "openai" and ".responses." not in module
 
 
-class OpenAIChatModel(StreamtapChatModel):
-    """Chat Completions through the official ``openai`` SDK."""
-
-    wire: ClassVar[str] = "openai"
-    provider_name: str = "openai"
-    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
-    base_url_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL",)
-    profile_source: ClassVar[str | None] = "openai"
-
-    @property
-    def _llm_type(self) -> str:
-        return "streamtap-openai-chat"
-
-    def _resolve_model_profile(self) -> ModelProfile | None:
-        profile = super()._resolve_model_profile()
-        if profile is not None and profile.get("mid_conversation_tools"):
-            # Only the Responses API carries mid-conversation tools (as ChatOpenAI says).
-            profile["mid_conversation_tools"] = False
-        return profile
-
-    def _new_mapper(self, stop: list[str] | None = None) -> ChatCompletionsMapper:
-        return ChatCompletionsMapper(model_provider=self.provider_name)
-
-    def _request(
-        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": to_chat_messages(messages),
-            "stream": True,
-            # Usage arrives only when asked for, also from compatible servers.
-            "stream_options": {"include_usage": True},
-        }
-        if self.max_tokens is not None:
-            request[self._max_tokens_param()] = self.max_tokens
-        if stop := (stop or self.stop):
-            request["stop"] = stop
-        return self._finish_request(request, kwargs)
-
-    def _tool(self, tool: Any) -> dict[str, Any]:
-        return _chat_tool(tool)
-
-    def _tool_choice(self, choice: Any) -> Any:
-        return _chat_tool_choice(choice)
-
-    def _max_tokens_param(self) -> str:
-        return "max_completion_tokens" if self.provider_name == "openai" else "max_tokens"
-
-    def _create(self, client: Any, request: dict[str, Any]) -> Any:
-        return client.chat.completions.create(**request)
-
-    async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:
-        return await client.chat.completions.create(**request)
+def _owns_sdk_stream(stream: Any) -> bool:
+    # Any other SDK stream with an SSE decoder: Chat Completions is the lingua franca.
+    return type(stream).__module__.partition(".")[0] != "anthropic"
 
 
-def _chat_tool(tool: Any) -> dict[str, Any]:
-    from langchain_core.utils.function_calling import convert_to_openai_tool
-
-    return convert_to_openai_tool(tool)
-
-
-def _chat_tool_choice(choice: Any) -> Any:
-    if isinstance(choice, str) and choice not in ("auto", "none", "required", "any"):
-        return {"type": "function", "function": {"name": choice}}
-    if choice == "any":
-        return "required"
-    if choice is True:
-        return "required"
-    return choice
+WIRE = Wire(
+    name="openai",
+    mapper=ChatCompletionsMapper,
+    terminal="data: [DONE]",
+    named_events_only=False,
+    owns_event=_owns_event,
+    owns_event_module=_owns_module,
+    owns_sdk_stream=_owns_sdk_stream,
+    # OpenAI cannot continue a prefix; vLLM (continue_final_message) and llama.cpp
+    # (a trailing assistant message) can, and say so in their presets.
+    continuation="none",
+)
