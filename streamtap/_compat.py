@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -72,7 +72,7 @@ def json_loads(data: str) -> Any:
 
 
 # -- openai / anthropic SDKs: their SSE decoder, before their typed event models -------------
-def sdk_sse_events(stream: Any) -> Callable[[], Iterator[Any]] | None:
+def sdk_sse_events(stream: Any) -> Callable[[], Any] | None:
     """The SDK stream's raw SSE iterator (``Stream._iter_events``), or None without the hook.
 
     Callers fall back to iterating the stream's typed events, which is public API.

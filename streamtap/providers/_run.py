@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from langchain_core.messages import AIMessageChunk
 
+from streamtap._compat import json_loads, sdk_sse_events
 from streamtap.accumulate import Accumulator
 from streamtap.errors import (
     ProviderConnectionError,
@@ -198,26 +199,6 @@ class StreamRun:
 # --------------------------------------------------------------------------- SSE reading
 
 
-# The decoder's C scanner (typeshed leaves the attribute undeclared).
-_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _loads(data: str) -> Any:
-    """``json.loads`` for one event's data, minus its three Python-level wrappers.
-
-    The stdlib's own scanner parses the document; anything it does not consume
-    whole (surrounding whitespace, trailing text, invalid JSON) goes through
-    ``json.loads`` so the result and the errors are exactly its.
-    """
-    try:
-        value, end = _scan_once(data, 0)
-    except StopIteration:
-        return json.loads(data)
-    if end != len(data):
-        return json.loads(data)
-    return value
-
-
 def _decode(sse: Any, *, named_only: bool) -> dict[str, Any] | _Done | None:
     data: str = sse.data
     if data.startswith("[DONE]"):
@@ -228,7 +209,7 @@ def _decode(sse: Any, *, named_only: bool) -> dict[str, Any] | _Done | None:
     if event == "ping" or not data:
         return None
     try:
-        decoded = _loads(data)
+        decoded = json_loads(data)
     except json.JSONDecodeError:
         if event == "error":
             return {"type": "error", "error": {"type": "api_error", "message": data}}
@@ -257,7 +238,7 @@ def iter_sse(stream: Any, *, named_only: bool) -> Iterator[dict[str, Any] | _Don
     Skipping the SDK's per-event pydantic models is the single largest saving
     on the per-chunk path; the HTTP and SSE decoding remain the SDK's.
     """
-    iter_events = getattr(stream, "_iter_events", None)
+    iter_events = sdk_sse_events(stream)
     if iter_events is None:  # an SDK without the hook: use its typed events
         yield from _typed_events(stream)
         return
@@ -271,7 +252,7 @@ def iter_sse(stream: Any, *, named_only: bool) -> Iterator[dict[str, Any] | _Don
 
 
 async def aiter_sse(stream: Any, *, named_only: bool) -> AsyncIterator[dict[str, Any] | _Done]:
-    iter_events = getattr(stream, "_iter_events", None)
+    iter_events = sdk_sse_events(stream)
     if iter_events is None:
         async for event in stream:
             yield as_dict(event)
@@ -287,4 +268,4 @@ async def aiter_sse(stream: Any, *, named_only: bool) -> AsyncIterator[dict[str,
 
 def has_raw_events(stream: Any) -> bool:
     """Whether :func:`iter_sse` will see ``[DONE]`` (strict termination checks)."""
-    return getattr(stream, "_iter_events", None) is not None
+    return sdk_sse_events(stream) is not None
