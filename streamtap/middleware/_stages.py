@@ -13,14 +13,14 @@ from collections.abc import (
     Callable,
     Iterable,
 )
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
 
+from streamtap._delta import BLOCK_FIELDS, delta_kind, delta_text, with_delta_text
+
 #: (message, carrier): the carrier rebuilds the caller's item around a message.
 Item = tuple[BaseMessage, Any]
-
-_BLOCK_FIELDS: Final = {"text": "text", "reasoning": "reasoning", "thinking": "thinking"}
 
 
 class _Stage(Protocol):
@@ -34,43 +34,6 @@ class _Stage(Protocol):
 
 
 # --------------------------------------------------------------------------- deltas
-
-
-def _delta_kind(chunk: AIMessageChunk) -> tuple[Any, ...] | None:
-    """What plain delta ``chunk`` is (``("text",)``, ``("tool", i)``, ``("block", type, i)``).
-
-    None means "not a plain delta": it must pass through untouched.
-    """
-    if chunk.usage_metadata or chunk.chunk_position or chunk.additional_kwargs:
-        return None
-    content = chunk.content
-    tool_chunks = chunk.tool_call_chunks
-    if isinstance(content, str):
-        if not tool_chunks:
-            return None if chunk.tool_calls or chunk.invalid_tool_calls else ("text",)
-        if content == "" and len(tool_chunks) == 1:
-            return ("tool", tool_chunks[0].get("index"))
-        return None
-    if tool_chunks or len(content) != 1:
-        return None
-    block = content[0]
-    if not isinstance(block, dict):
-        return None
-    kind = block.get("type")
-    field = _BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
-    if field is None or not set(block) <= {"type", "index", field}:
-        return None
-    return ("block", kind, block.get("index"))
-
-
-def _delta_text(kind: tuple[Any, ...], chunk: AIMessageChunk) -> str:
-    if kind[0] == "text":
-        return chunk.content  # type: ignore[return-value]
-    if kind[0] == "tool":
-        return chunk.tool_call_chunks[0].get("args") or ""
-    block = chunk.content[0]
-    assert isinstance(block, dict)
-    return str(block.get(_BLOCK_FIELDS[kind[1]]) or "")
 
 
 def _with_tool_chunks(chunk: AIMessageChunk, tool_chunks: list[Any]) -> AIMessageChunk:
@@ -87,19 +50,6 @@ def _with_tool_chunks(chunk: AIMessageChunk, tool_chunks: list[Any]) -> AIMessag
     )
 
 
-def _with_delta_text(kind: tuple[Any, ...], chunk: AIMessageChunk, text: str) -> AIMessageChunk:
-    """``chunk`` (a plain delta of ``kind``) carrying ``text`` instead."""
-    if kind[0] == "text":
-        return chunk.model_copy(update={"content": text})
-    if kind[0] == "tool":
-        tool_chunk = dict(chunk.tool_call_chunks[0])
-        tool_chunk["args"] = text
-        return _with_tool_chunks(chunk, [tool_chunk])
-    block = dict(chunk.content[0])  # type: ignore[arg-type]
-    block[_BLOCK_FIELDS[kind[1]]] = text
-    return chunk.model_copy(update={"content": [block]})
-
-
 def _delta_chunk(kind: tuple[Any, ...], message_id: str | None, text: str) -> AIMessageChunk:
     """A fresh plain delta of ``kind`` (for text a transform emits on its own)."""
     if kind[0] == "text":
@@ -110,7 +60,7 @@ def _delta_chunk(kind: tuple[Any, ...], message_id: str | None, text: str) -> AI
             id=message_id,
             tool_call_chunks=[{"name": None, "args": text, "id": None, "index": kind[1]}],
         )
-    block: dict[str, Any] = {"type": kind[1], _BLOCK_FIELDS[kind[1]]: text}
+    block: dict[str, Any] = {"type": kind[1], BLOCK_FIELDS[kind[1]]: text}
     if kind[2] is not None:
         block["index"] = kind[2]
     return AIMessageChunk(content=[block], id=message_id)
@@ -157,7 +107,7 @@ class _Coalesce:
         pieces, self._pieces = self._pieces, []
         if len(pieces) == 1:
             return [(template, self._carrier)]
-        return [(_with_delta_text(kind, template, "".join(pieces)), self._carrier)]
+        return [(with_delta_text(kind, template, "".join(pieces)), self._carrier)]
 
     def _mergeable(self, chunk: AIMessageChunk, kind: tuple[Any, ...]) -> bool:
         template = self._template
@@ -171,18 +121,18 @@ class _Coalesce:
         return True
 
     def push(self, message: BaseMessage, carrier: Any) -> list[Item]:
-        kind = _delta_kind(message) if isinstance(message, AIMessageChunk) else None
+        kind = delta_kind(message) if isinstance(message, AIMessageChunk) else None
         if kind is None or message.id not in self._started:
             out = self._take()
             out.append((message, carrier))
             if isinstance(message, AIMessageChunk):
                 if message.chunk_position == "last":
                     self._started.discard(message.id)
-                elif kind is None or kind[0] == "tool" or _delta_text(kind, message):
+                elif kind is None or kind[0] == "tool" or delta_text(kind, message):
                     self._started.add(message.id)  # the first token went out at once
             return out
         assert isinstance(message, AIMessageChunk)
-        piece = _delta_text(kind, message)
+        piece = delta_text(kind, message)
         now = self._clock()
         out = []
         if not self._mergeable(message, kind) or (
@@ -306,7 +256,7 @@ def _redact_whole(message: BaseMessage, matcher: _AnyMatcher) -> BaseMessage:
     blocks: list[Any] = []
     changed = False
     for block in content:
-        field = _BLOCK_FIELDS.get(block.get("type", "")) if isinstance(block, dict) else None
+        field = BLOCK_FIELDS.get(block.get("type", "")) if isinstance(block, dict) else None
         if isinstance(block, dict) and field is not None and isinstance(block.get(field), str):
             masked = matcher.split(block[field], final=True)[0]
             if masked != block[field]:
@@ -338,7 +288,7 @@ class _Redact:
         if not isinstance(message, AIMessageChunk):
             return [(_redact_whole(message, self._matcher), carrier)]
         message_id = message.id
-        kind = _delta_kind(message)
+        kind = delta_kind(message)
         if kind is None:
             # The run (if any) is over: release what was held, then this chunk, masked whole.
             out = self._release(message_id, None)
@@ -351,7 +301,7 @@ class _Redact:
             self._active[message_id] = kind
         key = (message_id, kind)
         held = self._held.get(key)
-        text = _delta_text(kind, message)
+        text = delta_text(kind, message)
         if held is not None:
             text = held.text + text
         ready, rest = self._matcher.split(text, final=False)
@@ -359,8 +309,8 @@ class _Redact:
             self._held[key] = _Held(rest, carrier)
         else:
             self._held.pop(key, None)
-        if ready != _delta_text(kind, message):
-            message = _with_delta_text(kind, message, ready)
+        if ready != delta_text(kind, message):
+            message = with_delta_text(kind, message, ready)
         out.append((message, carrier))
         return out
 
