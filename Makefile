@@ -97,7 +97,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not local_model"
 
 lint: $(STAMP)
-	$(PY) -m ruff check streamtap tests bench
+	$(PY) -m ruff check streamtap tests bench examples
+	$(PY) -m ruff format --check streamtap tests bench examples
 	$(PY) -m mypy
 
 demo: $(LOCAL_STAMP)

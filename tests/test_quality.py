@@ -1,4 +1,4 @@
-"""The standing code-quality bar, enforced where CI looks: ruff and mypy --strict."""
+"""The standing code-quality bar, enforced where CI looks: ruff (lint and format) and mypy --strict."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+PATHS = ("streamtap", "tests", "bench", "examples")
+
+
 def test_ruff_clean() -> None:
-    result = _run("ruff", "check", "streamtap", "tests", "bench")
+    result = _run("ruff", "check", *PATHS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_formatted() -> None:
+    result = _run("ruff", "format", "--check", *PATHS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
