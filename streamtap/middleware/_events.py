@@ -24,24 +24,19 @@ from typing import Any, Final
 from uuid import UUID
 
 from langchain_core.callbacks import (
-    AsyncCallbackManagerForLLMRun,
     BaseCallbackHandler,
-    CallbackManagerForLLMRun,
 )
 from langchain_core.messages import AIMessageChunk
-from langchain_core.outputs import ChatGenerationChunk, LLMResult
 from langchain_core.runnables.config import ensure_config
 from pydantic import ValidationError
 
-from streamtap.accumulate import Accumulator
-from streamtap.middleware._tokens import ChatRunSpec, lc_id, result
+from streamtap.middleware._chat_run import ChatRun, ChatRunSpec, Manager
 
 __all__ = ["TokenEvents"]
 
 #: Payload keys :class:`TokenEvents` reads (``content`` is required).
 PAYLOAD_KEYS: Final = ("content", "id", "usage_metadata", "response_metadata", "chunk_position")
 
-_Run = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 _Key = tuple[UUID, str | None]
 
 
@@ -96,17 +91,6 @@ def parse_payload(name: str, data: Any) -> AIMessageChunk:
         raise ValueError(f"custom event {name!r}: invalid payload: {exc}") from exc
 
 
-class _Open:
-    """One message being streamed through custom events: its run and running sum."""
-
-    __slots__ = ("acc", "message_id", "run")
-
-    def __init__(self, run: _Run | None, message_id: str) -> None:
-        self.run = run
-        self.message_id = message_id
-        self.acc = Accumulator()
-
-
 class TokenEvents(BaseCallbackHandler):
     """Turns custom token events into ``messages``-mode chunks.
 
@@ -138,25 +122,25 @@ class TokenEvents(BaseCallbackHandler):
         self._spec = ChatRunSpec(
             "custom_token_events", {"ls_provider": provider, "ls_model_name": model}
         )
-        self._open: dict[_Key, _Open] = {}
+        self._open: dict[_Key, ChatRun] = {}
         self._by_parent: dict[UUID, list[_Key]] = {}
 
     # -- events in
 
     def _chunk(
         self, name: str, data: Any, run_id: UUID
-    ) -> tuple[_Key, AIMessageChunk, _Open | None]:
+    ) -> tuple[_Key, AIMessageChunk, ChatRun | None]:
         chunk = parse_payload(name, data)
         key = (run_id, chunk.id)
         return key, chunk, self._open.get(key)
 
-    def _register(self, key: _Key, run: _Run | None, chunk: AIMessageChunk) -> _Open:
-        state = _Open(run, chunk.id or lc_id(run))
+    def _register(self, key: _Key, manager: Manager | None, chunk: AIMessageChunk) -> ChatRun:
+        state = ChatRun(manager, chunk.id)
         self._open[key] = state
         self._by_parent.setdefault(key[0], []).append(key)
         return state
 
-    def _forget(self, key: _Key) -> _Open | None:
+    def _forget(self, key: _Key) -> ChatRun | None:
         state = self._open.pop(key, None)
         keys = self._by_parent.get(key[0])
         if keys is not None:
@@ -170,13 +154,9 @@ class TokenEvents(BaseCallbackHandler):
             return
         key, chunk, state = self._chunk(name, data, run_id)
         if state is None:
-            run = self._spec.start(ensure_config(), parent_run_id=run_id)
-            state = self._register(key, run, chunk)
-        chunk.id = state.message_id
-        state.acc.add(chunk)
-        run = _sync(state.run)
-        if run is not None:
-            run.on_llm_new_token(chunk.content, chunk=ChatGenerationChunk(message=chunk))
+            manager = self._spec.start(ensure_config(), parent_run_id=run_id)
+            state = self._register(key, manager, chunk)
+        state.token(chunk)
         if chunk.chunk_position == "last":
             self._finish_sync(key, None)
 
@@ -187,16 +167,9 @@ class TokenEvents(BaseCallbackHandler):
             return
         key, chunk, state = self._chunk(name, data, run_id)
         if state is None:
-            run = await self._spec.astart(ensure_config(), parent_run_id=run_id)
-            state = self._register(key, run, chunk)
-        chunk.id = state.message_id
-        state.acc.add(chunk)
-        if isinstance(state.run, AsyncCallbackManagerForLLMRun):
-            await state.run.on_llm_new_token(
-                chunk.content, chunk=ChatGenerationChunk(message=chunk)
-            )
-        elif state.run is not None:
-            state.run.on_llm_new_token(chunk.content, chunk=ChatGenerationChunk(message=chunk))
+            manager = await self._spec.astart(ensure_config(), parent_run_id=run_id)
+            state = self._register(key, manager, chunk)
+        await state.atoken(chunk)
         if chunk.chunk_position == "last":
             await self._finish_async(key, None)
 
@@ -206,28 +179,13 @@ class TokenEvents(BaseCallbackHandler):
 
     def _finish_sync(self, key: _Key, error: BaseException | None) -> None:
         state = self._forget(key)
-        run = _sync(state.run) if state is not None else None
-        if state is None or run is None:
-            return
-        if error is None:
-            run.on_llm_end(result(state.acc.message()))
-        else:
-            run.on_llm_error(error, response=result(state.acc.message()))
+        if state is not None:
+            state.end(error)
 
     async def _finish_async(self, key: _Key, error: BaseException | None) -> None:
         state = self._forget(key)
-        if state is None or state.run is None:
-            return
-        response: LLMResult = result(state.acc.message())
-        if isinstance(state.run, AsyncCallbackManagerForLLMRun):
-            if error is None:
-                await state.run.on_llm_end(response)
-            else:
-                await state.run.on_llm_error(error, response=response)
-        elif error is None:
-            state.run.on_llm_end(response)
-        else:
-            state.run.on_llm_error(error, response=response)
+        if state is not None:
+            await state.aend(error)
 
     def _end_sync(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
         for key in list(self._by_parent.get(run_id, ())):
@@ -254,9 +212,3 @@ class TokenEvents(BaseCallbackHandler):
 
     def __repr__(self) -> str:
         return f"TokenEvents(names={sorted(self.names)!r})"
-
-
-def _sync(run: _Run | None) -> CallbackManagerForLLMRun | None:
-    if isinstance(run, AsyncCallbackManagerForLLMRun):
-        return run.get_sync()
-    return run
