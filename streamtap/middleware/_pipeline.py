@@ -1,6 +1,6 @@
 """Running stages over a source: a model's chunks, or a graph's stream output.
 
-The pipeline feeds each message through the stages in order; the drivers
+The pipeline feeds each message through the stages in order; transform_items
 unwrap each item of the source (a chunk, or a ``stream_mode`` item carrying a
 message and its metadata), push the message and rewrap what comes out, so
 metadata and namespaces travel untouched. An async source with a time bound
@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage
 from streamtap.middleware._stages import Item, _Stage
 
 
-class _Pipeline:
+class Pipeline:
     """Stages in order: each stage's output is the next one's input."""
 
     __slots__ = ("_clock", "_stages", "timed")
@@ -73,7 +73,7 @@ class _Pipeline:
 # --------------------------------------------------------------------------- item shapes
 
 
-def _unwrap_output(item: Any) -> Item | None:
+def unwrap_output(item: Any) -> Item | None:
     """The message inside one ``stream(..., stream_mode=...)`` item, or None if it has none."""
     if type(item) is tuple:
         if len(item) == 2:
@@ -100,7 +100,7 @@ def _unwrap_output(item: Any) -> Item | None:
     return None
 
 
-def _rewrap_output(message: BaseMessage, carrier: Any) -> Any:
+def rewrap_output(message: BaseMessage, carrier: Any) -> Any:
     shape, outer, metadata = carrier
     if shape == 0:
         return (message, metadata)
@@ -113,7 +113,7 @@ def _rewrap_output(message: BaseMessage, carrier: Any) -> Any:
     return message
 
 
-def _unwrap_chunk(item: Any) -> Item:
+def unwrap_chunk(item: Any) -> Item:
     if not isinstance(item, BaseMessage):
         raise TypeError(
             f"Transform.stream() takes message chunks, got {type(item).__name__}; "
@@ -122,15 +122,15 @@ def _unwrap_chunk(item: Any) -> Item:
     return item, None
 
 
-def _rewrap_chunk(message: BaseMessage, carrier: Any) -> Any:
+def rewrap_chunk(message: BaseMessage, carrier: Any) -> Any:
     return message
 
 
-# --------------------------------------------------------------------------- drivers
+# --------------------------------------------------------------------------- over a source
 
 
-def _drive(
-    pipeline: _Pipeline,
+def transform_items(
+    pipeline: Pipeline,
     source: Iterable[Any],
     unwrap: Callable[[Any], Item | None],
     rewrap: Callable[[BaseMessage, Any], Any],
@@ -173,14 +173,14 @@ async def _pump(source: AsyncIterator[Any], queue: asyncio.Queue[tuple[bool, Any
     await queue.put((True, _DONE))
 
 
-async def _adrive(
-    pipeline: _Pipeline,
+async def atransform_items(
+    pipeline: Pipeline,
     source: AsyncIterable[Any] | Iterable[Any],
     unwrap: Callable[[Any], Item | None],
     rewrap: Callable[[BaseMessage, Any], Any],
 ) -> AsyncIterator[Any]:
     if not isinstance(source, AsyncIterable):
-        for item in _drive(pipeline, source, unwrap, rewrap):
+        for item in transform_items(pipeline, source, unwrap, rewrap):
             yield item
         return
     iterator = aiter(source)

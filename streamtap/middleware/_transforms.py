@@ -39,13 +39,13 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import ConfigDict
 
 from streamtap.middleware._pipeline import (
-    _adrive,
-    _drive,
-    _Pipeline,
-    _rewrap_chunk,
-    _rewrap_output,
-    _unwrap_chunk,
-    _unwrap_output,
+    Pipeline,
+    atransform_items,
+    rewrap_chunk,
+    rewrap_output,
+    transform_items,
+    unwrap_chunk,
+    unwrap_output,
 )
 from streamtap.middleware._stages import (
     _AnyMatcher,
@@ -93,8 +93,8 @@ class Transform:
         reaches this layer without importing it."""
         return with_transforms(model, self)
 
-    def _pipeline(self) -> _Pipeline:
-        return _Pipeline([make() for make in self._factories], time.monotonic, self._timed)
+    def _pipeline(self) -> Pipeline:
+        return Pipeline([make() for make in self._factories], time.monotonic, self._timed)
 
     def stream(self, chunks: Iterable[BaseMessage]) -> Iterator[BaseMessage]:
         """Transform a chunk stream (e.g. ``model.stream(...)``).
@@ -102,13 +102,13 @@ class Transform:
         Sync streams have no timer: a held chunk goes out when the next chunk
         arrives (or the stream ends), so ``max_delay_ms`` is checked at arrivals.
         """
-        return _drive(self._pipeline(), chunks, _unwrap_chunk, _rewrap_chunk)
+        return transform_items(self._pipeline(), chunks, unwrap_chunk, rewrap_chunk)
 
     def astream(
         self, chunks: AsyncIterable[BaseMessage] | Iterable[BaseMessage]
     ) -> AsyncIterator[BaseMessage]:
         """Transform an async chunk stream; a timer enforces ``max_delay_ms``."""
-        return _adrive(self._pipeline(), chunks, _unwrap_chunk, _rewrap_chunk)
+        return atransform_items(self._pipeline(), chunks, unwrap_chunk, rewrap_chunk)
 
     def messages(self, output: Iterable[Any]) -> Iterator[Any]:
         """Transform a graph's stream output; items without a message pass through.
@@ -116,11 +116,11 @@ class Transform:
         Takes every ``messages``-mode shape: ``(msg, meta)``, ``(ns, (msg, meta))``,
         ``("messages", (msg, meta))``, ``(ns, "messages", (msg, meta))`` and v2 dicts.
         """
-        return _drive(self._pipeline(), output, _unwrap_output, _rewrap_output)
+        return transform_items(self._pipeline(), output, unwrap_output, rewrap_output)
 
     def amessages(self, output: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
         """Async twin of :meth:`messages`."""
-        return _adrive(self._pipeline(), output, _unwrap_output, _rewrap_output)
+        return atransform_items(self._pipeline(), output, unwrap_output, rewrap_output)
 
     def __call__(self, chunks: Iterable[BaseMessage]) -> Iterator[BaseMessage]:
         return self.stream(chunks)
