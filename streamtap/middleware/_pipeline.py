@@ -1,8 +1,8 @@
 """Running stages over a source: a model's chunks, or a graph's stream output.
 
-The pipeline feeds each message through the stages in order; transform_items
-unwrap each item of the source (a chunk, or a ``stream_mode`` item carrying a
-message and its metadata), push the message and rewrap what comes out, so
+The pipeline feeds each message through the stages in order; ``transform_items``
+unwraps each item of the source (a chunk, or a ``stream_mode`` item carrying a
+message and its metadata), pushes the message and rewraps what comes out, so
 metadata and namespaces travel untouched. An async source with a time bound
 is read in a task so the timer can fire while the source is silent.
 """
