@@ -10,6 +10,7 @@ this module changes another library's state.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -20,7 +21,9 @@ __all__ = [
     "StreamingCallbackHandler",
     "build_model",
     "callers_local",
+    "httpx2_transport_hook",
     "json_loads",
+    "running_loop",
     "sdk_sse_events",
 ]
 
@@ -133,3 +136,39 @@ def callers_local(name: str, kind: type[T], *, depth: int, frames: int = 2) -> T
             return candidate
         frame = frame.f_back
     return None
+
+
+# -- asyncio: is a loop running in this thread, without raising when not -------------------
+def _running_loop_public() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+#: The running event loop of this thread, or None. ``asyncio._get_running_loop`` answers
+#: without raising (sync callbacks ask per token); ``get_running_loop`` is the fallback.
+running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
+    asyncio, "_get_running_loop", _running_loop_public
+)
+
+
+# -- httpx2: where a respx mocker hooks the client's transport (cassettes) -------------------
+def httpx2_transport_hook() -> tuple[list[str], str]:
+    """(client class paths, method) a respx ``Mocker`` patches to see every request.
+
+    respx itself hooks httpx's transports the same way. The class paths come from
+    the classes, so a module move inside httpx2 is followed; a release without
+    the method raises here, naming what changed, instead of recording nothing.
+    """
+    import httpx2
+
+    method = "_transport_for_url"
+    classes = (httpx2.Client, httpx2.AsyncClient)
+    missing = [c.__name__ for c in classes if not callable(getattr(c, method, None))]
+    if missing:
+        raise RuntimeError(
+            f"httpx2 {httpx2.__version__}: {', '.join(missing)} has no {method}(); "
+            "streamtap.testing cannot intercept its requests (please report this)"
+        )
+    return [f"{c.__module__}.{c.__qualname__}" for c in classes], method

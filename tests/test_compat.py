@@ -120,3 +120,29 @@ def test_importing_streamtap_changes_no_other_library() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_running_loop_answers_with_and_without_a_loop() -> None:
+    import asyncio
+
+    assert _compat.running_loop() is None
+    assert _compat._running_loop_public() is None
+
+    async def inside() -> bool:
+        loop = asyncio.get_running_loop()
+        return _compat.running_loop() is loop and _compat._running_loop_public() is loop
+
+    assert asyncio.run(inside())
+
+
+def test_the_httpx2_transport_hook_names_real_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx2
+
+    paths, method = _compat.httpx2_transport_hook()
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        assert cls in (httpx2.Client, httpx2.AsyncClient) and callable(getattr(cls, method))
+    monkeypatch.delattr(httpx2.Client, method)
+    with pytest.raises(RuntimeError, match="cannot intercept"):
+        _compat.httpx2_transport_hook()

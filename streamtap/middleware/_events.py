@@ -18,7 +18,6 @@ its native manager with no thread hop per token.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from uuid import UUID
@@ -30,6 +29,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables.config import ensure_config
 from pydantic import ValidationError
 
+from streamtap._compat import running_loop
 from streamtap.middleware._chat_run import ChatRun, ChatRunSpec, Manager
 
 __all__ = ["TokenEvents"]
@@ -41,7 +41,7 @@ _Key = tuple[UUID, str | None]
 
 
 def _loop_running() -> bool:
-    return asyncio._get_running_loop() is not None
+    return running_loop() is not None
 
 
 def _dual(sync: str, coro: str) -> property:

@@ -24,6 +24,7 @@ import respx
 from respx.mocks import Mocker
 from respx.models import PassThrough
 
+from streamtap._compat import httpx2_transport_hook
 from streamtap.testing._streams import ReplayStream, recorder_for, teed
 from streamtap.testing.errors import CassetteSetupError
 
@@ -71,8 +72,8 @@ class CassetteMocker(Mocker):
     """respx mocker: the innermost active cassette router sees every httpx2 request."""
 
     name: ClassVar[str] = "streamtap-cassette"
-    targets: ClassVar[list[str]] = ["httpx2._client.Client", "httpx2._client.AsyncClient"]
-    target_methods: ClassVar[list[str]] = ["_transport_for_url"]
+    targets: ClassVar[list[str]] = httpx2_transport_hook()[0]
+    target_methods: ClassVar[list[str]] = [httpx2_transport_hook()[1]]
 
     @classmethod
     def mock(cls, spec: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[override]
