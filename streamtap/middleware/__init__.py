@@ -20,6 +20,7 @@ from streamtap.middleware._transforms import (
     compose,
     on_chunk,
     redact,
+    stop_at,
     with_transforms,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "compose",
     "on_chunk",
     "redact",
+    "stop_at",
     "stream_tokens",
     "with_transforms",
 ]

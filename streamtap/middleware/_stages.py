@@ -1,4 +1,4 @@
-"""The per-stream stages behind transforms: coalesce, redact, on_chunk.
+"""The per-stream stages behind transforms: coalesce, redact, stop_at, on_chunk.
 
 A stage is a small state machine fed one message at a time (``push``), asked
 to let go of what it holds (``flush``) and, for time bounds, told the time
@@ -9,15 +9,13 @@ it came, so ids, tool-call chunks, usage and ``chunk_position`` survive.
 
 from __future__ import annotations
 
-from collections.abc import (
-    Callable,
-    Iterable,
-)
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
 
 from streamtap._delta import BLOCK_FIELDS, delta_kind, delta_text, with_delta_text
+from streamtap._stop import StopScanner
 
 #: (message, carrier): the carrier rebuilds the caller's item around a message.
 Item = tuple[BaseMessage, Any]
@@ -358,6 +356,51 @@ class _OnChunk:
 
     def flush(self) -> list[Item]:
         return []
+
+    def deadline(self) -> float | None:
+        return None
+
+    def tick(self, now: float) -> list[Item]:
+        return []
+
+
+class _StopAt:
+    """Cuts each message's text at the first stop sequence; later text of it is dropped."""
+
+    __slots__ = ("_carriers", "_scanners", "_stops")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = stops
+        self._scanners: dict[str | None, StopScanner] = {}
+        self._carriers: dict[str | None, Any] = {}
+
+    def push(self, message: BaseMessage, carrier: Any) -> list[Item]:
+        if not isinstance(message, AIMessageChunk) or not isinstance(message.content, str):
+            return [(message, carrier)]
+        scanner = self._scanners.get(message.id)
+        if scanner is None:
+            scanner = self._scanners[message.id] = StopScanner(self._stops)
+        shown = scanner.feed(message.content)
+        if message.chunk_position == "last":
+            shown += scanner.flush()
+            self._scanners.pop(message.id, None)
+            self._carriers.pop(message.id, None)
+        else:
+            self._carriers[message.id] = carrier
+        if shown == message.content:
+            return [(message, carrier)]
+        if not shown and delta_kind(message) == ("text",):
+            return []  # held back, or after the stop: nothing to show yet
+        return [(message.model_copy(update={"content": shown}), carrier)]
+
+    def flush(self) -> list[Item]:
+        out: list[Item] = []
+        for message_id, scanner in self._scanners.items():
+            if held := scanner.flush():
+                out.append((_delta_chunk(("text",), message_id, held), self._carriers[message_id]))
+        self._scanners.clear()
+        self._carriers.clear()
+        return out
 
     def deadline(self) -> float | None:
         return None

@@ -55,6 +55,7 @@ from streamtap.middleware._stages import (
     _Redact,
     _SpanMatcher,
     _Stage,
+    _StopAt,
 )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "compose",
     "on_chunk",
     "redact",
+    "stop_at",
     "with_transforms",
 ]
 
@@ -226,6 +228,21 @@ def _compile(pattern: Any, flags: int) -> Any:
         return regex.compile(source, flags)
     except regex.error as exc:
         raise ValueError(f"redact() pattern {source!r} is not a valid regex: {exc}") from exc
+
+
+def stop_at(*sequences: str) -> Transform:
+    """Cut each message's text at the first of ``sequences``, as a server's ``stop`` would.
+
+    For servers that ignore ``stop`` (the OpenAI Responses API has none; streamtap's
+    Responses model applies it with the same scanner). Text that could start a
+    stop sequence is held until the next delta settles it; after the stop, the
+    message's text is dropped while its other chunks (usage, the last chunk, tool
+    calls) pass unchanged.
+    """
+    stops = [s for s in sequences if s]
+    if not stops or not all(isinstance(s, str) for s in sequences):
+        raise TypeError(f"stop_at() takes one or more non-empty strings, got {sequences!r}")
+    return Transform([lambda: _StopAt(stops)])
 
 
 def on_chunk(callback: Callable[[BaseMessage], object]) -> Transform:

@@ -16,6 +16,7 @@ from langchain_core.messages import (
     AIMessageChunk,
 )
 
+from streamtap._stop import StopScanner
 from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
 from streamtap.providers._wire import Wire
 
@@ -40,9 +41,7 @@ class ResponsesMapper(ChunkMapper):
     ) -> None:
         super().__init__(model_provider=model_provider)
         # The API has no stop sequences: they are applied here, on the text.
-        self._stop = [s for s in (stop or ()) if s]
-        self._held = ""
-        self._stopped = False
+        self._stop = StopScanner(stop or ()) if stop and any(stop) else None
         self._tool_by_item: dict[str, int] = {}
         self._tool_by_output: dict[int, int] = {}
         self._tool_args_seen: set[int] = set()
@@ -53,7 +52,7 @@ class ResponsesMapper(ChunkMapper):
         etype = event.get("type", "")
         if etype == "response.output_text.delta":
             delta = event.get("delta") or ""
-            return self._stop_text(delta) if self._stop else self.text(delta)
+            return self._stop_text(delta) if self._stop is not None else self.text(delta)
         if etype == "response.function_call_arguments.delta":
             ordinal = self._tool_ordinal(event)
             if ordinal is None:
@@ -112,8 +111,8 @@ class ResponsesMapper(ChunkMapper):
                 cache_read=in_details.get("cached_tokens") or 0,
                 reasoning=out_details.get("reasoning_tokens") or 0,
             )
-        held, self._held = self._held, ""
-        if self._stopped:
+        held = self._stop.flush() if self._stop is not None else ""
+        if self._stop is not None and self._stop.stopped:
             finish, native = "stop", "stop_sequence"
         self.finish(native or response.get("status") or "completed", finish)
         self.terminated = True
@@ -121,26 +120,13 @@ class ResponsesMapper(ChunkMapper):
 
     def _stop_text(self, delta: str) -> list[AIMessageChunk]:
         """Cut the text at the first stop sequence, holding back a possible prefix of one."""
-        if self._stopped:
+        assert self._stop is not None
+        if self._stop.stopped:
             return []
-        text = self._held + delta
-        hits = [i for i in (text.find(s) for s in self._stop) if i >= 0]
-        if hits:
-            self._stopped = True
-            self._held = ""
+        shown = self._stop.feed(delta)
+        if self._stop.stopped:
             self.finish("stop_sequence", "stop")
-            return self.text(text[: min(hits)])
-        hold = max(
-            (
-                j
-                for s in self._stop
-                for j in range(min(len(s) - 1, len(text)), 0, -1)
-                if text.endswith(s[:j])
-            ),
-            default=0,
-        )
-        self._held = text[len(text) - hold :] if hold else ""
-        return self.text(text[: len(text) - hold])
+        return self.text(shown)
 
     def _tool_ordinal(self, event: dict[str, Any]) -> int | None:
         item_id = event.get("item_id")
