@@ -16,6 +16,7 @@ from streamtap.providers._registry import (
     OpenAICompatibleModel,
     chat_model,
 )
+from streamtap.providers._source import ChunkSource, ChunkStream, ContinuableSource
 from streamtap.providers._wire import Wire
 from streamtap.providers._wires import WIRES
 from streamtap.providers.anthropic import AnthropicChatModel
@@ -28,6 +29,9 @@ __all__ = [
     "WIRES",
     "AnthropicChatModel",
     "AnthropicCompatibleModel",
+    "ChunkSource",
+    "ChunkStream",
+    "ContinuableSource",
     "OpenAIChatModel",
     "OpenAICompatibleModel",
     "OpenAIResponsesModel",

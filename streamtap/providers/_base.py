@@ -4,6 +4,8 @@ A vendor subclass supplies four things: its mapping (``_new_mapper``), its
 request body (``_request``), the SDK call (``_create`` / ``_acreate``) and its
 client class. Everything else — reading the SDK's decoded events, error
 translation, closing the HTTP response whatever happens — lives here once.
+Every model implements the chunk-source seam (``streamtap.providers.ChunkSource``,
+``_source.py``): :meth:`StreamtapChatModel.open` is what resilience drives.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -26,7 +28,14 @@ from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
-from streamtap.providers._run import StreamRun, aiter_sse, has_raw_events, iter_sse
+from streamtap.providers._run import (
+    SdkChunkStream,
+    StreamRun,
+    aiter_sse,
+    has_raw_events,
+    iter_sse,
+    request_timeout,
+)
 from streamtap.providers._wire import Wire
 
 __all__ = ["StreamtapChatModel"]
@@ -221,6 +230,53 @@ class StreamtapChatModel(BaseChatModel):
             )
         return self._async_client
 
+    def _body_read_timeout(self) -> float | None:
+        """The body read timeout this model's SDK client uses by itself."""
+        import httpx2
+
+        try:
+            timeout = self._sync_client().timeout
+        except Exception:  # no key: the request itself will say so
+            return None
+        if isinstance(timeout, httpx2.Timeout):
+            return timeout.read
+        return float(timeout) if isinstance(timeout, (int, float)) else None
+
+    # -- copies and lifecycle -------------------------------------------------------
+    def fresh_copy(self, **update: Any) -> Self:
+        """A copy with ``update`` applied that builds its own SDK clients (none shared).
+
+        HTTP clients you passed in (``http_client=``) are shared: they are yours.
+        """
+        copy = self.model_copy(update=update)
+        copy._client = None
+        copy._async_client = None
+        return copy
+
+    def without_retries(self) -> Self:
+        """A fresh copy whose SDK never retries on its own (``max_retries=0``).
+
+        ``streamtap.resilient`` takes its models this way, so one policy decides.
+        """
+        return self.fresh_copy(max_retries=0)
+
+    def close(self) -> None:
+        """Close the sync SDK client (and its pooled connections) this model created.
+
+        HTTP clients you passed in (``http_client=``) are yours and stay open. The
+        model stays usable: the next request builds a new client.
+        """
+        client, self._client = self._client, None
+        if client is not None and self.http_client is None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the async SDK client, then the sync one (see :meth:`close`)."""
+        client, self._async_client = self._async_client, None
+        if client is not None and self.http_async_client is None:
+            await client.close()
+        self.close()
+
     def _messages(self, value: LanguageModelInput) -> list[BaseMessage]:
         if isinstance(value, list) and all(isinstance(m, BaseMessage) for m in value):
             return value
@@ -245,6 +301,36 @@ class StreamtapChatModel(BaseChatModel):
             provider=label,
             terminal=self.descriptor.terminal,
         )
+
+    # -- the chunk-source seam ----------------------------------------------------------
+    def open(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        stop: list[str] | None = None,
+        header_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> SdkChunkStream:
+        """A :class:`~streamtap.providers.ChunkStream` for ``messages``; sent when first iterated.
+
+        ``header_timeout`` bounds connecting, sending and the wait for the response
+        headers (a per-request SDK timeout); once they are in, the body's read
+        timeout is the model's own again. ``abort()`` shuts the response's socket
+        down, which wakes a read blocked in another thread.
+        """
+        msgs = list(messages)
+        read_timeout: tuple[float | None] | None = None
+        if header_timeout is not None:
+            kwargs = {**kwargs, "timeout": request_timeout(header_timeout)}
+            read_timeout = (self._body_read_timeout(),)
+
+        def start(run: StreamRun) -> Generator[AIMessageChunk, None, None]:
+            return self.stream_chunks(msgs, stop=stop, run=run, **kwargs)
+
+        def astart(run: StreamRun) -> AsyncGenerator[AIMessageChunk, None]:
+            return self.astream_chunks(msgs, stop=stop, run=run, **kwargs)
+
+        return SdkChunkStream(self._new_run(stop), start, astart, read_timeout=read_timeout)
 
     # -- streaming -----------------------------------------------------------------
     def _stream(

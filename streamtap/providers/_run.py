@@ -10,18 +10,23 @@ carrying the partial message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
+    Generator,
     Iterable,
     Iterator,
 )
 from typing import Any, Final
 
 from langchain_core.messages import AIMessageChunk
+from langchain_core.messages.ai import UsageMetadata
 
 from streamtap._compat import json_loads, sdk_sse_events
 from streamtap.accumulate import Accumulator
@@ -35,7 +40,7 @@ from streamtap.errors import (
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, InStreamError, ProtocolError
 
-__all__ = ["DONE", "StreamRun", "aiter_sse", "iter_sse"]
+__all__ = ["DONE", "SdkChunkStream", "StreamRun", "abort_read", "aiter_sse", "iter_sse"]
 
 
 class _Done:
@@ -269,3 +274,135 @@ async def aiter_sse(stream: Any, *, named_only: bool) -> AsyncIterator[dict[str,
 def has_raw_events(stream: Any) -> bool:
     """Whether :func:`iter_sse` will see ``[DONE]`` (strict termination checks)."""
     return sdk_sse_events(stream) is not None
+
+
+# --------------------------------------------------------------------------- the seam's stream
+
+
+class SdkChunkStream:
+    """A streamtap chat model's :class:`~streamtap.providers.ChunkStream`: one SDK request.
+
+    The request goes out on the first ``next`` / ``anext`` (the model's
+    ``stream_chunks`` / ``astream_chunks`` generator, read through ``run``).
+    ``abort()`` may come from another thread at any time: before the response
+    headers are in it is remembered and applied the moment they are.
+    """
+
+    __slots__ = (
+        "_aborted",
+        "_agen",
+        "_astart",
+        "_gen",
+        "_lock",
+        "_read_to",
+        "_sdk",
+        "_start",
+        "run",
+    )
+
+    def __init__(
+        self,
+        run: StreamRun,
+        start: Callable[[StreamRun], Generator[AIMessageChunk, None, None]],
+        astart: Callable[[StreamRun], AsyncGenerator[AIMessageChunk, None]],
+        *,
+        read_timeout: tuple[float | None] | None = None,
+    ) -> None:
+        self.run = run
+        self._start = start
+        self._astart = astart
+        #: (seconds,) the body's read timeout goes back to once the headers are in.
+        self._read_to = read_timeout
+        self._gen: Generator[AIMessageChunk, None, None] | None = None
+        self._agen: AsyncGenerator[AIMessageChunk, None] | None = None
+        self._lock = threading.Lock()
+        self._sdk: Any = None
+        self._aborted = False
+        run.on_open = self._opened
+
+    def __iter__(self) -> Generator[AIMessageChunk, None, None]:
+        if self._gen is None:
+            self._gen = self._start(self.run)
+        return self._gen
+
+    def __aiter__(self) -> AsyncGenerator[AIMessageChunk, None]:
+        if self._agen is None:
+            self._agen = self._astart(self.run)
+        return self._agen
+
+    def _opened(self, sdk_stream: Any) -> None:
+        """The headers are in (runs in the reading thread, before any event is read)."""
+        if self._read_to is not None:
+            set_read_timeout(sdk_stream, self._read_to[0])
+        with self._lock:
+            self._sdk = sdk_stream
+            aborted = self._aborted
+        if aborted:
+            abort_read(sdk_stream)
+
+    def abort(self) -> None:
+        with self._lock:
+            if self._aborted:
+                return
+            self._aborted = True
+            sdk_stream = self._sdk
+        if sdk_stream is not None:
+            abort_read(sdk_stream)
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+
+    async def aclose(self) -> None:
+        if self._agen is not None:
+            await self._agen.aclose()
+        self.close()
+
+    @property
+    def partial(self) -> AIMessageChunk | None:
+        return self.run.partial()
+
+    @property
+    def usage(self) -> UsageMetadata | None:
+        return self.run.mapper.usage
+
+
+def abort_read(stream: Any) -> bool:
+    """Wake a thread blocked reading ``stream``'s response: shut its socket down.
+
+    Closing a socket from another thread does not wake a ``recv()`` on Linux;
+    shutting it down does. Returns False when the transport has no socket (a
+    mock transport); the reader then notices the abort at its next chunk.
+    """
+    response = getattr(stream, "response", None)
+    extensions = getattr(response, "extensions", None)
+    network = extensions.get("network_stream") if isinstance(extensions, dict) else None
+    get_info = getattr(network, "get_extra_info", None)
+    sock = get_info("socket") if get_info is not None else None
+    if not isinstance(sock, socket.socket):
+        return False
+    # The base-class method: SSLSocket.shutdown would also drop its SSL state
+    # under the feet of the reading thread. OSError: already closed, nothing to wake.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    return True
+
+
+def request_timeout(budget: float) -> Any:
+    """A per-request SDK timeout covering connect, write, pool and the wait for headers."""
+    import httpx2
+
+    return httpx2.Timeout(max(budget, 0.001))
+
+
+def set_read_timeout(stream: Any, value: float | None) -> None:
+    """Give the body reads of ``stream`` the read timeout ``value``.
+
+    httpx2 reads the body's read timeout from the request's ``timeout``
+    extension when the body is first read, which is after this runs.
+    """
+    request = getattr(getattr(stream, "response", None), "request", None)
+    extensions = getattr(request, "extensions", None)
+    timeouts = extensions.get("timeout") if isinstance(extensions, dict) else None
+    if isinstance(timeouts, dict):
+        timeouts["read"] = value

@@ -20,6 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from streamtap.accumulate import Accumulator
 from streamtap.errors import StreamInterrupted, StreamtapError, StreamTimeout
+from streamtap.providers import ChunkSource, ChunkStream, ContinuableSource
 from streamtap.providers._profiles import is_continuation_refusal, remember_refusal
 from streamtap.resilience._recovery import (
     RESET_EVENT,
@@ -42,9 +43,6 @@ from streamtap.resilience._timeouts import FIRST_TOKEN, IDLE, TOTAL, Timeouts
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-    from streamtap.providers import StreamtapChatModel
-    from streamtap.providers._run import StreamRun
-
 __all__ = ["Attempt", "Call", "Recovery"]
 
 Recovery = Literal["raise", "continue", "restart"]
@@ -61,7 +59,7 @@ class Call:
     def __init__(
         self,
         *,
-        models: Sequence[StreamtapChatModel],
+        models: Sequence[ChunkSource],
         policy: RetryPolicy,
         timeouts: Timeouts,
         recovery: Recovery,
@@ -107,8 +105,11 @@ class Call:
         if self.visible_has_content:
             mode = "restart"
             style = plan_style(model, self.user_turn) if self.recovery == "continue" else None
+            prefill = model if isinstance(model, ContinuableSource) else None
             if style is not None:
-                after_reasoning = style == "user_turn" or model.prefill_after_reasoning
+                after_reasoning = style == "user_turn" or (
+                    prefill is not None and prefill.prefill_after_reasoning
+                )
                 text = continuable_text(self.visible.message(), after_reasoning=after_reasoning)
                 if text is None:
                     style = None
@@ -119,7 +120,7 @@ class Call:
                         text,
                         style,
                         kwargs,
-                        trailing_whitespace=model.prefill_trailing_whitespace,
+                        trailing_whitespace=prefill is None or prefill.prefill_trailing_whitespace,
                     )
                     trim = OverlapTrim(text) if style == "user_turn" else None
         attempt = Attempt(self, index, model, mode, messages, kwargs, held, style, trim)
@@ -139,7 +140,8 @@ class Call:
             or not is_continuation_refusal(failure_cause(exc))
         ):
             return None
-        remember_refusal(attempt.model.continuation_key())
+        if isinstance(attempt.model, ContinuableSource):
+            remember_refusal(attempt.model.continuation_key())
         attempt.record["refused"] = attempt.style
         attempt.record["next"] = "continue" if self.user_turn else "restart"
         return self.begin(attempt.index)
@@ -188,16 +190,18 @@ class Call:
         return worthy
 
     # -- results ----------------------------------------------------------------------
-    def visible_partial(self, run: StreamRun | None = None) -> AIMessageChunk | None:
+    def visible_partial(self, stream: ChunkStream | None = None) -> AIMessageChunk | None:
         """What the consumer saw of the current message, with usage and the attempts so far."""
         if not self.visible_has_content:
             return None
         metadata: dict[str, Any] = {"attempts": self.attempts()}
-        if run is not None and self.current is not None and self.current.emitted:
-            mapper = run.mapper
-            if mapper.model_name:
-                metadata["model_name"] = mapper.model_name
-            metadata["model_provider"] = mapper.model_provider or mapper.provider
+        if stream is not None and self.current is not None and self.current.emitted:
+            partial = stream.partial
+            reported = partial.response_metadata if partial is not None else {}
+            if reported.get("model_name"):
+                metadata["model_name"] = reported["model_name"]
+            if reported.get("model_provider"):
+                metadata["model_provider"] = reported["model_provider"]
         # carry_usage already holds every interrupted segment of this message.
         tail = AIMessageChunk(
             content="",
@@ -207,7 +211,7 @@ class Call:
         )
         return self.visible.message(tail)
 
-    def stopped(self, exc: BaseException, run: StreamRun) -> None:
+    def stopped(self, exc: BaseException, stream: ChunkStream) -> None:
         """The consumer stopped mid-attempt: hang what it had on the exception as ``.partial``.
 
         Usage so far includes the interrupted request's (Anthropic reports input
@@ -218,15 +222,15 @@ class Call:
         if record is not None:
             record["error"] = type(exc).__name__
             record["next"] = "stopped"
-        usage = run.mapper.usage
+        usage = stream.usage
         if self.current is not None and self.current.emitted and usage is not None:
             self.carry_usage = add_usage(self.carry_usage, usage) if self.carry_usage else usage
         with contextlib.suppress(AttributeError, TypeError):
-            exc.partial = self.visible_partial(run)  # type: ignore[attr-defined]
+            exc.partial = self.visible_partial(stream)  # type: ignore[attr-defined]
 
-    def final_error(self, exc: BaseException, run: StreamRun | None = None) -> BaseException:
+    def final_error(self, exc: BaseException) -> BaseException:
         """What to raise once nothing more will be tried."""
-        partial = self.visible_partial(run)
+        partial = self.visible_partial()
         summary = "; ".join(
             f"{r['provider']}/{r['model']}: {r.get('error') or 'ok'}" for r in self.records
         )
@@ -274,7 +278,7 @@ class Attempt:
         self,
         call: Call,
         index: int,
-        model: StreamtapChatModel,
+        model: ChunkSource,
         mode: Mode,
         messages: list[BaseMessage],
         kwargs: dict[str, Any],
@@ -416,7 +420,7 @@ class Attempt:
         chunk.response_metadata = {**chunk.response_metadata, "attempts": call.attempts()}
 
     # -- failure ---------------------------------------------------------------------------
-    def failed(self, exc: BaseException, run: StreamRun, fired: str | None) -> BaseException:
+    def failed(self, exc: BaseException, stream: ChunkStream, fired: str | None) -> BaseException:
         """Record how this attempt ended and return the exception tenacity should judge."""
         err = exc
         if fired:
@@ -430,10 +434,12 @@ class Attempt:
                 IDLE: "no new content arrived",
                 TOTAL: "the call did not finish",
             }[fired]
+            partial = stream.partial
+            reported = partial.response_metadata if partial is not None else {}
             err = StreamTimeout(
                 f"{what} within {limit:g}s ({fired})",
-                provider=run.provider,
-                model=run.mapper.model_name or self.model.model,
+                provider=self.model.provider_name,
+                model=reported.get("model_name") or self.model.model,
                 error_type=fired,
             )
             err.__cause__ = exc
@@ -443,8 +449,9 @@ class Attempt:
         if isinstance(cause, StreamtapError):
             record["error_type"] = cause.error_type
             record["status_code"] = cause.status_code
-        if run.mapper.usage is not None:
-            record["usage"] = dict(run.mapper.usage)
+        usage = stream.usage
+        if usage is not None:
+            record["usage"] = dict(usage)
         if self.emitted:
             record["after_content"] = True
             self.call.reset_reason = (
@@ -452,9 +459,7 @@ class Attempt:
                 if isinstance(cause, StreamtapError) and cause.error_type
                 else type(cause).__name__
             )
-            if run.mapper.usage is not None:
+            if usage is not None:
                 carry = self.call.carry_usage if self.mode == "continue" else None
-                self.call.carry_usage = (
-                    add_usage(carry, run.mapper.usage) if carry else run.mapper.usage
-                )
+                self.call.carry_usage = add_usage(carry, usage) if carry else usage
         return err

@@ -5,6 +5,10 @@ tenacity loop whose attempts stream chunks straight through to the consumer
 (``yield`` inside ``with attempt``); every decision is :class:`~._call.Call`'s.
 A consumer that stops (GeneratorExit, cancellation) is not a failure to retry:
 it leaves the loop at once, closing the attempt's HTTP response on the way.
+
+Models are reached only through the chunk-source seam
+(``streamtap.providers.ChunkSource``): ``open`` a stream, iterate it, ``abort``
+it from the watchdog, ``close`` it.
 """
 
 from __future__ import annotations
@@ -20,26 +24,12 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import AIMessageChunk
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from streamtap.providers import StreamtapChatModel
 from streamtap.resilience._call import Attempt, Call
 from streamtap.resilience._recovery import aemit_reset, emit_reset
 from streamtap.resilience._retry import StopAtDeadline, WaitRetryAfter
-from streamtap.resilience._timeouts import ReadGuard, Watchdog, request_timeout
+from streamtap.resilience._timeouts import ReadGuard, Watchdog
 
 __all__ = ["adrive", "drive"]
-
-
-def _read_timeout(model: StreamtapChatModel) -> float | None:
-    """The body read timeout the model's SDK client would use by itself."""
-    import httpx2
-
-    try:
-        timeout = model._sync_client().timeout
-    except Exception:  # no key: the request itself will say so
-        return None
-    if isinstance(timeout, httpx2.Timeout):
-        return timeout.read
-    return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
 # -- the sync driver ------------------------------------------------------------------------
@@ -113,18 +103,10 @@ def _attempt(
     run_manager: CallbackManagerForLLMRun | None,
 ) -> Generator[AIMessageChunk, None, None]:
     model, call = attempt.model, attempt.call
-    kwargs = attempt.kwargs
     budget = attempt.header_budget() if watchdog is not None else None
-    guard = ReadGuard(
-        relax_read_to=_read_timeout(model) if budget is not None else None,
-        relax=budget is not None,
-    )
-    if budget is not None:
-        kwargs = {**kwargs, "timeout": request_timeout(budget)}
-    run = model._new_run(call.stop)
-    run.on_open = guard.opened
-    inner = model.stream_chunks(attempt.messages, stop=call.stop, run=run, **kwargs)
-    sdk_timed_out = False
+    stream = model.open(attempt.messages, stop=call.stop, header_timeout=budget, **attempt.kwargs)
+    guard = ReadGuard(stream)
+    inner = iter(stream)
     try:
         while True:
             if watchdog is not None:
@@ -146,15 +128,19 @@ def _attempt(
                 yield out
             attempt.resumed()
     except Exception as exc:
-        if budget is not None and not guard.fired and _is_sdk_timeout(exc):
-            sdk_timed_out = True  # the header wait hit the per-request budget
-        fired = guard.fired or (attempt.deadline()[1] if sdk_timed_out else None)
-        _reraise(exc, attempt.failed(exc, run, fired))
+        fired = guard.fired
+        if fired is None and budget is not None:
+            # The header wait hit the per-request budget (the source's own
+            # timeout error): a failure at or past the deadline is that timeout.
+            deadline, kind = attempt.deadline()
+            if deadline is not None and time.monotonic() >= deadline:
+                fired = kind
+        _reraise(exc, attempt.failed(exc, stream, fired))
     except BaseException as exc:  # the consumer stopped (close, cancel, interrupt)
-        call.stopped(exc, run)
+        call.stopped(exc, stream)
         raise
     finally:
-        inner.close()
+        stream.close()
 
 
 # -- the async driver --------------------------------------------------------------------
@@ -211,8 +197,8 @@ async def _aattempt(
     attempt: Attempt, run_manager: AsyncCallbackManagerForLLMRun | None
 ) -> AsyncGenerator[AIMessageChunk, None]:
     model, call = attempt.model, attempt.call
-    run = model._new_run(call.stop)
-    inner = model.astream_chunks(attempt.messages, stop=call.stop, run=run, **attempt.kwargs)
+    stream = model.open(attempt.messages, stop=call.stop, **attempt.kwargs)
+    inner = aiter(stream)
     fired: str | None = None
     try:
         while True:
@@ -237,12 +223,12 @@ async def _aattempt(
                 yield out
             attempt.resumed()
     except Exception as exc:
-        _reraise(exc, attempt.failed(exc, run, fired))
+        _reraise(exc, attempt.failed(exc, stream, fired))
     except BaseException as exc:
-        call.stopped(exc, run)
+        call.stopped(exc, stream)
         raise
     finally:
-        await inner.aclose()
+        await stream.aclose()
 
 
 def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
@@ -254,20 +240,3 @@ def _reraise(exc: BaseException, err: BaseException) -> NoReturn:
 
 class _Aborted(Exception):
     """The watchdog fired but the read still returned a chunk: end the attempt."""
-
-
-def _is_sdk_timeout(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from the SDK's own timeout (the per-request header budget)."""
-    import anthropic
-    import httpx2
-    import openai
-
-    kinds = (httpx2.TimeoutException, openai.APITimeoutError, anthropic.APITimeoutError)
-    current: BaseException | None = exc
-    for _ in range(6):
-        if current is None:
-            return False
-        if isinstance(current, kinds):
-            return True
-        current = current.__cause__ or current.__context__
-    return False

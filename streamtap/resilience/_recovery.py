@@ -4,8 +4,9 @@
 appending under the same message id; ``restart`` starts the answer over under a
 new id and tells the UI, with a ``stream_reset`` event, which bubble to drop.
 
-Who can continue is the model's fact (``StreamtapChatModel.continuation_style``:
-streamtap's model data, then the wire, then refusals seen in this process):
+Who can continue is the model's fact (``ContinuableSource.continuation_style``; for
+streamtap's models: their model data, then the wire, then refusals seen in this
+process; a chunk source without it cannot continue):
 
 * ``prefill``: a trailing assistant turn is continued (Anthropic before Claude 4.6,
   llama.cpp). Anthropic's wire also forbids trailing whitespace there, so it is held
@@ -23,14 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 
 from streamtap._context import stream_writer
+from streamtap.providers import ChunkSource, ContinuableSource
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
         AsyncCallbackManagerForLLMRun,
         CallbackManagerForLLMRun,
     )
-
-    from streamtap.providers import StreamtapChatModel
 
 __all__ = [
     "USER_TURN_PROMPT",
@@ -54,9 +54,9 @@ USER_TURN_PROMPT = (
 )
 
 
-def plan_style(model: StreamtapChatModel, user_turn: bool) -> Style | None:
+def plan_style(model: ChunkSource, user_turn: bool) -> Style | None:
     """How to continue on ``model``: its own way, a user turn (opt-in), or not at all."""
-    style = model.continuation_style()
+    style = model.continuation_style() if isinstance(model, ContinuableSource) else "none"
     if style != "none":
         return style
     return "user_turn" if user_turn else None

@@ -1,9 +1,10 @@
 """``streamtap.resilient``: retries, fallbacks, timeouts and recovery for streamed answers.
 
 A :class:`ResilientChatModel` is an ordinary langchain-core chat model whose
-chunks follow streamtap's chunk contract. Underneath it drives streamtap chat
-models (their ``stream_chunks`` / ``astream_chunks``, without their callback
-layer), one tenacity policy per model, the next model when one gives up.
+chunks follow streamtap's chunk contract. Underneath it drives chunk sources
+(``streamtap.providers.ChunkSource``: every streamtap chat model, the testing
+``FakeChatModel``, your own), one tenacity policy per model, the next model
+when one gives up.
 
 Retries, fallbacks and timeouts before the first content chunk are invisible
 to the consumer apart from the timing. After it, ``recovery`` decides:
@@ -40,7 +41,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamtap._compat import callers_local
-from streamtap.providers import StreamtapChatModel, chat_model
+from streamtap.providers import ChunkSource, chat_model
 from streamtap.resilience._call import Call, Recovery
 from streamtap.resilience._drive import adrive, drive
 from streamtap.resilience._recovery import RESET_EVENT
@@ -55,23 +56,37 @@ _RECOVERY = ("raise", "continue", "restart")
 _RM = TypeVar("_RM", CallbackManagerForLLMRun, AsyncCallbackManagerForLLMRun)
 
 
-def _as_model(value: Any) -> StreamtapChatModel:
+def _as_model(value: Any) -> ChunkSource:
     if isinstance(value, str):
         return chat_model(value)
-    if isinstance(value, StreamtapChatModel):
+    if isinstance(value, ChunkSource):
         return value
     raise TypeError(
-        f"resilient() takes streamtap chat models or 'vendor:model' spec strings, not "
-        f"{type(value).__name__}; build one with streamtap.chat_model('openai:gpt-4o-mini')"
+        f"resilient() takes streamtap chat models, chunk sources (streamtap.providers."
+        f"ChunkSource) or 'vendor:model' spec strings, not {type(value).__name__}; build "
+        f"one with streamtap.chat_model('openai:gpt-4o-mini')"
     )
 
 
-def _without_sdk_retries(model: StreamtapChatModel) -> StreamtapChatModel:
-    """A copy whose SDK never retries on its own, with fresh (unshared) SDK clients."""
-    copy = model.model_copy(update={"max_retries": 0})
-    copy._client = None
-    copy._async_client = None
+def _without_retries(model: ChunkSource) -> ChunkSource:
+    """The source's own copy that never retries by itself and shares no connections.
+
+    A source without ``without_retries()`` (the seam's optional hook) is used as is.
+    """
+    hook = getattr(model, "without_retries", None)
+    if hook is None:
+        return model
+    copy = hook()
+    if not isinstance(copy, ChunkSource):
+        raise TypeError(f"{type(model).__name__}.without_retries() did not return a chunk source")
     return copy
+
+
+def _describe(model: ChunkSource) -> dict[str, Any]:
+    """What identifies ``model`` in a trace: a chat model's own parameters, else its names."""
+    if isinstance(model, BaseChatModel):
+        return dict(model._identifying_params)  # langchain-core's hook, not streamtap's
+    return {"model": model.model, "provider": model.provider_name}
 
 
 class ResilientChatModel(BaseChatModel):
@@ -79,7 +94,7 @@ class ResilientChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    models: list[StreamtapChatModel] = Field(min_length=1)
+    models: list[ChunkSource] = Field(min_length=1)
     """The primary first, then the fallbacks (copies with the SDKs' own retries off)."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     first_token_timeout: float | None = None
@@ -92,10 +107,10 @@ class ResilientChatModel(BaseChatModel):
 
     @field_validator("models", mode="before")
     @classmethod
-    def _models(cls, value: Any) -> list[StreamtapChatModel]:
+    def _models(cls, value: Any) -> list[ChunkSource]:
         if not isinstance(value, (list, tuple)) or not value:
             raise ValueError("models: give at least one streamtap chat model or spec string")
-        return [_without_sdk_retries(_as_model(v)) for v in value]
+        return [_without_retries(_as_model(v)) for v in value]
 
     @model_validator(mode="after")
     def _check(self) -> ResilientChatModel:
@@ -110,19 +125,21 @@ class ResilientChatModel(BaseChatModel):
         """Close the SDK clients (and their pooled connections) this model's copies created.
 
         HTTP clients you passed in (``http_client=``) are yours and stay open.
+        Calls each source's ``close()``, the seam's optional hook.
         """
         for model in self.models:
-            client, model._client = model._client, None
-            if client is not None and model.http_client is None:
-                client.close()
+            close = getattr(model, "close", None)
+            if close is not None:
+                close()
 
     async def aclose(self) -> None:
-        """Async twin of :meth:`close` (closes the async clients, then the sync ones)."""
+        """Async twin of :meth:`close` (each source's ``aclose()``, else its ``close()``)."""
         for model in self.models:
-            client, model._async_client = model._async_client, None
-            if client is not None and model.http_async_client is None:
-                await client.close()
-        self.close()
+            aclose = getattr(model, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            elif (close := getattr(model, "close", None)) is not None:
+                close()
 
     def __enter__(self) -> ResilientChatModel:
         return self
@@ -144,7 +161,7 @@ class ResilientChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
-            "models": [m._identifying_params for m in self.models],
+            "models": [_describe(m) for m in self.models],
             "recovery": self.recovery,
             "user_turn": self.user_turn,
             "first_token_timeout": self.first_token_timeout,
@@ -153,7 +170,12 @@ class ResilientChatModel(BaseChatModel):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        return self.models[0]._get_ls_params(stop=stop, **kwargs)
+        primary = self.models[0]
+        if isinstance(primary, BaseChatModel):  # langchain-core's hook, not streamtap's
+            return primary._get_ls_params(stop=stop, **kwargs)
+        return LangSmithParams(
+            ls_provider=primary.provider_name, ls_model_name=primary.model, ls_model_type="chat"
+        )
 
     def bind_tools(
         self,
@@ -345,8 +367,8 @@ def _attach_partial(exc: BaseException, call: Call) -> AIMessage | None:
 
 
 def resilient(
-    primary: StreamtapChatModel | str,
-    *fallbacks: StreamtapChatModel | str,
+    primary: ChunkSource | str,
+    *fallbacks: ChunkSource | str,
     retry: RetryPolicy | None = None,
     first_token_timeout: float | None = None,
     idle_timeout: float | None = None,
@@ -365,6 +387,8 @@ def resilient(
     With ``recovery="continue"`` a model continues the partial answer when it can
     (``model.continuation_style()``) and restarts otherwise; ``user_turn=True``
     continues those that cannot prefill through a trailing user turn instead.
+    Any chunk source (``streamtap.providers.ChunkSource``) can take part, e.g.
+    ``streamtap.testing.FakeChatModel`` in unit tests.
     """
     if recovery not in _RECOVERY:
         raise ValueError(f"recovery={recovery!r}: use one of {', '.join(map(repr, _RECOVERY))}")

@@ -3,28 +3,30 @@
 Async code gets this for free from ``asyncio.timeout``: the read is cancelled.
 A sync thread blocked in ``recv()`` cannot be cancelled, and closing the socket
 from another thread does not wake it on Linux; shutting the socket down does.
-So a watchdog thread (one per call, only when a timeout is set) shuts down the
-socket of the response being read; the reader then sees the connection end and
-the attempt is classified as the timeout.
+So a watchdog thread (one per call, only when a timeout is set) aborts the
+stream being read (``ChunkStream.abort``: streamtap's models shut the response's
+socket down); the reader then sees the connection end and the attempt is
+classified as the timeout.
 
-Before the response headers arrive there is no response to reach yet, so sync
-attempts also send a per-request SDK timeout covering connect, write and the
-wait for headers; once the headers are in, the body's read timeout goes back to
-the model's own and the watchdog takes over.
+Before the response starts there is nothing to abort yet, so sync attempts also
+open their stream with a ``header_timeout`` (streamtap's models send it as a
+per-request SDK timeout covering connect, write and the wait for headers, then
+give the body its own read timeout back) and the watchdog takes over.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["ReadGuard", "Timeouts", "Watchdog", "abort_read", "request_timeout"]
+if TYPE_CHECKING:
+    from streamtap.providers import ChunkStream
+
+__all__ = ["ReadGuard", "Timeouts", "Watchdog"]
 
 FIRST_TOKEN = "first_token_timeout"
 IDLE = "idle_timeout"
@@ -60,78 +62,22 @@ class Timeouts:
         return self.first_token is not None or self.idle is not None or self.total is not None
 
 
-def abort_read(stream: Any) -> bool:
-    """Wake a thread blocked reading ``stream``'s response: shut its socket down.
-
-    Returns False when the transport has no socket (a mock transport); the
-    reader then notices the timeout at its next chunk.
-    """
-    response = getattr(stream, "response", None)
-    extensions = getattr(response, "extensions", None)
-    network = extensions.get("network_stream") if isinstance(extensions, dict) else None
-    get_info = getattr(network, "get_extra_info", None)
-    sock = get_info("socket") if get_info is not None else None
-    if not isinstance(sock, socket.socket):
-        return False
-    # The base-class method: SSLSocket.shutdown would also drop its SSL state
-    # under the feet of the reading thread. OSError: already closed, nothing to wake.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    return True
-
-
-def request_timeout(budget: float) -> Any:
-    """A per-request SDK timeout covering connect, write, pool and the wait for headers."""
-    import httpx2
-
-    return httpx2.Timeout(max(budget, 0.001))
-
-
-def set_read_timeout(stream: Any, value: float | None) -> None:
-    """Give the body reads of ``stream`` the read timeout ``value``.
-
-    httpx2 reads the body's read timeout from the request's ``timeout``
-    extension when the body is first read, which is after this runs.
-    """
-    request = getattr(getattr(stream, "response", None), "request", None)
-    extensions = getattr(request, "extensions", None)
-    timeouts = extensions.get("timeout") if isinstance(extensions, dict) else None
-    if isinstance(timeouts, dict):
-        timeouts["read"] = value
-
-
 class ReadGuard:
-    """One sync attempt's link between the watchdog thread and the SDK stream it reads."""
+    """One sync attempt's link between the watchdog thread and the stream it reads."""
 
-    __slots__ = ("_lock", "_read_timeout", "_relax", "_stream", "fired")
+    __slots__ = ("_stream", "fired")
 
-    def __init__(self, *, relax_read_to: float | None = None, relax: bool = False) -> None:
-        self._lock = threading.Lock()
-        self._stream: Any = None
-        self._relax = relax
-        self._read_timeout = relax_read_to
+    def __init__(self, stream: ChunkStream) -> None:
+        self._stream = stream
         #: The timeout kind that fired (set from the watchdog thread), or None.
         self.fired: str | None = None
 
-    def opened(self, stream: Any) -> None:
-        """StreamRun hook: the headers are in (runs in the reading thread)."""
-        if self._relax:
-            set_read_timeout(stream, self._read_timeout)
-        with self._lock:
-            self._stream = stream
-            fired = self.fired
-        if fired is not None:
-            abort_read(stream)
-
     def fire(self, kind: str) -> None:
-        """Watchdog side: record the timeout and wake the reader."""
-        with self._lock:
-            if self.fired is not None:
-                return
-            self.fired = kind
-            stream = self._stream
-        if stream is not None:
-            abort_read(stream)
+        """Watchdog side: record the timeout and wake the reader (``ChunkStream.abort``)."""
+        if self.fired is not None:
+            return
+        self.fired = kind
+        self._stream.abort()
 
 
 class Watchdog:
