@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         CassetteNotFoundError,
         CassetteSetupError,
     )
+    from streamtap.testing.fake import FakeChatModel, FakeRequest
     from streamtap.testing.fileformat import (
         FORMAT_VERSION,
         dumps_interactions,
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
         ("FORMAT_VERSION", "dumps_interactions", "load_interactions", "save_interactions"),
         "streamtap.testing.fileformat",
     ),
+    **dict.fromkeys(("FakeChatModel", "FakeRequest"), "streamtap.testing.fake"),
     **dict.fromkeys(("MatchOn", "RequestMatcher"), "streamtap.testing.matching"),
     **dict.fromkeys(
         ("Chunk", "Interaction", "RecordedRequest", "RecordedResponse", "StreamError"),
@@ -96,6 +98,8 @@ __all__ = [
     "CassetteNotFoundError",
     "CassetteSetupError",
     "Chunk",
+    "FakeChatModel",
+    "FakeRequest",
     "Interaction",
     "MatchOn",
     "Pace",
