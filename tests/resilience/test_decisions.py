@@ -27,7 +27,6 @@ from streamtap.errors import (
 )
 from streamtap.providers import ChunkSource, ContinuableSource
 from streamtap.providers._profiles import forget_refusals
-from streamtap.resilience import ResilientChatModel
 from streamtap.testing import FakeChatModel
 from streamtap.testing.fake import (
     Fail,
