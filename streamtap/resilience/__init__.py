@@ -6,7 +6,7 @@ leaves the streaming itself to the model. ``streamtap.resilient`` and
 ``streamtap.RetryPolicy`` are the same objects, at the top level.
 """
 
-from streamtap.providers._source import ChunkSource, ChunkStream, ContinuableSource
+from streamtap.providers import ChunkSource, ChunkStream, ContinuableSource
 from streamtap.resilience._resilient import ResilientChatModel, resilient
 from streamtap.resilience._retry import RetryPolicy
 
