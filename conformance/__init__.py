@@ -1,0 +1,1 @@
+"""LangGraph's own unit tests, run against ``streamtap.graph`` (``make conformance``)."""

@@ -1,0 +1,263 @@
+"""``make conformance``: LangGraph's own unit tests, ported to ``streamtap.graph``.
+
+1. Download the langgraph sdist pinned in uv.lock (its hash checked against the lock) into
+   .tools/conformance/, reused when present; the sdist ships LangGraph's tests/.
+2. Extract tests/ to a temporary directory, rewrite the public imports to streamtap's the way
+   a user porting code would (conformance/rewrite.py), and replace tests/conftest.py with
+   conformance/support/conftest.py (streamtap's savers; Postgres only with STREAMTAP_PG_DSN).
+3. Run the in-scope files with pytest, one subprocess per file (a per-test timeout inside, a
+   per-file timeout outside), and compare with conformance/expected_failures.toml.
+
+Usage: python conformance/run.py [--update] [--jobs N] [--timeout S] [-k FILE_GLOB ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from conformance import expectations as ex
+from conformance import rewrite
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "conformance"
+EXPECTED = HERE / "expected_failures.toml"
+CACHE = ROOT / ".tools" / "conformance"
+
+
+# --- the sdist --------------------------------------------------------------------------------
+def locked(lock: Path, package: str = "langgraph") -> tuple[str, str | None]:
+    """The version of ``package`` in uv.lock and its sdist's sha256 (None if not recorded)."""
+    data = tomllib.loads(lock.read_text(encoding="utf-8"))
+    for pkg in data.get("package", []):
+        if pkg.get("name") == package:
+            digest = pkg.get("sdist", {}).get("hash", "")
+            return str(pkg["version"]), digest.removeprefix("sha256:") or None
+    raise SystemExit(f"{package} is not in {lock}")
+
+
+def _pip() -> list[str]:
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for candidate in (ROOT / ".tools" / "bin" / "pip", shutil.which("pip3"), shutil.which("pip")):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    raise SystemExit("pip is needed to download the langgraph sdist (make creates .tools/bin/pip)")
+
+
+def ensure_sdist(version: str, sha256: str | None, cache: Path = CACHE) -> Path:
+    sdist = cache / f"langgraph-{version}.tar.gz"
+    if not sdist.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"downloading the langgraph {version} sdist into {cache} ...", flush=True)
+        subprocess.run(
+            [
+                *_pip(),
+                *("download", "--quiet", "--no-deps", "--no-binary", ":all:"),
+                *(f"langgraph=={version}", "--dest", str(cache)),
+            ],
+            check=True,
+        )
+    if sha256 is not None:
+        actual = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        if actual != sha256:
+            sdist.unlink()
+            raise SystemExit(f"{sdist.name}: sha256 {actual} is not uv.lock's {sha256}")
+    return sdist
+
+
+def extract_tests(sdist: Path, dest: Path) -> Path:
+    """LangGraph's tests/ directory from the sdist, as ``dest/tests``."""
+    with tarfile.open(sdist) as tar:
+        members = [m for m in tar.getmembers() if m.name.split("/")[1:2] == ["tests"]]
+        for m in members:
+            m.name = m.name.split("/", 1)[1]
+        tar.extractall(dest, members=members, filter="data")
+    return dest / "tests"
+
+
+# --- porting -------------------------------------------------------------------------------
+def has_name(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False
+
+
+@dataclass
+class Scope:
+    files: dict[str, int] = field(default_factory=dict)  # in-scope file -> in-scope tests
+    excluded_files: dict[str, str] = field(default_factory=dict)  # file -> reason
+    excluded_tests: list[rewrite.Exclusion] = field(default_factory=list)  # "file::test"
+
+
+def port(tests: Path, patterns: list[str]) -> Scope:
+    """Rewrite the imports of every in-scope file, drop the rest, install the support files."""
+    scope = Scope()
+    for path in sorted(tests.glob("test_*.py")):
+        reason = rewrite.file_rule(path.name)
+        selected = not patterns or any(fnmatch.fnmatchcase(path.name, p) for p in patterns)
+        source = path.read_text(encoding="utf-8")
+        excluded = rewrite.excluded_tests(source) if reason is None else []
+        total = rewrite.count_tests(source)
+        if reason is None and total == len(excluded):
+            reason = "every test uses LangGraph internals"
+        if reason is not None or not selected:
+            if reason is not None:
+                scope.excluded_files[path.name] = reason
+            path.unlink()
+            continue
+        scope.files[path.name] = total - len(excluded)
+        scope.excluded_tests += [
+            rewrite.Exclusion(f"{path.name}::{e.test}", e.reason) for e in excluded
+        ]
+        path.write_text(rewrite.rewrite_source(source, has_name), encoding="utf-8")
+    shutil.copy(HERE / "support" / "conftest.py", tests / "conftest.py")
+    shutil.copy(HERE / "support" / "_conformance_support.py", tests.parent)
+    if importlib.util.find_spec("pytest_mock") is None:
+        (tests.parent / "pytest_mock.py").write_text(
+            "from _conformance_support import Mocker as MockerFixture  # noqa: F401\n",
+            encoding="utf-8",
+        )
+    (tests.parent / "excluded.json").write_text(
+        json.dumps([e.test for e in scope.excluded_tests]), encoding="utf-8"
+    )
+    (tests.parent / "pytest.ini").write_text(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings =\n    ignore::DeprecationWarning\n",
+        encoding="utf-8",
+    )
+    return scope
+
+
+# --- running -------------------------------------------------------------------------------
+def run_file(work: Path, name: str, per_test: float, per_file: float) -> list[dict[str, str]]:
+    out = work / f"{name}.jsonl"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(work),
+        "CONFORMANCE_RESULTS": str(out),
+        "CONFORMANCE_TIMEOUT": str(per_test),
+        "CONFORMANCE_EXCLUDED": str(work / "excluded.json"),
+        "NO_DOCKER": "true",
+    }
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini"]
+    cmd += ["--rootdir", str(work), "-o", "console_output_style=classic", f"tests/{name}"]
+    try:
+        subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, timeout=per_file)
+    except subprocess.TimeoutExpired:
+        records = ex.read_records(out)
+        records.append(
+            {
+                "id": f"{name}::<file timeout>",
+                "when": "file",
+                "outcome": "failed",
+                "message": f"ConformanceTimeout: {name} ran over {per_file:g}s and was killed",
+            }
+        )
+        return records
+    return ex.read_records(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--update", action="store_true", help="rewrite expected_failures.toml")
+    ap.add_argument("--jobs", type=int, default=2, help="test files run at once (default 2)")
+    ap.add_argument("--timeout", type=float, default=60, help="seconds per test (default 60)")
+    ap.add_argument("--file-timeout", type=float, default=900, help="seconds per file")
+    ap.add_argument("-k", dest="patterns", action="append", default=[], help="file glob")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args(argv)
+
+    started = time.monotonic()
+    version, sha256 = locked(ROOT / "uv.lock")
+    sdist = ensure_sdist(version, sha256)
+    work = Path(tempfile.mkdtemp(prefix="streamtap-conformance-"))
+    try:
+        scope = port(extract_tests(sdist, work), args.patterns)
+        pg = "enabled (STREAMTAP_PG_DSN)" if os.environ.get("STREAMTAP_PG_DSN") else "skipped"
+        print(
+            f"langgraph {version}: {len(scope.files)} test files in scope "
+            f"({sum(scope.files.values())} test functions before parametrization), "
+            f"{len(scope.excluded_files)} files and {len(scope.excluded_tests)} test "
+            f"functions excluded as internals; Postgres parameters {pg}",
+            flush=True,
+        )
+        order = sorted(scope.files, key=lambda f: -(work / "tests" / f).stat().st_size)
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            batches = pool.map(lambda f: run_file(work, f, args.timeout, args.file_timeout), order)
+            results = ex.aggregate(r for batch in batches for r in batch)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    exp = ex.load(EXPECTED)
+    partial = set(scope.files) if args.patterns else None
+    if args.update:
+        new = ex.updated(exp, results, version)
+        if partial is not None:  # keep the other files' entries
+            new.failures = {
+                **{t: r for t, r in exp.failures.items() if t.split("::")[0] not in partial},
+                **new.failures,
+            }
+        EXPECTED.write_text(ex.render(new), encoding="utf-8")
+        exp = new
+    cmp = ex.compare(exp, results, partial)
+    report(cmp, results, exp, version, time.monotonic() - started)
+    return 0 if cmp.ok else 1
+
+
+def report(
+    cmp: ex.Comparison,
+    results: dict[str, ex.Result],
+    exp: ex.Expectations,
+    version: str,
+    elapsed: float,
+) -> None:
+    if exp.langgraph and exp.langgraph != version:
+        print(f"note: expected_failures.toml was made for langgraph {exp.langgraph}")
+    print(f"\nin scope: {len(results)} tests (parametrized)")
+    print(f"passed: {len(cmp.passed)}  skipped: {len(cmp.skipped)}")
+    broken = sorted(t for t, r in results.items() if "::" not in t and r.outcome == "failed")
+    if broken:
+        print(f"files that fail to import (one failure each): {', '.join(broken)}")
+    print(f"expected failures: {len(cmp.expected_failures)}")
+    for reason, n in cmp.counts_by_reason().most_common():
+        print(f"  {n:5}  {reason}")
+    print(f"unexpected: {len(cmp.unexpected) + len(cmp.newly_passing) + len(cmp.not_run)}")
+    for test in cmp.newly_passing:
+        print(f"  NOW PASSES (remove it from expected_failures.toml): {test}")
+    by_reason = Counter(cmp.unexpected.values())
+    for test in cmp.unexpected:
+        print(f"  FAILS, not listed: {test}\n      {results[test].message.splitlines()[0][:300]}")
+    for reason, n in by_reason.most_common():
+        print(f"  {n:5} unlisted  {reason}")
+    for test in cmp.not_run:
+        print(f"  LISTED BUT NOT RUN: {test}")
+    print(f"wall time: {elapsed:.0f}s")
+    print("conformance: OK" if cmp.ok else "conformance: FAILED")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
