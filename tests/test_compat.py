@@ -19,7 +19,7 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from streamtap import _compat
 from streamtap.providers._chunks import generation_chunk, text_chunk
-from streamtap.providers._run import iter_sse
+from streamtap.providers._wire_stream import iter_sse
 
 DOCS = ['{"a": [1, 2, {"b": null}]}', ' {"a": 1} ', '{"a": 1} trailing', "[1, 2]", '"x"']
 

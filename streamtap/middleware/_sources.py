@@ -21,7 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from streamtap.middleware._chat_run import ChatRunSpec
 from streamtap.providers import PRESETS, WIRES, anormalize, normalize
 from streamtap.providers._chunks import text_chunk
-from streamtap.providers._run import as_dict
+from streamtap.providers._wire_stream import as_dict
 from streamtap.providers._wires import is_sdk_stream, wire_of_event, wire_of_sdk_stream
 
 _DEFAULT_NAME: Final = "stream_tokens"

@@ -28,15 +28,15 @@ from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
-from streamtap.providers._run import (
+from streamtap.providers._wire import Wire
+from streamtap.providers._wire_stream import (
     SdkChunkStream,
-    StreamRun,
+    WireStream,
     aiter_sse,
     has_raw_events,
     iter_sse,
     request_timeout,
 )
-from streamtap.providers._wire import Wire
 
 __all__ = ["StreamtapChatModel"]
 
@@ -291,10 +291,10 @@ class StreamtapChatModel(BaseChatModel):
         )
         return exc if mapped is None else mapped
 
-    def _new_run(self, stop: list[str] | None = None) -> StreamRun:
+    def _new_run(self, stop: list[str] | None = None) -> WireStream:
         default = type(self).model_fields["provider_name"].default
         label = self.wire if self.provider_name == default else self.provider_name
-        return StreamRun(
+        return WireStream(
             self._new_mapper(stop),
             model=self.model,
             api_key=self._secret(),
@@ -324,10 +324,10 @@ class StreamtapChatModel(BaseChatModel):
             kwargs = {**kwargs, "timeout": request_timeout(header_timeout)}
             read_timeout = (self._body_read_timeout(),)
 
-        def start(run: StreamRun) -> Generator[AIMessageChunk, None, None]:
+        def start(run: WireStream) -> Generator[AIMessageChunk, None, None]:
             return self.stream_chunks(msgs, stop=stop, run=run, **kwargs)
 
-        def astart(run: StreamRun) -> AsyncGenerator[AIMessageChunk, None]:
+        def astart(run: WireStream) -> AsyncGenerator[AIMessageChunk, None]:
             return self.astream_chunks(msgs, stop=stop, run=run, **kwargs)
 
         return SdkChunkStream(self._new_run(stop), start, astart, read_timeout=read_timeout)
@@ -363,7 +363,7 @@ class StreamtapChatModel(BaseChatModel):
         messages: LanguageModelInput,
         *,
         stop: list[str] | None = None,
-        run: StreamRun | None = None,
+        run: WireStream | None = None,
         **kwargs: Any,
     ) -> Generator[AIMessageChunk, None, None]:
         """Normalized chunks for ``messages``, without langchain-core's callback layer.
@@ -381,7 +381,7 @@ class StreamtapChatModel(BaseChatModel):
         source = iter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
-            yield from run.drive(source, strict=has_raw_events(sdk_stream))
+            yield from run.fold(source, strict=has_raw_events(sdk_stream))
         finally:
             sdk_stream.close()
 
@@ -390,7 +390,7 @@ class StreamtapChatModel(BaseChatModel):
         messages: LanguageModelInput,
         *,
         stop: list[str] | None = None,
-        run: StreamRun | None = None,
+        run: WireStream | None = None,
         **kwargs: Any,
     ) -> AsyncGenerator[AIMessageChunk, None]:
         """Async twin of :meth:`stream_chunks`."""
@@ -403,7 +403,7 @@ class StreamtapChatModel(BaseChatModel):
         source = aiter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
-            async with aclosing(run.adrive(source, strict=has_raw_events(sdk_stream))) as chunks:
+            async with aclosing(run.afold(source, strict=has_raw_events(sdk_stream))) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:
@@ -525,7 +525,7 @@ class StreamtapChatModel(BaseChatModel):
         return wrapped
 
 
-def _result(run: StreamRun) -> ChatResult:
+def _result(run: WireStream) -> ChatResult:
     chunk = run.acc.message()
     message = message_chunk_to_message(chunk if chunk is not None else AIMessageChunk(content=""))
     return ChatResult(generations=[ChatGeneration(message=message)])

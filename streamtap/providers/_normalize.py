@@ -13,15 +13,17 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 
-from streamtap.providers._run import StreamRun, aiter_sse, as_dict, iter_sse
+from streamtap.providers._wire_stream import WireStream, aiter_sse, as_dict, iter_sse
 from streamtap.providers._wires import is_sdk_stream, resolve
 
 __all__ = ["anormalize", "normalize"]
 
 
-def _open(provider: str, model: str | None) -> tuple[StreamRun, bool]:
+def _open(provider: str, model: str | None) -> tuple[WireStream, bool]:
     wire, model_provider = resolve(provider, what="normalize()")
-    run = StreamRun(wire.mapper(model_provider=model_provider), model=model, terminal=wire.terminal)
+    run = WireStream(
+        wire.mapper(model_provider=model_provider), model=model, terminal=wire.terminal
+    )
     return run, wire.named_events_only
 
 
@@ -38,7 +40,7 @@ def normalize(
     raw = is_sdk_stream(events)
     source: Iterable[Any] = iter_sse(events, named_only=named_only) if raw else map(as_dict, events)
     try:
-        yield from run.drive(source, strict=raw)
+        yield from run.fold(source, strict=raw)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
@@ -53,7 +55,7 @@ async def anormalize(
     raw = is_sdk_stream(events)
     source = aiter_sse(events, named_only=named_only) if raw else _adicts(events)
     try:
-        async with aclosing(run.adrive(source, strict=raw)) as chunks:
+        async with aclosing(run.afold(source, strict=raw)) as chunks:
             async for chunk in chunks:
                 yield chunk
     finally:

@@ -42,8 +42,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamtap._compat import callers_local
 from streamtap.providers import ChunkSource, chat_model
+from streamtap.resilience._attempts import astream_attempts, stream_attempts
 from streamtap.resilience._call import Call, Recovery
-from streamtap.resilience._drive import adrive, drive
 from streamtap.resilience._recovery import RESET_EVENT
 from streamtap.resilience._retry import RetryPolicy
 from streamtap.resilience._timeouts import (
@@ -229,7 +229,7 @@ class ResilientChatModel(BaseChatModel):
         run_manager = run_manager or _callers_run_manager(CallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
         wrappers = _Wrappers()
-        with closing(drive(call, run_manager)) as chunks:
+        with closing(stream_attempts(call, run_manager)) as chunks:
             for chunk in chunks:
                 yield wrappers.wrap(chunk)
 
@@ -243,7 +243,7 @@ class ResilientChatModel(BaseChatModel):
         run_manager = run_manager or _callers_run_manager(AsyncCallbackManagerForLLMRun)
         call = self._new_call(messages, stop, kwargs)
         wrappers = _Wrappers()
-        async with aclosing(adrive(call, run_manager)) as chunks:
+        async with aclosing(astream_attempts(call, run_manager)) as chunks:
             async for chunk in chunks:
                 yield wrappers.wrap(chunk)
 
@@ -257,7 +257,7 @@ class ResilientChatModel(BaseChatModel):
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=False)
         try:
-            with closing(drive(call, run_manager)) as chunks:
+            with closing(stream_attempts(call, run_manager)) as chunks:
                 for chunk in chunks:
                     if tokens and run_manager is not None:
                         run_manager.on_llm_new_token(
@@ -280,7 +280,7 @@ class ResilientChatModel(BaseChatModel):
         call = self._new_call(messages, stop, kwargs)
         tokens = self._tokens_wanted(run_manager, async_api=True)
         try:
-            async with aclosing(adrive(call, run_manager)) as chunks:
+            async with aclosing(astream_attempts(call, run_manager)) as chunks:
                 async for chunk in chunks:
                     if tokens and run_manager is not None:
                         await run_manager.on_llm_new_token(
@@ -307,14 +307,14 @@ class ResilientChatModel(BaseChatModel):
     ) -> Generator[AIMessageChunk, None, None]:
         """Normalized chunks with retries, fallbacks and recovery, and no callbacks."""
         msgs = self._convert_input(messages).to_messages()
-        return drive(self._new_call(msgs, stop, kwargs), None)
+        return stream_attempts(self._new_call(msgs, stop, kwargs), None)
 
     def astream_chunks(
         self, messages: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
     ) -> AsyncGenerator[AIMessageChunk, None]:
         """Async twin of :meth:`stream_chunks`."""
         msgs = self._convert_input(messages).to_messages()
-        return adrive(self._new_call(msgs, stop, kwargs), None)
+        return astream_attempts(self._new_call(msgs, stop, kwargs), None)
 
 
 class _Wrappers:

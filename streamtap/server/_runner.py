@@ -80,7 +80,9 @@ class RunManager:
         await self.backend.publish(run_id, "metadata", dumps({"run_id": run_id, "attempt": 1}))
         if not record.stateless:
             await self.backend.update_thread(record.thread_id, status="busy")
-        task = asyncio.create_task(self._drive(record, req, entry), name=f"streamtap-run-{run_id}")
+        task = asyncio.create_task(
+            self._execute(record, req, entry), name=f"streamtap-run-{run_id}"
+        )
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
         return record
@@ -154,7 +156,7 @@ class RunManager:
         config["run_id"] = uuid.UUID(run.run_id)
         return config
 
-    async def _drive(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
+    async def _execute(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
         graph = entry.stateless if run.stateless else entry.stateful
         modes = req.modes
         graph_modes = list(dict.fromkeys("messages" if m == "messages-tuple" else m for m in modes))

@@ -40,7 +40,7 @@ from streamtap.errors import (
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, InStreamError, ProtocolError
 
-__all__ = ["DONE", "SdkChunkStream", "StreamRun", "abort_read", "aiter_sse", "iter_sse"]
+__all__ = ["DONE", "SdkChunkStream", "WireStream", "abort_read", "aiter_sse", "iter_sse"]
 
 
 class _Done:
@@ -57,7 +57,7 @@ DONE: Final = _Done()
 _YIELD_EVERY = 4
 
 
-class StreamRun:
+class WireStream:
     """One stream's mapping, its accumulated message and its error translation."""
 
     __slots__ = ("acc", "api_key", "mapper", "model", "on_open", "provider", "terminal")
@@ -115,7 +115,7 @@ class StreamRun:
             self.acc.add(chunk)
         return chunks
 
-    def drive(
+    def fold(
         self, source: Iterable[dict[str, Any] | _Done], *, strict: bool
     ) -> Iterator[AIMessageChunk]:
         """Map every event of ``source``, then the end of body; failures become StreamInterrupted."""
@@ -129,10 +129,10 @@ class StreamRun:
                 raise
             raise failure from failure.__cause__
 
-    async def adrive(
+    async def afold(
         self, source: AsyncIterable[dict[str, Any] | _Done], *, strict: bool
     ) -> AsyncGenerator[AIMessageChunk, None]:
-        """Async twin of :meth:`drive`.
+        """Async twin of :meth:`fold`.
 
         When a whole response is already buffered, decoding it never awaits, so
         every chunk would pile up in the consumer's queue (a graph run's) before
@@ -302,9 +302,9 @@ class SdkChunkStream:
 
     def __init__(
         self,
-        run: StreamRun,
-        start: Callable[[StreamRun], Generator[AIMessageChunk, None, None]],
-        astart: Callable[[StreamRun], AsyncGenerator[AIMessageChunk, None]],
+        run: WireStream,
+        start: Callable[[WireStream], Generator[AIMessageChunk, None, None]],
+        astart: Callable[[WireStream], AsyncGenerator[AIMessageChunk, None]],
         *,
         read_timeout: tuple[float | None] | None = None,
     ) -> None:

@@ -29,7 +29,7 @@ from streamtap.resilience._recovery import aemit_reset, emit_reset
 from streamtap.resilience._retry import StopAtDeadline, WaitRetryAfter
 from streamtap.resilience._timeouts import ReadGuard, Watchdog
 
-__all__ = ["adrive", "drive"]
+__all__ = ["astream_attempts", "stream_attempts"]
 
 
 # -- the sync driver ------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def _retrying(call: Call, before_sleep: Callable[[RetryCallState], Any]) -> dict
     }
 
 
-def drive(
+def stream_attempts(
     call: Call, run_manager: CallbackManagerForLLMRun | None
 ) -> Generator[AIMessageChunk, None, None]:
     """The chunks the consumer sees; raises what :meth:`Call.final_error` decides."""
@@ -144,10 +144,10 @@ def _attempt(
 
 
 # -- the async driver --------------------------------------------------------------------
-async def adrive(
+async def astream_attempts(
     call: Call, run_manager: AsyncCallbackManagerForLLMRun | None
 ) -> AsyncGenerator[AIMessageChunk, None]:
-    """Async twin of :func:`drive`; timeouts cancel the read instead of a watchdog."""
+    """Async twin of :func:`stream_attempts`; timeouts cancel the read instead of a watchdog."""
 
     async def before_sleep(state: RetryCallState) -> None:
         call.before_sleep(state)
