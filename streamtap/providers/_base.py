@@ -18,16 +18,15 @@ from typing import Any, ClassVar, Self
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
+from langchain_core.messages import AIMessageChunk, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
+from streamtap.providers._source import BindsTools
 from streamtap.providers._wire import Wire
 from streamtap.providers._wire_stream import (
     SdkChunkStream,
@@ -41,7 +40,7 @@ from streamtap.providers._wire_stream import (
 __all__ = ["StreamtapChatModel"]
 
 
-class StreamtapChatModel(BaseChatModel):
+class StreamtapChatModel(BindsTools, BaseChatModel):
     """Base class of streamtap's chat models (one subclass per wire format)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -492,18 +491,6 @@ class StreamtapChatModel(BaseChatModel):
         if stop := stop or self.stop:
             params["ls_stop"] = stop
         return params
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
-        *,
-        tool_choice: str | bool | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools in the vendor's format; ``tool_choice`` takes "auto", "any", "none" or a name."""
-        if tool_choice is not None:
-            kwargs["tool_choice"] = tool_choice
-        return self.bind(tools=list(tools), **kwargs)
 
     def with_transforms(self, *transforms: Any) -> BaseChatModel:
         """This model with chunk transforms (``streamtap.middleware.coalesce``, ``redact``...) applied.

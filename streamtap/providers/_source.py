@@ -22,15 +22,18 @@ the connections the source opened; called by ``ResilientChatModel.close()``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 
 from streamtap.providers._profiles import Continuation
 
-__all__ = ["ChunkSource", "ChunkStream", "ContinuableSource"]
+__all__ = ["BindsTools", "ChunkSource", "ChunkStream", "ContinuableSource"]
 
 
 @runtime_checkable
@@ -124,3 +127,23 @@ class ContinuableSource(ChunkSource, Protocol):
     def continuation_key(self) -> tuple[str, ...]:
         """Who a server's refusal to continue is remembered for (model and server)."""
         ...
+
+
+class BindsTools:
+    """``bind_tools`` for chat models that take tools as given, converting them per request.
+
+    Every streamtap model, the resilient wrapper (whose models each convert to
+    their own wire's format) and the fake model bind tools this way.
+    """
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools; ``tool_choice`` takes "auto", "any", "none" or a tool's name."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=list(tools), **kwargs)  # type: ignore[attr-defined, no-any-return]

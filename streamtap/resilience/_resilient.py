@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import aclosing, closing
 from typing import Any, Literal, TypeVar
 
@@ -36,12 +36,11 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamtap._compat import callers_local
 from streamtap.providers import ChunkSource, chat_model
+from streamtap.providers._source import BindsTools
 from streamtap.resilience._attempts import astream_attempts, stream_attempts
 from streamtap.resilience._call import Call, Recovery
 from streamtap.resilience._recovery import RESET_EVENT
@@ -89,7 +88,7 @@ def _describe(model: ChunkSource) -> dict[str, Any]:
     return {"model": model.model, "provider": model.provider_name}
 
 
-class ResilientChatModel(BaseChatModel):
+class ResilientChatModel(BindsTools, BaseChatModel):
     """Retries, vendor fallbacks, timeouts and mid-stream recovery around streamtap models."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -176,18 +175,6 @@ class ResilientChatModel(BaseChatModel):
         return LangSmithParams(
             ls_provider=primary.provider_name, ls_model_name=primary.model, ls_model_type="chat"
         )
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
-        *,
-        tool_choice: str | bool | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools for every model: each converts them to its own vendor format per request."""
-        if tool_choice is not None:
-            kwargs["tool_choice"] = tool_choice
-        return self.bind(tools=list(tools), **kwargs)
 
     def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
         # Only stream()/astream() take the _stream path: under invoke, langchain-core

@@ -29,17 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_chunk_to_message
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from pydantic import Field, PrivateAttr
 
 from streamtap.accumulate import Accumulator
@@ -54,6 +52,7 @@ from streamtap.errors import (
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk, make_usage
 from streamtap.providers._profiles import Continuation, refused
+from streamtap.providers._source import BindsTools
 
 __all__ = [
     "Fail",
@@ -366,7 +365,7 @@ class FakeChunkStream:
 # --------------------------------------------------------------------------- the model
 
 
-class FakeChatModel(BaseChatModel):
+class FakeChatModel(BindsTools, BaseChatModel):
     """A chat model that plays one scripted stream per request (see the module docs).
 
     ``scripts`` are consumed in order, one per request; a ``str`` script is a
@@ -442,17 +441,6 @@ class FakeChatModel(BaseChatModel):
         return self.continuation
 
     # -- langchain-core ---------------------------------------------------------------------
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
-        *,
-        tool_choice: str | bool | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind the tools as given (they are recorded, not converted)."""
-        if tool_choice is not None:
-            kwargs["tool_choice"] = tool_choice
-        return self.bind(tools=list(tools), **kwargs)
 
     def _stream(
         self,
