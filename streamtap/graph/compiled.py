@@ -21,6 +21,7 @@ from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
+from streamtap.graph._params import check_call_kwargs
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._spec import GraphSpec
@@ -29,6 +30,10 @@ from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from streamtap.graph.types import Command, StateSnapshot
 
 __all__ = ["CompiledStateGraph"]
+
+
+#: stream() parameters invoke() passes through.
+_STREAM_ONLY = frozenset({"subgraphs", "interrupt_before", "interrupt_after"})
 
 
 class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
@@ -121,6 +126,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
+        check_call_kwargs("stream", kwargs)
         config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_callback_manager_for_config(config)
         run_manager = manager.on_chain_start(None, input, **self._callbacks(manager, config))
@@ -156,6 +162,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
+        check_call_kwargs("astream", kwargs)
         config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_async_callback_manager_for_config(config)
         run_manager = await manager.on_chain_start(None, input, **self._callbacks(manager, config))
@@ -195,6 +202,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         **kwargs: Any,
     ) -> Any:
         """Run to the end; return the final state (plus ``__interrupt__`` if it paused)."""
+        check_call_kwargs("invoke", {k: v for k, v in kwargs.items() if k not in _STREAM_ONLY})
         result = InvokeResult(stream_mode, version)
         for chunk in self.stream(
             input, config, stream_mode=result.modes, version=version, **kwargs
@@ -211,6 +219,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         version: Literal["v1", "v2"] = "v1",
         **kwargs: Any,
     ) -> Any:
+        check_call_kwargs("ainvoke", {k: v for k, v in kwargs.items() if k not in _STREAM_ONLY})
         result = InvokeResult(stream_mode, version)
         async for chunk in self.astream(
             input, config, stream_mode=result.modes, version=version, **kwargs

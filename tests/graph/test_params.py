@@ -1,0 +1,50 @@
+"""No silent differences: LangGraph call parameters streamtap.graph does not honour raise."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pytest
+
+from streamtap.graph import START, StateGraph
+
+
+class S(TypedDict):
+    x: int
+
+
+def graph() -> Any:
+    builder = StateGraph(S)
+    builder.add_node("n", lambda s: {"x": s["x"] + 1})
+    builder.add_edge(START, "n")
+    return builder.compile()
+
+
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+def test_an_unknown_keyword_is_a_type_error_naming_it(method: str) -> None:
+    with pytest.raises(
+        TypeError, match=rf"{method}\(\) got unexpected keyword argument\(s\): nonsense"
+    ):
+        result = getattr(graph(), method)({"x": 0}, nonsense=True)
+        list(result) if method == "stream" else None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("durability", "exit"), ("context", {"user": 1}), ("debug", True), ("output_keys", ["x"])],
+)
+async def test_an_unimplemented_langgraph_parameter_raises_naming_it(name: str, value: Any) -> None:
+    with pytest.raises(NotImplementedError, match=rf"invoke\({name}=.*Not \(yet\) covered"):
+        graph().invoke({"x": 0}, **{name: value})
+    with pytest.raises(NotImplementedError, match=rf"astream\({name}="):
+        async for _ in graph().astream({"x": 0}, **{name: value}):
+            pass
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"durability": "sync"}, {"durability": "async"}, {"debug": False}, {"context": None}],
+)
+async def test_values_that_mean_what_streamtap_does_are_accepted(kwargs: dict[str, Any]) -> None:
+    assert graph().invoke({"x": 0}, **kwargs) == {"x": 1}
+    assert await graph().ainvoke({"x": 0}, **kwargs) == {"x": 1}
