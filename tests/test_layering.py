@@ -39,9 +39,13 @@ def _module_name(path: Path) -> str:
 
 def _imports(path: Path) -> set[str]:
     """Every streamtap module ``path`` imports, wherever the import statement is."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    this = _module_name(path)
-    package = this if path.name == "__init__.py" else this.rpartition(".")[0]
+    source = path.read_text(encoding="utf-8")
+    return _imports_of(_module_name(path), source, is_package=path.name == "__init__.py")
+
+
+def _imports_of(this: str, source: str, *, is_package: bool) -> set[str]:
+    tree = ast.parse(source)
+    package = this if is_package else this.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -88,6 +92,26 @@ def _graph() -> dict[str, set[str]]:
 
 
 GRAPH = _graph()
+
+
+def test_the_walk_sees_local_and_type_checking_imports() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from streamtap.graph.types import Send\n"
+        "def f():\n"
+        "    from streamtap.graph import errors\n"
+        "    from . import message\n"
+        "    import streamtap.graph.checkpoint.base\n"
+    )
+    found = _imports_of("streamtap.graph.compiled", source, is_package=False)
+    assert found == {
+        "streamtap.graph",
+        "streamtap.graph.types",
+        "streamtap.graph.errors",
+        "streamtap.graph.message",
+        "streamtap.graph.checkpoint.base",
+    }
 
 
 def test_every_module_belongs_to_a_layer() -> None:
