@@ -8,12 +8,17 @@ state, calls these, saves and streams.
 
 from __future__ import annotations
 
-import hashlib
+import binascii
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from hashlib import sha1
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import LATEST_VERSION, Checkpoint, PendingWrite
+from langgraph.checkpoint.base.id import uuid6
+from xxhash import xxh3_128_hexdigest
 
 from streamtap.graph._channels import Channel
 from streamtap.graph._constants import (
@@ -22,6 +27,7 @@ from streamtap.graph._constants import (
     ERROR,
     INTERRUPT,
     MISSING,
+    NO_WRITES,
     NS_SEP,
     NULL_TASK_ID,
     PULL,
@@ -42,19 +48,54 @@ from streamtap.graph._writes import (
     is_interrupt_id,
     updates_from,
 )
-from streamtap.graph.checkpoint.base import Checkpoint, PendingWrite
 from streamtap.graph.errors import InvalidUpdateError
-from streamtap.graph.types import Command, Interrupt, Send
+from streamtap.graph.types import Command, Interrupt
+
+#: The checkpoint format LangGraph 1.x writes (its runtime's, newer than the
+#: interface package's ``LATEST_VERSION``): 4 has no ``pending_sends``.
+CHECKPOINT_VERSION = 4
+
+#: How a channel's next version is made: the saver's ``get_next_version``, else a counter.
+NextVersion = Callable[[Any, None], Any]
 
 
-def task_id(*parts: str) -> str:
-    """A task's id: stable for the same checkpoint, namespace, step, node and trigger."""
-    h = hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def increment(current: int | None, channel: None) -> int:
+    """Channel versions without a saver (LangGraph's default)."""
+    return current + 1 if current is not None else 1
+
+
+def task_id(checkpoint: Checkpoint, *parts: str) -> str:
+    """A task's id exactly as LangGraph computes it.
+
+    Saved writes and resume values are keyed by task id, so a thread paused by
+    one engine resumes on the other only if both derive the same id from the
+    same checkpoint: xxh3-128 (uuid5-style SHA-1 for version-1 checkpoints) of
+    the checkpoint id's bytes and the namespace, step, node and triggers.
+    """
+    data = binascii.unhexlify(checkpoint["id"].replace("-", "")) + "".join(parts).encode()
+    if checkpoint["v"] > 1:
+        h = xxh3_128_hexdigest(data)
+    else:
+        h = sha1(data, usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def empty_checkpoint() -> Checkpoint:
+    return {
+        "v": LATEST_VERSION,
+        "id": str(uuid6(clock_seq=-2)),
+        "ts": datetime.now(UTC).isoformat(),
+        "channel_values": {},
+        "channel_versions": {},
+        "versions_seen": {},
+        "updated_channels": None,
+    }
 
 
 def _path_key(path: tuple[Any, ...]) -> tuple[int, str, int]:
-    # LangGraph applies a step's writes sorted by task path: pulls by name, then pushes.
+    # LangGraph applies a step's writes sorted by task path: input, pulls by name, then pushes.
+    if not path:
+        return (-1, "", 0)
     return (0, path[1], 0) if path[0] == PULL else (1, "", path[1])
 
 
@@ -103,55 +144,83 @@ def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> dict[str
     return {k: channels[k].value for k in keys if channels[k].value is not MISSING}
 
 
+def restore_channels(graph: GraphSpec, checkpoint: Checkpoint) -> dict[str, Channel]:
+    """The graph's channels holding what ``checkpoint`` saved."""
+    values = checkpoint["channel_values"]
+    return {k: c.restore(values.get(k, MISSING)) for k, c in graph.channels.items()}
+
+
+def _triggered(
+    channels: dict[str, Channel],
+    versions: dict[str, Any],
+    seen: dict[str, Any] | None,
+    null: Any,
+    triggers: Sequence[str],
+) -> bool:
+    # a node runs when a trigger holds a value written since the node last ran
+    for chan in triggers:
+        if channels[chan].is_available() and (
+            seen is None or versions.get(chan, null) > seen.get(chan, null)
+        ):
+            return True
+    return False
+
+
 def prepare_tasks(
     graph: GraphSpec,
+    checkpoint: Checkpoint,
     channels: dict[str, Channel],
-    sends: list[Send],
-    branches: set[str],
-    barriers: dict[str, set[str]],
-    start_input: Any,
+    updated_channels: set[str] | None,
     *,
-    loaded: bool,
     ns_str: str,
-    checkpoint_id: str,
     step: int,
 ) -> list[Task]:
-    """The next step's tasks: one per pending ``Send``, then one per triggered node.
+    """The next step's tasks, as LangGraph's ``prepare_next_tasks``: one per pending
+    ``Send``, then one per node a channel written since it last ran triggers.
 
     Tasks come bare (no config, no context): the step loop gives them those.
     """
     tasks: list[Task] = []
 
-    def new_task(
-        name: str, path: tuple[Any, ...], triggers: tuple[str, ...], arg: Any, idx: str
-    ) -> Task:
-        ns_prefix = f"{ns_str}{NS_SEP}{name}" if ns_str else name
-        tid = task_id(checkpoint_id, ns_prefix, str(step), name, path[0], *triggers, idx)
-        return Task(tid, name, path, triggers, arg, f"{ns_prefix}:{tid}")
+    def ns_of(name: str) -> str:
+        return f"{ns_str}{NS_SEP}{name}" if ns_str else name
 
-    for idx, send in enumerate(sends):
-        if send.node not in graph.nodes:
-            raise InvalidUpdateError(
-                f"Send targets unknown node {send.node!r}; nodes are {list(graph.nodes)}"
-            )
-        tasks.append(new_task(send.node, (PUSH, idx, False), (PUSH,), send.arg, str(idx)))
-    names = set(branches)
-    for chan, seen in barriers.items():
-        sources, target = graph.joins[chan]
-        if seen >= sources:
-            names.add(target)
-    if start_input is not MISSING:
-        names.add(START)
-    if not names:
+    sends = channels[TASKS]
+    if sends.is_available():
+        for idx, send in enumerate(sends.value):
+            if send.node not in graph.nodes:
+                raise InvalidUpdateError(
+                    f"Send targets unknown node {send.node!r}; nodes are {list(graph.nodes)}"
+                )
+            ns = ns_of(send.node)
+            tid = task_id(checkpoint, ns, str(step), send.node, PUSH, str(idx))
+            tasks.append(Task(tid, send.node, (PUSH, idx, False), (PUSH,), send.arg, f"{ns}:{tid}"))
+    versions = checkpoint["channel_versions"]
+    if updated_channels and graph.trigger_to_nodes:
+        names: set[str] = set()
+        for chan in updated_channels:
+            names.update(graph.trigger_to_nodes.get(chan, ()))
+        candidates: Sequence[str] = sorted(names)
+    elif not versions:
         return tasks
-    for name in sorted(names) if not loaded else [n for n in graph.order if n in names]:
-        if name == START:
-            tasks.append(new_task(START, (PULL, START), (START,), start_input, ""))
+    else:
+        candidates = graph.order
+    null = type(next(iter(versions.values())))() if versions else None
+    for name in candidates:
+        triggers = graph.triggers[name]
+        if not _triggered(
+            channels, versions, checkpoint["versions_seen"].get(name), null, triggers
+        ):
             continue
-        spec = graph.nodes[name]
-        state = read_channels(channels, spec.input_keys)
-        arg = spec.input_mapper(state) if spec.input_mapper is not None else state
-        tasks.append(new_task(name, (PULL, name), graph.triggers[name], arg, ""))
+        ns = ns_of(name)
+        tid = task_id(checkpoint, ns, str(step), name, PULL, *triggers)
+        if name == START:
+            arg = channels[START].value
+        else:
+            spec = graph.nodes[name]
+            state = read_channels(channels, spec.input_keys)
+            arg = spec.input_mapper(state) if spec.input_mapper is not None else state
+        tasks.append(Task(tid, name, (PULL, name), triggers, arg, f"{ns}:{tid}"))
     return tasks
 
 
@@ -229,9 +298,28 @@ def resume_values(
     return resume, null
 
 
-def should_interrupt(nodes: Sequence[str] | str, tasks: Sequence[Task]) -> bool:
-    """Whether ``interrupt_before`` / ``interrupt_after`` names a task of the step."""
+def should_interrupt(
+    checkpoint: Checkpoint, nodes: Sequence[str] | str, tasks: Sequence[Task]
+) -> bool:
+    """Whether ``interrupt_before`` / ``interrupt_after`` stops at this step (as LangGraph).
+
+    Only when a channel changed since the last such interrupt: a resumed run marks
+    every version seen (``mark_interrupt_seen``) and so does not stop again.
+    """
+    versions = checkpoint["channel_versions"]
+    seen = checkpoint["versions_seen"].get(INTERRUPT, {})
+    null = type(next(iter(versions.values()), None))()
+    if not any(v > seen.get(chan, null) for chan, v in versions.items()):
+        return False
     return any((nodes == "*" and not t.hidden) or (nodes != "*" and t.name in nodes) for t in tasks)
+
+
+def mark_interrupt_seen(checkpoint: Checkpoint, channels: dict[str, Channel]) -> None:
+    """A resumed run has seen every version: ``interrupt_before`` must not stop it again."""
+    seen = checkpoint["versions_seen"].setdefault(INTERRUPT, {})
+    for key in channels:
+        if key in checkpoint["channel_versions"]:
+            seen[key] = checkpoint["channel_versions"][key]
 
 
 # ---------------------------------------------------------------------- what a task writes
@@ -249,7 +337,7 @@ def node_writes(graph: GraphSpec, task: Task, ret: Any) -> tuple[list[Write], Se
 
 def router_input(graph: GraphSpec, channels: dict[str, Channel], writes: list[Write]) -> Any:
     """The state a router sees: the step's state plus this task's own writes."""
-    local = {k: c.copy() for k, c in channels.items()}
+    local = {k: channels[k].copy() for k in graph.state_keys}
     grouped: dict[str, list[Any]] = defaultdict(list)
     for chan, value in writes:
         if chan in local:
@@ -293,70 +381,73 @@ def record_writes(
 # ---------------------------------------------------------------------- applying a step
 
 
+#: pseudo-channels a task writes that are not state (LangGraph leaves them out too)
+_NOT_CHANNELS = frozenset((NO_WRITES, PUSH, RESUME, INTERRUPT, ERROR))
+
+
 def apply_writes(
     graph: GraphSpec,
+    checkpoint: Checkpoint,
     channels: dict[str, Channel],
-    barriers: dict[str, set[str]],
-    tasks: Sequence[tuple[Task | None, Sequence[Write]]],
-) -> tuple[set[str], set[str], list[Send], bool]:
-    """Fold a step's writes into the channels (reducers run here, in task-path order).
+    tasks: Sequence[Task],
+    next_version: NextVersion,
+) -> set[str]:
+    """Fold a step's writes into the channels, as LangGraph's ``apply_writes``.
 
-    Updates ``channels`` and ``barriers`` in place; returns the keys updated, the
-    branches and ``Send``s triggered, and whether a task (not only null writes) ran.
+    Reducers run in task-path order; ``checkpoint``'s versions and versions seen
+    are updated in place, with the same bumps LangGraph makes (triggers consumed,
+    ephemeral channels cleared a step later). Returns the channels updated.
     """
-    ordered = sorted(
-        (tw for tw in tasks if tw[0] is not None),
-        key=lambda tw: _path_key(tw[0].path),  # type: ignore[union-attr]
-    )
-    ordered = [tw for tw in tasks if tw[0] is None] + ordered
-    bump = any(t is not None for t, _ in ordered)
-    # triggers the tasks consumed
-    for task, _ in ordered:
-        if task is None:
-            continue
-        for trig in task.triggers:
-            seen = barriers.get(trig)
-            if seen is not None and seen >= graph.joins[trig][0]:
-                del barriers[trig]
+    ordered = sorted(tasks, key=lambda t: _path_key(t.path))
+    # only a null task (a Command's or the input's writes): not a new step
+    bump_step = any(t.triggers for t in ordered)
+    versions = checkpoint["channel_versions"]
+    for task in ordered:
+        checkpoint["versions_seen"].setdefault(task.name, {}).update(
+            {chan: versions[chan] for chan in task.triggers if chan in versions}
+        )
+    version = next_version(max(versions.values()) if versions else None, None)
+    for chan in {c for t in ordered for c in t.triggers if c in channels}:
+        if channels[chan].consume():
+            versions[chan] = version
     by_channel: dict[str, list[Any]] = defaultdict(list)
-    branches: set[str] = set()
-    sends: list[Send] = []
-    for _, writes in ordered:
-        for chan, value in writes:
-            if chan in channels:
+    for task in ordered:
+        for chan, value in task.writes:
+            if chan not in _NOT_CHANNELS and chan in channels:
                 by_channel[chan].append(value)
-            elif chan.startswith(BRANCH_PREFIX):
-                branches.add(chan[len(BRANCH_PREFIX) :])
-            elif chan == TASKS:
-                sends.append(value)
-            elif chan in graph.joins:
-                barriers.setdefault(chan, set()).add(value)
-    updated = set()
+    updated: set[str] = set()
     for chan, values in by_channel.items():
         if channels[chan].update(values):
-            updated.add(chan)
-    return updated, branches, sends, bump
+            versions[chan] = version
+            if channels[chan].is_available():
+                updated.add(chan)
+    if bump_step:
+        for chan, channel in channels.items():
+            if chan not in updated and channel.is_available() and channel.update(()):
+                versions[chan] = version
+                if channel.is_available():
+                    updated.add(chan)
+    return updated
 
 
 def create_checkpoint(
-    checkpoint_id: str,
-    ts: str,
+    checkpoint: Checkpoint,
     channels: dict[str, Channel],
-    start_input: Any,
-    branches: set[str],
-    sends: list[Send],
-    barriers: dict[str, set[str]],
+    step: int,
+    updated_channels: set[str] | None,
 ) -> Checkpoint:
-    """The checkpoint of the state as it is now (the start input kept until consumed)."""
-    values: dict[str, Any] = {k: c.value for k, c in channels.items() if c.value is not MISSING}
-    if start_input is not MISSING:
-        values[START] = start_input
+    """The next checkpoint: LangGraph's format, with a uuid6 id savers order by."""
+    versions = checkpoint["channel_versions"]
+    values = {}
+    for key, channel in channels.items():
+        if key in versions and (value := channel.checkpoint()) is not MISSING:
+            values[key] = value
     return {
-        "v": 1,
-        "id": checkpoint_id,
-        "ts": ts,
+        "v": CHECKPOINT_VERSION,
+        "id": str(uuid6(clock_seq=step)),
+        "ts": datetime.now(UTC).isoformat(),
         "channel_values": values,
-        "branches": sorted(branches),
-        "sends": list(sends),
-        "barriers": {k: sorted(v) for k, v in barriers.items()},
+        "channel_versions": dict(versions),
+        "versions_seen": {k: dict(v) for k, v in checkpoint["versions_seen"].items()},
+        "updated_channels": None if updated_channels is None else sorted(updated_channels),
     }

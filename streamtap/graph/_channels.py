@@ -21,7 +21,13 @@ from streamtap.graph.errors import InvalidUpdateError
 
 
 class Channel:
-    """One state key's value plus its merge rule; copied per run, never shared."""
+    """One channel's value plus its merge rule; copied per run, never shared.
+
+    The protocol is LangGraph's (``update`` / ``consume`` / ``finish`` /
+    ``is_available`` / ``checkpoint``), because a checkpoint's channel versions
+    only mean the same thing to both engines if every channel bumps them at the
+    same moments.
+    """
 
     __slots__ = ("key", "value")
 
@@ -39,6 +45,26 @@ class Channel:
 
     def update(self, values: Sequence[Any]) -> bool:
         raise NotImplementedError
+
+    def is_available(self) -> bool:
+        return self.value is not MISSING
+
+    def consume(self) -> bool:
+        """A task read this channel as its trigger; ``True`` if that changed it."""
+        return False
+
+    def finish(self) -> bool:
+        """The run is (tentatively) over; ``True`` if that changed the channel."""
+        return False
+
+    def checkpoint(self) -> Any:
+        return self.value
+
+    def restore(self, saved: Any) -> Channel:
+        new = self.fresh()
+        if saved is not MISSING:
+            new.value = saved
+        return new
 
 
 class LastValue(Channel):
@@ -83,6 +109,118 @@ class Reducer(Channel):
         for value in values[start:]:
             self.value = self.reducer(self.value, value)
         return True
+
+
+class Ephemeral(Channel):
+    """Holds what the previous step wrote, for one step (``__start__``, ``branch:to:*``)."""
+
+    __slots__ = ("guard",)
+
+    def __init__(self, key: str, guard: bool) -> None:
+        super().__init__(key)
+        self.guard = guard
+
+    def fresh(self) -> Ephemeral:
+        return Ephemeral(self.key, self.guard)
+
+    def update(self, values: Sequence[Any]) -> bool:
+        if not values:
+            if self.value is MISSING:
+                return False
+            self.value = MISSING
+            return True
+        if len(values) != 1 and self.guard:
+            raise InvalidUpdateError(
+                f"At key '{self.key}': EphemeralValue(guard=True) can receive only one "
+                "value per step. Use guard=False if you want to store any one of multiple values."
+            )
+        self.value = values[-1]
+        return True
+
+
+class Tasks(Channel):
+    """The ``Send``s written in one step, run as tasks in the next (``__pregel_tasks``)."""
+
+    __slots__ = ()
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.value = []
+
+    def fresh(self) -> Tasks:
+        return Tasks(self.key)
+
+    def copy(self) -> Tasks:
+        new = Tasks(self.key)
+        new.value = list(self.value)
+        return new
+
+    def update(self, values: Sequence[Any]) -> bool:
+        updated = bool(self.value)
+        self.value = []
+        for value in values:
+            self.value.extend(value if isinstance(value, list) else [value])
+            updated = True
+        return updated
+
+    def is_available(self) -> bool:
+        return bool(self.value)
+
+    def checkpoint(self) -> Any:
+        return self.value if self.value else MISSING
+
+    def restore(self, saved: Any) -> Tasks:
+        new = Tasks(self.key)
+        if saved is not MISSING:
+            new.value = list(saved)
+        return new
+
+
+class Barrier(Channel):
+    """Which of a join's sources have written (``join:a+b:c``); available once all have."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, key: str, names: frozenset[str]) -> None:
+        super().__init__(key)
+        self.names = names
+        self.value = set()
+
+    def fresh(self) -> Barrier:
+        return Barrier(self.key, self.names)
+
+    def copy(self) -> Barrier:
+        new = Barrier(self.key, self.names)
+        new.value = set(self.value)
+        return new
+
+    def update(self, values: Sequence[Any]) -> bool:
+        updated = False
+        for value in values:
+            if value not in self.names:
+                raise InvalidUpdateError(f"At key '{self.key}': Value {value} not in {self.names}")
+            if value not in self.value:
+                self.value.add(value)
+                updated = True
+        return updated
+
+    def is_available(self) -> bool:
+        return bool(self.value) and self.value == self.names
+
+    def consume(self) -> bool:
+        if self.value == self.names:
+            self.value = set()
+            return True
+        return False
+
+    def checkpoint(self) -> Any:
+        return self.value
+
+    def restore(self, saved: Any) -> Barrier:
+        new = Barrier(self.key, self.names)
+        if saved is not MISSING:
+            new.value = set(saved)
+        return new
 
 
 _ABSTRACT_DEFAULTS: dict[Any, type] = {

@@ -25,6 +25,8 @@ MISSING: Any = _Missing()
 START: Final = "__start__"
 END: Final = "__end__"
 INTERRUPT: Final = "__interrupt__"
+#: the pseudo-task whose writes are a run's input or a Command's updates
+INPUT: Final = "__input__"
 TAG_NOSTREAM: Final = "nostream"
 TAG_HIDDEN: Final = "langsmith:hidden"
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import PendingWrite
 
 from streamtap.graph._algo import Task, writes_by_task
 from streamtap.graph._constants import CONF, ERROR, EXCLUDED_METADATA_KEYS, INTERRUPT
 from streamtap.graph._runtime import Sink, StreamPart, noop_writer
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._writes import Write
-from streamtap.graph.checkpoint.base import PendingWrite
 from streamtap.graph.types import Interrupt, PregelTask
 
 

@@ -20,34 +20,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import RunnableConfig
-from langchain_core.utils.uuid import uuid7
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointTuple,
+    PendingWrite,
+)
 
 from streamtap.graph._algo import (
     Task,
     apply_writes,
     command_writes,
     create_checkpoint,
+    empty_checkpoint,
+    increment,
+    mark_interrupt_seen,
     prepare_tasks,
     read_channels,
     record_writes,
+    restore_channels,
     resume_values,
     should_interrupt,
     writes_by_task,
 )
-from streamtap.graph._channels import Channel
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
     CONF,
     CONTROL_WRITES,
     ERROR,
+    INPUT,
     INTERRUPT,
     KEY_TASK,
-    MISSING,
     NO_WRITES,
     NS_SEP,
     NULL_TASK_ID,
@@ -62,17 +69,12 @@ from streamtap.graph._emit import (
     task_states,
 )
 from streamtap.graph._runtime import Scratchpad, Sink, TaskContext
+from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import StreamClosed
 from streamtap.graph._writes import ParentCommand, Write
-from streamtap.graph.checkpoint.base import (
-    BaseCheckpointSaver,
-    Checkpoint,
-    CheckpointTuple,
-    PendingWrite,
-)
 from streamtap.graph.errors import EmptyInputError, GraphInterrupt, GraphRecursionError
-from streamtap.graph.types import Command, Interrupt, Send
+from streamtap.graph.types import Command, Interrupt
 
 
 class _NoRunManager:
@@ -130,15 +132,17 @@ class StepLoop:
             )
         self.checkpoint_map: dict[str, str] = dict(parent.checkpoint_map) if parent else {}
         self.resume_map: dict[str, Any] | None = parent.resume_map if parent else None
+        self.saves = Saves(self.checkpointer) if self.checkpointer is not None else None
+        self.next_version = (
+            self.checkpointer.get_next_version if self.checkpointer is not None else increment
+        )
 
-        # state
-        self.channels: dict[str, Channel] = {k: c.fresh() for k, c in graph.channels.items()}
-        self.branches: set[str] = set()
-        self.sends: list[Send] = []
-        self.barriers: dict[str, set[str]] = {}
-        self.start_input: Any = MISSING
+        # state: LangGraph's checkpoint and the channels it describes
+        self.checkpoint: Checkpoint = empty_checkpoint()
+        self.channels = restore_channels(graph, self.checkpoint)
+        self.updated_channels: set[str] | None = None
+        self.saved_versions: dict[str, Any] = {}
         self.pending_writes: list[PendingWrite] = []
-        self.checkpoint_id: str = str(uuid7())
         self.checkpoint_config: RunnableConfig | None = None
         self.prev_checkpoint_config: RunnableConfig | None = None
         self.metadata: dict[str, Any] = {}
@@ -146,14 +150,16 @@ class StepLoop:
         self.stop = 0
         self.tasks: list[Task] = []
         self.resuming = False
-        self.first_tick = True
-        self.loaded = False
         # outcome
         self.status = "pending"
         self.error: BaseException | None = None
         self.interrupts: list[Interrupt] = []
         self.interrupted = False
         self.output: Any = None
+
+    @property
+    def checkpoint_id(self) -> str:
+        return self.checkpoint["id"]
 
     @classmethod
     def at_checkpoint(
@@ -174,10 +180,8 @@ class StepLoop:
         loop.checkpointer = saver
         loop.ns_str = ns
         loop.ns = loop.out.ns = tuple(ns.split(NS_SEP)) if ns else ()
-        loop._load(saved.checkpoint, saved.config, saved.parent_config, saved.metadata)
+        loop._load(saved)
         loop.checkpoint_map = dict(saved.metadata.get("parents", {}))
-        loop.pending_writes = list(saved.pending_writes)
-        loop.step = saved.metadata.get("step", -1) + 1
         loop.tasks = loop._prepare_tasks()
         loop._apply_null_writes()
         return loop
@@ -187,25 +191,27 @@ class StepLoop:
 
     # ------------------------------------------------------------------ start
 
-    def start(self) -> None:
-        """Load the thread's checkpoint, then apply the input or the resume command."""
+    def lookup(self) -> RunnableConfig | None:
+        """The config of the checkpoint to start from; ``None`` without a saver."""
+        if self.checkpointer is None:
+            return None
         conf = self.config[CONF]
-        saved = None
-        if self.checkpointer is not None:
-            lookup = {"thread_id": self.thread_id, "checkpoint_ns": self.ns_str}
-            if not self.nested and conf.get("checkpoint_id"):
-                lookup["checkpoint_id"] = conf["checkpoint_id"]
-            saved = self.checkpointer.get_tuple({"configurable": lookup})
+        lookup = {"thread_id": self.thread_id, "checkpoint_ns": self.ns_str}
+        if not self.nested and conf.get("checkpoint_id"):
+            lookup["checkpoint_id"] = conf["checkpoint_id"]
+        return {"configurable": lookup}
+
+    def start(self, saved: CheckpointTuple | None) -> None:
+        """Start from ``saved`` (the runner loaded it), then apply the input or the command."""
         if saved is not None:
-            self._load(saved.checkpoint, saved.config, saved.parent_config, saved.metadata)
-            self.pending_writes = list(saved.pending_writes)
-            self.step = saved.metadata.get("step", -2) + 1
+            self._load(saved)
         self.stop = self.step + self.config.get("recursion_limit", 25) + 1
         is_command = isinstance(self.input, Command)
         if saved is not None and (
             self.parent.resuming if self.parent is not None else self.input is None or is_command
         ):
             self.resuming = True
+            mark_interrupt_seen(self.checkpoint, self.channels)
             if is_command:
                 self._apply_command(self.input)
             self._apply_null_writes()
@@ -215,38 +221,32 @@ class StepLoop:
             if is_command and self.input.resume is not None:
                 raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
             # a new input discards whatever the previous run left triggered
-            self.branches.clear()
-            self.sends.clear()
-            self.start_input = self.input
+            discarded = self._prepare_tasks(configure=False)
+            start = Task(NULL_TASK_ID, INPUT, (), (), None, "")
+            start.writes = [(START, self.input)]
+            self.updated_channels = apply_writes(
+                self.graph, self.checkpoint, self.channels, [*discarded, start], self.next_version
+            )
             self.pending_writes.clear()
             self._put_checkpoint("input")
         else:
             raise EmptyInputError(f"Received no input for {START}")
 
-    def _load(
-        self,
-        checkpoint: Checkpoint,
-        config: RunnableConfig,
-        parent_config: RunnableConfig | None,
-        metadata: dict[str, Any],
-    ) -> None:
-        for key, value in checkpoint["channel_values"].items():
-            if key == START:
-                self.start_input = value
-            elif key in self.channels:
-                self.channels[key].value = value
-        self.branches = set(checkpoint["branches"])
-        self.sends = list(checkpoint["sends"])
-        self.barriers = {k: set(v) for k, v in checkpoint["barriers"].items()}
-        self.checkpoint_id = checkpoint["id"]
-        self.checkpoint_config = config
-        self.prev_checkpoint_config = parent_config
+    def _load(self, saved: CheckpointTuple) -> None:
+        self.checkpoint = saved.checkpoint
+        self.channels = restore_channels(self.graph, saved.checkpoint)
+        self.saved_versions = dict(saved.checkpoint["channel_versions"])
+        self.checkpoint_config = saved.config
+        self.prev_checkpoint_config = saved.parent_config
+        self.pending_writes = list(saved.pending_writes or ())
         self.metadata = {
-            "source": metadata.get("source"),
-            "step": metadata.get("step"),
-            "parents": metadata.get("parents", {}),
+            "source": saved.metadata.get("source"),
+            "step": saved.metadata.get("step"),
+            "parents": saved.metadata.get("parents", {}),
         }
-        self.loaded = True
+        self.step = saved.metadata.get("step", -2) + 1
+        # which channels the saved step updated is not used on the first tick (as LangGraph)
+        self.updated_channels = None
 
     def _apply_command(self, cmd: Command) -> None:
         writes, resume_map = command_writes(cmd, self.checkpointer is not None, self.pending_writes)
@@ -260,7 +260,9 @@ class StepLoop:
     def _apply_null_writes(self) -> None:
         null = [(c, v) for t, c, v in self.pending_writes if t == NULL_TASK_ID]
         if null:
-            self._apply([(None, null)])
+            task = Task(NULL_TASK_ID, INPUT, (), (), None, "")
+            task.writes = null
+            self._apply([task])
 
     # ------------------------------------------------------------------ tick
 
@@ -277,10 +279,8 @@ class StepLoop:
             self.status = "done"
             return None
         replayed = self._reapply_finished() if self.resuming and self.pending_writes else []
-        if (
-            self.interrupt_before
-            and not (self.resuming and self.first_tick)
-            and should_interrupt(self.interrupt_before, tasks)
+        if self.interrupt_before and should_interrupt(
+            self.checkpoint, self.interrupt_before, tasks
         ):
             self.status = "interrupt_before"
             raise GraphInterrupt()
@@ -290,26 +290,21 @@ class StepLoop:
                     self.out.emit_debug("tasks", task_start_payload(task), self.step)
         for task in replayed:
             self._output_writes(task, task.writes, cached=True)
-        self.first_tick = False
         return [t for t in tasks if not t.writes]
 
-    def _prepare_tasks(self) -> list[Task]:
+    def _prepare_tasks(self, *, configure: bool = True) -> list[Task]:
         tasks = prepare_tasks(
             self.graph,
+            self.checkpoint,
             self.channels,
-            self.sends,
-            self.branches,
-            self.barriers,
-            self.start_input,
-            loaded=self.loaded,
+            self.updated_channels,
             ns_str=self.ns_str,
-            checkpoint_id=self.checkpoint_id,
             step=self.step,
         )
-        self.loaded = False
-        for task in tasks:
-            if not task.hidden:
-                self._prepare_to_execute(task)
+        if configure:
+            for task in tasks:
+                if not task.hidden:
+                    self._prepare_to_execute(task)
         return tasks
 
     def _prepare_to_execute(self, task: Task) -> None:
@@ -395,11 +390,11 @@ class StepLoop:
         if not writes:
             return
         writes = record_writes(self.pending_writes, task_id, writes)
-        if self.checkpointer is not None and self.checkpoint_config is not None:
-            # errors are saved as their repr (as LangGraph does): an exception
-            # class that can't be rebuilt must not make the checkpoint unreadable
+        if self.saves is not None and self.checkpoint_config is not None:
+            # errors are saved as their repr: an exception class that can't be
+            # rebuilt (or isn't allowed to be) must not make the checkpoint unreadable
             saved = [(c, repr(v) if c == ERROR else v) for c, v in writes]
-            self.checkpointer.put_writes(self.checkpoint_config, saved, task_id)
+            self.saves.put_writes(self.checkpoint_config, saved, task_id)
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
         self.out.task_writes(task, writes, self.graph, self.step, self.read_state, cached=cached)
@@ -415,7 +410,9 @@ class StepLoop:
         self._apply_and_emit_values()
         self.pending_writes.clear()
         self._put_checkpoint("loop")
-        if self.interrupt_after and should_interrupt(self.interrupt_after, self.tasks):
+        if self.interrupt_after and should_interrupt(
+            self.checkpoint, self.interrupt_after, self.tasks
+        ):
             self.status = "interrupt_after"
             self.tasks = self._prepare_tasks()
             self._emit_checkpoint()
@@ -423,42 +420,33 @@ class StepLoop:
         self.resuming = False
 
     def _apply_and_emit_values(self) -> None:
-        updated = self._apply([(t, t.writes) for t in self.tasks])
+        updated = self._apply(self.tasks)
         if self.out.wants("values") and not updated.isdisjoint(self.graph.output_key_set):
             self.out.emit("values", self.read_state())
 
-    def _apply(self, tasks: Sequence[tuple[Task | None, Sequence[Write]]]) -> set[str]:
-        updated, branches, sends, bump = apply_writes(
-            self.graph, self.channels, self.barriers, tasks
-        )
-        if bump:
-            self.branches = branches
-            self.sends = sends
-            self.start_input = MISSING
-        else:  # null writes (a Command input) add to what is already triggered
-            self.branches |= branches
-            self.sends.extend(sends)
+    def _apply(self, tasks: Sequence[Task]) -> set[str]:
+        updated = apply_writes(self.graph, self.checkpoint, self.channels, tasks, self.next_version)
+        if any(t.triggers for t in tasks):
+            self.updated_channels = updated
+        else:  # null writes (a Command input) add to what the last step triggered
+            self.updated_channels = (self.updated_channels or set()) | updated
         return updated
 
     def apply_finished(self) -> None:
         """Apply the writes of the tasks that finished (``get_state`` of a paused step)."""
-        self._apply([(t, t.writes) for t in self._reapply_finished()])
+        self._apply(self._reapply_finished())
 
     # ------------------------------------------------------------------ checkpoints
 
     def _put_checkpoint(self, source: str) -> None:
         self.metadata = {"source": source, "step": self.step, "parents": dict(self.checkpoint_map)}
-        self.checkpoint_id = str(uuid7())
-        if self.checkpointer is not None:
-            checkpoint = create_checkpoint(
-                self.checkpoint_id,
-                datetime.now(UTC).isoformat(),
-                self.channels,
-                self.start_input,
-                self.branches,
-                self.sends,
-                self.barriers,
-            )
+        self.checkpoint = create_checkpoint(
+            self.checkpoint, self.channels, self.step, self.updated_channels
+        )
+        if self.saves is not None:
+            versions = self.checkpoint["channel_versions"]
+            new_versions = {k: v for k, v in versions.items() if v != self.saved_versions.get(k)}
+            self.saved_versions = dict(versions)
             parent = self.checkpoint_config
             put_config: RunnableConfig = {
                 "configurable": {
@@ -468,8 +456,15 @@ class StepLoop:
                 },
                 "metadata": self.config.get("metadata", {}),
             }
+            self.saves.put(put_config, self.checkpoint, self.metadata, new_versions)
             self.prev_checkpoint_config = parent
-            self.checkpoint_config = self.checkpointer.put(put_config, checkpoint, self.metadata)
+            self.checkpoint_config = {
+                "configurable": {
+                    "thread_id": self.thread_id,
+                    "checkpoint_ns": self.ns_str,
+                    "checkpoint_id": self.checkpoint["id"],
+                }
+            }
         self.step += 1
 
     def _emit_checkpoint(self) -> None:

@@ -89,6 +89,8 @@ def _live_in_greenlet(
             if worker.dead:
                 sq.consumer = None
                 loop.commit(task, out)
+                if loop.saves is not None:
+                    loop.saves.flush()
                 return
             item, producer = out, sq.producer
             sq.producer = None
@@ -125,13 +127,19 @@ def stream_steps(
         exc = _execute_capturing(loop, task)
         q.put((_DONE, task, exc))
 
+    saves = loop.saves
     failure: BaseException | None = None
     try:
         try:
-            loop.start()
+            lookup = loop.lookup()
+            loop.start(saves.load(lookup) if saves is not None and lookup else None)
             for item in _drain_sync(q):
                 yield shape(item)
-            while (tasks := loop.tick()) is not None:
+            while True:
+                if saves is not None:
+                    saves.flush()
+                if (tasks := loop.tick()) is None:
+                    break
                 for item in _drain_sync(q):
                     yield shape(item)
                 if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
@@ -139,6 +147,8 @@ def stream_steps(
                     loop.commit(
                         task, contextvars.copy_context().run(_execute_capturing, loop, task)
                     )
+                    if saves is not None:
+                        saves.flush()
                 elif len(tasks) == 1 and threading.current_thread() is threading.main_thread():
                     # outside the main thread a pool (web server, Gradio) may resume
                     # this generator in another thread: a greenlet could not follow
@@ -158,11 +168,15 @@ def stream_steps(
                         item = sq.get()
                         if item[0] is _DONE:
                             loop.commit(item[1], item[2])
+                            if saves is not None:
+                                saves.flush()
                             pending -= 1
                         else:
                             yield shape(item)
                 for item in _drain_sync(q):
                     yield shape(item)
+                if saves is not None:
+                    saves.flush()
                 loop.end_step()
                 for item in _drain_sync(q):
                     yield shape(item)
@@ -170,6 +184,8 @@ def stream_steps(
             raise
         except BaseException as exc:
             failure = exc
+        if saves is not None:
+            saves.flush()
         for item in _finish(loop, failure, _drain_sync(q)):
             yield shape(item)
     finally:
@@ -203,13 +219,19 @@ async def astream_steps(
             except asyncio.QueueEmpty:
                 return out
 
+    saves = loop.saves
     failure: BaseException | None = None
     try:
         try:
-            loop.start()
+            lookup = loop.lookup()
+            loop.start(await saves.aload(lookup) if saves is not None and lookup else None)
             for item in drain():
                 yield shape(item)
-            while (tasks := loop.tick()) is not None:
+            while True:
+                if saves is not None:
+                    await saves.aflush()
+                if (tasks := loop.tick()) is None:
+                    break
                 for item in drain():
                     yield shape(item)
                 if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
@@ -224,6 +246,8 @@ async def astream_steps(
                     except BaseException as e:
                         exc = e
                     loop.commit(task, exc)
+                    if saves is not None:
+                        await saves.aflush()
                 elif tasks:
                     sq.idle = True
                     for t in tasks:
@@ -238,6 +262,8 @@ async def astream_steps(
                                 if t is done_task:
                                     del running[at]
                             loop.commit(done_task, exc)
+                            if saves is not None:
+                                await saves.aflush()
                             pending -= 1
                             if loop.error is not None:
                                 for at in running:
@@ -246,6 +272,8 @@ async def astream_steps(
                             yield shape(item)
                 for item in drain():
                     yield shape(item)
+                if saves is not None:
+                    await saves.aflush()
                 loop.end_step()
                 for item in drain():
                     yield shape(item)
@@ -253,6 +281,8 @@ async def astream_steps(
             raise
         except BaseException as exc:
             failure = exc
+        if saves is not None:
+            await saves.aflush()
         for item in _finish(loop, failure, iter(drain())):
             yield shape(item)
     finally:

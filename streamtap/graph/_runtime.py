@@ -8,7 +8,6 @@ worker threads, exactly where ``get_config()`` would.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -17,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
+from xxhash import xxh3_128_hexdigest
 
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP, RESUME
 from streamtap.graph.errors import GraphInterrupt
 from streamtap.graph.types import Interrupt, StreamWriter
 
 if TYPE_CHECKING:
-    from streamtap.graph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 __all__ = ["get_config", "get_stream_writer", "interrupt"]
 
@@ -39,8 +39,7 @@ def _noop_writer(_: Any) -> None:
 
 def interrupt_id(ns: str, answered: int) -> str:
     """Stable 32-hex id of a task's n-th interrupt (LangGraph keys it the same way)."""
-    key = f"{ns}{NS_SEP}{answered}" if answered else ns
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return xxh3_128_hexdigest((f"{ns}{NS_SEP}{answered}" if answered else ns).encode())
 
 
 class Scratchpad:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from streamtap.graph._channels import Channel
-from streamtap.graph._constants import START
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from streamtap.graph._channels import Barrier, Channel, Ephemeral, Tasks
+from streamtap.graph._constants import BRANCH_PREFIX, START, TASKS
 from streamtap.graph._node import BranchSpec, NodeSpec
-from streamtap.graph.checkpoint.base import BaseCheckpointSaver
 
 
 class GraphSpec:
@@ -43,7 +44,15 @@ class GraphSpec:
     ) -> None:
         self.builder = builder  # the StateGraph this was compiled from
         self.nodes = nodes
-        self.channels = channels
+        # LangGraph's channels, by LangGraph's names: the state keys, then what
+        # triggers nodes (the input, one branch channel per node, joins, Sends)
+        self.channels: dict[str, Channel] = {
+            **channels,
+            START: Ephemeral(START, guard=True),
+            **{BRANCH_PREFIX + n: Ephemeral(BRANCH_PREFIX + n, guard=False) for n in nodes},
+            **{chan: Barrier(chan, sources) for chan, (sources, _) in joins.items()},
+            TASKS: Tasks(TASKS),
+        }
         self.state_keys = state_keys
         self.state_key_set = frozenset(state_keys)
         self.input_keys = input_keys
@@ -54,7 +63,12 @@ class GraphSpec:
         self.joins = joins
         self.joins_from = joins_from
         self.branches = branches
-        self.triggers = triggers
+        self.triggers = {START: (START,), **triggers}
+        trigger_to_nodes: dict[str, list[str]] = {}
+        for node, chans in self.triggers.items():
+            for chan in chans:
+                trigger_to_nodes.setdefault(chan, []).append(node)
+        self.trigger_to_nodes = trigger_to_nodes
         self.checkpointer = checkpointer
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after

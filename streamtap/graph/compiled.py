@@ -15,6 +15,7 @@ from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
 )
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
@@ -26,7 +27,6 @@ from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
-from streamtap.graph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from streamtap.graph.types import Command, StateSnapshot
 
 __all__ = ["CompiledStateGraph"]

@@ -6,11 +6,11 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
-from streamtap.graph.checkpoint.base import BaseCheckpointSaver
 from streamtap.graph.compiled import CompiledStateGraph
 
 __all__ = ["CompiledStateGraph", "StateGraph"]

@@ -1,7 +1,21 @@
-"""Checkpointers: where paused and finished runs keep their state."""
+"""Graph persistence is LangGraph's own: its saver interface, savers and checkpoint format.
 
-from streamtap.graph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
-from streamtap.graph.checkpoint.memory import InMemorySaver
-from streamtap.graph.checkpoint.sqlite import SqliteSaver
+Threads therefore move between LangGraph and ``streamtap.graph`` on one saver,
+and users keep the stores they already run (``langgraph-checkpoint-sqlite``,
+``-postgres``). Only the SQLite saver gets a thin wrapper, so that
+``SqliteSaver("graph.sqlite")`` keeps meaning a file.
+"""
 
-__all__ = ["BaseCheckpointSaver", "Checkpoint", "CheckpointTuple", "InMemorySaver", "SqliteSaver"]
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
+from langgraph.checkpoint.memory import InMemorySaver
+
+from streamtap.graph.checkpoint.sqlite import AsyncSqliteSaver, SqliteSaver
+
+__all__ = [
+    "AsyncSqliteSaver",
+    "BaseCheckpointSaver",
+    "Checkpoint",
+    "CheckpointTuple",
+    "InMemorySaver",
+    "SqliteSaver",
+]

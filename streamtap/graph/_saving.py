@@ -1,0 +1,56 @@
+"""A step loop's saver calls, queued in order and run by its runner, sync or awaited.
+
+The step loop stays free of I/O (it decides what to save and when); the sync
+runner calls the saver's methods, the async runner awaits their ``a``-twins.
+LangGraph's own SQLite saver has no async methods: awaited, its sync ones run
+in a worker thread instead of failing, so ``astream`` (and the server) work on
+every saver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+
+async def _acall(saver: BaseCheckpointSaver, name: str, args: tuple[Any, ...]) -> Any:
+    try:
+        return await getattr(saver, "a" + name)(*args)
+    except NotImplementedError:
+        return await asyncio.to_thread(getattr(saver, name), *args)
+
+
+class Saves:
+    """The calls to make on one saver, oldest first (a checkpoint before its writes)."""
+
+    __slots__ = ("ops", "saver")
+
+    def __init__(self, saver: BaseCheckpointSaver) -> None:
+        self.saver = saver
+        self.ops: list[tuple[str, tuple[Any, ...]]] = []
+
+    def put(self, *args: Any) -> None:
+        self.ops.append(("put", args))
+
+    def put_writes(self, *args: Any) -> None:
+        self.ops.append(("put_writes", args))
+
+    def load(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.saver.get_tuple(config)
+
+    async def aload(self, config: RunnableConfig) -> CheckpointTuple | None:
+        result: CheckpointTuple | None = await _acall(self.saver, "get_tuple", (config,))
+        return result
+
+    def flush(self) -> None:
+        ops, self.ops = self.ops, []
+        for name, args in ops:
+            getattr(self.saver, name)(*args)
+
+    async def aflush(self) -> None:
+        ops, self.ops = self.ops, []
+        for name, args in ops:
+            await _acall(self.saver, name, args)
