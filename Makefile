@@ -56,11 +56,14 @@ profiles: $(STAMP)
 	  langchain-groq langchain-deepseek langchain-openrouter
 	PYTHONPATH=.tools/profiles $(PY) scripts/refresh_profiles.py
 
-# Chromium (browser tests) and redis-server (Redis Streams backend) come from Debian.
+# Chromium (browser tests), redis-server (Redis Streams backend) and postgresql (the throw-away
+# server of tests/_postgres.py; initdb is in /usr/lib/postgresql/*/bin) come from Debian.
 # Best effort: without them (no root, no apt) those tests skip with a stated reason.
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 \
+		|| missing="$$missing postgresql"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \

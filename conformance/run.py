@@ -4,16 +4,18 @@
    .tools/conformance/, reused when present; the sdist ships LangGraph's tests/.
 2. Extract tests/ to a temporary directory, rewrite the public imports to streamtap's the way
    a user porting code would (conformance/rewrite.py), and replace tests/conftest.py with
-   conformance/support/conftest.py (streamtap's savers; Postgres only with STREAMTAP_PG_DSN).
+   conformance/support/conftest.py (streamtap's savers; Postgres only with STREAMTAP_PG_DSN,
+   which --postgres sets to a temporary cluster started for the run by tests/_postgres.py).
 3. Run the in-scope files with pytest, one subprocess per file (a per-test timeout inside, a
    per-file timeout outside), and compare with conformance/expected_failures.toml.
 
-Usage: python conformance/run.py [--update] [--jobs N] [--timeout S] [-k FILE_GLOB ...]
+Usage: python conformance/run.py [--update] [--postgres] [--jobs N] [--timeout S] [-k FILE_GLOB ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import hashlib
 import importlib
@@ -178,6 +180,31 @@ def run_file(work: Path, name: str, per_test: float, per_file: float) -> list[di
     return ex.read_records(out)
 
 
+PG_DSN_ENV = "STREAMTAP_PG_DSN"
+
+
+def start_postgres(stack: contextlib.ExitStack) -> str:
+    """``--postgres``: a cluster for the whole run, its DSN in the environment pytest inherits.
+
+    A set STREAMTAP_PG_DSN wins (tests/_postgres.py then starts nothing). A machine without
+    PostgreSQL still gets its conformance run, minus the Postgres parameters, with the reason.
+    """
+    from tests._postgres import PostgresUnavailable, temporary_postgres
+
+    if os.environ.get(PG_DSN_ENV):
+        print("Postgres parameters enabled (STREAMTAP_PG_DSN)", flush=True)
+        return "enabled (STREAMTAP_PG_DSN)"
+    try:
+        dsn = stack.enter_context(temporary_postgres())
+    except PostgresUnavailable as e:
+        print(f"Postgres parameters skipped: {e.reason}", flush=True)
+        return "skipped (see above)"
+    os.environ[PG_DSN_ENV] = dsn
+    stack.callback(os.environ.pop, PG_DSN_ENV, None)
+    print("Postgres parameters enabled (temporary cluster)", flush=True)
+    return "enabled (temporary cluster)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--update", action="store_true", help="rewrite expected_failures.toml")
@@ -186,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file-timeout", type=float, default=900, help="seconds per file")
     ap.add_argument("-k", dest="patterns", action="append", default=[], help="file glob")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run the Postgres parameters on a temporary PostgreSQL cluster\n"
+        "(tests/_postgres.py; a set STREAMTAP_PG_DSN is used instead)",
+    )
     args = ap.parse_args(argv)
 
     started = time.monotonic()
@@ -193,19 +226,24 @@ def main(argv: list[str] | None = None) -> int:
     sdist = ensure_sdist(version, sha256)
     work = Path(tempfile.mkdtemp(prefix="streamtap-conformance-"))
     try:
-        scope = port(extract_tests(sdist, work), args.patterns)
-        pg = "enabled (STREAMTAP_PG_DSN)" if os.environ.get("STREAMTAP_PG_DSN") else "skipped"
-        print(
-            f"langgraph {version}: {len(scope.files)} test files in scope "
-            f"({sum(scope.files.values())} test functions before parametrization), "
-            f"{len(scope.excluded_files)} files and {len(scope.excluded_tests)} test "
-            f"functions excluded as internals; Postgres parameters {pg}",
-            flush=True,
-        )
-        order = sorted(scope.files, key=lambda f: -(work / "tests" / f).stat().st_size)
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            batches = pool.map(lambda f: run_file(work, f, args.timeout, args.file_timeout), order)
-            results = ex.aggregate(r for batch in batches for r in batch)
+        with contextlib.ExitStack() as stack:  # the temporary Postgres cluster, if any
+            pg = start_postgres(stack) if args.postgres else None
+            scope = port(extract_tests(sdist, work), args.patterns)
+            if pg is None:
+                pg = "enabled (STREAMTAP_PG_DSN)" if os.environ.get(PG_DSN_ENV) else "skipped"
+            print(
+                f"langgraph {version}: {len(scope.files)} test files in scope "
+                f"({sum(scope.files.values())} test functions before parametrization), "
+                f"{len(scope.excluded_files)} files and {len(scope.excluded_tests)} test "
+                f"functions excluded as internals; Postgres parameters {pg}",
+                flush=True,
+            )
+            order = sorted(scope.files, key=lambda f: -(work / "tests" / f).stat().st_size)
+            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+                batches = pool.map(
+                    lambda f: run_file(work, f, args.timeout, args.file_timeout), order
+                )
+                results = ex.aggregate(r for batch in batches for r in batch)
     finally:
         if args.keep:
             print(f"kept {work}")

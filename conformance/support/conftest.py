@@ -155,17 +155,22 @@ def async_store(request: pytest.FixtureRequest) -> Any:
 
 @contextmanager
 def _postgres_database() -> Iterator[str]:
-    """A fresh database on the STREAMTAP_PG_DSN server, dropped afterwards."""
+    """A fresh database on the STREAMTAP_PG_DSN server, dropped afterwards.
+
+    The DSN may be a URL with or without a database or query, or key=value pairs: libpq's own
+    parser (make_conninfo) swaps the database.
+    """
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     assert PG_DSN is not None
     name = f"conformance_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+    with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"{PG_DSN.rpartition('/')[0]}/{name}"
+        yield make_conninfo(PG_DSN, dbname=name)
     finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=10) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
