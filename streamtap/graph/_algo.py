@@ -40,6 +40,7 @@ from streamtap.graph._constants import (
 from streamtap.graph._node import BranchSpec
 from streamtap.graph._runtime import TaskContext, interrupt_id
 from streamtap.graph._spec import GraphSpec
+from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._writes import (
     Write,
     command_updates,
@@ -147,7 +148,7 @@ def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> dict[str
 def restore_channels(graph: GraphSpec, checkpoint: Checkpoint) -> dict[str, Channel]:
     """The graph's channels holding what ``checkpoint`` saved."""
     values = checkpoint["channel_values"]
-    return {k: c.restore(values.get(k, MISSING)) for k, c in graph.channels.items()}
+    return {k: c.restore(from_stored(k, values.get(k, MISSING))) for k, c in graph.channels.items()}
 
 
 def _triggered(
@@ -306,9 +307,9 @@ def should_interrupt(
     Only when a channel changed since the last such interrupt: a resumed run marks
     every version seen (``mark_interrupt_seen``) and so does not stop again.
     """
-    versions = checkpoint["channel_versions"]
-    seen = checkpoint["versions_seen"].get(INTERRUPT, {})
-    null = type(next(iter(versions.values()), None))()
+    versions: dict[str, Any] = checkpoint["channel_versions"]
+    seen: dict[str, Any] = checkpoint["versions_seen"].get(INTERRUPT, {})
+    null: Any = type(next(iter(versions.values()), 0))()
     if not any(v > seen.get(chan, null) for chan, v in versions.items()):
         return False
     return any((nodes == "*" and not t.hidden) or (nodes != "*" and t.name in nodes) for t in tasks)
@@ -441,7 +442,7 @@ def create_checkpoint(
     values = {}
     for key, channel in channels.items():
         if key in versions and (value := channel.checkpoint()) is not MISSING:
-            values[key] = value
+            values[key] = to_stored(key, value)
     return {
         "v": CHECKPOINT_VERSION,
         "id": str(uuid6(clock_seq=step)),

@@ -71,6 +71,7 @@ from streamtap.graph._emit import (
 from streamtap.graph._runtime import Scratchpad, Sink, TaskContext
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
+from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._stream_queue import StreamClosed
 from streamtap.graph._writes import ParentCommand, Write
 from streamtap.graph.errors import EmptyInputError, GraphInterrupt, GraphRecursionError
@@ -119,7 +120,7 @@ class StepLoop:
         self.interrupt_before = interrupt_before or graph.interrupt_before
         self.interrupt_after = interrupt_after or graph.interrupt_after
         if graph.checkpointer is False:
-            self.checkpointer: BaseCheckpointSaver | None = None
+            self.checkpointer: BaseCheckpointSaver[Any] | None = None
         elif isinstance(graph.checkpointer, BaseCheckpointSaver):
             self.checkpointer = graph.checkpointer
         else:
@@ -163,7 +164,7 @@ class StepLoop:
 
     @classmethod
     def at_checkpoint(
-        cls, graph: GraphSpec, saved: CheckpointTuple, saver: BaseCheckpointSaver
+        cls, graph: GraphSpec, saved: CheckpointTuple, saver: BaseCheckpointSaver[Any]
     ) -> StepLoop:
         """A loop that only reads ``saved`` (for ``get_state``): its step's tasks prepared."""
         ns = saved.config[CONF].get("checkpoint_ns", "")
@@ -238,7 +239,7 @@ class StepLoop:
         self.saved_versions = dict(saved.checkpoint["channel_versions"])
         self.checkpoint_config = saved.config
         self.prev_checkpoint_config = saved.parent_config
-        self.pending_writes = list(saved.pending_writes or ())
+        self.pending_writes = [(t, c, from_stored(c, v)) for t, c, v in saved.pending_writes or ()]
         self.metadata = {
             "source": saved.metadata.get("source"),
             "step": saved.metadata.get("step"),
@@ -393,7 +394,7 @@ class StepLoop:
         if self.saves is not None and self.checkpoint_config is not None:
             # errors are saved as their repr: an exception class that can't be
             # rebuilt (or isn't allowed to be) must not make the checkpoint unreadable
-            saved = [(c, repr(v) if c == ERROR else v) for c, v in writes]
+            saved = [(c, to_stored(c, repr(v) if c == ERROR else v)) for c, v in writes]
             self.saves.put_writes(self.checkpoint_config, saved, task_id)
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:

@@ -86,7 +86,7 @@ class TaskContext:
     writer: StreamWriter
     scratchpad: Scratchpad
     send: Callable[[list[tuple[str, Any]]], None]
-    checkpointer: BaseCheckpointSaver | None
+    checkpointer: BaseCheckpointSaver[Any] | None
     parent_sink: Sink | None
     resuming: bool
     resume_map: dict[str, Any] | None

@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 
-async def _acall(saver: BaseCheckpointSaver, name: str, args: tuple[Any, ...]) -> Any:
+async def _acall(saver: BaseCheckpointSaver[Any], name: str, args: tuple[Any, ...]) -> Any:
     try:
         return await getattr(saver, "a" + name)(*args)
     except NotImplementedError:
@@ -28,7 +28,7 @@ class Saves:
 
     __slots__ = ("ops", "saver")
 
-    def __init__(self, saver: BaseCheckpointSaver) -> None:
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
         self.saver = saver
         self.ops: list[tuple[str, tuple[Any, ...]]] = []
 

@@ -34,7 +34,7 @@ class GraphSpec:
         joins_from: dict[str, list[str]],
         branches: dict[str, list[BranchSpec]],
         triggers: dict[str, tuple[str, ...]],
-        checkpointer: BaseCheckpointSaver | bool | None,
+        checkpointer: BaseCheckpointSaver[Any] | bool | None,
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
         name: str,

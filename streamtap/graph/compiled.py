@@ -229,7 +229,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
 
     # ------------------------------------------------------------------ state
 
-    def _saver(self, config: RunnableConfig) -> BaseCheckpointSaver:
+    def _saver(self, config: RunnableConfig) -> BaseCheckpointSaver[Any]:
         if isinstance(self.checkpointer, BaseCheckpointSaver):
             return self.checkpointer
         ctx = (config.get(CONF) or {}).get(KEY_TASK)
@@ -251,7 +251,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         self,
         saved: CheckpointTuple | None,
         config: RunnableConfig,
-        saver: BaseCheckpointSaver,
+        saver: BaseCheckpointSaver[Any],
         *,
         live: bool,
         recurse: bool,
@@ -288,7 +288,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             values=loop.read_state(self.state_keys),
             next=tuple(t.name for t in tasks if t.id not in finished),
             config=_with_checkpoint_map(saved.config, parents) or saved.config,
-            metadata=saved.metadata,
+            metadata=dict(saved.metadata),
             created_at=saved.checkpoint["ts"],
             parent_config=_with_checkpoint_map(saved.parent_config, parents),
             tasks=tuple(states),
