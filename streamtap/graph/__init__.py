@@ -7,7 +7,13 @@ shapes, metadata, interrupts and checkpoint events.
 
 from streamtap.graph._constants import END, START
 from streamtap.graph._runtime import get_config, get_stream_writer, interrupt
-from streamtap.graph.checkpoint import BaseCheckpointSaver, InMemorySaver, SqliteSaver
+from streamtap.graph.checkpoint import (
+    AsyncSqliteSaver,
+    BaseCheckpointSaver,
+    InMemorySaver,
+    SqliteSaver,
+    UnsafeCheckpointError,
+)
 from streamtap.graph.compiled import CompiledStateGraph
 from streamtap.graph.errors import (
     EmptyInputError,
@@ -32,6 +38,7 @@ __all__ = [
     "END",
     "REMOVE_ALL_MESSAGES",
     "START",
+    "AsyncSqliteSaver",
     "BaseCheckpointSaver",
     "Command",
     "CompiledStateGraph",
@@ -50,6 +57,7 @@ __all__ = [
     "StateSnapshot",
     "StreamThreadError",
     "StreamWriter",
+    "UnsafeCheckpointError",
     "add_messages",
     "get_config",
     "get_stream_writer",

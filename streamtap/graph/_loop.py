@@ -74,6 +74,7 @@ from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._stream_queue import StreamClosed
 from streamtap.graph._writes import ParentCommand, Write
+from streamtap.graph.checkpoint.serde import harden, is_hardened
 from streamtap.graph.errors import EmptyInputError, GraphInterrupt, GraphRecursionError
 from streamtap.graph.types import Command, Interrupt
 
@@ -125,6 +126,9 @@ class StepLoop:
             self.checkpointer = graph.checkpointer
         else:
             self.checkpointer = parent.checkpointer if parent is not None else None
+            if self.checkpointer is not None and is_hardened(self.checkpointer):
+                # the parent's saver must also load what this subgraph's state holds
+                harden(self.checkpointer, allow=graph.checkpoint_types)
         self.thread_id = conf.get("thread_id")
         if self.checkpointer is not None and self.thread_id is None:
             raise ValueError(

@@ -41,6 +41,8 @@ class GraphSpec:
         state_mapper: Callable[[dict[str, Any]], Any] | None,
         output_mapper: Callable[[dict[str, Any]], Any] | None,
         debug: bool = False,
+        trust_checkpoints: bool = False,
+        checkpoint_types: frozenset[type] = frozenset(),
     ) -> None:
         self.builder = builder  # the StateGraph this was compiled from
         self.nodes = nodes
@@ -76,4 +78,6 @@ class GraphSpec:
         self.state_mapper = state_mapper
         self.output_mapper = output_mapper
         self.debug = debug
+        self.trust_checkpoints = trust_checkpoints
+        self.checkpoint_types = checkpoint_types  # what a saver must be able to load
         self.order = [START, *nodes]

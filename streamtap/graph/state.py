@@ -11,6 +11,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
+from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
@@ -205,13 +206,27 @@ class StateGraph:
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
         debug: bool = False,
+        trust_checkpoints: bool = False,
     ) -> CompiledStateGraph:
-        """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph."""
+        """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph.
+
+        The saver gets streamtap's strict serializer (``checkpoint.serde.harden``),
+        allowing the types the graph's schemas name: a tampered store must not run
+        code on load. ``trust_checkpoints=True`` leaves the saver's serializer as it
+        is, for stores only the application itself can write.
+        """
         if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver | bool):
             raise TypeError(
-                "checkpointer must be a streamtap.graph checkpointer (InMemorySaver, "
-                f"SqliteSaver), True/False or None, got {type(checkpointer).__name__}"
+                "checkpointer must be a LangGraph checkpoint saver (InMemorySaver, SqliteSaver, "
+                f"PostgresSaver, ...), True/False or None, got {type(checkpointer).__name__}"
             )
+        checkpoint_types = frozenset(
+            types_in_schemas(
+                self.state_schema, self.input_schema, self.output_schema, self.context_schema
+            )
+        )
+        if isinstance(checkpointer, BaseCheckpointSaver) and not trust_checkpoints:
+            harden(checkpointer, allow=checkpoint_types)
         self.validate(
             [n for n in (interrupt_before or ()) if n != "*"] if interrupt_before != "*" else []
         )
@@ -252,4 +267,6 @@ class StateGraph:
             state_mapper=state_mapper(self.state_schema),
             output_mapper=state_mapper(self.output_schema),
             debug=debug,
+            trust_checkpoints=trust_checkpoints,
+            checkpoint_types=checkpoint_types,
         )

@@ -9,6 +9,7 @@ and users keep the stores they already run (``langgraph-checkpoint-sqlite``,
 from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 
+from streamtap.graph.checkpoint.serde import StrictSerializer, UnsafeCheckpointError, harden
 from streamtap.graph.checkpoint.sqlite import AsyncSqliteSaver, SqliteSaver
 
 __all__ = [
@@ -18,4 +19,7 @@ __all__ = [
     "CheckpointTuple",
     "InMemorySaver",
     "SqliteSaver",
+    "StrictSerializer",
+    "UnsafeCheckpointError",
+    "harden",
 ]
