@@ -10,6 +10,7 @@ every saver.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -44,6 +45,14 @@ class Saves:
     async def aload(self, config: RunnableConfig) -> CheckpointTuple | None:
         result: CheckpointTuple | None = await _acall(self.saver, "get_tuple", (config,))
         return result
+
+    async def alist(self, config: RunnableConfig, **kwargs: Any) -> AsyncIterator[CheckpointTuple]:
+        try:
+            async for saved in self.saver.alist(config, **kwargs):
+                yield saved
+        except NotImplementedError:
+            for saved in await asyncio.to_thread(lambda: list(self.saver.list(config, **kwargs))):
+                yield saved
 
     def flush(self) -> None:
         ops, self.ops = self.ops, []

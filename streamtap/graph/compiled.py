@@ -25,9 +25,10 @@ from streamtap.graph._loop import StepLoop
 from streamtap.graph._params import check_call_kwargs
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
+from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
-from streamtap.graph.types import Command, StateSnapshot
+from streamtap.graph.types import Command, PregelTask, StateSnapshot
 
 __all__ = ["CompiledStateGraph"]
 
@@ -254,32 +255,14 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         saver: BaseCheckpointSaver[Any],
         *,
         live: bool,
-        recurse: bool,
     ) -> StateSnapshot:
+        """The snapshot of ``saved`` (no I/O: subgraph states are filled in by the caller)."""
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
         ns = saved.config[CONF].get("checkpoint_ns", "")
         loop = StepLoop.at_checkpoint(self, saved, saver)
         tasks = loop.tasks
         states = task_states(self, tasks, loop.pending_writes, ns, loop.thread_id, live=live)
-        if recurse:
-            states = [
-                t._replace(
-                    state=self._subgraph_for(t.name).get_state(
-                        {
-                            CONF: {
-                                **cast(dict[str, Any], t.state)[CONF],
-                                "__streamtap_saver": saver,
-                                "__streamtap_resolved": True,
-                            }
-                        },
-                        subgraphs=True,
-                    )
-                )
-                if t.state is not None
-                else t
-                for t in states
-            ]
         finished = {t.id for t in states if t.result is not None} if live else set()
         if finished:
             loop.apply_finished()
@@ -295,30 +278,74 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             interrupts=tuple(i for t in states for i in t.interrupts),
         )
 
-    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
-        """The thread's latest state (or the checkpoint ``checkpoint_id`` names)."""
+    def _state_lookup(
+        self, config: RunnableConfig
+    ) -> tuple[CompiledStateGraph, BaseCheckpointSaver[Any], RunnableConfig]:
+        """Which graph owns ``config``'s namespace, the saver, and the config to look up."""
         conf = dict(config.get(CONF) or {})
         saver = conf.pop("__streamtap_saver", None) or self._saver(config)
+        graph: CompiledStateGraph = self
         ns = conf.get("checkpoint_ns", "")
-        if ns and conf.get("__streamtap_resolved") is None:
-            sub = self._subgraph_for(ns)
-            if sub is not self:
-                return sub.get_state(
-                    {CONF: {**conf, "__streamtap_saver": saver, "__streamtap_resolved": True}},
-                    subgraphs=subgraphs,
-                )
+        if ns and not conf.pop("__streamtap_resolved", None):
+            graph = self._subgraph_for(ns)
         conf.pop("__streamtap_resolved", None)
         if conf.get("thread_id") is None:
             raise ValueError('get_state needs config={"configurable": {"thread_id": ...}}')
         conf["thread_id"] = str(conf["thread_id"])
-        lookup: RunnableConfig = {CONF: conf}
-        saved = saver.get_tuple(lookup)
-        return self._snapshot(
-            saved, lookup, saver, live="checkpoint_id" not in conf, recurse=subgraphs
+        return graph, saver, {CONF: conf}
+
+    @staticmethod
+    def _subgraph_config(task: PregelTask, saver: BaseCheckpointSaver[Any]) -> RunnableConfig:
+        conf = cast(dict[str, Any], task.state)[CONF]
+        return {CONF: {**conf, "__streamtap_saver": saver, "__streamtap_resolved": True}}
+
+    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's latest state (or the checkpoint ``checkpoint_id`` names)."""
+        graph, saver, lookup = self._state_lookup(config)
+        snap = graph._snapshot(
+            saver.get_tuple(lookup), lookup, saver, live="checkpoint_id" not in lookup[CONF]
         )
+        if not subgraphs:
+            return snap
+        tasks = tuple(
+            t._replace(
+                state=graph._subgraph_for(t.name).get_state(
+                    self._subgraph_config(t, saver), subgraphs=True
+                )
+            )
+            if t.state is not None
+            else t
+            for t in snap.tasks
+        )
+        return snap._replace(tasks=tasks)
 
     async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
-        return self.get_state(config, subgraphs=subgraphs)
+        """:meth:`get_state` through the saver's async methods (``AsyncPostgresSaver``...)."""
+        graph, saver, lookup = self._state_lookup(config)
+        saved = await Saves(saver).aload(lookup)
+        snap = graph._snapshot(saved, lookup, saver, live="checkpoint_id" not in lookup[CONF])
+        if not subgraphs:
+            return snap
+        tasks = []
+        for t in snap.tasks:
+            if t.state is not None:
+                sub = graph._subgraph_for(t.name)
+                t = t._replace(
+                    state=await sub.aget_state(self._subgraph_config(t, saver), subgraphs=True)
+                )
+            tasks.append(t)
+        return snap._replace(tasks=tuple(tasks))
+
+    def _history_lookup(
+        self, config: RunnableConfig
+    ) -> tuple[BaseCheckpointSaver[Any], RunnableConfig]:
+        saver = self._saver(config)
+        conf = dict(config.get(CONF) or {})
+        if conf.get("thread_id") is None:
+            raise ValueError('get_state_history needs config={"configurable": {"thread_id": ...}}')
+        conf["thread_id"] = str(conf["thread_id"])
+        conf.setdefault("checkpoint_ns", "")
+        return saver, {CONF: conf}
 
     def get_state_history(
         self,
@@ -328,15 +355,10 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
-        """Every saved checkpoint of the thread, newest first."""
-        saver = self._saver(config)
-        conf = dict(config.get(CONF) or {})
-        if conf.get("thread_id") is None:
-            raise ValueError('get_state_history needs config={"configurable": {"thread_id": ...}}')
-        conf["thread_id"] = str(conf["thread_id"])
-        conf.setdefault("checkpoint_ns", "")
-        for saved in saver.list({CONF: conf}, filter=filter, before=before, limit=limit):
-            yield self._snapshot(saved, saved.config, saver, live=False, recurse=False)
+        """Every saved checkpoint of the thread, newest first (``filter`` matches metadata)."""
+        saver, lookup = self._history_lookup(config)
+        for saved in saver.list(lookup, filter=filter, before=before, limit=limit):
+            yield self._snapshot(saved, saved.config, saver, live=False)
 
     async def aget_state_history(
         self,
@@ -346,8 +368,9 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[StateSnapshot]:
-        for snap in self.get_state_history(config, filter=filter, before=before, limit=limit):
-            yield snap
+        saver, lookup = self._history_lookup(config)
+        async for saved in Saves(saver).alist(lookup, filter=filter, before=before, limit=limit):
+            yield self._snapshot(saved, saved.config, saver, live=False)
 
 
 def _with_checkpoint_map(

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.server._schema import CommandSpec
 
 __all__ = ["GraphEntry", "assistant_uuid"]
@@ -23,6 +24,16 @@ _ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 def assistant_uuid(graph_id: str) -> str:
     """A stable assistant id per graph name, as the Platform derives its default assistants."""
     return str(uuid.uuid5(_ASSISTANT_NAMESPACE, graph_id))
+
+
+def _schema_types(graph: Any) -> set[type]:
+    """The classes a served graph's schemas name (LangGraph's graphs keep them on the builder)."""
+    own = getattr(graph, "checkpoint_types", None)
+    if own is not None:
+        return set(own)
+    builder = getattr(graph, "builder", None)
+    names = ("state_schema", "input_schema", "output_schema", "context_schema")
+    return types_in_schemas(*(getattr(builder, n, None) for n in names))
 
 
 def _is_langgraph(graph: Any) -> bool:
@@ -42,6 +53,9 @@ class GraphEntry:
         self.assistant_id = assistant_uuid(graph_id)
         self.langgraph = _is_langgraph(graph)
         saver = checkpointer if checkpointer is not None else self._own_saver(graph)
+        if not getattr(graph, "trust_checkpoints", False):
+            # GET /threads/{id}/state must not run what a tampered store names
+            harden(saver, allow=_schema_types(graph))
         self.stateful = self._with_saver(graph, saver)
         self.stateless = self._with_saver(graph, None)
 

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from streamtap.graph.checkpoint.serde import UnsafeCheckpointError
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._records import (
     EventsExpiredError,
@@ -387,6 +388,12 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return _json(exc.body, exc.status)
 
 
+async def _unsafe_checkpoint(request: Request, exc: Exception) -> Response:
+    # a store that names code to run is a server-side fault the client can't fix;
+    # the message says which type was refused and how an operator allows it
+    return _json({"detail": f"The thread's stored state was refused: {exc}"}, 500)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _json({"detail": exc.detail}, exc.status_code, exc.headers)
@@ -481,7 +488,11 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            UnsafeCheckpointError: _unsafe_checkpoint,
+        },
     )
     app.state.manager = manager
     return app
