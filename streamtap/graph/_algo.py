@@ -96,7 +96,9 @@ def empty_checkpoint() -> Checkpoint:
 def _path_key(path: tuple[Any, ...]) -> tuple[int, str, int]:
     # LangGraph applies a step's writes sorted by task path: input, pulls by name, then pushes.
     if not path:
-        return (-1, "", 0)
+        return (-2, "", 0)
+    if path[0] == INTERRUPT:  # update_state's hand-written tasks
+        return (-1, "", path[1])
     return (0, path[1], 0) if path[0] == PULL else (1, "", path[1])
 
 

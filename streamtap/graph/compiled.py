@@ -17,6 +17,7 @@ from langchain_core.runnables.config import (
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from streamtap.graph._algo import branch_writes
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
@@ -28,7 +29,8 @@ from streamtap.graph._runtime import StreamPart
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
-from streamtap.graph.types import Command, PregelTask, StateSnapshot
+from streamtap.graph._update import Superstep
+from streamtap.graph.types import Command, PregelTask, StateSnapshot, StateUpdate
 
 __all__ = ["CompiledStateGraph"]
 
@@ -371,6 +373,74 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         saver, lookup = self._history_lookup(config)
         async for saved in Saves(saver).alist(lookup, filter=filter, before=before, limit=limit):
             yield self._snapshot(saved, saved.config, saver, live=False)
+
+    # ------------------------------------------------------------------ updates
+
+    def bulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]]
+    ) -> RunnableConfig:
+        """Write supersteps by hand, each a checkpoint (LangGraph's ``bulk_update_state``)."""
+        if not supersteps:
+            raise ValueError("No supersteps provided")
+        graph, saver, lookup = self._state_lookup(config)
+        saves = Saves(saver)
+        for updates in supersteps:
+            step = Superstep(graph, saves.load(lookup), updates, lookup, saver.get_next_version)
+            for task, branch, arg in step.plan():
+                result = branch.path.call(arg, lookup, None)
+                task.writes.extend(branch_writes(graph, branch, result))
+            lookup = graph._save_update(step, saves)
+            saves.flush()
+        return lookup
+
+    async def abulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]]
+    ) -> RunnableConfig:
+        if not supersteps:
+            raise ValueError("No supersteps provided")
+        graph, saver, lookup = self._state_lookup(config)
+        saves = Saves(saver)
+        for updates in supersteps:
+            saved = await saves.aload(lookup)
+            step = Superstep(graph, saved, updates, lookup, saver.get_next_version)
+            for task, branch, arg in step.plan():
+                result = await branch.path.acall(arg, lookup, None)
+                task.writes.extend(branch_writes(graph, branch, result))
+            lookup = graph._save_update(step, saves)
+            await saves.aflush()
+        return lookup
+
+    def _save_update(self, step: Superstep, saves: Saves) -> RunnableConfig:
+        parent, checkpoint, metadata, new_versions = step.result()
+        put_config: RunnableConfig = {CONF: {**parent[CONF], "checkpoint_ns": step.ns}}
+        saves.put(put_config, checkpoint, metadata, new_versions)
+        saved: RunnableConfig = {
+            CONF: {
+                "thread_id": step.thread_id,
+                "checkpoint_ns": step.ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+        return _with_checkpoint_map(saved, metadata.get("parents") or {}) or saved
+
+    def update_state(
+        self,
+        config: RunnableConfig,
+        values: Any,
+        as_node: str | None = None,
+        task_id: str | None = None,
+    ) -> RunnableConfig:
+        """Update the thread's state as if ``as_node`` had returned ``values``."""
+        return self.bulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
+
+    async def aupdate_state(
+        self,
+        config: RunnableConfig,
+        values: Any,
+        as_node: str | None = None,
+        task_id: str | None = None,
+    ) -> RunnableConfig:
+        return await self.abulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
 
 
 def _with_checkpoint_map(

@@ -105,6 +105,14 @@ class Command:
         return list(goto)
 
 
+class StateUpdate(NamedTuple):
+    """One hand-written node update for ``bulk_update_state`` (LangGraph's shape)."""
+
+    values: dict[str, Any] | Any | None
+    as_node: str | None = None
+    task_id: str | None = None
+
+
 class PregelTask(NamedTuple):
     """A task of a step, as ``get_state().tasks`` reports it."""
 
