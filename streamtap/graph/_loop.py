@@ -155,6 +155,7 @@ class StepLoop:
         self.stop = 0
         self.tasks: list[Task] = []
         self.resuming = False
+        self.replaying = False  # time travel: finished tasks re-run, their writes not reused
         # outcome
         self.status = "pending"
         self.error: BaseException | None = None
@@ -212,14 +213,29 @@ class StepLoop:
             self._load(saved)
         self.stop = self.step + self.config.get("recursion_limit", 25) + 1
         is_command = isinstance(self.input, Command)
+        # time travel: a run addressed at a saved checkpoint that is not the answer to
+        # its interrupt re-runs what followed (interrupts fire again) on a fork of it
+        traveling = (
+            saved is not None
+            and not self.nested
+            and bool(self.config[CONF].get("checkpoint_id"))
+            and not (is_command and self.input.resume is not None)
+        )
         if saved is not None and (
             self.parent.resuming if self.parent is not None else self.input is None or is_command
         ):
             self.resuming = True
-            mark_interrupt_seen(self.checkpoint, self.channels)
+            forks = traveling and self.metadata.get("source") not in ("update", "fork")
+            if traveling:
+                self.replaying = True
+                self.pending_writes = [w for w in self.pending_writes if w[1] != RESUME]
             if is_command:
-                self._apply_command(self.input)
+                self._apply_command(self.input, save=not forks)
             self._apply_null_writes()
+            mark_interrupt_seen(self.checkpoint, self.channels)
+            if forks:
+                self.pending_writes.clear()
+                self._put_checkpoint("fork")
             if self.out.wants("values"):
                 self.out.emit("values", self.read_state())
         elif self.input is not None:
@@ -253,14 +269,16 @@ class StepLoop:
         # which channels the saved step updated is not used on the first tick (as LangGraph)
         self.updated_channels = None
 
-    def _apply_command(self, cmd: Command) -> None:
+    def _apply_command(self, cmd: Command, *, save: bool = True) -> None:
         writes, resume_map = command_writes(cmd, self.checkpointer is not None, self.pending_writes)
         if resume_map is not None:
             self.resume_map = resume_map
         if not writes and self.resume_map is None:
             raise EmptyInputError("Received empty Command input")
-        if writes:
+        if writes and save:
             self._put_writes(NULL_TASK_ID, writes)
+        elif writes:  # carried into a fork: applied, never stored on the addressed checkpoint
+            record_writes(self.pending_writes, NULL_TASK_ID, writes)
 
     def _apply_null_writes(self) -> None:
         null = [(c, v) for t, c, v in self.pending_writes if t == NULL_TASK_ID]
@@ -283,7 +301,11 @@ class StepLoop:
         if not tasks:
             self.status = "done"
             return None
-        replayed = self._reapply_finished() if self.resuming and self.pending_writes else []
+        replayed = (
+            self._reapply_finished()
+            if self.resuming and not self.replaying and self.pending_writes
+            else []
+        )
         if self.interrupt_before and should_interrupt(
             self.checkpoint, self.interrupt_before, tasks
         ):

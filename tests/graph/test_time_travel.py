@@ -1,0 +1,57 @@
+"""Time travel: replaying from a saved checkpoint re-runs what followed it (interrupts fire
+again) on a fork; LangGraph is the oracle on the same graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from tests.graph.test_cross_engine import ENGINES, approval_graph
+
+CONFIG = {"configurable": {"thread_id": "tt"}}
+
+
+def _replay(engine: str) -> Any:
+    graph = approval_graph(engine, InMemorySaver())
+    graph.invoke({"log": []}, CONFIG)
+    graph.invoke(ENGINES[engine].Command(resume="hello"), CONFIG)
+    before_ask = next(s for s in graph.get_state_history(CONFIG) if s.next == ("ask",))
+    replayed = graph.invoke(None, before_ask.config)
+    history = [
+        (s.metadata["source"], s.metadata["step"], s.next) for s in graph.get_state_history(CONFIG)
+    ]
+    head = graph.get_state(CONFIG)
+    fork_parent = head.parent_config["configurable"]["checkpoint_id"]
+    return (
+        replayed["log"],
+        [i.value for i in replayed["__interrupt__"]],
+        history,
+        fork_parent == before_ask.config["configurable"]["checkpoint_id"],
+        head.next,
+    )
+
+
+def test_replay_before_an_interrupt_raises_it_again() -> None:
+    ours, theirs = _replay("streamtap"), _replay("langgraph")
+    assert ours == theirs
+    log, interrupts, history, forked_from_it, head_next = ours
+    assert log == ["a"]  # the old answer is not reused
+    assert interrupts == ["ok?"]
+    assert history[0] == ("fork", 2, ("ask",))
+    assert forked_from_it and head_next == ("ask",)
+
+
+def _resume_the_replay(engine: str) -> Any:
+    graph = approval_graph(engine, InMemorySaver())
+    graph.invoke({"log": []}, CONFIG)
+    graph.invoke(ENGINES[engine].Command(resume="first"), CONFIG)
+    before_ask = next(s for s in graph.get_state_history(CONFIG) if s.next == ("ask",))
+    graph.invoke(None, before_ask.config)
+    return graph.invoke(ENGINES[engine].Command(resume="second"), CONFIG)
+
+
+def test_a_replayed_interrupt_takes_a_new_answer() -> None:
+    ours = _resume_the_replay("streamtap")
+    assert ours == _resume_the_replay("langgraph")
+    assert ours["log"] == ["a", "human:second", "b"]
