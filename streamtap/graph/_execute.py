@@ -24,7 +24,7 @@ from streamtap.graph._config import patch_config
 from streamtap.graph._constants import START
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import TaskContext
-from streamtap.graph._writes import ParentCommand, as_own_command
+from streamtap.graph._writes import ParentCommand, addressed_to
 
 
 def _node_config(task: Task, chain_run: Any) -> RunnableConfig:
@@ -78,11 +78,10 @@ def execute_task(loop: StepLoop, task: Task) -> None:
         var_child_runnable_config.set(config)
         try:
             ret = spec.action.call(task.input, config, task.ctx)
+            _route(loop, task, ret, config, task.ctx)
         except ParentCommand as pc:
-            if not spec.is_subgraph:
-                raise
-            ret = as_own_command(pc.command)
-        _route(loop, task, ret, config, task.ctx)
+            ret = addressed_to(task, pc)
+            _route(loop, task, ret, config, task.ctx)
         tap_sync(chain_run, ret)
     except BaseException as exc:
         chain_run.on_chain_error(exc)
@@ -106,11 +105,10 @@ async def aexecute_task(loop: StepLoop, task: Task) -> None:
         var_child_runnable_config.set(config)
         try:
             ret = await spec.action.acall(task.input, config, task.ctx)
+            await _aroute(loop, task, ret, config, task.ctx)
         except ParentCommand as pc:
-            if not spec.is_subgraph:
-                raise
-            ret = as_own_command(pc.command)
-        await _aroute(loop, task, ret, config, task.ctx)
+            ret = addressed_to(task, pc)
+            await _aroute(loop, task, ret, config, task.ctx)
         await tap_async(chain_run, ret)
     except BaseException as exc:
         await chain_run.on_chain_error(exc)

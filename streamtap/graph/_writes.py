@@ -7,10 +7,11 @@ of ``_constants`` (``branch:to:<node>`` triggers, ``TASKS`` for ``Send``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from streamtap.graph._constants import BRANCH_PREFIX, END, ROOT, TASKS
+from streamtap.graph._constants import BRANCH_PREFIX, END, NS_END, NS_SEP, ROOT, TASKS
 from streamtap.graph._fields import fields_as_updates
 from streamtap.graph.errors import InvalidUpdateError
 from streamtap.graph.types import Command, Send
@@ -111,9 +112,28 @@ def control_from(ret: Any, nodes: dict[str, Any]) -> list[Write]:
     return out
 
 
-def as_own_command(cmd: Command) -> Command:
-    """A subgraph's ``Command(graph=PARENT)`` as its parent node's own Command."""
-    return Command(update=cmd.update, goto=cmd.goto, resume=cmd.resume)
+def addressed_to(task: Any, pc: ParentCommand) -> Command:
+    """The ``Command`` a task must apply as its own, or raise it on to the graph it names.
+
+    As LangGraph: ``graph=PARENT`` raised inside a task is re-addressed to the
+    namespace of the task that runs this graph, however deep the call (a
+    subgraph node, or a node calling ``child.invoke()``); that task applies it.
+    """
+    cmd = pc.command
+    ns: str = task.ns
+    if cmd.graph is not None and cmd.graph in (ns, recast_ns(ns), task.name):
+        return Command(update=cmd.update, goto=cmd.goto, resume=cmd.resume)
+    if cmd.graph == Command.PARENT:
+        parts = ns.split(NS_SEP)
+        if parts[-1].isdigit():
+            parts.pop()
+        raise ParentCommand(dataclasses.replace(cmd, graph=NS_SEP.join(parts[:-1]))) from None
+    raise pc
+
+
+def recast_ns(ns: str) -> str:
+    """``parent:<task id>|child:<task id>`` -> ``parent|child`` (LangGraph's recast)."""
+    return NS_SEP.join(part.split(NS_END)[0] for part in ns.split(NS_SEP) if not part.isdigit())
 
 
 def is_interrupt_id(key: Any) -> bool:

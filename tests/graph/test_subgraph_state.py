@@ -1,0 +1,76 @@
+"""Stateful subgraphs (``checkpointer=True`` / ``None`` / ``False``) and ``Command.PARENT`` from
+a child graph a node calls with ``.invoke()``; LangGraph is the oracle on the same graphs."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from tests.graph.test_cross_engine import ENGINES
+
+
+class S(TypedDict):
+    log: Annotated[list[Any], operator.add]
+
+
+def _nested(engine: str, sub_checkpointer: bool | None) -> Any:
+    e = ENGINES[engine]
+    sb = e.StateGraph(S)
+    sb.add_node("inner", lambda s: {"log": [len(s["log"]) - 1]})
+    sb.add_edge(e.START, "inner")
+    pb = e.StateGraph(S)
+    pb.add_node("sub", sb.compile(checkpointer=sub_checkpointer))
+    pb.add_edge(e.START, "sub")
+    return pb.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("sub_checkpointer", [True, None, False])
+def test_subgraph_state_across_calls_on_one_thread(sub_checkpointer: bool | None) -> None:
+    def run(engine: str) -> Any:
+        graph = _nested(engine, sub_checkpointer)
+        config = {"configurable": {"thread_id": "1"}}
+        first = graph.invoke({"log": [0]}, config)
+        second = graph.invoke({"log": []}, config)
+        namespaces = [ns for ns, _ in graph.stream({"log": []}, config, subgraphs=True)]
+        return (
+            first,
+            second,
+            [tuple(p.split(":")[0] for p in ns) for ns in namespaces],
+            [len(ns[0].split(":")) if ns else 0 for ns in namespaces],
+        )
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    if sub_checkpointer is True:
+        # the subgraph kept its own state: its log grew across the calls
+        assert ours[1]["log"] == [0, 0, 0, 0, 0, 0, 0, 0, 4]
+        assert ours[3][0] == 1  # ('sub',): no task id in a stateful subgraph's namespace
+    else:
+        assert ours[1]["log"] == [0, 0, 0, 0, 0, 0, 2]
+
+
+def test_command_parent_from_a_child_the_node_invokes() -> None:
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+        child = e.StateGraph(S)
+        child.add_node(
+            "inner",
+            lambda s: e.Command(graph=e.Command.PARENT, goto="after", update={"log": ["inner"]}),
+        )
+        child.add_edge(e.START, "inner")
+        compiled_child = child.compile()
+        parent = e.StateGraph(S)
+        parent.add_node("call", lambda s: compiled_child.invoke(s))
+        parent.add_node("after", lambda s: {"log": ["after"]})
+        parent.add_edge(e.START, "call")
+        graph = parent.compile(checkpointer=InMemorySaver())
+        return graph.invoke({"log": []}, {"configurable": {"thread_id": "1"}}), list(
+            graph.stream({"log": []}, {"configurable": {"thread_id": "2"}})
+        )
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    assert ours[0] == {"log": ["inner", "after"]}
