@@ -100,6 +100,7 @@ class StepLoop:
         run_manager: CallbackManagerForChainRun | Any,
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
+        durability: str | None = None,
     ) -> None:
         self.graph = graph
         self.input = input
@@ -109,6 +110,9 @@ class StepLoop:
         parent: TaskContext | None = conf.get(KEY_TASK)
         self.parent = parent
         self.nested = parent is not None
+        # when checkpoints are written: each step (sync/async) or once at exit;
+        # a subgraph does as the graph that runs it
+        self.durability = parent.durability if parent is not None else durability or "async"
         self.ns_str: str = parent.ns if parent is not None else ""
         if graph.checkpointer is True and self.ns_str:
             # a stateful subgraph: one namespace per node name, whatever task runs it,
@@ -367,6 +371,7 @@ class StepLoop:
             resuming=self.resuming,
             resume_map=self.resume_map,
             checkpoint_map={**self.checkpoint_map, self.ns_str: self.checkpoint_id},
+            durability=self.durability,
             thread_id=self.thread_id,
         )
         task.ctx = ctx
@@ -421,11 +426,15 @@ class StepLoop:
         if not writes:
             return
         writes = record_writes(self.pending_writes, task_id, writes)
-        if self.saves is not None and self.checkpoint_config is not None:
+        if self.saves is not None and self.durability != "exit":
+            self._save_writes(self.saves, task_id, writes)
+
+    def _save_writes(self, saves: Saves, task_id: str, writes: Sequence[Write]) -> None:
+        if self.checkpoint_config is not None:
             # errors are saved as their repr: an exception class that can't be
             # rebuilt (or isn't allowed to be) must not make the checkpoint unreadable
             saved = [(c, to_stored(c, repr(v) if c == ERROR else v)) for c, v in writes]
-            self.saves.put_writes(self.checkpoint_config, saved, task_id)
+            saves.put_writes(self.checkpoint_config, saved, task_id)
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
         self.out.task_writes(task, writes, self.graph, self.step, self.read_state, cached=cached)
@@ -474,29 +483,46 @@ class StepLoop:
         self.checkpoint = create_checkpoint(
             self.checkpoint, self.channels, self.step, self.updated_channels
         )
-        if self.saves is not None:
-            versions = self.checkpoint["channel_versions"]
-            new_versions = {k: v for k, v in versions.items() if v != self.saved_versions.get(k)}
-            self.saved_versions = dict(versions)
-            parent = self.checkpoint_config
-            put_config: RunnableConfig = {
-                "configurable": {
-                    "thread_id": self.thread_id,
-                    "checkpoint_ns": self.ns_str,
-                    "checkpoint_id": (parent or {}).get(CONF, {}).get("checkpoint_id"),
-                },
-                "metadata": self.config.get("metadata", {}),
-            }
-            self.saves.put(put_config, self.checkpoint, self.metadata, new_versions)
-            self.prev_checkpoint_config = parent
-            self.checkpoint_config = {
-                "configurable": {
-                    "thread_id": self.thread_id,
-                    "checkpoint_ns": self.ns_str,
-                    "checkpoint_id": self.checkpoint["id"],
-                }
-            }
+        if self.saves is not None and self.durability != "exit":
+            self._save_checkpoint(self.saves)
         self.step += 1
+
+    def _save_checkpoint(self, saves: Saves) -> None:
+        versions = self.checkpoint["channel_versions"]
+        new_versions = {k: v for k, v in versions.items() if v != self.saved_versions.get(k)}
+        self.saved_versions = dict(versions)
+        parent = self.checkpoint_config
+        put_config: RunnableConfig = {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.ns_str,
+                "checkpoint_id": (parent or {}).get(CONF, {}).get("checkpoint_id"),
+            },
+            "metadata": self.config.get("metadata", {}),
+        }
+        saves.put(put_config, self.checkpoint, self.metadata, new_versions)
+        self.prev_checkpoint_config = parent
+        self.checkpoint_config = {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.ns_str,
+                "checkpoint_id": self.checkpoint["id"],
+            }
+        }
+
+    def save_on_exit(self) -> None:
+        """``durability="exit"``: the run's last checkpoint and its pending writes, saved once."""
+        if self.saves is None or self.durability != "exit":
+            return
+        saved_id = (self.checkpoint_config or {}).get(CONF, {}).get("checkpoint_id")
+        if saved_id == self.checkpoint["id"]:
+            return  # nothing ran since it was loaded
+        self._save_checkpoint(self.saves)
+        by_task: dict[str, list[Write]] = {}
+        for tid, chan, value in self.pending_writes:
+            by_task.setdefault(tid, []).append((chan, value))
+        for tid, writes in by_task.items():
+            self._save_writes(self.saves, tid, writes)
 
     def _emit_checkpoint(self) -> None:
         if self.checkpointer is None or not self.out.wants("checkpoints"):

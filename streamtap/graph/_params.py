@@ -4,7 +4,7 @@ A drop-in that accepts a parameter and behaves differently is worse than one
 that refuses it. A LangGraph parameter whose effect streamtap.graph does not
 have raises ``NotImplementedError`` naming it; anything else raises
 ``TypeError``, as a misspelt keyword does in Python. Values that ask for
-streamtap's own behaviour (``durability="sync"``, ``debug=False``) are accepted.
+streamtap's own behaviour (``debug=False``) are accepted.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ _GAPS: Final = "see 'Not (yet) covered' in docs/graphs.md"
 
 #: LangGraph parameter -> the values that mean what streamtap.graph already does.
 _SAME_AS_OURS: Final[Mapping[str, tuple[Any, ...]]] = {
-    # every step's checkpoint is written before the next step starts
-    "durability": (None, "sync", "async"),
     "debug": (None, False),
     "print_mode": ((), [], None),
     "context": (None,),

@@ -184,6 +184,7 @@ def stream_steps(
             raise
         except BaseException as exc:
             failure = exc
+        loop.save_on_exit()
         if saves is not None:
             saves.flush()
         for item in _finish(loop, failure, _drain_sync(q)):
@@ -281,6 +282,7 @@ async def astream_steps(
             raise
         except BaseException as exc:
             failure = exc
+        loop.save_on_exit()
         if saves is not None:
             await saves.aflush()
         for item in _finish(loop, failure, iter(drain())):

@@ -92,6 +92,7 @@ class TaskContext:
     resume_map: dict[str, Any] | None
     checkpoint_map: dict[str, str] = field(default_factory=dict)
     thread_id: Any = None
+    durability: str = "async"
 
 
 def get_config() -> RunnableConfig:

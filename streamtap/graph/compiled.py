@@ -36,7 +36,8 @@ __all__ = ["CompiledStateGraph"]
 
 
 #: stream() parameters invoke() passes through.
-_STREAM_ONLY = frozenset({"subgraphs", "interrupt_before", "interrupt_after"})
+_STREAM_ONLY = frozenset({"subgraphs", "interrupt_before", "interrupt_after", "durability"})
+_DURABILITY = (None, "sync", "async", "exit")
 
 
 class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
@@ -96,6 +97,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         run_manager: Any,
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
+        durability: Durability | None,
     ) -> StepLoop:
         """One step loop feeding ``put``; in messages mode, the token handler joins its callbacks."""
         loop = StepLoop(
@@ -107,6 +109,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             run_manager=run_manager,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            durability=durability,
         )
         if "messages" in modes:
             from streamtap.middleware._messages import StreamMessagesHandler
@@ -126,10 +129,12 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         version: Literal["v1", "v2"] = "v1",
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
+        durability: Durability | None = None,
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
         check_call_kwargs("stream", kwargs)
+        _check_durability(durability)
         config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_callback_manager_for_config(config)
         run_manager = manager.on_chain_start(None, input, **self._callbacks(manager, config))
@@ -145,6 +150,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
                 run_manager,
                 interrupt_before,
                 interrupt_after,
+                durability,
             )
             yield from stream_steps(loop, sq, shape)
         except BaseException as exc:
@@ -162,10 +168,12 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         version: Literal["v1", "v2"] = "v1",
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
+        durability: Durability | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
         check_call_kwargs("astream", kwargs)
+        _check_durability(durability)
         config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
         manager = get_async_callback_manager_for_config(config)
         run_manager = await manager.on_chain_start(None, input, **self._callbacks(manager, config))
@@ -181,6 +189,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
                 run_manager,
                 interrupt_before,
                 interrupt_after,
+                durability,
             )
             parts = astream_steps(loop, sq, shape)
             try:
@@ -441,6 +450,14 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         task_id: str | None = None,
     ) -> RunnableConfig:
         return await self.abulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
+
+
+Durability = Literal["sync", "async", "exit"]
+
+
+def _check_durability(durability: Any) -> None:
+    if durability not in _DURABILITY:
+        raise ValueError(f"durability must be 'sync', 'async' or 'exit', got {durability!r}")
 
 
 def _with_checkpoint_map(

@@ -31,7 +31,7 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(method: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("durability", "exit"), ("context", {"user": 1}), ("debug", True), ("output_keys", ["x"])],
+    [("context", {"user": 1}), ("debug", True), ("output_keys", ["x"])],
 )
 async def test_an_unimplemented_langgraph_parameter_raises_naming_it(name: str, value: Any) -> None:
     with pytest.raises(NotImplementedError, match=rf"invoke\({name}=.*Not \(yet\) covered"):
@@ -43,8 +43,19 @@ async def test_an_unimplemented_langgraph_parameter_raises_naming_it(name: str, 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"durability": "sync"}, {"durability": "async"}, {"debug": False}, {"context": None}],
+    [
+        {"durability": "sync"},
+        {"durability": "async"},
+        {"durability": "exit"},
+        {"debug": False},
+        {"context": None},
+    ],
 )
 async def test_values_that_mean_what_streamtap_does_are_accepted(kwargs: dict[str, Any]) -> None:
     assert graph().invoke({"x": 0}, **kwargs) == {"x": 1}
     assert await graph().ainvoke({"x": 0}, **kwargs) == {"x": 1}
+
+
+def test_an_unknown_durability_is_refused() -> None:
+    with pytest.raises(ValueError, match="durability must be"):
+        graph().invoke({"x": 0}, durability="later")

@@ -55,3 +55,26 @@ def test_a_replayed_interrupt_takes_a_new_answer() -> None:
     ours = _resume_the_replay("streamtap")
     assert ours == _resume_the_replay("langgraph")
     assert ours["log"] == ["a", "human:second", "b"]
+
+
+def _durability(engine: str, durability: str) -> Any:
+    graph = approval_graph(engine, InMemorySaver())
+    graph.invoke({"log": []}, CONFIG, durability=durability)
+    paused = [
+        (s.metadata["source"], s.metadata["step"], s.next) for s in graph.get_state_history(CONFIG)
+    ]
+    out = graph.invoke(ENGINES[engine].Command(resume="y"), CONFIG, durability=durability)
+    done = [
+        (s.metadata["source"], s.metadata["step"], s.next) for s in graph.get_state_history(CONFIG)
+    ]
+    return paused, out, done
+
+
+def test_durability_exit_saves_once_at_the_end() -> None:
+    for durability in ("sync", "async", "exit"):
+        ours = _durability("streamtap", durability)
+        assert ours == _durability("langgraph", durability), durability
+    paused, out, done = _durability("streamtap", "exit")
+    assert paused == [("loop", 1, ("ask",))]  # the paused step only, with its interrupt
+    assert out["log"] == ["a", "human:y", "b"]
+    assert done == [("loop", 3, ()), ("loop", 1, ("ask",))]
