@@ -2,6 +2,7 @@
 
 python -m bench                      # full run: bench/results.json, bench/overhead.png
 python -m bench --quick --json PATH  # reduced run (< 1 min), same JSON schema
+python -m bench --checkpoints-only   # checkpoint cost per step only, merged into results.json
 python -m bench --profile streamtap_graph_messages_sync --vendor anthropic
 """
 
@@ -16,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, machine, report
+from bench import checkpoints, concurrency, machine, report
 from bench.runner import Cell, eprint, measure, measure_growth, validate
 from bench.scenarios import REQUIRED, by_name
 from bench.server import serve
@@ -90,6 +91,35 @@ def parser() -> argparse.ArgumentParser:
         help="also time 4x longer streams in process: cost must stay flat "
         "(default: on; quick: off)",
     )
+    p.add_argument(
+        "--checkpoints",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time checkpoint cost per super-step, streamtap.graph vs LangGraph on "
+        "each saver (default: on; quick: off)",
+    )
+    p.add_argument(
+        "--checkpoints-only",
+        action="store_true",
+        help="only the checkpoint group; a full run merges it into results.json, "
+        "leaving the other keys as they are",
+    )
+    p.add_argument(
+        "--checkpoint-savers",
+        default=",".join(checkpoints.SAVERS),
+        help="memory, sqlite and/or postgres (a throw-away server; skipped when none)",
+    )
+    p.add_argument("--checkpoint-modes", default=",".join(checkpoints.MODES))
+    p.add_argument(
+        "--checkpoint-sqlite-dir",
+        help="directory for the SQLite files (default: /dev/shm when a tmpfs, leaving out "
+        "the disk's fsync latency; else the temporary directory)",
+    )
+    p.add_argument("--checkpoint-nodes", type=int, default=20, help="nodes in the linear graph")
+    p.add_argument("--checkpoint-repeats", type=int, help="timed rounds (default 15; quick 3)")
+    p.add_argument(
+        "--checkpoint-runs", type=int, help="runs per graph per round (default 3; quick 1)"
+    )
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--seed", type=int, default=20250)
     p.add_argument(
@@ -121,6 +151,10 @@ def _defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.concurrency = "1,10" if quick else "1,100,1000"
     args.concurrency_tokens = args.concurrency_tokens or (50 if quick else 100)
     args.concurrency_rounds = args.concurrency_rounds or (1 if quick else 3)
+    if args.checkpoints is None:
+        args.checkpoints = args.checkpoints_only or not quick
+    args.checkpoint_repeats = args.checkpoint_repeats or (3 if quick else 15)
+    args.checkpoint_runs = args.checkpoint_runs or (1 if quick else 3)
     return args
 
 
@@ -150,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "scenarios": [s.name for s in scenarios],
             "one_token_runs": args.one_token,
             "growth_runs": args.growth,
+            "checkpoint_runs": args.checkpoints,
             "seed": args.seed,
             "statistic": "median over interleaved rounds; added = median of same-round "
             "differences to the raw SDK (async scenarios: the async SDK)",
@@ -200,6 +235,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seed=args.seed,
                 progress=eprint,
             )
+    if args.checkpoints:
+        results["checkpoints"] = _checkpoints(args)
     results["machine"]["load_average_end"] = machine.load_average()
     results["machine"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["machine"]["busy"] = _busy(results["machine"])
@@ -244,6 +281,47 @@ def _growth(
             name: report.growth_row(short, long_m) for name, (short, long_m) in measured.items()
         }
     return out
+
+
+def _checkpoints(args: argparse.Namespace) -> dict[str, Any]:
+    return checkpoints.run(
+        savers=_csv(args.checkpoint_savers),
+        modes=_csv(args.checkpoint_modes),
+        nodes=args.checkpoint_nodes,
+        repeats=args.checkpoint_repeats,
+        warmup=args.warmup,
+        runs_per_round=args.checkpoint_runs,
+        seed=args.seed,
+        sqlite_dir=args.checkpoint_sqlite_dir,
+        progress=eprint,
+    )
+
+
+def _checkpoints_only(args: argparse.Namespace) -> int:
+    """The checkpoint group alone; without --quick, results.json gets only ``checkpoints`` anew.
+
+    The other figures stay those of the run that made them, so regenerating this group
+    never passes off old streaming numbers as new (or drops them).
+    """
+    section = _checkpoints(_defaults(args))
+    print(checkpoints.table(section))
+    if args.json is not None:
+        doc = {"schema_version": SCHEMA_VERSION, "quick": bool(args.quick), "checkpoints": section}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        eprint(f"wrote {args.json}")
+    if not args.quick:
+        path = args.out_dir / "results.json"
+        results: dict[str, Any] = (
+            json.loads(path.read_text(encoding="utf-8"))
+            if path.is_file()
+            else {"schema_version": SCHEMA_VERSION}
+        )
+        results["checkpoints"] = section
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        eprint(f"wrote the checkpoints of {path}")
+    return 0
 
 
 def _progress(prefix: str, message: str) -> None:
@@ -293,9 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench.profile import profile
 
         return profile(args.profile, args.profile_vendor, _defaults(args))
+    if args.checkpoints_only:
+        return _checkpoints_only(args)
     results = run(args)
     print(_header(results))
     print()
     print(report.table(results, _csv(args.vendors), _csv(args.transports)))
+    if "checkpoints" in results:
+        print()
+        print(checkpoints.table(results["checkpoints"]))
     _write(results, args)
     return 0

@@ -279,6 +279,62 @@ def _concurrency(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _checkpoints(results: dict[str, Any]) -> str:
+    """The `checkpoints` section (`python -m bench --checkpoints-only`): a run line, one table."""
+    ck = results.get("checkpoints")
+    if not ck:
+        log.warning("bench/results.json has no checkpoints: run python -m bench --checkpoints-only")
+        return ""
+    m, v, servers = ck["machine"], ck["versions"], ck.get("servers", {})
+    loads = (m.get("load_average_start") or []) + (m.get("load_average_end") or [])
+    load = f", load average {min(loads):.2f}–{max(loads):.2f}" if loads else ""
+    libs = ", ".join(
+        f"{name} {v[name]}"
+        for name in (
+            "langgraph",
+            "langgraph-checkpoint",
+            "langgraph-checkpoint-sqlite",
+            "langgraph-checkpoint-postgres",
+            "psycopg",
+        )
+        if name in v
+    )
+    stores = ", ".join(
+        f"{label} {servers[key]}"
+        for key, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL"))
+        if key in servers
+    )
+    steps = next((row["steps_per_run"] for row in ck["rows"]), ck["nodes"] + 2)
+    where = ck.get("sqlite_dir", {})
+    out = [
+        f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
+        f"{m['implementation']}, {libs}; {stores}. A {ck['nodes']}-node graph "
+        f"({steps} checkpoints per run), {ck['warmup']} warm-up and {ck['repeats']} timed "
+        f"rounds of {ck['runs_per_round']} runs per graph; SQLite files on "
+        f"{where.get('filesystem', 'an unknown file system')} (`{where.get('base', '?')}`)."
+        + (" The machine was busy (load average above 0.75 per CPU)." if m.get("busy") else ""),
+        "",
+        "| saver | mode | streamtap µs/step | LangGraph µs/step | ratio | streamtap checkpoint "
+        'µs/step | LangGraph checkpoint µs/step | ratio | LangGraph `durability="sync"` '
+        "checkpoint µs/step | ratio | floor µs/step (streamtap / LangGraph) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in ck["rows"]:
+        st, lg, lgd = row["streamtap"], row["langgraph"], row["langgraph_durable"]
+        out.append(
+            f"| `{row['saver_class']}` | {row['mode']} | {_f(st['us_per_step'])} | "
+            f"{_f(lg['us_per_step'])} | {_f(row['ratio'], '.2f')} | "
+            f"{_f(st['checkpoint_us_per_step'])} | {_f(lg['checkpoint_us_per_step'])} | "
+            f"{_f(row['checkpoint_ratio'], '.2f')} | {_f(lgd['checkpoint_us_per_step'])} | "
+            f"{_f(row['durable_checkpoint_ratio'], '.2f')} | "
+            f"{_f(st['floor_us_per_step'])} / {_f(lg['floor_us_per_step'])} |"
+        )
+    for name, reason in ck.get("skipped", {}).items():
+        saver, mode = name.split("/")
+        out += ["", f"*{saver} ({mode}) was skipped in this run: {reason}*"]
+    return "\n".join(out)
+
+
 _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": _run,
     "scenarios": _about,
@@ -287,4 +343,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "targets": _targets,
     "growth": _growth,
     "concurrency": _concurrency,
+    "checkpoints": _checkpoints,
 }
