@@ -80,7 +80,7 @@ test: $(STAMP) $(LOCAL_STAMP) system-deps docs
 # the outcome must match conformance/expected_failures.toml (ARGS=--update rewrites it).
 # About 3.5 min on 2 cores. Postgres parameters only with STREAMTAP_PG_DSN=postgresql://...
 conformance: $(STAMP)
-	$(PY) conformance/run.py $(ARGS)
+	$(PY) conformance/run.py --postgres $(ARGS)
 
 # The docs site (mkdocs.yml, docs/): a strict build into a throw-away directory, so a broken
 # link or anchor fails `make test` and CI. MkDocs runs from its own environment, the `docs`

@@ -137,7 +137,9 @@ class StepLoop:
             if self.checkpointer is not None and is_hardened(self.checkpointer):
                 # the parent's saver must also load what this subgraph's state holds
                 harden(self.checkpointer, allow=graph.checkpoint_types)
-        self.thread_id = conf.get("thread_id")
+        thread_id = conf.get("thread_id")
+        # savers key threads by string (a UUID thread id must find its own checkpoints)
+        self.thread_id = str(thread_id) if thread_id is not None else None
         if self.checkpointer is not None and self.thread_id is None:
             raise ValueError(
                 "Checkpointer requires one or more of the following 'configurable' keys: "
@@ -274,8 +276,9 @@ class StepLoop:
             "parents": saved.metadata.get("parents", {}),
         }
         self.step = saved.metadata.get("step", -2) + 1
-        # which channels the saved step updated is not used on the first tick (as LangGraph)
-        self.updated_channels = None
+        # the first tick looks only at the nodes these trigger (all nodes when unknown)
+        updated = saved.checkpoint.get("updated_channels")
+        self.updated_channels = set(updated) if updated else None
 
     def _apply_command(self, cmd: Command, *, save: bool = True) -> None:
         writes, resume_map = command_writes(cmd, self.checkpointer is not None, self.pending_writes)
@@ -468,8 +471,8 @@ class StepLoop:
         updated = apply_writes(self.graph, self.checkpoint, self.channels, tasks, self.next_version)
         if any(t.triggers for t in tasks):
             self.updated_channels = updated
-        else:  # null writes (a Command input) add to what the last step triggered
-            self.updated_channels = (self.updated_channels or set()) | updated
+        elif self.updated_channels is not None:  # null writes add to what the step triggered
+            self.updated_channels |= updated
         return updated
 
     def apply_finished(self) -> None:
