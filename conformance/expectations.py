@@ -100,6 +100,9 @@ class Expectations:
     langgraph: str = ""
     reasons: dict[str, list[str]] = field(default_factory=dict)  # reason -> message regexes
     failures: dict[str, str] = field(default_factory=dict)  # test id -> reason
+    # the run that wrote the file (in scope / passed / skipped, Postgres or not): the docs'
+    # conformance figures are read from here, never typed by hand
+    summary: dict[str, int | bool] = field(default_factory=dict)
 
 
 def load(path: Path) -> Expectations:
@@ -109,7 +112,12 @@ def load(path: Path) -> Expectations:
     failures = {
         test: reason for reason, tests in data.get("failures", {}).items() for test in tests
     }
-    return Expectations(str(data.get("langgraph", "")), dict(data.get("reasons", {})), failures)
+    return Expectations(
+        str(data.get("langgraph", "")),
+        dict(data.get("reasons", {})),
+        failures,
+        dict(data.get("summary", {})),
+    )
 
 
 def _s(value: str) -> str:
@@ -133,7 +141,12 @@ def render(exp: Expectations) -> str:
     order = [r for r in exp.reasons if r in by_reason] + sorted(
         r for r in by_reason if r not in exp.reasons
     )
-    lines = [HEADER, f"langgraph = {_s(exp.langgraph)}", "", "[reasons]"]
+    lines = [HEADER, f"langgraph = {_s(exp.langgraph)}", ""]
+    if exp.summary:
+        lines.append("[summary]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in exp.summary.items()]
+        lines.append("")
+    lines.append("[reasons]")
     for reason, patterns in exp.reasons.items():
         lines.append(f"{_s(reason)} = [{', '.join(_s(p) for p in patterns)}]")
     lines += ["", "[failures]"]
@@ -185,6 +198,17 @@ def compare(
             unexpected[test] = reason_for(test, res.message, exp.reasons)
     not_run = sorted(t for t in listed if t not in results)
     return Comparison(passed, expected, newly, unexpected, not_run, skipped)
+
+
+def summarize(results: Mapping[str, Result], postgres: bool) -> dict[str, int | bool]:
+    outcomes = Counter(r.outcome for r in results.values())
+    return {
+        "in_scope": len(results),
+        "passed": outcomes["passed"],
+        "skipped": outcomes["skipped"],
+        "failed": outcomes["failed"],
+        "postgres": postgres,
+    }
 
 
 def updated(exp: Expectations, results: Mapping[str, Result], version: str) -> Expectations:

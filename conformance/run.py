@@ -259,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                 **{t: r for t, r in exp.failures.items() if t.split("::")[0] not in partial},
                 **new.failures,
             }
+        if partial is None:
+            new.summary = ex.summarize(results, pg.startswith("enabled"))
+        else:
+            new.summary = exp.summary
         EXPECTED.write_text(ex.render(new), encoding="utf-8")
         exp = new
     cmp = ex.compare(exp, results, partial)

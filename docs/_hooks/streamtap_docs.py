@@ -2,6 +2,9 @@
 
 * Benchmark figures are never typed into the docs: `<!-- bench: NAME -->` markers in a page are
   replaced by tables generated from `bench/results.json` (the file `make bench` writes).
+* LangGraph conformance figures likewise: `<!-- conformance: summary -->` and
+  `<!-- conformance: reasons -->` come from `conformance/expected_failures.toml` (its
+  `[summary]` is written by `make conformance ARGS=--update`).
 * `bench/results.json` and `bench/overhead.png` are published with the site, so a page links
   them as `../bench/results.json` (which also works when the Markdown is read on GitHub) and the
   link is rewritten to the published copy.
@@ -15,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ log = logging.getLogger("mkdocs.hooks.streamtap_docs")
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ("bench/results.json", "bench/overhead.png")
 _MARKER = re.compile(r"<!--\s*bench:\s*([a-z_-]+)\s*-->")
+_CONFORMANCE = re.compile(r"<!--\s*conformance:\s*(summary|reasons)\s*-->")
 _README_LINK = re.compile(r"\]\(([^)#\s:]+)(?:#([^)\s]+))?\)")
 
 _anchors: dict[str, set[str]] = {}
@@ -58,7 +64,30 @@ def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Files) -> 
             return render(results)
 
         markdown = _MARKER.sub(table, markdown)
+    if _CONFORMANCE.search(markdown):
+        data = tomllib.loads((ROOT / "conformance/expected_failures.toml").read_text("utf-8"))
+        markdown = _CONFORMANCE.sub(lambda m: _conformance(data, m.group(1)), markdown)
     return markdown
+
+
+def _conformance(data: dict[str, Any], part: str) -> str:
+    """The conformance run the expectation file records: a summary line, or reasons by count."""
+    failures = data.get("failures", {})
+    if part == "reasons":
+        counts = Counter({reason: len(tests) for reason, tests in failures.items()})
+        rows = [f"| {reason} | {n} |" for reason, n in counts.most_common()]
+        return "\n".join(["| reason | tests |", "|---|---:|", *rows])
+    s = data.get("summary")
+    if not s:
+        log.warning("conformance/expected_failures.toml has no [summary]: run --update")
+        return ""
+    share = 100 * s["passed"] / s["in_scope"] if s["in_scope"] else 0
+    pg = "with" if s.get("postgres") else "without"
+    return (
+        f"Against LangGraph {data.get('langgraph')}, {pg} the Postgres parameters: "
+        f"**{s['in_scope']} tests** in scope once parametrized; **{s['passed']} pass** "
+        f"({share:.0f} %), {s['skipped']} are skipped, {s['failed']} are expected failures."
+    )
 
 
 def on_page_content(html: str, *, page: Any, config: Any, files: Files) -> str:

@@ -158,6 +158,7 @@ class StepLoop:
         self.updated_channels: set[str] | None = None
         self.saved_versions: dict[str, Any] = {}
         self.pending_writes: list[PendingWrite] = []
+        self.exit_writes: list[tuple[str, Sequence[Write]]] = []  # durability="exit"
         self.checkpoint_config: RunnableConfig | None = None
         self.prev_checkpoint_config: RunnableConfig | None = None
         self.metadata: dict[str, Any] = {}
@@ -431,6 +432,8 @@ class StepLoop:
         writes = record_writes(self.pending_writes, task_id, writes)
         if self.saves is not None and self.durability != "exit":
             self._save_writes(self.saves, task_id, writes)
+        elif self.saves is not None:  # saved at exit, after the checkpoint they belong to
+            self.exit_writes.append((task_id, writes))
 
     def _save_writes(self, saves: Saves, task_id: str, writes: Sequence[Write]) -> None:
         if self.checkpoint_config is not None:
@@ -518,14 +521,15 @@ class StepLoop:
         if self.saves is None or self.durability != "exit":
             return
         saved_id = (self.checkpoint_config or {}).get(CONF, {}).get("checkpoint_id")
-        if saved_id == self.checkpoint["id"]:
-            return  # nothing ran since it was loaded
-        self._save_checkpoint(self.saves)
-        by_task: dict[str, list[Write]] = {}
-        for tid, chan, value in self.pending_writes:
-            by_task.setdefault(tid, []).append((chan, value))
-        for tid, writes in by_task.items():
+        if saved_id != self.checkpoint["id"]:  # else: the step it was loaded at did not end
+            self._save_checkpoint(self.saves)
+        if self.checkpoint["id"] != saved_id:
+            # a checkpoint made during the run holds this step's writes only
+            step_writes = {t for t, _, _ in self.pending_writes}
+            self.exit_writes = [(t, w) for t, w in self.exit_writes if t in step_writes]
+        for tid, writes in self.exit_writes:
             self._save_writes(self.saves, tid, writes)
+        self.exit_writes = []
 
     def _emit_checkpoint(self) -> None:
         if self.checkpointer is None or not self.out.wants("checkpoints"):

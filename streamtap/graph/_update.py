@@ -134,12 +134,11 @@ class Superstep:
 
     def _infer_as_node(self) -> str | None:
         """The node that wrote last, as LangGraph infers it (``START`` on a fresh thread)."""
-        if len(self.graph.nodes) == 1:
-            return next(iter(self.graph.nodes))
         seen = self.checkpoint["versions_seen"]
         if not any(v for vv in seen.values() for v in vv.values()):
             return START
-        last = sorted((v, n) for n, s in seen.items() if n in self.graph.nodes for v in s.values())
+        nodes = self.graph.order  # START is a node to LangGraph here
+        last = sorted((v, n) for n, s in seen.items() if n in nodes for v in s.values())
         if len(last) == 1 or (last and last[-1][0] != last[-2][0]):
             return str(last[-1][1])
         return None

@@ -3,7 +3,8 @@ again) on a fork; LangGraph is the oracle on the same graph."""
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Annotated, Any, TypedDict
 
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -78,3 +79,41 @@ def test_durability_exit_saves_once_at_the_end() -> None:
     assert paused == [("loop", 1, ("ask",))]  # the paused step only, with its interrupt
     assert out["log"] == ["a", "human:y", "b"]
     assert done == [("loop", 3, ()), ("loop", 1, ("ask",))]
+
+
+def _three_interrupts(engine: str, durability: str) -> Any:
+    e = ENGINES[engine]
+    builder = e.StateGraph(State3)
+    for name in "abc":
+        builder.add_node(name, _asker(e, name))
+        builder.add_edge(e.START, name)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    result = graph.invoke({"log": []}, CONFIG, durability=durability)
+    rounds = 0
+    while (pending := result.get("__interrupt__")) and rounds < 5:
+        result = graph.invoke(
+            e.Command(resume={pending[0].id: "yes"}), CONFIG, durability=durability
+        )
+        rounds += 1
+    return rounds, sorted(result["log"])
+
+
+class State3(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def _asker(e: Any, name: str) -> Any:
+    return lambda state: {"log": [f"{name}:{e.interrupt(name)}"]}
+
+
+def test_answers_one_at_a_time_keep_earlier_results_in_every_durability() -> None:
+    for durability in ("sync", "async", "exit"):
+        ours = _three_interrupts("streamtap", durability)
+        assert (
+            ours
+            == _three_interrupts("langgraph", durability)
+            == (
+                3,
+                ["a:yes", "b:yes", "c:yes"],
+            )
+        ), durability
