@@ -184,6 +184,23 @@ def test_a_listed_test_that_no_longer_runs_fails_the_run_unless_out_of_the_parti
     assert ex.compare(_listed("gone"), _results(a="passed"), in_files={"u.py"}).ok
 
 
+def test_listed_postgres_parameters_are_not_missed_when_the_run_had_no_postgres() -> None:
+    listed = _listed("gone[postgres]", "b")
+    results = _results(b="failed")
+    assert ex.compare(listed, results).not_run == ["t.py::gone[postgres]"]
+    assert ex.compare(listed, results, postgres=False).ok
+
+
+def test_the_summary_round_trips_through_the_file(tmp_path: Path) -> None:
+    exp = _listed("b")
+    exp.summary = ex.summarize(_results(a="passed", b="failed", c="skipped"), postgres=True)
+    path = tmp_path / "expected.toml"
+    path.write_text(ex.render(exp), encoding="utf-8")
+    back = ex.load(path)
+    assert back.summary == {"in_scope": 3, "passed": 1, "skipped": 1, "failed": 1, "postgres": True}
+    assert back.failures == exp.failures
+
+
 def test_skips_neither_pass_nor_fail() -> None:
     cmp = ex.compare(_listed("a"), _results(a="skipped"))
     assert cmp.ok and cmp.skipped == ["t.py::a"]

@@ -21,7 +21,7 @@ from uuid import UUID
 import pytest
 from _conformance_support import Mocker
 
-from streamtap.graph import InMemorySaver, SqliteSaver
+from streamtap.graph import AsyncSqliteSaver, InMemorySaver, SqliteSaver
 
 PG_DSN = os.environ.get("STREAMTAP_PG_DSN")
 NO_DOCKER = PG_DSN is None
@@ -211,7 +211,7 @@ async def async_checkpointer(request: pytest.FixtureRequest) -> AsyncIterator[An
     if request.param == "memory":
         yield InMemorySaver()
     elif request.param == "sqlite_aio":
-        for saver in _sqlite_saver():
+        async with AsyncSqliteSaver.from_conn_string(":memory:") as saver:
             yield saver
     else:
         async for saver in _async_postgres_saver():
