@@ -365,20 +365,27 @@ def branch_writes(graph: GraphSpec, branch: BranchSpec, result: Any) -> list[Wri
 def record_writes(
     pending_writes: list[PendingWrite], task_id: str, writes: Sequence[Write]
 ) -> Sequence[Write]:
-    """Make ``writes`` the task's pending writes (in place); return them as saved.
+    """Make ``writes`` the task's pending writes (in place); return what to save for it.
 
-    A task's control writes keep one slot each (the newest wins); a null task's
-    control writes replace only their own kind.
+    A task's control writes keep one slot each (the newest wins). A null task's
+    writes (a ``Command`` input's) accumulate, as LangGraph's do: savers key a write
+    by its position, so the whole list is saved again, control writes last (they
+    have fixed slots) and regular ones where they were, or a second command's
+    update would land on the first one's slot and be lost.
     """
     if all(w[0] in WRITES_IDX_MAP for w in writes):
         writes = list({w[0]: w for w in writes}.values())
-    if task_id == NULL_TASK_ID:
-        special = {c for c, _ in writes if c in WRITES_IDX_MAP}
-        pending_writes[:] = [w for w in pending_writes if not (w[0] == task_id and w[1] in special)]
-    else:
+    if task_id != NULL_TASK_ID:
         pending_writes[:] = [w for w in pending_writes if w[0] != task_id]
+        pending_writes.extend((task_id, c, v) for c, v in writes)
+        return writes
+    pending_writes[:] = [
+        w for w in pending_writes if not (w[0] == task_id and w[1] in WRITES_IDX_MAP)
+    ]
+    writes = sorted(writes, key=lambda w: w[0] in WRITES_IDX_MAP)
+    to_save = [(c, v) for t, c, v in pending_writes if t == task_id] + list(writes)
     pending_writes.extend((task_id, c, v) for c, v in writes)
-    return writes
+    return to_save
 
 
 # ---------------------------------------------------------------------- applying a step

@@ -173,3 +173,25 @@ async def test_aupdate_state_on_an_async_saver(tmp_path: Any) -> None:
         await graph.aupdate_state(CONFIG, {"log": ["edited"]}, as_node="__start__")
         assert (await graph.aget_state(CONFIG)).values["log"] == ["edited"]
         assert (await graph.ainvoke(None, CONFIG))["log"] == ["edited", "a"]
+
+
+def test_each_commands_update_is_kept_across_resumes() -> None:
+    """Three resumes, each with an update: savers key a write by position, so the second
+    command's update must not land on the first one's slot."""
+
+    def scenario(engine: str) -> Any:
+        e = ENGINES[engine]
+
+        def ask_three_times(state: State) -> dict[str, Any]:
+            return {"log": ["a:" + "".join(e.interrupt(str(q)) for q in range(1, 4))]}
+
+        builder = e.StateGraph(State)
+        builder.add_node("a", ask_three_times)
+        builder.add_edge(e.START, "a")
+        graph = builder.compile(checkpointer=InMemorySaver())
+        graph.invoke({"log": [], "flag": ""}, CONFIG)
+        for i in range(1, 4):
+            result = graph.invoke(e.Command(resume=str(i), update={"log": [f"u{i}"]}), CONFIG)
+        return sorted(result["log"])
+
+    assert _both(scenario) == ["a:123", "u1", "u2", "u3"]
