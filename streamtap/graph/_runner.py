@@ -285,7 +285,8 @@ async def astream_steps(
         loop.save_on_exit()
         if saves is not None:
             await saves.aflush()
-        for item in _finish(loop, failure, iter(drain())):
+        # lazily: what loop.finish() itself emits (a bare interrupt's update) is queued then
+        for item in _finish(loop, failure, (item for _ in (0,) for item in drain())):
             yield shape(item)
     finally:
         sq.closed = True

@@ -260,3 +260,27 @@ def test_interrupt_without_checkpointer_ends_the_run() -> None:
         out = list(builder.compile().stream({"x": 0, "log": []}, stream_mode="updates"))
         assert [list(c) for c in out] == [["__interrupt__"]]
         assert out[0]["__interrupt__"][0].value == "q"
+
+
+async def test_astream_reports_a_static_breakpoint_like_stream() -> None:
+    """``interrupt_after`` ends an ``astream`` with ``{"__interrupt__": ()}``, as LangGraph."""
+    from langgraph.checkpoint.memory import InMemorySaver as Saver
+
+    from tests.graph.test_cross_engine import ENGINES, State
+
+    async def run(engine: str) -> list[Any]:
+        e = ENGINES[engine]
+
+        async def step(state: State) -> dict[str, Any]:
+            return {"log": ["a"]}
+
+        builder = e.StateGraph(State)
+        builder.add_node("a", step)
+        builder.add_edge(e.START, "a")
+        graph = builder.compile(checkpointer=Saver(), interrupt_after=["a"])
+        config = {"configurable": {"thread_id": "1"}}
+        return [part async for part in graph.astream({"log": []}, config)]
+
+    ours = await run("streamtap")
+    assert ours == await run("langgraph")
+    assert ours == [{"a": {"log": ["a"]}}, {"__interrupt__": ()}]
