@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID, uuid5
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import Checkpoint, CheckpointTuple, PendingWrite
@@ -32,10 +33,10 @@ from streamtap.graph._algo import (
     writes_by_task,
 )
 from streamtap.graph._channels import Channel
-from streamtap.graph._constants import CONF, END, INPUT, INTERRUPT, NULL_TASK_ID, START
+from streamtap.graph._constants import CONF, END, INPUT, INTERRUPT, NULL_TASK_ID, PUSH, START
 from streamtap.graph._node import BranchSpec
 from streamtap.graph._spec import GraphSpec
-from streamtap.graph._stored_types import from_stored
+from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph.errors import InvalidUpdateError
 from streamtap.graph.types import StateUpdate
 
@@ -55,6 +56,8 @@ class Superstep:
         updates: Sequence[StateUpdate | tuple[Any, ...]],
         config: RunnableConfig,
         next_version: NextVersion,
+        *,
+        superseded: bool = False,
     ) -> None:
         if not updates:
             raise ValueError("No updates provided")
@@ -75,6 +78,12 @@ class Superstep:
         self.tasks: list[Task] = []
         self.source = "update"
         self.copy_of: CheckpointTuple | None = None
+        # the update's writes, also saved on the checkpoint it builds on (as LangGraph
+        # does): that checkpoint's history then shows what its next tasks produced; not
+        # when the thread has moved past it (its other children would see them)
+        self.superseded = superseded
+        self.task_ids: list[str] = []
+        self.input_writes: list[tuple[str, Any]] = []
 
     # ------------------------------------------------------------------ plan
 
@@ -102,8 +111,17 @@ class Superstep:
             self.source = "fork"
             return []
         calls: list[RouterCall] = []
-        for i, (values, as_node, _) in enumerate(self._valid_updates()):
+        prepared: dict[str, list[str]] = {}
+        if self.saved is not None:
+            next_tasks = prepare_tasks(
+                self.graph, self.checkpoint, self.channels, None, ns_str=self.ns, step=self.step + 1
+            )
+            for t in next_tasks:
+                prepared.setdefault(t.name, []).append(t.id)
+        for i, (values, as_node, task_id) in enumerate(self._valid_updates()):
             assert as_node is not None  # _valid_updates resolved it
+            ids = prepared.get(as_node)
+            self.task_ids.append(task_id or (ids.pop(0) if ids else self._update_task_id(i)))
             task = Task(NULL_TASK_ID, as_node, (INTERRUPT, i), (INTERRUPT,), values, self.ns)
             writes, branches = node_writes(self.graph, task, values)
             task.writes.extend(writes)
@@ -165,9 +183,27 @@ class Superstep:
             raise InvalidUpdateError(f"Received no input writes for {START}")
         task = Task(NULL_TASK_ID, INPUT, (), (), None, "")
         task.writes = [(START, values)]
+        self.input_writes = list(task.writes)
         self._apply([task])
         self.source = "input"
         self.step = self.step if self.saved and self.saved.metadata.get("step") is not None else -2
+
+    def _update_task_id(self, i: int) -> str:
+        """LangGraph's id for the ``i``-th update of a superstep with no prepared task to reuse."""
+        suffix = INTERRUPT if i == 0 else f"{INTERRUPT}:{i}"
+        return str(uuid5(UUID(self.checkpoint["id"]), suffix))
+
+    def stored_writes(self) -> list[tuple[str, list[tuple[str, Any]]]]:
+        """``(task id, writes)`` to save on the checkpoint the update builds on."""
+        if self.saved is None or self.superseded:
+            return []
+        if self.input_writes:
+            return [(str(uuid5(UUID(self.checkpoint["id"]), INPUT)), self.input_writes)]
+        return [
+            (tid, [(c, to_stored(c, v)) for c, v in task.writes if c != PUSH])
+            for tid, task in zip(self.task_ids, self.tasks, strict=True)
+            if any(c != PUSH for c, _ in task.writes)
+        ]
 
     def _apply(self, tasks: Sequence[Task]) -> None:
         apply_writes(self.graph, self.checkpoint, self.channels, tasks, self.next_version)

@@ -393,8 +393,12 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             raise ValueError("No supersteps provided")
         graph, saver, lookup = self._state_lookup(config)
         saves = Saves(saver)
-        for updates in supersteps:
-            step = Superstep(graph, saves.load(lookup), updates, lookup, saver.get_next_version)
+        for i, updates in enumerate(supersteps):
+            saved = saves.load(lookup)
+            superseded = i == 0 and _superseded(saved, saves.load(_latest(lookup)))
+            step = Superstep(
+                graph, saved, updates, lookup, saver.get_next_version, superseded=superseded
+            )
             for task, branch, arg in step.plan():
                 result = branch.path.call(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
@@ -409,9 +413,12 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             raise ValueError("No supersteps provided")
         graph, saver, lookup = self._state_lookup(config)
         saves = Saves(saver)
-        for updates in supersteps:
+        for i, updates in enumerate(supersteps):
             saved = await saves.aload(lookup)
-            step = Superstep(graph, saved, updates, lookup, saver.get_next_version)
+            superseded = i == 0 and _superseded(saved, await saves.aload(_latest(lookup)))
+            step = Superstep(
+                graph, saved, updates, lookup, saver.get_next_version, superseded=superseded
+            )
             for task, branch, arg in step.plan():
                 result = await branch.path.acall(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
@@ -421,6 +428,9 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
 
     def _save_update(self, step: Superstep, saves: Saves) -> RunnableConfig:
         parent, checkpoint, metadata, new_versions = step.result()
+        if step.saved is not None:
+            for task_id, writes in step.stored_writes():
+                saves.put_writes(step.saved.config, writes, task_id)
         put_config: RunnableConfig = {CONF: {**parent[CONF], "checkpoint_ns": step.ns}}
         saves.put(put_config, checkpoint, metadata, new_versions)
         saved: RunnableConfig = {
@@ -453,6 +463,19 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
 
 
 Durability = Literal["sync", "async", "exit"]
+
+
+def _latest(config: RunnableConfig) -> RunnableConfig:
+    return {CONF: {k: v for k, v in config[CONF].items() if k != "checkpoint_id"}}
+
+
+def _superseded(saved: CheckpointTuple | None, latest: CheckpointTuple | None) -> bool:
+    """Whether the thread has moved past ``saved`` (an update there forks it)."""
+    return (
+        saved is not None
+        and latest is not None
+        and latest.checkpoint["id"] != saved.checkpoint["id"]
+    )
 
 
 def _check_durability(durability: Any) -> None:

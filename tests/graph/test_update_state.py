@@ -195,3 +195,32 @@ def test_each_commands_update_is_kept_across_resumes() -> None:
         return sorted(result["log"])
 
     assert _both(scenario) == ["a:123", "u1", "u2", "u3"]
+
+
+def test_updates_show_as_task_results_in_the_history() -> None:
+    """An update's writes are also saved on the checkpoint it builds on, under the id of
+    the task it stands for, so that checkpoint's history shows the result (as LangGraph)."""
+
+    def scenario(engine: str) -> Any:
+        e = ENGINES[engine]
+        graph = chain(engine)
+        update = StateUpdate if engine == "streamtap" else _lg_state_update()
+        graph.bulk_update_state(
+            CONFIG,
+            [
+                [update({}, "__input__")],
+                [update({"log": ["s"], "flag": ""}, e.START)],
+                [update({"log": ["x"]}, "a")],
+            ],
+        )
+        return [[(t.name, t.result) for t in s.tasks] for s in graph.get_state_history(CONFIG)]
+
+    history = _both(scenario)
+    assert ("__start__", {"log": ["s"], "flag": ""}) in [t for ts in history for t in ts]
+    assert ("a", {"log": ["x"]}) in [t for ts in history for t in ts]
+
+
+def _lg_state_update() -> Any:
+    from langgraph.types import StateUpdate as LangGraphStateUpdate
+
+    return LangGraphStateUpdate
