@@ -255,7 +255,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             name = part.split(":")[0]
             spec = graph.nodes.get(name)
             if spec is None or not isinstance(spec.action.runnable, CompiledStateGraph):
-                raise ValueError(f"Subgraph {name!r} not found (checkpoint_ns={ns!r})")
+                raise ValueError(f"Subgraph {name} not found (checkpoint_ns={ns!r})")
             graph = spec.action.runnable
         return graph
 
@@ -290,15 +290,25 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         )
 
     def _state_lookup(
-        self, config: RunnableConfig
+        self, config: RunnableConfig, *, update: bool = False
     ) -> tuple[CompiledStateGraph, BaseCheckpointSaver[Any], RunnableConfig]:
-        """Which graph owns ``config``'s namespace, the saver, and the config to look up."""
+        """Which graph owns ``config``'s namespace, the saver, and the config to look up.
+
+        A namespace with no declared subgraph (one a node calls itself) is read with
+        this graph, as LangGraph reads it; an update there raises instead, since this
+        graph's nodes and channels would write the wrong state into it.
+        """
         conf = dict(config.get(CONF) or {})
         saver = conf.pop("__streamtap_saver", None) or self._saver(config)
         graph: CompiledStateGraph = self
         ns = conf.get("checkpoint_ns", "")
         if ns and not conf.pop("__streamtap_resolved", None):
-            graph = self._subgraph_for(ns)
+            try:
+                graph = self._subgraph_for(ns)
+            except ValueError:
+                if update:
+                    raise
+                graph = self
         conf.pop("__streamtap_resolved", None)
         if conf.get("thread_id") is None:
             raise ValueError('get_state needs config={"configurable": {"thread_id": ...}}')
@@ -391,7 +401,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         """Write supersteps by hand, each a checkpoint (LangGraph's ``bulk_update_state``)."""
         if not supersteps:
             raise ValueError("No supersteps provided")
-        graph, saver, lookup = self._state_lookup(config)
+        graph, saver, lookup = self._state_lookup(config, update=True)
         saves = Saves(saver)
         for i, updates in enumerate(supersteps):
             saved = saves.load(lookup)
@@ -411,7 +421,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
     ) -> RunnableConfig:
         if not supersteps:
             raise ValueError("No supersteps provided")
-        graph, saver, lookup = self._state_lookup(config)
+        graph, saver, lookup = self._state_lookup(config, update=True)
         saves = Saves(saver)
         for i, updates in enumerate(supersteps):
             saved = await saves.aload(lookup)

@@ -74,3 +74,37 @@ def test_command_parent_from_a_child_the_node_invokes() -> None:
     ours = run("streamtap")
     assert ours == run("langgraph")
     assert ours[0] == {"log": ["inner", "after"]}
+
+
+def test_a_subgraph_a_node_calls_is_read_with_the_parent_and_not_updated() -> None:
+    """A namespace with no declared subgraph: get_state reads it with the parent graph,
+    update_state refuses (the parent's writers would write the wrong state), as LangGraph."""
+
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+        child = e.StateGraph(S)
+        child.add_node("inner", lambda s: {"log": ["inner"]})
+        child.add_edge(e.START, "inner")
+        # behind a subscript, as deepagents keeps subagents: not a subgraph LangGraph detects
+        subagents = {"child": child.compile()}
+        parent = e.StateGraph(S)
+        parent.add_node("tools", lambda s: {"log": subagents["child"].invoke({"log": []})["log"]})
+        parent.add_edge(e.START, "tools")
+        saver = InMemorySaver()
+        graph = parent.compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"log": []}, config)
+        ns = next(
+            t.config["configurable"]["checkpoint_ns"]
+            for t in saver.list(config)
+            if t.config["configurable"]["checkpoint_ns"]
+        )
+        ns_config = {"configurable": {"thread_id": "1", "checkpoint_ns": ns}}
+        values = graph.get_state(ns_config).values
+        with pytest.raises(ValueError, match="Subgraph tools not found"):
+            graph.update_state(ns_config, {"log": ["edit"]})
+        return ns.split(":")[0], values
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    assert ours == ("tools", {"log": ["inner"]})
