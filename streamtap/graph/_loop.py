@@ -68,7 +68,7 @@ from streamtap.graph._emit import (
     task_start_payload,
     task_states,
 )
-from streamtap.graph._runtime import Scratchpad, Sink, TaskContext
+from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stored_types import from_stored, to_stored
@@ -147,6 +147,7 @@ class StepLoop:
             )
         self.checkpoint_map: dict[str, str] = dict(parent.checkpoint_map) if parent else {}
         self.resume_map: dict[str, Any] | None = parent.resume_map if parent else None
+        self.replay: ReplayState | None = parent.replay if parent else None
         self.saves = Saves(self.checkpointer) if self.checkpointer is not None else None
         self.next_version = (
             self.checkpointer.get_next_version if self.checkpointer is not None else increment
@@ -208,15 +209,19 @@ class StepLoop:
 
     # ------------------------------------------------------------------ start
 
-    def lookup(self) -> RunnableConfig | None:
-        """The config of the checkpoint to start from; ``None`` without a saver."""
+    def lookup(self) -> tuple[RunnableConfig, str | None] | None:
+        """Where to start from: the config to load, and the id its checkpoint must precede
+        (a subgraph re-entered by its parent's replay); ``None`` without a saver."""
         if self.checkpointer is None:
             return None
         conf = self.config[CONF]
         lookup = {"thread_id": self.thread_id, "checkpoint_ns": self.ns_str}
         if not self.nested and conf.get("checkpoint_id"):
             lookup["checkpoint_id"] = conf["checkpoint_id"]
-        return {"configurable": lookup}
+        before = None
+        if self.replay is not None and self.replay.first_visit(self.ns_str):
+            before = self.replay.checkpoint_id
+        return {"configurable": lookup}, before
 
     def start(self, saved: CheckpointTuple | None) -> None:
         """Start from ``saved`` (the runner loaded it), then apply the input or the command."""
@@ -240,6 +245,12 @@ class StepLoop:
             if traveling:
                 self.replaying = True
                 self.pending_writes = [w for w in self.pending_writes if w[1] != RESUME]
+                # subgraphs re-entered by this replay start from their state before it
+                # (a fork's or an update's: before the checkpoint it was made from)
+                bound = saved.checkpoint["id"]
+                if self.metadata.get("source") in ("update", "fork") and saved.parent_config:
+                    bound = saved.parent_config[CONF].get("checkpoint_id") or bound
+                self.replay = ReplayState(bound)
             if is_command:
                 self._apply_command(self.input, save=not forks)
             self._apply_null_writes()
@@ -376,6 +387,7 @@ class StepLoop:
             resume_map=self.resume_map,
             checkpoint_map={**self.checkpoint_map, self.ns_str: self.checkpoint_id},
             durability=self.durability,
+            replay=self.replay,
             thread_id=self.thread_id,
         )
         task.ctx = ctx

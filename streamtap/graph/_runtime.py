@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from xxhash import xxh3_128_hexdigest
 
-from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP, RESUME
+from streamtap.graph._constants import CONF, KEY_TASK, NS_END, NS_SEP, RESUME
 from streamtap.graph.errors import GraphInterrupt
 from streamtap.graph.types import Interrupt, StreamWriter
 
@@ -93,6 +93,30 @@ class TaskContext:
     checkpoint_map: dict[str, str] = field(default_factory=dict)
     thread_id: Any = None
     durability: str = "async"
+    replay: ReplayState | None = None
+
+
+class ReplayState:
+    """A parent's replay point, shared by the subgraphs it re-enters (LangGraph's).
+
+    The first time a subgraph namespace is entered during the replay it loads its
+    last checkpoint from before that point; later entries (a loop) load the latest.
+    """
+
+    __slots__ = ("_lock", "_visited", "checkpoint_id")
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self._visited: set[str] = set()
+        self._lock = threading.Lock()
+
+    def first_visit(self, ns: str) -> bool:
+        stable = ns.rsplit(NS_END, 1)[0] if NS_END in ns else ns
+        with self._lock:
+            if stable in self._visited:
+                return False
+            self._visited.add(stable)
+            return True
 
 
 def get_config() -> RunnableConfig:

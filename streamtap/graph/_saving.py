@@ -24,6 +24,10 @@ async def _acall(saver: BaseCheckpointSaver[Any], name: str, args: tuple[Any, ..
         return await asyncio.to_thread(getattr(saver, name), *args)
 
 
+def _at(checkpoint_id: str) -> RunnableConfig:
+    return {"configurable": {"checkpoint_id": checkpoint_id}}
+
+
 class Saves:
     """The calls to make on one saver, oldest first (a checkpoint before its writes)."""
 
@@ -39,10 +43,19 @@ class Saves:
     def put_writes(self, *args: Any) -> None:
         self.ops.append(("put_writes", args))
 
-    def load(self, config: RunnableConfig) -> CheckpointTuple | None:
+    def load(self, config: RunnableConfig, before: str | None = None) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names, or its namespace's last one before ``before``."""
+        if before is not None:
+            return next(iter(self.saver.list(config, before=_at(before), limit=1)), None)
         return self.saver.get_tuple(config)
 
-    async def aload(self, config: RunnableConfig) -> CheckpointTuple | None:
+    async def aload(
+        self, config: RunnableConfig, before: str | None = None
+    ) -> CheckpointTuple | None:
+        if before is not None:
+            async for saved in self.alist(config, before=_at(before), limit=1):
+                return saved
+            return None
         result: CheckpointTuple | None = await _acall(self.saver, "get_tuple", (config,))
         return result
 

@@ -108,3 +108,39 @@ def test_a_subgraph_a_node_calls_is_read_with_the_parent_and_not_updated() -> No
     ours = run("streamtap")
     assert ours == run("langgraph")
     assert ours == ("tools", {"log": ["inner"]})
+
+
+@pytest.mark.parametrize("sub_checkpointer", [True, None])
+def test_replay_re_enters_a_subgraph_at_its_state_before_the_replay_point(
+    sub_checkpointer: bool | None,
+) -> None:
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+        called: list[str] = []
+
+        def ask(state: S) -> dict[str, Any]:
+            called.append("ask")
+            return {"log": [f"human:{e.interrupt('q?')}"]}
+
+        sub = e.StateGraph(S)
+        sub.add_node("step_a", lambda s: called.append("step_a") or {"log": ["a"]})
+        sub.add_node("ask", ask)
+        sub.add_edge(e.START, "step_a")
+        sub.add_edge("step_a", "ask")
+        parent = e.StateGraph(S)
+        parent.add_node("router", lambda s: {"log": ["routed"]})
+        parent.add_node("sub", sub.compile(checkpointer=sub_checkpointer))
+        parent.add_edge(e.START, "router")
+        parent.add_edge("router", "sub")
+        graph = parent.compile(checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"log": []}, config)
+        done = graph.invoke(e.Command(resume="answer"), config)
+        before_sub = [s for s in graph.get_state_history(config) if s.next == ("sub",)][-1]
+        called.clear()
+        replayed = graph.invoke(None, before_sub.config)
+        return done["log"], replayed["log"], [i.value for i in replayed["__interrupt__"]], called
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    assert ours[2] == ["q?"] and ours[3] == ["step_a", "ask"]
