@@ -24,18 +24,10 @@ class _StoredInterrupt:
     response_schema: Any = None
 
 
-class _StoredSend:
-    __slots__ = ("arg", "node")
+class _StoredSend(Send):
+    """streamtap's ``Send``, filed under LangGraph's name."""
 
-    def __init__(self, node: str, arg: Any) -> None:
-        self.node = node
-        self.arg = arg
-
-    def __hash__(self) -> int:
-        return hash((self.node, repr(self.arg)))
-
-    def __repr__(self) -> str:
-        return f"Send(node={self.node!r}, arg={self.arg!r})"
+    __slots__ = ()
 
 
 for _cls, _name in ((_StoredInterrupt, "Interrupt"), (_StoredSend, "Send")):
@@ -44,11 +36,11 @@ for _cls, _name in ((_StoredInterrupt, "Interrupt"), (_StoredSend, "Send")):
 
 
 def _stored_send(send: Any) -> Any:
-    return _StoredSend(send.node, send.arg) if isinstance(send, Send) else send
+    return _StoredSend(send.node, send.arg) if type(send) is Send else send
 
 
 def _own_send(send: Any) -> Any:
-    if type(send).__name__ == "Send" and not isinstance(send, Send):
+    if type(send).__name__ == "Send" and type(send) is not Send:
         return Send(send.node, send.arg)
     return send
 

@@ -399,16 +399,10 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]]
     ) -> RunnableConfig:
         """Write supersteps by hand, each a checkpoint (LangGraph's ``bulk_update_state``)."""
-        if not supersteps:
-            raise ValueError("No supersteps provided")
-        graph, saver, lookup = self._state_lookup(config, update=True)
-        saves = Saves(saver)
+        graph, saves, lookup = self._update_target(config, supersteps)
         for i, updates in enumerate(supersteps):
-            saved = saves.load(lookup)
-            superseded = i == 0 and _superseded(saved, saves.load(_latest(lookup)))
-            step = Superstep(
-                graph, saved, updates, lookup, saver.get_next_version, superseded=superseded
-            )
+            latest = saves.load(_latest(lookup)) if i == 0 else None
+            step = graph._superstep(saves, lookup, updates, saves.load(lookup), latest)
             for task, branch, arg in step.plan():
                 result = branch.path.call(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
@@ -419,22 +413,37 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
     async def abulk_update_state(
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]]
     ) -> RunnableConfig:
-        if not supersteps:
-            raise ValueError("No supersteps provided")
-        graph, saver, lookup = self._state_lookup(config, update=True)
-        saves = Saves(saver)
+        graph, saves, lookup = self._update_target(config, supersteps)
         for i, updates in enumerate(supersteps):
-            saved = await saves.aload(lookup)
-            superseded = i == 0 and _superseded(saved, await saves.aload(_latest(lookup)))
-            step = Superstep(
-                graph, saved, updates, lookup, saver.get_next_version, superseded=superseded
-            )
+            latest = await saves.aload(_latest(lookup)) if i == 0 else None
+            step = graph._superstep(saves, lookup, updates, await saves.aload(lookup), latest)
             for task, branch, arg in step.plan():
                 result = await branch.path.acall(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
             lookup = graph._save_update(step, saves)
             await saves.aflush()
         return lookup
+
+    def _update_target(
+        self, config: RunnableConfig, supersteps: Sequence[Any]
+    ) -> tuple[CompiledStateGraph, Saves, RunnableConfig]:
+        if not supersteps:
+            raise ValueError("No supersteps provided")
+        graph, saver, lookup = self._state_lookup(config, update=True)
+        return graph, Saves(saver), lookup
+
+    def _superstep(
+        self,
+        saves: Saves,
+        lookup: RunnableConfig,
+        updates: Sequence[Any],
+        saved: CheckpointTuple | None,
+        latest: CheckpointTuple | None,
+    ) -> Superstep:
+        """The next superstep; only the first can find the thread moved past ``saved``."""
+        superseded = _superseded(saved, latest)
+        next_version = saves.saver.get_next_version
+        return Superstep(self, saved, updates, lookup, next_version, superseded=superseded)
 
     def _save_update(self, step: Superstep, saves: Saves) -> RunnableConfig:
         parent, checkpoint, metadata, new_versions = step.result()
