@@ -78,6 +78,7 @@ class Superstep:
         self.tasks: list[Task] = []
         self.source = "update"
         self.copy_of: CheckpointTuple | None = None
+        self.then: list[StateUpdate] = []  # a fork's own updates (as_node="__copy__")
         # the update's writes, also saved on the checkpoint it builds on (as LangGraph
         # does): that checkpoint's history then shows what its next tasks produced; not
         # when the thread has moved past it (its other children would see them)
@@ -100,13 +101,17 @@ class Superstep:
             return []
         if as_node == COPY:
             self._single("copying a checkpoint")
-            if values:
-                raise NotImplementedError(
-                    "update_state(values=[...], as_node='__copy__') (a fork with updates) is "
-                    "not implemented by streamtap.graph; see docs/graphs.md, 'Not (yet) covered'"
-                )
             if self.saved is None:
                 raise InvalidUpdateError("Cannot copy a non-existent checkpoint")
+            if isinstance(
+                values, list
+            ):  # updates to write on the copy, in a superstep of their own
+                for item in values:
+                    if not isinstance(item, Sequence) or isinstance(item, str):
+                        raise InvalidUpdateError(
+                            f"Invalid update item: {item} when copying checkpoint"
+                        )
+                self.then = [StateUpdate(item[0], item[1]) for item in values]
             self.copy_of = self.saved
             self.source = "fork"
             return []

@@ -7,6 +7,7 @@ hands it to the runner; parts get their public shape at this edge (``_io``).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, cast
 
@@ -400,28 +401,40 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
     ) -> RunnableConfig:
         """Write supersteps by hand, each a checkpoint (LangGraph's ``bulk_update_state``)."""
         graph, saves, lookup = self._update_target(config, supersteps)
-        for i, updates in enumerate(supersteps):
-            latest = saves.load(_latest(lookup)) if i == 0 else None
+        todo = deque(supersteps)
+        first = True
+        while todo:
+            updates = todo.popleft()
+            latest = saves.load(_latest(lookup)) if first else None
             step = graph._superstep(saves, lookup, updates, saves.load(lookup), latest)
             for task, branch, arg in step.plan():
                 result = branch.path.call(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
             lookup = graph._save_update(step, saves)
             saves.flush()
+            first = False
+            if step.then:
+                todo.appendleft(step.then)
         return lookup
 
     async def abulk_update_state(
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]]
     ) -> RunnableConfig:
         graph, saves, lookup = self._update_target(config, supersteps)
-        for i, updates in enumerate(supersteps):
-            latest = await saves.aload(_latest(lookup)) if i == 0 else None
+        todo = deque(supersteps)
+        first = True
+        while todo:
+            updates = todo.popleft()
+            latest = await saves.aload(_latest(lookup)) if first else None
             step = graph._superstep(saves, lookup, updates, await saves.aload(lookup), latest)
             for task, branch, arg in step.plan():
                 result = await branch.path.acall(arg, lookup, None)
                 task.writes.extend(branch_writes(graph, branch, result))
             lookup = graph._save_update(step, saves)
             await saves.aflush()
+            first = False
+            if step.then:
+                todo.appendleft(step.then)
         return lookup
 
     def _update_target(

@@ -224,3 +224,23 @@ def _lg_state_update() -> Any:
     from langgraph.types import StateUpdate as LangGraphStateUpdate
 
     return LangGraphStateUpdate
+
+
+def test_copy_fork_with_updates_for_its_next_tasks() -> None:
+    """``as_node="__copy__"`` with updates: a sibling fork, then the updates written on it as
+    the results of its next tasks (LangGraph's ``fork_and_update``)."""
+
+    def scenario(engine: str) -> Any:
+        graph = chain(engine, interrupt_before=["b", "c"])
+        graph.invoke({"log": [], "flag": ""}, CONFIG)
+        paused = graph.get_state(CONFIG)
+        update = StateUpdate if engine == "streamtap" else _lg_state_update()
+        fork = graph.bulk_update_state(
+            paused.config, [[update([({"log": ["by-b"]}, "b")], "__copy__")]]
+        )
+        history = [_view(s) for s in graph.get_state_history(CONFIG)]
+        return _view(graph.get_state(fork)), history[:3]
+
+    forked, history = _both(scenario)
+    assert forked == ({"log": ["a", "by-b"], "flag": ""}, (), "update", 3)
+    assert [h[2:] for h in history] == [("update", 3), ("fork", 2), ("loop", 1)]
