@@ -218,6 +218,9 @@ class StepLoop:
         lookup = {"thread_id": self.thread_id, "checkpoint_ns": self.ns_str}
         if not self.nested and conf.get("checkpoint_id"):
             lookup["checkpoint_id"] = conf["checkpoint_id"]
+            if conf.get("checkpoint_ns") and conf.get("checkpoint_map"):
+                # a subgraph's snapshot config: this graph's checkpoint at the time
+                lookup["checkpoint_id"] = conf["checkpoint_map"].get("", conf["checkpoint_id"])
         before = None
         if self.replay is not None and self.replay.first_visit(self.ns_str):
             before = self.replay.checkpoint_id

@@ -88,6 +88,8 @@ class NodeSpec:
     input_mapper: Callable[[dict[str, Any]], Any] | None = None
     input_keys: tuple[str, ...] = ()
     is_subgraph: bool = False
+    #: the compiled graph this node runs: the node itself, or one its function refers to
+    subgraph: Any = None
     ends: tuple[str, ...] | None = None
 
 

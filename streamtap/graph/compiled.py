@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._config import ensure_config
-from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
+from streamtap.graph._constants import CONF, KEY_TASK, NS_END, NS_SEP
 from streamtap.graph._emit import task_states
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
@@ -255,9 +255,9 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         for part in ns.split(NS_SEP):
             name = part.split(":")[0]
             spec = graph.nodes.get(name)
-            if spec is None or not isinstance(spec.action.runnable, CompiledStateGraph):
+            if spec is None or spec.subgraph is None:
                 raise ValueError(f"Subgraph {name} not found (checkpoint_ns={ns!r})")
-            graph = spec.action.runnable
+            graph = spec.subgraph
         return graph
 
     def _snapshot(
@@ -311,6 +311,9 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
                     raise
                 graph = self
         conf.pop("__streamtap_resolved", None)
+        if graph.checkpointer is True and ns:
+            # a stateful subgraph keeps one history per thread, without task ids
+            conf["checkpoint_ns"] = NS_SEP.join(p.split(NS_END)[0] for p in ns.split(NS_SEP))
         if conf.get("thread_id") is None:
             raise ValueError('get_state needs config={"configurable": {"thread_id": ...}}')
         conf["thread_id"] = str(conf["thread_id"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable
+from langchain_core.runnables.utils import get_function_nonlocals
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from streamtap.graph._channels import channels_for, schema_keys, state_mapper
@@ -26,6 +28,27 @@ def _name_of(action: Any) -> str:
     if not name or name == "<lambda>":
         raise ValueError("Cannot infer a node name from this callable: use add_node(name, action)")
     return str(name)
+
+
+def find_subgraph(action: Any) -> CompiledStateGraph | None:
+    """The compiled graph a node runs, as LangGraph finds it: the node itself, or a graph its
+    function refers to (a closure or global it reads), so that ``get_state(subgraphs=True)``
+    and namespaced ``get_state`` / ``update_state`` reach a subgraph a node invokes."""
+    candidates: list[Any] = [action]
+    seen: set[int] = set()
+    for candidate in candidates:
+        if id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        if isinstance(candidate, CompiledStateGraph):
+            if candidate.checkpointer is not False:
+                return candidate
+        elif callable(candidate) and not isinstance(candidate, type):
+            fn = candidate if inspect.isfunction(candidate) else candidate.__call__
+            if inspect.isfunction(fn) or inspect.ismethod(fn):
+                for value in get_function_nonlocals(fn):
+                    candidates.append(getattr(value, "__self__", value))
+    return None
 
 
 class StateGraph:
@@ -105,7 +128,8 @@ class StateGraph:
             metadata=metadata,
             input_mapper=state_mapper(schema),
             input_keys=keys,
-            is_subgraph=isinstance(action, CompiledStateGraph),
+            is_subgraph=(subgraph := find_subgraph(action)) is not None,
+            subgraph=subgraph,
             ends=ends,
         )
         return self

@@ -144,3 +144,40 @@ def test_replay_re_enters_a_subgraph_at_its_state_before_the_replay_point(
     ours = run("streamtap")
     assert ours == run("langgraph")
     assert ours[2] == ["q?"] and ours[3] == ["step_a", "ask"]
+
+
+def test_a_subgraph_a_node_refers_to_is_found_like_a_subgraph_node() -> None:
+    """LangGraph finds a compiled graph a node function refers to (its closure): its state
+    shows in ``get_state(subgraphs=True)`` and a paused one resumes."""
+
+    class Sub(TypedDict):
+        bar: str
+        baz: str
+
+    class Parent(TypedDict):
+        foo: str
+
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+        sb = e.StateGraph(Sub)
+        sb.add_node("ask", lambda s: {"baz": e.interrupt("baz?")})
+        sb.add_node("join", lambda s: {"bar": s["bar"] + s["baz"]})
+        sb.add_edge(e.START, "ask")
+        sb.add_edge("ask", "join")
+        subgraph = sb.compile(checkpointer=True)
+
+        def call(state: Parent) -> dict[str, Any]:
+            return {"foo": subgraph.invoke({"bar": state["foo"]})["bar"]}
+
+        pb = e.StateGraph(Parent)
+        pb.add_node("call", call)
+        pb.add_edge(e.START, "call")
+        graph = pb.compile(checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"foo": "hi "}, config)
+        inner = graph.get_state(config, subgraphs=True).tasks[0].state.values
+        return inner, graph.invoke(e.Command(resume="there"), config)
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    assert ours == ({"bar": "hi "}, {"foo": "hi there"})
