@@ -46,8 +46,11 @@ def find_subgraph(action: Any) -> CompiledStateGraph | None:
         elif callable(candidate) and not isinstance(candidate, type):
             fn = candidate if inspect.isfunction(candidate) else candidate.__call__
             if inspect.isfunction(fn) or inspect.ismethod(fn):
-                for value in get_function_nonlocals(fn):
-                    candidates.append(getattr(value, "__self__", value))
+                try:
+                    found = get_function_nonlocals(fn)
+                except ValueError:  # a closure cell not assigned yet (a recursive helper)
+                    continue
+                candidates.extend(getattr(value, "__self__", value) for value in found)
     return None
 
 
