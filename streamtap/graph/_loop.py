@@ -73,7 +73,7 @@ from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._stream_queue import StreamClosed
-from streamtap.graph._writes import ParentCommand, Write, recast_ns
+from streamtap.graph._writes import ParentCommand, Write, own_ns
 from streamtap.graph.checkpoint.serde import harden, is_hardened
 from streamtap.graph.errors import EmptyInputError, GraphInterrupt, GraphRecursionError
 from streamtap.graph.types import Command, Interrupt
@@ -116,8 +116,11 @@ class StepLoop:
         self.ns_str: str = parent.ns if parent is not None else ""
         if graph.checkpointer is True and self.ns_str:
             # a stateful subgraph: one namespace per node name, whatever task runs it,
-            # so its state outlives the call (LangGraph's ``recast_checkpoint_ns``)
-            self.ns_str = recast_ns(self.ns_str)
+            # so its state outlives the call (LangGraph's ``_own_checkpoint_config``)
+            self.ns_str = own_ns(self.ns_str)
+        if parent is not None and (nth := next(parent.subgraph_calls)):
+            # the task's n-th graph call gets a namespace of its own (as LangGraph)
+            self.ns_str = f"{self.ns_str}{NS_SEP}{nth}"
         self.ns: tuple[str, ...] = tuple(self.ns_str.split(NS_SEP)) if self.ns_str else ()
         inherited = parent.parent_sink if parent is not None else None
         self.out = Sinks(self.ns, [sink] if inherited is None else [sink, inherited])

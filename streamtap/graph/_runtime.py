@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,8 @@ class TaskContext:
     resume_map: dict[str, Any] | None
     checkpoint_map: dict[str, str] = field(default_factory=dict)
     thread_id: Any = None
+    #: how many graphs this task has called so far: each call after the first gets "|n"
+    subgraph_calls: Iterator[int] = field(default_factory=itertools.count)
     durability: str = "async"
     replay: ReplayState | None = None
 

@@ -131,6 +131,11 @@ def addressed_to(task: Any, pc: ParentCommand) -> Command:
     raise pc
 
 
+def own_ns(ns: str) -> str:
+    """A stateful subgraph's namespace: task ids dropped, a task's n-th call kept."""
+    return NS_SEP.join(part.split(NS_END)[0] for part in ns.split(NS_SEP))
+
+
 def recast_ns(ns: str) -> str:
     """``parent:<task id>|child:<task id>`` -> ``parent|child`` (LangGraph's recast)."""
     return NS_SEP.join(part.split(NS_END)[0] for part in ns.split(NS_SEP) if not part.isdigit())

@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._config import ensure_config
-from streamtap.graph._constants import CONF, KEY_TASK, NS_END, NS_SEP
+from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
@@ -31,6 +31,7 @@ from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
 from streamtap.graph._update import Superstep
+from streamtap.graph._writes import own_ns
 from streamtap.graph.types import Command, PregelTask, StateSnapshot, StateUpdate
 
 __all__ = ["CompiledStateGraph"]
@@ -253,6 +254,8 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
     def _subgraph_for(self, ns: str) -> CompiledStateGraph:
         graph: CompiledStateGraph = self
         for part in ns.split(NS_SEP):
+            if part.isdigit():  # a task's second, third ... graph call
+                continue
             name = part.split(":")[0]
             spec = graph.nodes.get(name)
             if spec is None or spec.subgraph is None:
@@ -313,7 +316,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         conf.pop("__streamtap_resolved", None)
         if graph.checkpointer is True and ns:
             # a stateful subgraph keeps one history per thread, without task ids
-            conf["checkpoint_ns"] = NS_SEP.join(p.split(NS_END)[0] for p in ns.split(NS_SEP))
+            conf["checkpoint_ns"] = own_ns(ns)
         if conf.get("thread_id") is None:
             raise ValueError('get_state needs config={"configurable": {"thread_id": ...}}')
         conf["thread_id"] = str(conf["thread_id"])

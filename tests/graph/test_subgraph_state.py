@@ -181,3 +181,36 @@ def test_a_subgraph_a_node_refers_to_is_found_like_a_subgraph_node() -> None:
     ours = run("streamtap")
     assert ours == run("langgraph")
     assert ours == ({"bar": "hi "}, {"foo": "hi there"})
+
+
+def test_two_stateful_graphs_called_from_one_node_keep_separate_state() -> None:
+    """A task's second graph call gets a namespace of its own (``call|1``), as LangGraph."""
+
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+
+        def stateful(tag: str) -> Any:
+            b = e.StateGraph(S)
+            b.add_node("echo", lambda s: {"log": [f"{tag}:{len(s['log'])}"]})
+            b.add_edge(e.START, "echo")
+            return b.compile(checkpointer=True)
+
+        fruit, veggie = stateful("fruit"), stateful("veggie")
+        seen: list[Any] = []
+
+        def call_both(state: S) -> dict[str, Any]:
+            seen.append((fruit.invoke({"log": []})["log"], veggie.invoke({"log": []})["log"]))
+            return {"log": ["called"]}
+
+        pb = e.StateGraph(S)
+        pb.add_node("call", call_both)
+        pb.add_edge(e.START, "call")
+        graph = pb.compile(checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"log": []}, config)
+        graph.invoke({"log": []}, config)
+        return seen
+
+    ours = run("streamtap")
+    assert ours == run("langgraph")
+    assert ours[1] == (["fruit:0", "fruit:1"], ["veggie:0", "veggie:1"])
