@@ -121,7 +121,10 @@ def addressed_to(task: Any, pc: ParentCommand) -> Command:
     """
     cmd = pc.command
     ns: str = task.ns
-    if cmd.graph is not None and cmd.graph in (ns, recast_ns(ns), task.name):
+    target = cmd.graph
+    if target is not None and NS_SEP in target and target.rsplit(NS_SEP, 1)[1].isdigit():
+        target = target.rsplit(NS_SEP, 1)[0]  # raised in the task's n-th graph call
+    if target is not None and target in (ns, recast_ns(ns), task.name):
         return Command(update=cmd.update, goto=cmd.goto, resume=cmd.resume)
     if cmd.graph == Command.PARENT:
         parts = ns.split(NS_SEP)

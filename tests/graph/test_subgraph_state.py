@@ -214,3 +214,29 @@ def test_two_stateful_graphs_called_from_one_node_keep_separate_state() -> None:
     ours = run("streamtap")
     assert ours == run("langgraph")
     assert ours[1] == (["fruit:0", "fruit:1"], ["veggie:0", "veggie:1"])
+
+
+def test_command_parent_from_a_nodes_second_child_call() -> None:
+    def run(engine: str) -> Any:
+        e = ENGINES[engine]
+        child = e.StateGraph(S)
+        child.add_node(
+            "inner",
+            lambda s: e.Command(graph=e.Command.PARENT, goto="after") if s["log"] else {},
+        )
+        child.add_edge(e.START, "inner")
+        first, second = child.compile(), child.compile()
+
+        def call(state: S) -> dict[str, Any]:
+            first.invoke({"log": []})
+            second.invoke({"log": ["jump"]})
+            raise AssertionError("the second call jumps to the parent's 'after'")
+
+        parent = e.StateGraph(S)
+        parent.add_node("call", call)
+        parent.add_node("after", lambda s: {"log": ["after"]})
+        parent.add_edge(e.START, "call")
+        return parent.compile().invoke({"log": []})
+
+    ours = run("streamtap")
+    assert ours == run("langgraph") == {"log": ["after"]}
