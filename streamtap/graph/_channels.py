@@ -250,10 +250,23 @@ def _reducer_of(hint: Any) -> tuple[Any, Callable[[Any, Any], Any]] | None:
     if get_origin(hint) is not Annotated:
         return None
     typ, *meta = get_args(hint)
-    for item in reversed(meta):
-        if callable(item) and _takes_two_args(item):
-            return typ, item
-    return None
+    last = meta[-1]
+    if not callable(last) or isinstance(last, type):
+        return None
+    if not _takes_two_args(last):
+        # a typo'd reducer would otherwise turn the key into a plain overwritten value
+        raise ValueError(
+            f"Invalid reducer signature. Expected (a, b) -> c. Got {_signature(last)} "
+            f"for {getattr(last, '__name__', last)!r}"
+        )
+    return typ, last
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(?)"
 
 
 def _takes_two_args(fn: Callable[..., Any]) -> bool:

@@ -35,7 +35,6 @@ from streamtap.graph._algo import (
     Task,
     apply_writes,
     command_writes,
-    create_checkpoint,
     empty_checkpoint,
     increment,
     mark_interrupt_seen,
@@ -47,6 +46,7 @@ from streamtap.graph._algo import (
     should_interrupt,
     writes_by_task,
 )
+from streamtap.graph._checkpointing import CheckpointChain
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
     CONF,
@@ -63,15 +63,11 @@ from streamtap.graph._constants import (
 )
 from streamtap.graph._emit import (
     Sinks,
-    checkpoint_task,
-    public_config,
     task_start_payload,
-    task_states,
 )
 from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
-from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._stream_queue import StreamClosed
 from streamtap.graph._writes import ParentCommand, Write, own_ns
 from streamtap.graph.checkpoint.serde import harden, is_hardened
@@ -86,7 +82,7 @@ class _NoRunManager:
         return None
 
 
-class StepLoop:
+class StepLoop(CheckpointChain):
     """The state and bookkeeping of one ``stream()`` call of one graph (or subgraph)."""
 
     def __init__(
@@ -148,7 +144,12 @@ class StepLoop:
                 "Checkpointer requires one or more of the following 'configurable' keys: "
                 "thread_id, checkpoint_ns, checkpoint_id"
             )
-        self.checkpoint_map: dict[str, str] = dict(parent.checkpoint_map) if parent else {}
+        # the checkpoint each namespace is addressed at: the ancestors' (a subgraph's), plus
+        # whatever the caller's config names (a subgraph snapshot's config time-travels
+        # into that subgraph's checkpoint); also stored as the checkpoints' ``parents``
+        self.checkpoint_map: dict[str, str] = dict(
+            parent.checkpoint_map if parent else conf.get("checkpoint_map") or {}
+        )
         self.resume_map: dict[str, Any] | None = parent.resume_map if parent else None
         self.replay: ReplayState | None = parent.replay if parent else None
         self.saves = Saves(self.checkpointer) if self.checkpointer is not None else None
@@ -171,6 +172,7 @@ class StepLoop:
         self.tasks: list[Task] = []
         self.resuming = False
         self.replaying = False  # time travel: finished tasks re-run, their writes not reused
+        self.replay_entered = False  # a subgraph started from a parent replay's point
         # outcome
         self.status = "pending"
         self.error: BaseException | None = None
@@ -199,6 +201,7 @@ class StepLoop:
             interrupt_after=None,
         )
         loop.checkpointer = saver
+        loop.next_version = saver.get_next_version
         loop.ns_str = ns
         loop.ns = loop.out.ns = tuple(ns.split(NS_SEP)) if ns else ()
         loop._load(saved)
@@ -224,9 +227,16 @@ class StepLoop:
             if conf.get("checkpoint_ns") and conf.get("checkpoint_map"):
                 # a subgraph's snapshot config: this graph's checkpoint at the time
                 lookup["checkpoint_id"] = conf["checkpoint_map"].get("", conf["checkpoint_id"])
+        if self.nested and (addressed := self.checkpoint_map.get(self.ns_str)):
+            # time travel to this subgraph's own checkpoint (LangGraph's checkpoint_map entry)
+            lookup["checkpoint_id"] = addressed
+            return {"configurable": lookup}, None
         before = None
         if self.replay is not None and self.replay.first_visit(self.ns_str):
             before = self.replay.checkpoint_id
+            # re-entered by a parent's replay: the input is applied again on that state
+            # (nodes trigger afresh), it is not a resume (LangGraph drops RESUMING here)
+            self.replay_entered = True
         return {"configurable": lookup}, before
 
     def start(self, saved: CheckpointTuple | None) -> None:
@@ -237,14 +247,18 @@ class StepLoop:
         is_command = isinstance(self.input, Command)
         # time travel: a run addressed at a saved checkpoint that is not the answer to
         # its interrupt re-runs what followed (interrupts fire again) on a fork of it
+        addressed = (
+            self.ns_str in self.checkpoint_map
+            if self.nested
+            else bool(self.config[CONF].get("checkpoint_id"))
+        )
         traveling = (
-            saved is not None
-            and not self.nested
-            and bool(self.config[CONF].get("checkpoint_id"))
-            and not (is_command and self.input.resume is not None)
+            saved is not None and addressed and not (is_command and self.input.resume is not None)
         )
         if saved is not None and (
-            self.parent.resuming if self.parent is not None else self.input is None or is_command
+            self.parent.resuming and not self.replay_entered
+            if self.parent is not None
+            else self.input is None or is_command
         ):
             self.resuming = True
             forks = traveling and self.metadata.get("source") not in ("update", "fork")
@@ -280,23 +294,6 @@ class StepLoop:
             self._put_checkpoint("input")
         else:
             raise EmptyInputError(f"Received no input for {START}")
-
-    def _load(self, saved: CheckpointTuple) -> None:
-        self.checkpoint = saved.checkpoint
-        self.channels = restore_channels(self.graph, saved.checkpoint)
-        self.saved_versions = dict(saved.checkpoint["channel_versions"])
-        self.checkpoint_config = saved.config
-        self.prev_checkpoint_config = saved.parent_config
-        self.pending_writes = [(t, c, from_stored(c, v)) for t, c, v in saved.pending_writes or ()]
-        self.metadata = {
-            "source": saved.metadata.get("source"),
-            "step": saved.metadata.get("step"),
-            "parents": saved.metadata.get("parents", {}),
-        }
-        self.step = saved.metadata.get("step", -2) + 1
-        # the first tick looks only at the nodes these trigger (all nodes when unknown)
-        updated = saved.checkpoint.get("updated_channels")
-        self.updated_channels = set(updated) if updated else None
 
     def _apply_command(self, cmd: Command, *, save: bool = True) -> None:
         writes, resume_map = command_writes(cmd, self.checkpointer is not None, self.pending_writes)
@@ -444,22 +441,6 @@ class StepLoop:
             if self.error is None and not isinstance(exc, asyncio.CancelledError):
                 self.error = exc
 
-    def _put_writes(self, task_id: str, writes: Sequence[Write]) -> None:
-        if not writes:
-            return
-        writes = record_writes(self.pending_writes, task_id, writes)
-        if self.saves is not None and self.durability != "exit":
-            self._save_writes(self.saves, task_id, writes)
-        elif self.saves is not None:  # saved at exit, after the checkpoint they belong to
-            self.exit_writes.append((task_id, writes))
-
-    def _save_writes(self, saves: Saves, task_id: str, writes: Sequence[Write]) -> None:
-        if self.checkpoint_config is not None:
-            # errors are saved as their repr: an exception class that can't be
-            # rebuilt (or isn't allowed to be) must not make the checkpoint unreadable
-            saved = [(c, to_stored(c, repr(v) if c == ERROR else v)) for c, v in writes]
-            saves.put_writes(self.checkpoint_config, saved, task_id)
-
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
         self.out.task_writes(task, writes, self.graph, self.step, self.read_state, cached=cached)
 
@@ -499,72 +480,6 @@ class StepLoop:
     def apply_finished(self) -> None:
         """Apply the writes of the tasks that finished (``get_state`` of a paused step)."""
         self._apply(self._reapply_finished())
-
-    # ------------------------------------------------------------------ checkpoints
-
-    def _put_checkpoint(self, source: str) -> None:
-        self.metadata = {"source": source, "step": self.step, "parents": dict(self.checkpoint_map)}
-        self.checkpoint = create_checkpoint(
-            self.checkpoint, self.channels, self.step, self.updated_channels
-        )
-        if self.saves is not None and self.durability != "exit":
-            self._save_checkpoint(self.saves)
-        self.step += 1
-
-    def _save_checkpoint(self, saves: Saves) -> None:
-        versions = self.checkpoint["channel_versions"]
-        new_versions = {k: v for k, v in versions.items() if v != self.saved_versions.get(k)}
-        self.saved_versions = dict(versions)
-        parent = self.checkpoint_config
-        put_config: RunnableConfig = {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.ns_str,
-                "checkpoint_id": (parent or {}).get(CONF, {}).get("checkpoint_id"),
-            },
-            "metadata": self.config.get("metadata", {}),
-        }
-        saves.put(put_config, self.checkpoint, self.metadata, new_versions)
-        self.prev_checkpoint_config = parent
-        self.checkpoint_config = {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.ns_str,
-                "checkpoint_id": self.checkpoint["id"],
-            }
-        }
-
-    def save_on_exit(self) -> None:
-        """``durability="exit"``: the run's last checkpoint and its pending writes, saved once."""
-        if self.saves is None or self.durability != "exit":
-            return
-        saved_id = (self.checkpoint_config or {}).get(CONF, {}).get("checkpoint_id")
-        if saved_id != self.checkpoint["id"]:  # else: the step it was loaded at did not end
-            self._save_checkpoint(self.saves)
-        if self.checkpoint["id"] != saved_id:
-            # a checkpoint made during the run holds this step's writes only
-            step_writes = {t for t, _, _ in self.pending_writes}
-            self.exit_writes = [(t, w) for t, w in self.exit_writes if t in step_writes]
-        for tid, writes in self.exit_writes:
-            self._save_writes(self.saves, tid, writes)
-        self.exit_writes = []
-
-    def _emit_checkpoint(self) -> None:
-        if self.checkpointer is None or not self.out.wants("checkpoints"):
-            return
-        parents = self.metadata.get("parents")
-        states = task_states(
-            self.graph, self.tasks, self.pending_writes, self.ns_str, self.thread_id
-        )
-        payload = {
-            "config": public_config(self.checkpoint_config, parents, self.ns_str),
-            "parent_config": public_config(self.prev_checkpoint_config, parents, self.ns_str),
-            "values": self.read_state(self.graph.state_keys),
-            "metadata": self.metadata,
-            "next": [t.name for t in self.tasks],
-            "tasks": [checkpoint_task(t) for t in states],
-        }
-        self.out.emit_debug("checkpoints", payload, self.step)
 
     # ------------------------------------------------------------------ exit
 

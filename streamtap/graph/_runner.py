@@ -184,7 +184,7 @@ def stream_steps(
             raise
         except BaseException as exc:
             failure = exc
-        loop.save_on_exit()
+        loop.save_on_exit(failure)
         if saves is not None:
             saves.flush()
         for item in _finish(loop, failure, _drain_sync(q)):
@@ -278,11 +278,22 @@ async def astream_steps(
                 loop.end_step()
                 for item in drain():
                     yield shape(item)
-        except (GeneratorExit, asyncio.CancelledError):
+        except GeneratorExit:
+            raise
+        except asyncio.CancelledError as exc:
+            # cancelled by the caller: the nodes stop, and what the run did is still saved
+            # (durability="exit" included, as LangGraph saves it) before the cancel goes on
+            for at in running:
+                at.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            loop.save_on_exit(exc)
+            if saves is not None:
+                await asyncio.shield(saves.aflush())
             raise
         except BaseException as exc:
             failure = exc
-        loop.save_on_exit()
+        loop.save_on_exit(failure)
         if saves is not None:
             await saves.aflush()
         # lazily: what loop.finish() itself emits (a bare interrupt's update) is queued then

@@ -31,7 +31,7 @@ from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
 from streamtap.graph._update import Superstep
-from streamtap.graph._writes import own_ns
+from streamtap.graph._writes import own_ns, recast_ns
 from streamtap.graph.types import Command, PregelTask, StateSnapshot, StateUpdate
 
 __all__ = ["CompiledStateGraph"]
@@ -259,7 +259,7 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
             name = part.split(":")[0]
             spec = graph.nodes.get(name)
             if spec is None or spec.subgraph is None:
-                raise ValueError(f"Subgraph {name} not found (checkpoint_ns={ns!r})")
+                raise ValueError(f"Subgraph {recast_ns(ns)} not found (checkpoint_ns={ns!r})")
             graph = spec.subgraph
         return graph
 
@@ -366,14 +366,13 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
 
     def _history_lookup(
         self, config: RunnableConfig
-    ) -> tuple[BaseCheckpointSaver[Any], RunnableConfig]:
-        saver = self._saver(config)
-        conf = dict(config.get(CONF) or {})
-        if conf.get("thread_id") is None:
+    ) -> tuple[CompiledStateGraph, BaseCheckpointSaver[Any], RunnableConfig]:
+        """As :meth:`_state_lookup`: a subgraph's namespace is listed and read by that subgraph."""
+        if (config.get(CONF) or {}).get("thread_id") is None:
             raise ValueError('get_state_history needs config={"configurable": {"thread_id": ...}}')
-        conf["thread_id"] = str(conf["thread_id"])
-        conf.setdefault("checkpoint_ns", "")
-        return saver, {CONF: conf}
+        graph, saver, lookup = self._state_lookup(config)
+        lookup[CONF].setdefault("checkpoint_ns", "")  # else savers list every namespace
+        return graph, saver, lookup
 
     def get_state_history(
         self,
@@ -384,9 +383,10 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
         """Every saved checkpoint of the thread, newest first (``filter`` matches metadata)."""
-        saver, lookup = self._history_lookup(config)
-        for saved in saver.list(lookup, filter=filter, before=before, limit=limit):
-            yield self._snapshot(saved, saved.config, saver, live=False)
+        graph, saver, lookup = self._history_lookup(config)
+        # read eagerly: a database cursor is not held open while the caller iterates
+        for saved in list(saver.list(lookup, filter=filter, before=before, limit=limit)):
+            yield graph._snapshot(saved, saved.config, saver, live=False)
 
     async def aget_state_history(
         self,
@@ -396,9 +396,9 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[StateSnapshot]:
-        saver, lookup = self._history_lookup(config)
+        graph, saver, lookup = self._history_lookup(config)
         async for saved in Saves(saver).alist(lookup, filter=filter, before=before, limit=limit):
-            yield self._snapshot(saved, saved.config, saver, live=False)
+            yield graph._snapshot(saved, saved.config, saver, live=False)
 
     # ------------------------------------------------------------------ updates
 

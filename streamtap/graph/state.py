@@ -75,6 +75,7 @@ class StateGraph:
         self.input_schema = input_schema or state_schema
         self.output_schema = output_schema or state_schema
         self._state_keys = tuple(schema_keys(state_schema))
+        channels_for(state_schema)  # a bad reducer fails here, where the schema is named
         for extra in (self.input_schema, self.output_schema):
             unknown = set(schema_keys(extra)) - set(self._state_keys)
             if unknown:
@@ -244,8 +245,9 @@ class StateGraph:
         """
         if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver | bool):
             raise TypeError(
-                "checkpointer must be a LangGraph checkpoint saver (InMemorySaver, SqliteSaver, "
-                f"PostgresSaver, ...), True/False or None, got {type(checkpointer).__name__}"
+                "Invalid checkpointer provided: pass a LangGraph checkpoint saver "
+                "(InMemorySaver, SqliteSaver, PostgresSaver, ...), True, False or None, "
+                f"not {type(checkpointer).__name__}"
             )
         checkpoint_types = frozenset(
             types_in_schemas(

@@ -245,3 +245,27 @@ def test_checkpointer_keeps_successful_writes_of_failed_step() -> None:
     # the sibling that succeeded is replayed from its saved writes, not re-run
     assert ours[2] == ["flaky", "flaky", "ok"]
     assert normalize(ours, number_ids=False) == normalize(_resume_after_error(LG), number_ids=False)
+
+
+def _reducer_with_one_argument(a: list[str]) -> list[str]:
+    return a
+
+
+@pytest.mark.parametrize("name", [ST, LG])
+def test_a_reducer_without_two_arguments_is_refused_with_the_schema(name: str) -> None:
+    class Typo(TypedDict):
+        log: Annotated[list[str], _reducer_with_one_argument]
+
+    # else the key would silently become a plain value that two nodes cannot both write
+    with pytest.raises(ValueError, match=r"Invalid reducer signature\. Expected \(a, b\) -> c"):
+        impl(name).StateGraph(Typo)
+
+
+@pytest.mark.parametrize("name", [ST, LG])
+def test_a_checkpointer_that_is_no_saver_is_refused_at_compile(name: str) -> None:
+    builder = impl(name).StateGraph(S)
+    builder.add_node("p", lambda s: {})
+    builder.add_edge(impl(name).START, "p")
+    with pytest.raises(TypeError, match="Invalid checkpointer provided") as info:
+        builder.compile(checkpointer={"not": "a saver"})
+    assert "dict" in str(info.value)
