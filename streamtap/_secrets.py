@@ -29,6 +29,7 @@ __all__ = [
     "REDACTED",
     "Finding",
     "find_credentials",
+    "is_secret_name",
     "redact_secrets",
 ]
 
@@ -87,6 +88,15 @@ def _spans(match: re.Match[str]) -> tuple[int, int, int]:
     start, end = match.span("secret") if "secret" in match.re.groupindex else match.span()
     masked_start = match.end("keep") if "keep" in match.re.groupindex else start
     return start, masked_start, end
+
+
+_KEYISH_NAME = re.compile(rf"(?i)(?:{_KEYISH_WORDS}|authorization|(?:^|[_-])token$)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field or config key carries a credential by its name alone (``api_key``,
+    ``openai_api_key``, ``auth_token``...): its value is kept out of stored data."""
+    return bool(_KEYISH_NAME.search(name))
 
 
 def find_credentials(text: str) -> list[Finding]:

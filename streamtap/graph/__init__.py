@@ -11,18 +11,29 @@ from streamtap.graph.checkpoint import (
     AsyncSqliteSaver,
     BaseCheckpointSaver,
     InMemorySaver,
+    MemorySaver,
     SqliteSaver,
     UnsafeCheckpointError,
 )
 from streamtap.graph.compiled import CompiledStateGraph
 from streamtap.graph.errors import (
     EmptyInputError,
+    GraphBubbleUp,
+    GraphDrained,
     GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
     StreamThreadError,
 )
 from streamtap.graph.message import REMOVE_ALL_MESSAGES, MessagesState, add_messages
+from streamtap.graph.runtime import (
+    ExecutionInfo,
+    RunControl,
+    Runtime,
+    ServerInfo,
+    get_runtime,
+    get_store,
+)
 from streamtap.graph.state import StateGraph
 from streamtap.graph.types import (
     Command,
@@ -43,15 +54,22 @@ __all__ = [
     "Command",
     "CompiledStateGraph",
     "EmptyInputError",
+    "ExecutionInfo",
+    "GraphBubbleUp",
+    "GraphDrained",
     "GraphInterrupt",
     "GraphOutput",
     "GraphRecursionError",
     "InMemorySaver",
+    "MemorySaver",
     "Interrupt",
     "InvalidUpdateError",
     "MessagesState",
     "PregelTask",
+    "RunControl",
+    "Runtime",
     "Send",
+    "ServerInfo",
     "SqliteSaver",
     "StateGraph",
     "StateSnapshot",
@@ -60,6 +78,8 @@ __all__ = [
     "UnsafeCheckpointError",
     "add_messages",
     "get_config",
+    "get_runtime",
+    "get_store",
     "get_stream_writer",
     "interrupt",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple, PendingWrite
 
+from streamtap._secrets import is_secret_name
 from streamtap.graph._algo import (
     Task,
     create_checkpoint,
@@ -104,6 +105,13 @@ class CheckpointChain:
         parent = self.checkpoint_config
         put_config: RunnableConfig = {
             "configurable": {
+                # the savers copy the run's plain configurable values into the checkpoint's
+                # metadata (LangGraph's get_checkpoint_metadata); credentials stay out
+                **{
+                    k: v
+                    for k, v in self.config[CONF].items()
+                    if isinstance(v, str | int | float | bool) and not is_secret_name(k)
+                },
                 "thread_id": self.thread_id,
                 "checkpoint_ns": self.ns_str,
                 "checkpoint_id": (parent or {}).get(CONF, {}).get("checkpoint_id"),

@@ -19,6 +19,7 @@ is triggered, pending writes, the checkpoint chain and the run's outcome.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,7 +72,13 @@ from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import StreamClosed
 from streamtap.graph._writes import ParentCommand, Write, own_ns
 from streamtap.graph.checkpoint.serde import harden, is_hardened
-from streamtap.graph.errors import EmptyInputError, GraphInterrupt, GraphRecursionError
+from streamtap.graph.errors import (
+    EmptyInputError,
+    GraphDrained,
+    GraphInterrupt,
+    GraphRecursionError,
+)
+from streamtap.graph.runtime import DEFAULT_RUNTIME, KEY_RUNTIME, ExecutionInfo, Runtime
 from streamtap.graph.types import Command, Interrupt
 
 
@@ -103,6 +110,8 @@ class StepLoop(CheckpointChain):
         self.config = config
         self.run_manager = run_manager  # langchain-core's, for the graph's chain run
         conf = config[CONF]
+        # context, store, control: the caller (compiled.stream) put this run's there
+        self.runtime: Runtime[Any] = conf.get(KEY_RUNTIME) or DEFAULT_RUNTIME
         parent: TaskContext | None = conf.get(KEY_TASK)
         self.parent = parent
         self.nested = parent is not None
@@ -337,6 +346,11 @@ class StepLoop(CheckpointChain):
         ):
             self.status = "interrupt_before"
             raise GraphInterrupt()
+        if self.runtime.drain_requested:
+            # a graceful stop between steps (after the breakpoint check: a resume passes
+            # the next step's breakpoints); the checkpoint is saved, the run can continue
+            self.status = "draining"
+            return None
         if self.out.wants("tasks"):
             for task in tasks:
                 if not task.hidden:
@@ -397,6 +411,17 @@ class StepLoop(CheckpointChain):
         conf = {k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)}
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
+        conf[KEY_RUNTIME] = self.runtime.override(
+            stream_writer=ctx.writer,
+            execution_info=ExecutionInfo(
+                checkpoint_id=self.checkpoint_id,
+                checkpoint_ns=task.ns,
+                task_id=task.id,
+                thread_id=self.thread_id,
+                run_id=str(rid) if (rid := self.config.get("run_id")) else None,
+                node_first_attempt_time=time.time(),
+            ),
+        )
         task.config = patch_config(
             merge_configs(self.config, {"metadata": metadata}),
             run_name=task.name,
@@ -494,6 +519,8 @@ class StepLoop(CheckpointChain):
             return None
         if exc is None:
             self.output = self.read_state()
+            if self.status == "draining":
+                return GraphDrained(self.runtime.drain_reason or "shutdown")
             if self.status == "out_of_steps":
                 return GraphRecursionError(
                     f"Recursion limit of {self.config.get('recursion_limit', 25)} reached "

@@ -10,25 +10,72 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.store.base import BaseStore
 
+from streamtap.graph._constants import CONF
 from streamtap.graph._runtime import TaskContext
-from streamtap.graph.types import Send
+from streamtap.graph.runtime import KEY_RUNTIME
+from streamtap.graph.types import Send, StreamWriter
+
+_EMPTY = inspect.Parameter.empty
+_VALID_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+#: parameter -> (annotations that ask for it, the Runtime attribute, the default if absent):
+#: LangGraph's ``KWARGS_CONFIG_KEYS``. ``None`` as annotations: any annotation.
+_INJECTED: tuple[tuple[str, tuple[Any, ...] | None, str, Any], ...] = (
+    (
+        "config",
+        (
+            RunnableConfig,
+            "RunnableConfig",
+            RunnableConfig | None,
+            "Optional[RunnableConfig]",
+            "RunnableConfig | None",
+            _EMPTY,
+        ),
+        "",
+        _EMPTY,
+    ),
+    ("writer", (StreamWriter, "StreamWriter", _EMPTY), "stream_writer", None),
+    ("store", (BaseStore, "BaseStore", _EMPTY), "store", _EMPTY),
+    ("store", (BaseStore | None, "Optional[BaseStore]", "BaseStore | None"), "store", None),
+    ("previous", None, "previous", _EMPTY),
+    ("runtime", None, "", _EMPTY),
+)
 
 
-def _accepted_kwargs(fn: Callable[..., Any]) -> frozenset[str]:
+def _accepted_kwargs(fn: Callable[..., Any]) -> dict[str, tuple[str, Any]]:
+    """Which of LangGraph's injectable parameters ``fn`` declares, read once when the
+    node is added: name -> (its Runtime attribute, its default when there is none).
+
+    A parameter is injected only when its annotation asks for it, as LangGraph decides:
+    a ``config`` typed as something else gets LangGraph's warning and no value.
+    """
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return frozenset()
-    ok = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return frozenset(
-        name for name in ("config", "writer") if name in params and params[name].kind in ok
-    )
+        return {}
+    accepts: dict[str, tuple[str, Any]] = {}
+    for name, wanted, attr, default in _INJECTED:
+        p = params.get(name)
+        if p is None or p.kind not in _VALID_KINDS or name in accepts:
+            continue
+        if wanted is not None and p.annotation not in wanted:
+            if name == "config" and p.annotation is not _EMPTY:
+                warnings.warn(
+                    "The 'config' parameter should be typed as 'RunnableConfig' or "
+                    f"'RunnableConfig | None', not '{p.annotation}'. ",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            continue
+        accepts[name] = (attr, default)
+    return accepts
 
 
 def _is_async(fn: Any) -> bool:
@@ -47,14 +94,28 @@ class Action:
         self.runnable: Runnable[Any, Any] | None = fn if isinstance(fn, Runnable) else None
         self.fn = fn
         self.is_async = self.runnable is None and _is_async(fn)
-        self.accepts = frozenset() if self.runnable is not None else _accepted_kwargs(fn)
+        self.accepts = {} if self.runnable is not None else _accepted_kwargs(fn)
 
     def _kwargs(self, config: RunnableConfig, ctx: TaskContext | None) -> dict[str, Any]:
+        if not self.accepts:
+            return {}
         kwargs: dict[str, Any] = {}
-        if "config" in self.accepts:
-            kwargs["config"] = config
-        if "writer" in self.accepts and ctx is not None:
-            kwargs["writer"] = ctx.writer
+        runtime = config.get(CONF, {}).get(KEY_RUNTIME)
+        for name, (attr, default) in self.accepts.items():
+            value: Any = _EMPTY
+            if name == "config":
+                value = config
+            elif name == "writer" and ctx is not None:
+                value = ctx.writer
+            elif runtime is not None:
+                value = runtime if name == "runtime" else getattr(runtime, attr, _EMPTY)
+            if value is _EMPTY:
+                if default is _EMPTY:
+                    raise ValueError(
+                        f"Missing required config key '{attr or 'N/A'}' for '{self.name}'."
+                    )
+                value = default
+            kwargs[name] = value
         return kwargs
 
     def call(self, arg: Any, config: RunnableConfig, ctx: TaskContext | None) -> Any:

@@ -20,10 +20,8 @@ _GAPS: Final = "see 'Not (yet) covered' in docs/graphs.md"
 _SAME_AS_OURS: Final[Mapping[str, tuple[Any, ...]]] = {
     "debug": (None, False),
     "print_mode": ((), [], None),
-    "context": (None,),
     "output_keys": (None,),
     "checkpoint_during": (None, True),
-    "control": (None,),
 }
 
 

@@ -43,6 +43,8 @@ class GraphSpec:
         debug: bool = False,
         trust_checkpoints: bool = False,
         checkpoint_types: frozenset[type] = frozenset(),
+        store: Any = None,
+        context_schema: type[Any] | None = None,
     ) -> None:
         self.builder = builder  # the StateGraph this was compiled from
         self.nodes = nodes
@@ -80,4 +82,6 @@ class GraphSpec:
         self.debug = debug
         self.trust_checkpoints = trust_checkpoints
         self.checkpoint_types = checkpoint_types  # what a saver must be able to load
+        self.store = store  # a langgraph BaseStore, handed to nodes through their Runtime
+        self.context_schema = context_schema  # what invoke(context=...) is coerced to
         self.order = [START, *nodes]

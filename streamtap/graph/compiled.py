@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal, cast
+from typing import Any, Generic, Literal, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import (
@@ -30,19 +30,25 @@ from streamtap.graph._runtime import StreamPart
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
+from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph._update import Superstep
 from streamtap.graph._writes import own_ns, recast_ns
+from streamtap.graph.runtime import KEY_RUNTIME, RunControl, run_runtime
 from streamtap.graph.types import Command, PregelTask, StateSnapshot, StateUpdate
 
 __all__ = ["CompiledStateGraph"]
 
 
 #: stream() parameters invoke() passes through.
-_STREAM_ONLY = frozenset({"subgraphs", "interrupt_before", "interrupt_after", "durability"})
+_STREAM_ONLY = frozenset(
+    {"subgraphs", "interrupt_before", "interrupt_after", "durability", "context", "control"}
+)
 _DURABILITY = (None, "sync", "async", "exit")
 
 
-class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
+class CompiledStateGraph(
+    Runnable[Any, Any], GraphSpec, Generic[StateT, ContextT, InputT, OutputT]
+):
     """A ready-to-run graph. Runnable (invoke/stream/batch/astream_events/with_config)
     and usable as a node of another graph."""
 
@@ -60,11 +66,22 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         stream_mode: str | Sequence[str] | None,
         subgraphs: bool,
         version: str,
+        context: Any,
+        control: RunControl | None,
     ) -> tuple[RunnableConfig, frozenset[str], Callable[[StreamPart], Any]]:
-        """The stream's config, its modes and the public shape of its parts."""
+        """The stream's config (with the run's :class:`Runtime`), its modes and the public
+        shape of its parts."""
         config = ensure_config(config)
         if config.get("recursion_limit", 25) < 1:
             raise ValueError("recursion_limit must be at least 1")
+        runtime = run_runtime(
+            config,
+            context_schema=self.context_schema,
+            context=context,
+            store=self.store,
+            control=control,
+        )
+        config[CONF] = {**config[CONF], KEY_RUNTIME: runtime}
         if stream_mode is None:
             stream_mode = "values" if KEY_TASK in config[CONF] else self.stream_mode
         modes = modes_of(stream_mode)
@@ -132,12 +149,16 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
         durability: Durability | None = None,
+        context: Any = None,
+        control: RunControl | None = None,
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
         check_call_kwargs("stream", kwargs)
         _check_durability(durability)
-        config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
+        config, modes, shape = self._prepare(
+            config, stream_mode, subgraphs, version, context, control
+        )
         manager = get_callback_manager_for_config(config)
         run_manager = manager.on_chain_start(None, input, **self._callbacks(manager, config))
         loop: StepLoop | None = None
@@ -171,12 +192,16 @@ class CompiledStateGraph(Runnable[Any, Any], GraphSpec):
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
         durability: Durability | None = None,
+        context: Any = None,
+        control: RunControl | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
         check_call_kwargs("astream", kwargs)
         _check_durability(durability)
-        config, modes, shape = self._prepare(config, stream_mode, subgraphs, version)
+        config, modes, shape = self._prepare(
+            config, stream_mode, subgraphs, version, context, control
+        )
         manager = get_async_callback_manager_for_config(config)
         run_manager = await manager.on_chain_start(None, input, **self._callbacks(manager, config))
         loop: StepLoop | None = None

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EmptyInputError",
+    "GraphBubbleUp",
+    "GraphDrained",
     "GraphInterrupt",
     "GraphRecursionError",
     "InvalidUpdateError",
@@ -38,7 +40,22 @@ class EmptyInputError(Exception):
     """The graph was started with no input and there is no saved state to resume."""
 
 
-class GraphInterrupt(Exception):
+class GraphBubbleUp(Exception):
+    """A graph stopping on purpose (an interrupt, a drain), not a failure of a node."""
+
+
+class GraphDrained(GraphBubbleUp):
+    """The run stopped at a step boundary because ``RunControl.request_drain()`` was called.
+
+    Its checkpoint is saved: invoking the thread again (``invoke(None, config)``) continues.
+    """
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        self.reason = reason
+        super().__init__(f"Graph drained: {reason}")
+
+
+class GraphInterrupt(GraphBubbleUp):
     """Raised inside a node by ``interrupt()`` to pause the run.
 
     The runtime catches it: the consumer sees ``{"__interrupt__": (...)}`` and the

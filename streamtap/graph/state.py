@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Generic, Self
 
 from langchain_core.runnables import Runnable
 from langchain_core.runnables.utils import get_function_nonlocals
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 
 from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
+from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
 
@@ -54,7 +56,7 @@ def find_subgraph(action: Any) -> CompiledStateGraph | None:
     return None
 
 
-class StateGraph:
+class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     """A graph whose nodes read and update a shared, typed state.
 
     ``state_schema`` is a TypedDict, dataclass or pydantic model; annotate a key
@@ -99,7 +101,7 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         input_schema: type[Any] | None = None,
         destinations: dict[str, str] | tuple[str, ...] | None = None,
-    ) -> StateGraph:
+    ) -> Self:
         """Add ``action`` (sync or async function, Runnable, or compiled graph) as a node.
 
         The function takes the state and may also declare ``config`` and/or
@@ -138,7 +140,7 @@ class StateGraph:
         )
         return self
 
-    def add_edge(self, start_key: str | list[str], end_key: str) -> StateGraph:
+    def add_edge(self, start_key: str | list[str], end_key: str) -> Self:
         """Run ``end_key`` after ``start_key`` (after ALL of them, for a list)."""
         if isinstance(start_key, str):
             if start_key == END:
@@ -160,7 +162,7 @@ class StateGraph:
         source: str,
         path: Callable[..., Any] | Runnable[Any, Any],
         path_map: dict[Hashable, str] | list[str] | None = None,
-    ) -> StateGraph:
+    ) -> Self:
         """After ``source``, call ``path(state)`` to pick the next node(s), END or ``Send``s."""
         name = getattr(path, "__name__", None) or "condition"
         self.branches.setdefault(source, []).append(
@@ -170,7 +172,7 @@ class StateGraph:
 
     def add_sequence(
         self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
-    ) -> StateGraph:
+    ) -> Self:
         """Add nodes that run one after another, in order."""
         if not nodes:
             raise ValueError("Sequence requires at least one node.")
@@ -186,17 +188,17 @@ class StateGraph:
             previous = name
         return self
 
-    def set_entry_point(self, key: str) -> StateGraph:
+    def set_entry_point(self, key: str) -> Self:
         return self.add_edge(START, key)
 
     def set_conditional_entry_point(
         self,
         path: Callable[..., Any],
         path_map: dict[Hashable, str] | list[str] | None = None,
-    ) -> StateGraph:
+    ) -> Self:
         return self.add_conditional_edges(START, path, path_map)
 
-    def set_finish_point(self, key: str) -> StateGraph:
+    def set_finish_point(self, key: str) -> Self:
         return self.add_edge(key, END)
 
     # -- compile
@@ -235,6 +237,7 @@ class StateGraph:
         name: str | None = None,
         debug: bool = False,
         trust_checkpoints: bool = False,
+        store: BaseStore | None = None,
     ) -> CompiledStateGraph:
         """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph.
 
@@ -298,4 +301,6 @@ class StateGraph:
             debug=debug,
             trust_checkpoints=trust_checkpoints,
             checkpoint_types=checkpoint_types,
+            store=store,
+            context_schema=self.context_schema,
         )

@@ -10,8 +10,10 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, RemoveMessage
+from langchain_core.runnables import RunnableConfig
 
 import streamtap.graph as st
+from streamtap.graph.types import StreamWriter
 from tests.graph._fakes import TokenFake
 from tests.graph._impls import LG, ST, impl
 from tests.graph._normalize import normalize
@@ -148,7 +150,8 @@ def test_async_node_under_sync_stream_is_a_clear_error() -> None:
 def test_node_receives_config_and_writer() -> None:
     seen: dict[str, Any] = {}
 
-    def node(state: S, config: Any, writer: Any) -> dict[str, Any]:
+    # injected as LangGraph injects them: by name, with these annotations (or none)
+    def node(state: S, config: RunnableConfig, writer: StreamWriter) -> dict[str, Any]:
         seen["node"] = config["metadata"]["langgraph_node"]
         writer({"via": "param"})
         return {"x": 1}

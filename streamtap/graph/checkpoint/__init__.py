@@ -12,12 +12,16 @@ from langgraph.checkpoint.memory import InMemorySaver
 from streamtap.graph.checkpoint.serde import StrictSerializer, UnsafeCheckpointError, harden
 from streamtap.graph.checkpoint.sqlite import AsyncSqliteSaver, SqliteSaver
 
+#: LangGraph's older name for ``InMemorySaver``, still exported by ``langgraph.checkpoint.memory``
+MemorySaver = InMemorySaver
+
 __all__ = [
     "AsyncSqliteSaver",
     "BaseCheckpointSaver",
     "Checkpoint",
     "CheckpointTuple",
     "InMemorySaver",
+    "MemorySaver",
     "SqliteSaver",
     "StrictSerializer",
     "UnsafeCheckpointError",
