@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from streamtap.graph._constants import MISSING
 from streamtap.graph.errors import InvalidUpdateError
+from streamtap.graph.types import as_overwrite
 
 
 class Channel:
@@ -105,9 +106,21 @@ class Reducer(Channel):
             return False
         start = 0
         if self.value is MISSING:
-            self.value, start = values[0], 1
+            is_overwrite, value = as_overwrite(values[0])
+            self.value, start = value if is_overwrite else values[0], 1
+        overwritten = False
         for value in values[start:]:
-            self.value = self.reducer(self.value, value)
+            is_overwrite, replacement = as_overwrite(value)
+            if is_overwrite:
+                # an Overwrite wins over every other write of the step (LangGraph's rule)
+                if overwritten:
+                    raise InvalidUpdateError(
+                        f"At key '{self.key}': Can receive only one Overwrite value per "
+                        "super-step."
+                    )
+                self.value, overwritten = replacement, True
+            elif not overwritten:
+                self.value = self.reducer(self.value, value)
         return True
 
 

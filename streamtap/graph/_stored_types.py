@@ -1,4 +1,4 @@
-"""``Send`` and ``Interrupt`` as a checkpoint stores them: under LangGraph's names.
+"""``Send``, ``Interrupt`` and ``Overwrite`` as a checkpoint stores them: under LangGraph's names.
 
 A serializer records an object's class by module and name. Stored as
 ``streamtap.graph.types.Send``, a pending ``Send`` would be ignored by LangGraph
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamtap.graph._constants import INTERRUPT, TASKS
-from streamtap.graph.types import Interrupt, Send
+from streamtap.graph.types import Interrupt, Overwrite, Send
 
 
 @dataclass(slots=True)
@@ -24,13 +24,23 @@ class _StoredInterrupt:
     response_schema: Any = None
 
 
+@dataclass(slots=True)
+class _StoredOverwrite:
+    value: Any
+    type: str = "__overwrite__"
+
+
 class _StoredSend(Send):
     """streamtap's ``Send``, filed under LangGraph's name."""
 
     __slots__ = ()
 
 
-for _cls, _name in ((_StoredInterrupt, "Interrupt"), (_StoredSend, "Send")):
+for _cls, _name in (
+    (_StoredInterrupt, "Interrupt"),
+    (_StoredSend, "Send"),
+    (_StoredOverwrite, "Overwrite"),
+):
     _cls.__module__ = "langgraph.types"
     _cls.__name__ = _cls.__qualname__ = _name
 
@@ -62,6 +72,8 @@ def to_stored(channel: str, value: Any) -> Any:
             _StoredInterrupt(i.value, i.id, i.response_schema) if isinstance(i, Interrupt) else i
             for i in value
         ]
+    if type(value) is Overwrite:  # a reducer key's overwrite, pending in a step
+        return _StoredOverwrite(value.value)
     return value
 
 
@@ -71,4 +83,6 @@ def from_stored(channel: str, value: Any) -> Any:
         return [_own_send(s) for s in value] if isinstance(value, list) else _own_send(value)
     if channel == INTERRUPT and isinstance(value, list | tuple):
         return [_own_interrupt(i) for i in value]
+    if type(value).__name__ == "Overwrite" and type(value) is not Overwrite:
+        return Overwrite(value.value)
     return value

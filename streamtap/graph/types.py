@@ -19,6 +19,7 @@ __all__ = [
     "Command",
     "GraphOutput",
     "Interrupt",
+    "Overwrite",
     "PregelTask",
     "Send",
     "StateSnapshot",
@@ -144,3 +145,32 @@ class GraphOutput:
 
     value: Any
     interrupts: tuple[Interrupt, ...] = ()
+
+
+#: the marker of an ``Overwrite`` that lost its class on the way (JSON through a server)
+OVERWRITE = "__overwrite__"
+
+
+@dataclass(slots=True)
+class Overwrite:
+    """Write ``value`` to a reducer key as is, bypassing the reducer (LangGraph's).
+
+    The dict forms ``{"__overwrite__": value}`` and ``{"value": v, "type": "__overwrite__"}``
+    mean the same, so the marker survives a JSON round trip. Two overwrites of one key in
+    one step raise ``InvalidUpdateError``.
+    """
+
+    value: Any
+    type: Literal["__overwrite__"] = "__overwrite__"
+
+
+def as_overwrite(value: Any) -> tuple[bool, Any]:
+    """``(True, the value to write)`` when ``value`` is an overwrite in any of its forms."""
+    if isinstance(value, Overwrite):
+        return True, value.value
+    if isinstance(value, dict):
+        if len(value) == 1 and OVERWRITE in value:
+            return True, value[OVERWRITE]
+        if value.get("type") == OVERWRITE and "value" in value:
+            return True, value["value"]
+    return False, None

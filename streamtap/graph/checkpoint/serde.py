@@ -83,7 +83,15 @@ Allowable = type | tuple[str, str]
 #: cycle); a test keeps the names in step with ``streamtap.graph.types``.
 STREAMTAP_TYPES: Final[frozenset[TypeKey]] = frozenset(
     ("streamtap.graph.types", name)
-    for name in ("Command", "GraphOutput", "Interrupt", "PregelTask", "Send", "StateSnapshot")
+    for name in (
+        "Command",
+        "GraphOutput",
+        "Interrupt",
+        "Overwrite",
+        "PregelTask",
+        "Send",
+        "StateSnapshot",
+    )
 )
 
 #: What every StrictSerializer revives without being told: LangGraph's own safe
@@ -96,7 +104,7 @@ DEFAULT_ALLOWED: Final[frozenset[TypeKey]] = frozenset(
 #: ``Send``s and interrupts under these names, so LangGraph can read them) and that have a
 #: field-for-field twin in ``streamtap.graph.types``.
 _LANGGRAPH_TWINS: Final = frozenset(
-    ("langgraph.types", n) for n in ("Command", "Interrupt", "Send")
+    ("langgraph.types", n) for n in ("Command", "Interrupt", "Overwrite", "Send")
 )
 _NUMPY_ARRAY: Final[TypeKey] = ("numpy", "ndarray")
 _UNPACK_OPTION: Final = ormsgpack.OPT_NON_STR_KEYS
@@ -255,9 +263,14 @@ def _streamtap_twin(name: str) -> Any:
     does not need (and may not have installed); a process that runs LangGraph graphs
     has it loaded already and gets LangGraph's classes, as from LangGraph's serializer.
     """
-    from streamtap.graph.types import Command, Interrupt, Send
+    from streamtap.graph.types import Command, Interrupt, Overwrite, Send
 
-    twins: dict[str, type] = {"Command": Command, "Interrupt": Interrupt, "Send": Send}
+    twins: dict[str, type] = {
+        "Command": Command,
+        "Interrupt": Interrupt,
+        "Overwrite": Overwrite,
+        "Send": Send,
+    }
     return twins[name]
 
 
