@@ -628,9 +628,17 @@ def test_the_default_allow_list() -> None:
         if isinstance(obj, type) and issubclass(obj, BaseMessage):
             assert (obj.__module__, obj.__name__) in DEFAULT_ALLOWED, name
     assert (Document.__module__, "Document") in DEFAULT_ALLOWED
-    for name in ("Send", "Interrupt", "Command"):
+    for name in ("Send", "Interrupt", "Command", "Overwrite"):
         assert ("langgraph.types", name) in DEFAULT_ALLOWED
-    exported = {"Command", "GraphOutput", "Interrupt", "PregelTask", "Send", "StateSnapshot"}
+    exported = {
+        "Command",
+        "GraphOutput",
+        "Interrupt",
+        "Overwrite",
+        "PregelTask",
+        "Send",
+        "StateSnapshot",
+    }
     assert {n for _, n in STREAMTAP_TYPES} == exported
     for module, name in STREAMTAP_TYPES:
         cls = getattr(st_types, name)
