@@ -437,6 +437,13 @@ def apply_writes(
                 versions[chan] = version
                 if channel.is_available():
                     updated.add(chan)
+    if bump_step and updated.isdisjoint(graph.trigger_to_nodes):
+        # the run is (tentatively) over: deferred nodes' triggers become available now
+        for chan, channel in channels.items():
+            if channel.finish():
+                versions[chan] = version
+                if channel.is_available():
+                    updated.add(chan)
     return updated
 
 

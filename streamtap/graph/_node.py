@@ -12,7 +12,7 @@ import functools
 import inspect
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -151,7 +151,18 @@ class NodeSpec:
     is_subgraph: bool = False
     #: the compiled graph this node runs: the node itself, or one its function refers to
     subgraph: Any = None
-    ends: tuple[str, ...] | None = None
+    #: where a ``Command`` may send it (``destinations=``); a dict maps each to its edge label
+    ends: tuple[str, ...] | dict[str, str] | None = None
+    #: runs only when nothing else is left to run (``add_node(..., defer=True)``)
+    defer: bool = False
+
+    @property
+    def subgraphs(self) -> list[Any]:
+        """LangGraph's ``PregelNode.subgraphs``: the graph this node runs, if any."""
+        return [] if self.subgraph is None else [self.subgraph]
+
+    def copy(self, update: dict[str, Any]) -> NodeSpec:
+        return replace(self, **update)
 
 
 @dataclass(slots=True)

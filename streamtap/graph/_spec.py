@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from streamtap.graph._channels import Barrier, Channel, Ephemeral, Tasks
+from streamtap.graph._channels_deferred import AfterFinish, BarrierAfterFinish
 from streamtap.graph._constants import BRANCH_PREFIX, START, TASKS
 from streamtap.graph._node import BranchSpec, NodeSpec
 
@@ -53,8 +54,18 @@ class GraphSpec:
         self.channels: dict[str, Channel] = {
             **channels,
             START: Ephemeral(START, guard=True),
-            **{BRANCH_PREFIX + n: Ephemeral(BRANCH_PREFIX + n, guard=False) for n in nodes},
-            **{chan: Barrier(chan, sources) for chan, (sources, _) in joins.items()},
+            **{
+                BRANCH_PREFIX + n: AfterFinish(BRANCH_PREFIX + n)
+                if spec.defer
+                else Ephemeral(BRANCH_PREFIX + n, guard=False)
+                for n, spec in nodes.items()
+            },
+            **{
+                chan: BarrierAfterFinish(chan, sources)
+                if nodes[end].defer
+                else Barrier(chan, sources)
+                for chan, (sources, end) in joins.items()
+            },
             TASKS: Tasks(TASKS),
         }
         self.state_keys = state_keys

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, Self
 
 from langchain_core.runnables import Runnable
-from langchain_core.runnables.utils import get_function_nonlocals
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
+from streamtap.graph import _subgraph_scan
 from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
@@ -33,27 +32,10 @@ def _name_of(action: Any) -> str:
 
 
 def find_subgraph(action: Any) -> CompiledStateGraph | None:
-    """The compiled graph a node runs, as LangGraph finds it: the node itself, or a graph its
-    function refers to (a closure or global it reads), so that ``get_state(subgraphs=True)``
-    and namespaced ``get_state`` / ``update_state`` reach a subgraph a node invokes."""
-    candidates: list[Any] = [action]
-    seen: set[int] = set()
-    for candidate in candidates:
-        if id(candidate) in seen:
-            continue
-        seen.add(id(candidate))
-        if isinstance(candidate, CompiledStateGraph):
-            if candidate.checkpointer is not False:
-                return candidate
-        elif callable(candidate) and not isinstance(candidate, type):
-            fn = candidate if inspect.isfunction(candidate) else candidate.__call__
-            if inspect.isfunction(fn) or inspect.ismethod(fn):
-                try:
-                    found = get_function_nonlocals(fn)
-                except ValueError:  # a closure cell not assigned yet (a recursive helper)
-                    continue
-                candidates.extend(getattr(value, "__self__", value) for value in found)
-    return None
+    """The compiled graph a node runs, as LangGraph finds it (``_subgraph_scan``), so that
+    ``get_state(subgraphs=True)``, namespaced state calls and ``get_subgraphs`` reach it."""
+    found: CompiledStateGraph | None = _subgraph_scan.find_subgraph(action)
+    return found
 
 
 class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
@@ -98,6 +80,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         node: str | Callable[..., Any] | Runnable[Any, Any],
         action: Callable[..., Any] | Runnable[Any, Any] | None = None,
         *,
+        defer: bool = False,
         metadata: dict[str, Any] | None = None,
         input_schema: type[Any] | None = None,
         destinations: dict[str, str] | tuple[str, ...] | None = None,
@@ -125,9 +108,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 )
         schema = input_schema or self.state_schema
         keys = tuple(schema_keys(schema))
-        ends: tuple[str, ...] | None = None
-        if destinations is not None:
-            ends = tuple(destinations)
+        ends: tuple[str, ...] | dict[str, str] | None = None
+        if destinations is not None:  # a dict's values label the drawn edges
+            ends = dict(destinations) if isinstance(destinations, dict) else tuple(destinations)
         self.nodes[name] = NodeSpec(
             name=name,
             action=Action(action, name),
@@ -137,6 +120,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             is_subgraph=(subgraph := find_subgraph(action)) is not None,
             subgraph=subgraph,
             ends=ends,
+            defer=defer,
         )
         return self
 
