@@ -22,6 +22,7 @@ from streamtap.graph._algo import branch_writes
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
+from streamtap.graph._introspect import Introspection
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._params import check_call_kwargs
@@ -47,7 +48,7 @@ _DURABILITY = (None, "sync", "async", "exit")
 
 
 class CompiledStateGraph(
-    Runnable[Any, Any], GraphSpec, Generic[StateT, ContextT, InputT, OutputT]
+    Introspection, Runnable[Any, Any], GraphSpec, Generic[StateT, ContextT, InputT, OutputT]
 ):
     """A ready-to-run graph. Runnable (invoke/stream/batch/astream_events/with_config)
     and usable as a node of another graph."""
@@ -71,7 +72,7 @@ class CompiledStateGraph(
     ) -> tuple[RunnableConfig, frozenset[str], Callable[[StreamPart], Any]]:
         """The stream's config (with the run's :class:`Runtime`), its modes and the public
         shape of its parts."""
-        config = ensure_config(config)
+        config = ensure_config(self.config, config)
         if config.get("recursion_limit", 25) < 1:
             raise ValueError("recursion_limit must be at least 1")
         runtime = run_runtime(
