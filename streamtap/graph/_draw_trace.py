@@ -52,6 +52,8 @@ class Wiring:
     writes: Mapping[str, Sequence[tuple[str, Any]]]
     statics: Mapping[str, Sequence[tuple[str, str | None]]]
     barriers: Mapping[str, frozenset[str]]
+    #: the channels of deferred nodes: what they hold shows only once a step triggers nothing
+    after_finish: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -72,19 +74,31 @@ class _Channels:
     barrier_seen: dict[str, set[str]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
 
     def names(self) -> list[str]:
         chans = [START, *(c for n in self.wiring.order for c in self.wiring.triggers[n])]
         return list(dict.fromkeys(chans))
 
-    def available(self, chan: str) -> bool:
+    def _full(self, chan: str) -> bool:
+        """Whether ``chan`` holds a value (a barrier: has seen all its names)."""
         names = self.wiring.barriers.get(chan)
         if names is None:
             return chan in self.values
         return self.barrier_seen.get(chan, set()) == names
 
+    def available(self, chan: str) -> bool:
+        after = chan in self.wiring.after_finish
+        return self._full(chan) and (not after or chan in self.finished)
+
     def update(self, chan: str, values: Sequence[Any]) -> bool:
         names = self.wiring.barriers.get(chan)
+        if names is None and chan in self.wiring.after_finish:  # LastValueAfterFinish
+            if not values:
+                return False
+            self.finished.discard(chan)
+            self.values.add(chan)
+            return True
         if names is None:  # an ephemeral channel: holds the step's last write
             if not values:
                 had = chan in self.values
@@ -98,14 +112,26 @@ class _Channels:
         return len(seen) != before
 
     def consume(self, chan: str) -> bool:
-        names = self.wiring.barriers.get(chan)
-        if names is not None and self.barrier_seen.get(chan, set()) == names:
-            self.barrier_seen[chan] = set()
+        if chan in self.wiring.after_finish:
+            if chan not in self.finished or not self._full(chan):
+                return False
+            self.finished.discard(chan)
+        elif chan not in self.wiring.barriers or not self._full(chan):
+            return False
+        self.values.discard(chan)
+        self.barrier_seen[chan] = set()
+        return True
+
+    def finish(self, chan: str) -> bool:
+        if chan in self.wiring.after_finish and chan not in self.finished and self._full(chan):
+            self.finished.add(chan)
             return True
         return False
 
     def apply(
-        self, tasks: Iterable[tuple[str, Sequence[str], Sequence[tuple[str, Any]]]]
+        self,
+        tasks: Iterable[tuple[str, Sequence[str], Sequence[tuple[str, Any]]]],
+        trigger_to_nodes: Mapping[str, list[str]],
     ) -> set[str]:
         """LangGraph's ``apply_writes``: the channels a step's writes made available."""
         tasks = list(tasks)
@@ -131,6 +157,12 @@ class _Channels:
         if bump_step:
             for chan in self.names():
                 if self.available(chan) and chan not in updated and self.update(chan, ()):
+                    self.versions[chan] = next_version
+                    if self.available(chan):
+                        updated.add(chan)
+        if bump_step and updated.isdisjoint(trigger_to_nodes):  # (tentatively) the last step
+            for chan in self.names():
+                if self.finish(chan):
                     self.versions[chan] = next_version
                     if self.available(chan):
                         updated.add(chan)
@@ -169,7 +201,7 @@ def trace(wiring: Wiring, limit: int = LIMIT) -> Trace:
     step_sources: dict[str, set[TriggerEdge]] = {}
     declared: dict[str, set[TriggerEdge]] = defaultdict(set)
     statics_done: set[str] = set()
-    updated = chans.apply([(INPUT, (), [(START, {})])])
+    updated = chans.apply([(INPUT, (), [(START, {})])], trigger_to_nodes)
     tasks = chans.next_tasks(updated, trigger_to_nodes)
     start_tasks = tasks
     for _ in range(-1, limit):
@@ -204,7 +236,9 @@ def trace(wiring: Wiring, limit: int = LIMIT) -> Trace:
         for src, triggers in sources.items():
             for trigger, cond, label in triggers:
                 trigger_to_sources[trigger].add(TriggerEdge(src, cond, label))
-        updated = chans.apply((n, wiring.triggers[n], task_writes[n]) for n in tasks)
+        updated = chans.apply(
+            ((n, wiring.triggers[n], task_writes[n]) for n in tasks), trigger_to_nodes
+        )
         tasks = chans.next_tasks(updated, trigger_to_nodes)
         for name in tasks:
             added = False

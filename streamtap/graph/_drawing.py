@@ -118,11 +118,17 @@ def wiring_of(graph: GraphSpec) -> Wiring:
         writes=writes,
         statics=statics,
         barriers={chan: sources for chan, (sources, _) in graph.joins.items()},
+        after_finish=frozenset(
+            [BRANCH_PREFIX + n for n, spec in graph.nodes.items() if spec.defer]
+            + [chan for chan, (_, end) in graph.joins.items() if graph.nodes[end].defer]
+        ),
     )
 
 
 def _metadata(name: str, spec: NodeSpec | None, graph: GraphSpec) -> dict[str, Any] | None:
     metadata = dict((spec.metadata if spec is not None else None) or {})
+    if spec is not None and spec.defer:
+        metadata["defer"] = True
     before = graph.interrupt_before or []
     after = graph.interrupt_after or []
     if name in before and name in after:
