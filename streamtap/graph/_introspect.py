@@ -15,6 +15,7 @@ from langchain_core.runnables.graph import Graph
 from streamtap.graph._config import merge_configs
 from streamtap.graph._constants import NS_SEP
 from streamtap.graph._drawing import draw
+from streamtap.graph._json_schema import json_schema
 
 if TYPE_CHECKING:
     from streamtap.graph.compiled import CompiledStateGraph
@@ -136,6 +137,17 @@ class Introspection:
         self, *, namespace: str | None = None, recurse: bool = False
     ) -> AsyncIterator[tuple[str, Any]]:
         return asubgraphs_of(self._compiled(), namespace, recurse)
+
+    def get_input_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        builder = self._compiled().builder
+        return json_schema(builder.input_schema, self._name("Input"), builder.state_schema)
+
+    def get_output_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        builder = self._compiled().builder
+        return json_schema(builder.output_schema, self._name("Output"), builder.state_schema)
+
+    def _name(self, suffix: str) -> str:
+        return self._compiled().get_name(suffix)
 
     def copy(self, update: dict[str, Any] | None = None) -> Self:
         return copy_graph(self, update)

@@ -55,10 +55,6 @@ class CompiledStateGraph(
 
     stream_mode: StreamMode = "updates"
 
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        base = str(name or self.name)
-        return f"{base}{suffix}" if suffix else base
-
     # ------------------------------------------------------------------ streaming
 
     def _prepare(

@@ -9,10 +9,13 @@ import json
 import operator
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
+import typing_extensions as te
 from langchain_core.runnables import RunnableConfig, RunnableLambda
+from pydantic import BaseModel
 
 from tests.graph.test_cross_engine import ENGINES
 
@@ -377,3 +380,39 @@ def test_random_graphs_draw_as_langgraph() -> None:
         except TypeError:  # LangGraph cannot sort None and str labels of one edge
             continue
         assert _drawn(_random_graph(ENGINES["streamtap"], seed)) == theirs, seed
+
+
+class _Model(BaseModel):
+    query: str
+    docs: Annotated[list[str], operator.add] = []
+
+
+@dataclass
+class _Data:
+    query: str
+    hits: Annotated[list[int], operator.add] = field(default_factory=list)
+    note: str | None = None
+    score: Annotated[float | None, "meta"] = None
+
+
+class _In(te.TypedDict):  # pydantic needs typing_extensions' TypedDict before 3.12
+    log: Annotated[list[str], operator.add]
+    extra: te.NotRequired[int]
+
+
+class _Out(te.TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+@pytest.mark.parametrize("schema", [_In, _Model, _Data])
+def test_json_schemas_match_langgraph(schema: type[Any]) -> None:
+    def build(e: Any) -> Any:
+        builder = e.StateGraph(schema, output_schema=_Out) if schema is _In else None
+        builder = builder or e.StateGraph(schema)
+        key = next(iter(schema.__annotations__))
+        builder.add_node("n", lambda s: {key: getattr(s, key, None)})
+        return builder.add_edge(e.START, "n").compile(name="g")
+
+    ours, theirs = build(ENGINES["streamtap"]), build(ENGINES["langgraph"])
+    assert ours.get_input_jsonschema() == theirs.get_input_jsonschema()
+    assert ours.get_output_jsonschema() == theirs.get_output_jsonschema()
