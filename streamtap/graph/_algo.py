@@ -33,12 +33,14 @@ from streamtap.graph._constants import (
     PULL,
     PUSH,
     RESUME,
+    ROOT,
     START,
     TASKS,
     WRITES_IDX_MAP,
 )
 from streamtap.graph._node import BranchSpec
 from streamtap.graph._runtime import TaskContext, interrupt_id
+from streamtap.graph._schema import ROOT_KEYS, root_updates
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stored_types import from_stored, to_stored
 from streamtap.graph._writes import (
@@ -142,9 +144,21 @@ class Task:
 # ---------------------------------------------------------------------- reading the checkpoint
 
 
-def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> dict[str, Any]:
-    """The values of ``keys`` that are set."""
+def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
+    """The values of ``keys`` that are set; a bare-value state (``__root__``) reads as its
+    value (``None`` while unset), as LangGraph reads a single channel."""
+    if tuple(keys) == ROOT_KEYS:
+        value = channels[ROOT].value
+        return None if value is MISSING else value
     return {k: channels[k].value for k in keys if channels[k].value is not MISSING}
+
+
+def read_input(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
+    """What a node reading ``keys`` gets; ``MISSING`` for a bare-value state that is
+    unset (LangGraph then does not run the node)."""
+    if tuple(keys) == ROOT_KEYS:
+        return channels[ROOT].value
+    return read_channels(channels, keys)
 
 
 def restore_channels(graph: GraphSpec, checkpoint: Checkpoint) -> dict[str, Channel]:
@@ -221,7 +235,9 @@ def prepare_tasks(
             arg = channels[START].value
         else:
             spec = graph.nodes[name]
-            state = read_channels(channels, spec.input_keys)
+            state = read_input(channels, spec.input_keys)
+            if state is MISSING:
+                continue
             arg = spec.input_mapper(state) if spec.input_mapper is not None else state
         tasks.append(Task(tid, name, (PULL, name), triggers, arg, f"{ns}:{tid}"))
     return tasks
@@ -253,9 +269,12 @@ def unanswered_interrupt_ids(pending_writes: Sequence[PendingWrite]) -> set[str]
 
 
 def command_writes(
-    cmd: Command, resumable: bool, pending_writes: Sequence[PendingWrite]
+    cmd: Command, resumable: bool, pending_writes: Sequence[PendingWrite], *, root: bool = False
 ) -> tuple[list[Write], dict[str, Any] | None]:
-    """A ``Command`` input as null-task writes, plus its answers by interrupt id if it has them."""
+    """A ``Command`` input as null-task writes, plus its answers by interrupt id if it has them.
+
+    ``root``: the state is one bare value, which ``Command(update=value)`` replaces.
+    """
     if cmd.graph == Command.PARENT:
         raise InvalidUpdateError("There is no parent graph")
     writes = goto_writes(cmd._goto_list())
@@ -273,7 +292,7 @@ def command_writes(
                     "interrupt id when resuming. Pass Command(resume={interrupt.id: value})."
                 )
             writes.append((RESUME, resume))
-    writes.extend(command_updates(cmd))
+    writes.extend(cmd._update_as_tuples() if root else command_updates(cmd))
     return writes, resume_map
 
 
@@ -330,25 +349,39 @@ def mark_interrupt_seen(checkpoint: Checkpoint, channels: dict[str, Channel]) ->
 
 def node_writes(graph: GraphSpec, task: Task, ret: Any) -> tuple[list[Write], Sequence[BranchSpec]]:
     """What a node's return value writes, before its routers run."""
-    keys = graph.input_key_set if task.name == START else graph.state_key_set
-    writes = updates_from(ret, keys)
+    keys = graph.input_keys if task.name == START else graph.state_keys
+    if keys == ROOT_KEYS:
+        writes = root_updates(ret)
+    else:
+        writes = updates_from(
+            ret, graph.input_key_set if task.name == START else graph.state_key_set
+        )
     writes.extend(control_from(ret, graph.nodes))
     writes.extend((BRANCH_PREFIX + t, None) for t in graph.edges_from.get(task.name, ()))
     writes.extend((chan, task.name) for chan in graph.joins_from.get(task.name, ()))
     return writes, graph.branches.get(task.name, ())
 
 
-def router_input(graph: GraphSpec, channels: dict[str, Channel], writes: list[Write]) -> Any:
-    """The state a router sees: the step's state plus this task's own writes."""
-    local = {k: channels[k].copy() for k in graph.state_keys}
+def router_input(
+    graph: GraphSpec,
+    channels: dict[str, Channel],
+    writes: list[Write],
+    branch: BranchSpec | None = None,
+) -> Any:
+    """The state a router sees: the step's state plus this task's own writes, read as
+    the router's schema (``branch.input_keys``: its own, its node's or the state's)."""
+    keys = graph.state_keys
+    mapper = graph.state_mapper
+    if branch is not None and branch.input_keys is not None:
+        keys, mapper = branch.input_keys, branch.input_mapper
+    local = {k: channels[k].copy() for k in keys}
     grouped: dict[str, list[Any]] = defaultdict(list)
     for chan, value in writes:
         if chan in local:
             grouped[chan].append(value)
     for chan, values in grouped.items():
         local[chan].update(values)
-    state = {k: c.value for k, c in local.items() if c.value is not MISSING}
-    mapper = graph.state_mapper
+    state = read_channels(local, keys)
     return mapper(state) if mapper is not None else state
 
 

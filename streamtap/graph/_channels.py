@@ -12,11 +12,20 @@ import collections.abc
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
-from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    NotRequired,
+    Required,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from pydantic import BaseModel
 
-from streamtap.graph._constants import MISSING
+from streamtap.graph._constants import MISSING, ROOT
 from streamtap.graph.errors import InvalidUpdateError
 from streamtap.graph.types import as_overwrite
 
@@ -115,8 +124,7 @@ class Reducer(Channel):
                 # an Overwrite wins over every other write of the step (LangGraph's rule)
                 if overwritten:
                     raise InvalidUpdateError(
-                        f"At key '{self.key}': Can receive only one Overwrite value per "
-                        "super-step."
+                        f"At key '{self.key}': Can receive only one Overwrite value per super-step."
                     )
                 self.value, overwritten = replacement, True
             elif not overwritten:
@@ -248,6 +256,7 @@ _ABSTRACT_DEFAULTS: dict[Any, type] = {
 
 def _initial_value(typ: Any) -> Callable[[], Any] | None:
     """The empty value a reducer key starts from (``[]`` for lists), if the type has one."""
+    typ = _unwrapped(typ)
     base = get_origin(typ) or typ
     base = _ABSTRACT_DEFAULTS.get(base, base)
     if not callable(base):
@@ -259,7 +268,15 @@ def _initial_value(typ: Any) -> Callable[[], Any] | None:
     return base  # type: ignore[no-any-return]
 
 
+def _unwrapped(hint: Any) -> Any:
+    """``Required[X]`` / ``NotRequired[X]`` -> ``X``: a TypedDict's key keeps its reducer."""
+    if get_origin(hint) in (Required, NotRequired):
+        return get_args(hint)[0]
+    return hint
+
+
 def _reducer_of(hint: Any) -> tuple[Any, Callable[[Any, Any], Any]] | None:
+    hint = _unwrapped(hint)
     if get_origin(hint) is not Annotated:
         return None
     typ, *meta = get_args(hint)
@@ -292,16 +309,19 @@ def _takes_two_args(fn: Callable[..., Any]) -> bool:
 
 
 def schema_keys(schema: Any) -> dict[str, Any]:
-    """Field name → type hint (with ``Annotated`` extras) for a TypedDict, dataclass or model."""
-    if not isinstance(schema, type):
-        raise TypeError(
-            f"StateGraph needs a TypedDict, dataclass or pydantic model class, got {schema!r}"
-        )
+    """Field name -> type hint (with ``Annotated`` extras) for a TypedDict, dataclass or model.
+
+    A schema with no annotations at all (``int``, ``list[str]``,
+    ``Annotated[list, operator.add]``) is LangGraph's single ``__root__`` channel:
+    the whole state is one value, read and returned bare.
+    """
+    if not hasattr(schema, "__annotations__"):
+        return {ROOT: schema}
     try:
         hints = get_type_hints(schema, include_extras=True)
     except Exception:
         hints = dict(getattr(schema, "__annotations__", {}))
-    if issubclass(schema, BaseModel):
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
         return {k: hints.get(k, Any) for k in schema.model_fields}
     if is_dataclass(schema):
         return {f.name: hints.get(f.name, Any) for f in fields(schema)}
@@ -310,12 +330,23 @@ def schema_keys(schema: Any) -> dict[str, Any]:
     }
 
 
+def channel_for(key: str, hint: Any) -> Channel:
+    """The channel a key's annotation asks for: a reducer's, else the last value."""
+    found = _reducer_of(hint)
+    return Reducer(key, found[1], found[0]) if found else LastValue(key)
+
+
+def same_channel(a: Channel, b: Channel) -> bool:
+    """LangGraph's channel equality: two last values, or two reducers of one function
+    (a lambda matches any reducer, since every lambda has the same name)."""
+    if isinstance(a, Reducer) and isinstance(b, Reducer):
+        names = (getattr(a.reducer, "__name__", None), getattr(b.reducer, "__name__", None))
+        return "<lambda>" in names or a.reducer is b.reducer
+    return type(a) is type(b)
+
+
 def channels_for(schema: Any) -> dict[str, Channel]:
-    chans: dict[str, Channel] = {}
-    for key, hint in schema_keys(schema).items():
-        found = _reducer_of(hint)
-        chans[key] = Reducer(key, found[1], found[0]) if found else LastValue(key)
-    return chans
+    return {key: channel_for(key, hint) for key, hint in schema_keys(schema).items()}
 
 
 def state_mapper(schema: Any) -> Callable[[dict[str, Any]], Any] | None:

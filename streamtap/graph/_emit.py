@@ -18,11 +18,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import PendingWrite
 
 from streamtap.graph._algo import Task, writes_by_task
-from streamtap.graph._constants import CONF, ERROR, EXCLUDED_METADATA_KEYS, INTERRUPT
+from streamtap.graph._constants import CONF, ERROR, EXCLUDED_METADATA_KEYS, INTERRUPT, ROOT
 from streamtap.graph._runtime import Sink, StreamPart, noop_writer
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._writes import Write
 from streamtap.graph.types import Interrupt, PregelTask
+
+_ROOT_KEY_SET = frozenset((ROOT,))
 
 
 class Sinks:
@@ -77,7 +79,8 @@ class Sinks:
         writes: Sequence[Write],
         graph: GraphSpec,
         step: int,
-        values: Callable[[], dict[str, Any]],
+        values: Callable[[], Any],
+        output_keys: frozenset[str] | None = None,
         *,
         cached: bool = False,
     ) -> None:
@@ -91,10 +94,12 @@ class Sinks:
                 self.emit("updates", {INTERRUPT: ints})
             if "values" in self.modes:
                 state = values()
-                state[INTERRUPT] = ints
+                # a bare-value state streams the interrupts alone (LangGraph's)
+                state = {**state, INTERRUPT: ints} if isinstance(state, dict) else {INTERRUPT: ints}
                 self.emit("values", state)
         elif first != ERROR and "updates" in self.modes:
-            self.emit("updates", updates_payload(task, writes, graph.output_key_set, cached))
+            keys = graph.output_key_set if output_keys is None else output_keys
+            self.emit("updates", updates_payload(task, writes, keys, cached))
         if not cached and self.wants("tasks"):
             self.emit_debug("tasks", task_result_payload(task, writes, graph.state_key_set), step)
 
@@ -173,6 +178,8 @@ def updates_payload(
     value: Any
     if not mine:
         value = None
+    elif keys == _ROOT_KEY_SET:  # a bare-value state: the values themselves
+        value = mine[0][1] if len(mine) == 1 else [v for _, v in mine]
     elif any(n > 1 for n in Counter(c for c, _ in mine).values()):
         value = [{c: v} for c, v in mine]
     else:

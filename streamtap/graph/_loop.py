@@ -60,6 +60,7 @@ from streamtap.graph._constants import (
     NS_SEP,
     NULL_TASK_ID,
     RESUME,
+    ROOT,
     START,
 )
 from streamtap.graph._emit import (
@@ -104,8 +105,13 @@ class StepLoop(CheckpointChain):
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
         durability: str | None = None,
+        output_keys: Sequence[str] | None = None,
     ) -> None:
         self.graph = graph
+        # what ``values`` / ``updates`` show and the run returns: invoke()'s output schema
+        # keys, stream()'s every channel (LangGraph's ``output_keys``)
+        self.output_keys = tuple(output_keys) if output_keys is not None else graph.output_keys
+        self.output_key_set = frozenset(self.output_keys)
         self.input = input
         self.config = config
         self.run_manager = run_manager  # langchain-core's, for the graph's chain run
@@ -219,8 +225,8 @@ class StepLoop(CheckpointChain):
         loop._apply_null_writes()
         return loop
 
-    def read_state(self, keys: Sequence[str] | None = None) -> dict[str, Any]:
-        return read_channels(self.channels, keys if keys is not None else self.graph.output_keys)
+    def read_state(self, keys: Sequence[str] | None = None) -> Any:
+        return read_channels(self.channels, keys if keys is not None else self.output_keys)
 
     # ------------------------------------------------------------------ start
 
@@ -305,7 +311,12 @@ class StepLoop(CheckpointChain):
             raise EmptyInputError(f"Received no input for {START}")
 
     def _apply_command(self, cmd: Command, *, save: bool = True) -> None:
-        writes, resume_map = command_writes(cmd, self.checkpointer is not None, self.pending_writes)
+        writes, resume_map = command_writes(
+            cmd,
+            self.checkpointer is not None,
+            self.pending_writes,
+            root=self.graph.state_keys == (ROOT,),
+        )
         if resume_map is not None:
             self.resume_map = resume_map
         if not writes and self.resume_map is None:
@@ -467,7 +478,9 @@ class StepLoop(CheckpointChain):
                 self.error = exc
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
-        self.out.task_writes(task, writes, self.graph, self.step, self.read_state, cached=cached)
+        self.out.task_writes(
+            task, writes, self.graph, self.step, self.read_state, self.output_key_set, cached=cached
+        )
 
     # ------------------------------------------------------------------ end of step
 
@@ -491,7 +504,7 @@ class StepLoop(CheckpointChain):
 
     def _apply_and_emit_values(self) -> None:
         updated = self._apply(self.tasks)
-        if self.out.wants("values") and not updated.isdisjoint(self.graph.output_key_set):
+        if self.out.wants("values") and not updated.isdisjoint(self.output_key_set):
             self.out.emit("values", self.read_state())
 
     def _apply(self, tasks: Sequence[Task]) -> set[str]:

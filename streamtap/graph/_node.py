@@ -148,6 +148,8 @@ class NodeSpec:
     metadata: dict[str, Any] | None = None
     input_mapper: Callable[[dict[str, Any]], Any] | None = None
     input_keys: tuple[str, ...] = ()
+    #: the schema the node reads (its own, else the state schema): ``input_keys`` are its keys
+    input_schema: Any = None
     is_subgraph: bool = False
     #: the compiled graph this node runs: the node itself, or one its function refers to
     subgraph: Any = None
@@ -170,6 +172,11 @@ class BranchSpec:
     path: Action
     path_map: dict[Hashable, str] | None = None
     ends: tuple[str, ...] = field(default_factory=tuple)
+    #: the schema the router's first parameter names; compile() fills in what it reads:
+    #: that schema's keys (else its node's, else the state's) and how they are coerced
+    input_schema: Any = None
+    input_keys: tuple[str, ...] | None = None
+    input_mapper: Callable[[dict[str, Any]], Any] | None = None
 
     def destinations(self, result: Any) -> list[str | Send]:
         """Map a router's return value to node names / Sends, END included."""

@@ -42,7 +42,15 @@ __all__ = ["CompiledStateGraph"]
 
 #: stream() parameters invoke() passes through.
 _STREAM_ONLY = frozenset(
-    {"subgraphs", "interrupt_before", "interrupt_after", "durability", "context", "control"}
+    {
+        "subgraphs",
+        "interrupt_before",
+        "interrupt_after",
+        "durability",
+        "context",
+        "control",
+        "output_keys",
+    }
 )
 _DURABILITY = (None, "sync", "async", "exit")
 
@@ -114,6 +122,7 @@ class CompiledStateGraph(
         interrupt_before: Sequence[str] | str | None,
         interrupt_after: Sequence[str] | str | None,
         durability: Durability | None,
+        output_keys: str | Sequence[str] | None = None,
     ) -> StepLoop:
         """One step loop feeding ``put``; in messages mode, the token handler joins its callbacks."""
         loop = StepLoop(
@@ -126,6 +135,7 @@ class CompiledStateGraph(
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             durability=durability,
+            output_keys=self._output_keys(output_keys),
         )
         if "messages" in modes:
             from streamtap.middleware._messages import StreamMessagesHandler
@@ -148,6 +158,7 @@ class CompiledStateGraph(
         durability: Durability | None = None,
         context: Any = None,
         control: RunControl | None = None,
+        output_keys: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
@@ -171,6 +182,7 @@ class CompiledStateGraph(
                 interrupt_before,
                 interrupt_after,
                 durability,
+                output_keys,
             )
             yield from stream_steps(loop, sq, shape)
         except BaseException as exc:
@@ -191,6 +203,7 @@ class CompiledStateGraph(
         durability: Durability | None = None,
         context: Any = None,
         control: RunControl | None = None,
+        output_keys: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
@@ -214,6 +227,7 @@ class CompiledStateGraph(
                 interrupt_before,
                 interrupt_after,
                 durability,
+                output_keys,
             )
             parts = astream_steps(loop, sq, shape)
             try:
@@ -225,6 +239,23 @@ class CompiledStateGraph(
             await run_manager.on_chain_error(exc)
             raise
         await run_manager.on_chain_end(loop.output)
+
+    def _output_keys(self, output_keys: str | Sequence[str] | None) -> tuple[str, ...]:
+        """What a run streams and returns: ``stream()``'s default is every channel, as
+        LangGraph's; a single channel name (a bare value) only for a bare-value state."""
+        if output_keys is None:
+            return self.state_keys
+        if isinstance(output_keys, str):
+            if (output_keys,) != self.state_keys:
+                raise NotImplementedError(
+                    f"stream(output_keys={output_keys!r}) (one channel read bare) is a LangGraph "
+                    "parameter streamtap.graph does not implement: pass a list of keys"
+                )
+            return (output_keys,)
+        unknown = [k for k in output_keys if k not in self.channels]
+        if unknown:
+            raise ValueError(f"Key {unknown[0]} not in channels")
+        return tuple(output_keys)
 
     # ------------------------------------------------------------------ invoke
 
@@ -240,6 +271,7 @@ class CompiledStateGraph(
         """Run to the end; return the final state (plus ``__interrupt__`` if it paused)."""
         check_call_kwargs("invoke", {k: v for k, v in kwargs.items() if k not in _STREAM_ONLY})
         result = InvokeResult(stream_mode, version)
+        kwargs.setdefault("output_keys", self.output_keys)  # the output schema's (LangGraph)
         for chunk in self.stream(
             input, config, stream_mode=result.modes, version=version, **kwargs
         ):
@@ -257,6 +289,7 @@ class CompiledStateGraph(
     ) -> Any:
         check_call_kwargs("ainvoke", {k: v for k, v in kwargs.items() if k not in _STREAM_ONLY})
         result = InvokeResult(stream_mode, version)
+        kwargs.setdefault("output_keys", self.output_keys)
         async for chunk in self.astream(
             input, config, stream_mode=result.modes, version=version, **kwargs
         ):

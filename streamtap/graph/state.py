@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from typing import Any, Generic, Self
 
 from langchain_core.runnables import Runnable
@@ -10,9 +11,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
 from streamtap.graph import _subgraph_scan
-from streamtap.graph._channels import channels_for, schema_keys, state_mapper
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
+from streamtap.graph._schema import SchemaSet, branch_input_schema, node_annotations, pick_mapper
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
@@ -43,7 +44,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
 
     ``state_schema`` is a TypedDict, dataclass or pydantic model; annotate a key
     with a reducer (``Annotated[list, operator.add]``) to let several nodes of a
-    step write it.
+    step write it. Any other type (``list[str]``, ``Annotated[list, operator.add]``)
+    makes the state one bare value. The input and output schemas, and the schemas
+    nodes and routers are typed with, add their keys to the state (LangGraph's rule).
     """
 
     def __init__(
@@ -58,15 +61,12 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self.context_schema = context_schema
         self.input_schema = input_schema or state_schema
         self.output_schema = output_schema or state_schema
-        self._state_keys = tuple(schema_keys(state_schema))
-        channels_for(state_schema)  # a bad reducer fails here, where the schema is named
-        for extra in (self.input_schema, self.output_schema):
-            unknown = set(schema_keys(extra)) - set(self._state_keys)
-            if unknown:
-                raise ValueError(
-                    f"{extra.__name__} has keys {sorted(unknown)} that the state schema "
-                    f"{state_schema.__name__} lacks"
-                )
+        self._schemas = SchemaSet()  # a bad reducer fails here, where the schema is named
+        for schema in (state_schema, self.input_schema, self.output_schema):
+            self._schemas.add(schema)
+        #: LangGraph's names: each schema's keys, and the channels of them all
+        self.schemas = self._schemas.schemas
+        self.channels = self._schemas.channels
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
@@ -106,17 +106,20 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 raise ValueError(
                     f"'{ch}' is a reserved character and is not allowed in node names."
                 )
-        schema = input_schema or self.state_schema
-        keys = tuple(schema_keys(schema))
-        ends: tuple[str, ...] | dict[str, str] | None = None
+        inferred, returns_to = node_annotations(action)  # (s: Private) -> Command[Literal[..]]
+        schema = input_schema or inferred or self.state_schema
+        self._schemas.add(schema)
+        keys = self._schemas.keys(schema)
+        ends: tuple[str, ...] | dict[str, str] | None = returns_to or None
         if destinations is not None:  # a dict's values label the drawn edges
             ends = dict(destinations) if isinstance(destinations, dict) else tuple(destinations)
         self.nodes[name] = NodeSpec(
             name=name,
             action=Action(action, name),
             metadata=metadata,
-            input_mapper=state_mapper(schema),
+            input_mapper=pick_mapper(keys, schema),
             input_keys=keys,
+            input_schema=schema,
             is_subgraph=(subgraph := find_subgraph(action)) is not None,
             subgraph=subgraph,
             ends=ends,
@@ -149,8 +152,13 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     ) -> Self:
         """After ``source``, call ``path(state)`` to pick the next node(s), END or ``Send``s."""
         name = getattr(path, "__name__", None) or "condition"
+        schema = branch_input_schema(path)
+        if schema is not None:
+            self._schemas.add(schema)
         self.branches.setdefault(source, []).append(
-            BranchSpec(path=Action(path, name), path_map=path_map_for(path_map))
+            BranchSpec(
+                path=Action(path, name), path_map=path_map_for(path_map), input_schema=schema
+            )
         )
         return self
 
@@ -187,6 +195,16 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
 
     # -- compile
 
+    def _branch_reader(self, source: str, branch: BranchSpec) -> BranchSpec:
+        """``branch`` with what its router reads: its own schema's keys, else its node's,
+        else the state's (LangGraph's ``attach_branch``)."""
+        schema = branch.input_schema
+        if schema is None:
+            node = self.nodes.get(source)
+            schema = node.input_schema if node is not None else self.state_schema
+        keys = self._schemas.keys(schema)
+        return replace(branch, input_keys=keys, input_mapper=pick_mapper(keys, schema))
+
     def validate(self, interrupt: Sequence[str] = ()) -> None:
         sources = {s for s, _ in self.edges} | {s for ss, _ in self.waiting_edges for s in ss}
         sources |= set(self.branches)
@@ -205,6 +223,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             for branch in branch_list:
                 if branch.path_map is not None:
                     targets.update(branch.path_map.values())
+        for spec in self.nodes.values():
+            targets.update(spec.ends or ())
         for target in targets:
             if target != END and target not in self.nodes:
                 raise ValueError(f"Found edge ending at unknown node `{target}`")
@@ -236,11 +256,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 "(InMemorySaver, SqliteSaver, PostgresSaver, ...), True, False or None, "
                 f"not {type(checkpointer).__name__}"
             )
-        checkpoint_types = frozenset(
-            types_in_schemas(
-                self.state_schema, self.input_schema, self.output_schema, self.context_schema
-            )
-        )
+        checkpoint_types = frozenset(types_in_schemas(*self.schemas, self.context_schema))
         if isinstance(checkpointer, BaseCheckpointSaver) and not trust_checkpoints:
             harden(checkpointer, allow=checkpoint_types)
         self.validate(
@@ -264,24 +280,25 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             if end != END:
                 edges_from.setdefault(start, []).append(end)
         self.compiled = True
+        output_keys = self._schemas.keys(self.output_schema)
         return CompiledStateGraph(
             builder=self,
             nodes=dict(self.nodes),
-            channels=channels_for(self.state_schema),
-            state_keys=self._state_keys,
-            input_keys=tuple(schema_keys(self.input_schema)),
-            output_keys=tuple(schema_keys(self.output_schema)),
+            channels=dict(self.channels),
+            state_keys=tuple(self.channels),
+            input_keys=self._schemas.keys(self.input_schema),
+            output_keys=output_keys,
             edges_from=edges_from,
             joins=joins,
             joins_from=joins_from,
-            branches={k: list(v) for k, v in self.branches.items()},
+            branches={k: [self._branch_reader(k, b) for b in v] for k, v in self.branches.items()},
             triggers={n: tuple(sorted(t)) for n, t in triggers.items()},
             checkpointer=checkpointer,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             name=name or "LangGraph",
-            state_mapper=state_mapper(self.state_schema),
-            output_mapper=state_mapper(self.output_schema),
+            state_mapper=pick_mapper(tuple(self.channels), self.state_schema),
+            output_mapper=pick_mapper(output_keys, self.output_schema),
             debug=debug,
             trust_checkpoints=trust_checkpoints,
             checkpoint_types=checkpoint_types,

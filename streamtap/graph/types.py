@@ -6,11 +6,12 @@ Shapes, field names and reprs follow LangGraph so that code written against
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
+from typing_extensions import TypeVar
 
 from streamtap.graph._constants import ROOT
 from streamtap.graph._fields import fields_as_updates
@@ -66,14 +67,21 @@ class Send:
         return (Send, (self.node, self.arg))
 
 
+N = TypeVar("N", bound=Hashable, default=Any)
+
+
 @dataclass(kw_only=True, slots=True, frozen=True)
-class Command:
-    """Update state, route (``goto``) and/or resume an interrupt, from a node or as input."""
+class Command(Generic[N]):
+    """Update state, route (``goto``) and/or resume an interrupt, from a node or as input.
+
+    Generic as LangGraph's: ``-> Command[Literal["b", "c"]]`` on a node names where it
+    may go, which ``get_graph()`` draws as its edges.
+    """
 
     graph: str | None = None
     update: Any | None = None
     resume: Any | None = None
-    goto: Send | str | Sequence[Send | str] = ()
+    goto: Send | N | Sequence[Send | N] = ()
 
     PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
 
@@ -100,7 +108,7 @@ class Command:
         return updates if updates is not None else [(ROOT, update)]
 
     def _goto_list(self) -> list[Send | str]:
-        goto = self.goto
+        goto: Any = self.goto
         if isinstance(goto, (Send, str)):
             return [goto]
         return list(goto)

@@ -31,7 +31,7 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(method: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("debug", True), ("output_keys", ["x"])],
+    [("debug", True), ("print_mode", "values")],
 )
 async def test_an_unimplemented_langgraph_parameter_raises_naming_it(name: str, value: Any) -> None:
     with pytest.raises(NotImplementedError, match=rf"invoke\({name}=.*Not \(yet\) covered"):
