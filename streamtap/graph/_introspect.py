@@ -140,11 +140,11 @@ class Introspection:
 
     def get_input_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
         builder = self._compiled().builder
-        return json_schema(builder.input_schema, self._name("Input"), builder.state_schema)
+        return json_schema(builder, builder.input_schema, self._name("Input"))
 
     def get_output_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
         builder = self._compiled().builder
-        return json_schema(builder.output_schema, self._name("Output"), builder.state_schema)
+        return json_schema(builder, builder.output_schema, self._name("Output"))
 
     def _name(self, suffix: str) -> str:
         return self._compiled().get_name(suffix)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 from typing_extensions import is_typeddict
 
 from streamtap.graph._channels import schema_keys
+from streamtap.graph._constants import ROOT
 
 __all__ = ["json_schema"]
 
@@ -74,19 +75,32 @@ def _field_default(name: str, hint: Any, schema: type[Any]) -> Any:
     return None if _is_optional(hint) else ...
 
 
-def json_schema(schema: type[Any], name: str, state_schema: type[Any]) -> dict[str, Any]:
-    """The JSON schema LangGraph gives for ``schema`` (``name``: the graph's, suffixed).
+def _channel_type(key: str, schemas: dict[Any, dict[str, Any]]) -> Any:
+    """What ``key``'s channel accepts (LangGraph's ``UpdateType``): the first declaration
+    of ``key`` made the channel."""
+    for hints in schemas.values():
+        if key in hints:
+            return _reducer_stripped(hints[key])
+    return Any
 
-    A key the state schema also declares is typed as the state schema types it: its
-    channel was made from that declaration.
-    """
+
+def json_schema(builder: Any, schema: Any, name: str) -> dict[str, Any]:
+    """The JSON schema LangGraph gives for ``schema``, one of ``builder``'s schemas
+    (``name``: the graph's, suffixed)."""
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema.model_json_schema()
     if is_typeddict(schema):
         return TypeAdapter(schema).json_schema()
-    declared = schema_keys(state_schema)
+    schemas: dict[Any, dict[str, Any]] = getattr(builder, "schemas", None) or {
+        builder.state_schema: schema_keys(builder.state_schema),
+        schema: schema_keys(schema),
+    }
+    keys = list(schemas[schema])
+    if keys == [ROOT]:
+        root = _channel_type(ROOT, schemas)
+        return create_model_v2(name, root=(root, None)).model_json_schema()
     fields = {}
-    for key, hint in schema_keys(schema).items():
-        accepted = _reducer_stripped(declared.get(key, hint))
+    for key in keys:
+        accepted = _channel_type(key, schemas)
         fields[key] = (accepted, _field_default(key, accepted, schema))
     return create_model_v2(name, field_definitions=fields).model_json_schema()
