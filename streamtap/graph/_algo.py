@@ -367,9 +367,14 @@ def router_input(
     channels: dict[str, Channel],
     writes: list[Write],
     branch: BranchSpec | None = None,
+    output: Any = None,
 ) -> Any:
     """The state a router sees: the step's state plus this task's own writes, read as
-    the router's schema (``branch.input_keys``: its own, its node's or the state's)."""
+    the router's schema (``branch.input_keys``: its own, its node's or the state's).
+
+    A router with no schema of its own also sees the keys of the node's ``output`` dict
+    the state lacks (LangGraph passes them through, for dict states).
+    """
     keys = graph.state_keys
     mapper = graph.state_mapper
     if branch is not None and branch.input_keys is not None:
@@ -382,7 +387,11 @@ def router_input(
     for chan, values in grouped.items():
         local[chan].update(values)
     state = read_channels(local, keys)
-    return mapper(state) if mapper is not None else state
+    value = mapper(state) if mapper is not None else state
+    passthrough = branch is not None and branch.input_schema is None
+    if passthrough and isinstance(value, dict) and isinstance(output, dict):
+        value = {**output, **value}
+    return value
 
 
 def branch_writes(graph: GraphSpec, branch: BranchSpec, result: Any) -> list[Write]:

@@ -223,7 +223,9 @@ def task_states(
         if task.name in graph.nodes and graph.nodes[task.name].is_subgraph:
             state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": task.ns}}
         mapped = [(c, v) for c, v in outputs.get(task.id, ()) if c in keys]
-        result = fold_writes(mapped) if mapped else {}
+        result: Any = fold_writes(mapped) if mapped else {}
+        if keys == _ROOT_KEY_SET:  # a bare-value state: the value written (LangGraph)
+            result = result.get(ROOT)
         ints = tuple(interrupts.get(task.id, ()))
         out.append(
             PregelTask(

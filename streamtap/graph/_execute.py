@@ -38,7 +38,7 @@ def _route(
     graph = loop.graph
     writes, branches = node_writes(graph, task, ret)
     for branch in branches:
-        arg = router_input(graph, loop.channels, writes, branch)
+        arg = router_input(graph, loop.channels, writes, branch, ret)
         writes.extend(branch_writes(graph, branch, branch.path.call(arg, config, ctx)))
     task.writes.extend(writes)
 
@@ -56,7 +56,7 @@ async def _aroute(
     graph = loop.graph
     writes, branches = node_writes(graph, task, ret)
     for branch in branches:
-        arg = router_input(graph, loop.channels, writes, branch)
+        arg = router_input(graph, loop.channels, writes, branch, ret)
         if branch.path.is_async or await_all:
             result = await branch.path.acall(arg, config, ctx)
         else:

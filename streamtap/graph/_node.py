@@ -96,6 +96,11 @@ class Action:
         self.is_async = self.runnable is None and _is_async(fn)
         self.accepts = {} if self.runnable is not None else _accepted_kwargs(fn)
 
+    @property
+    def func(self) -> Any:
+        """The function called (LangGraph's ``RunnableCallable.func``)."""
+        return self.fn
+
     def _kwargs(self, config: RunnableConfig, ctx: TaskContext | None) -> dict[str, Any]:
         if not self.accepts:
             return {}
@@ -157,6 +162,12 @@ class NodeSpec:
     ends: tuple[str, ...] | dict[str, str] | None = None
     #: runs only when nothing else is left to run (``add_node(..., defer=True)``)
     defer: bool = False
+
+    @property
+    def runnable(self) -> Any:
+        """LangGraph's ``StateNodeSpec.runnable``: the Runnable the node runs, or (for a
+        function) its wrapper, whose ``func`` is the function."""
+        return self.action.runnable or self.action
 
     @property
     def subgraphs(self) -> list[Any]:

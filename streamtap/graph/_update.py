@@ -131,7 +131,8 @@ class Superstep:
             writes, branches = node_writes(self.graph, task, values)
             task.writes.extend(writes)
             calls.extend(
-                (task, b, router_input(self.graph, self.channels, task.writes, b)) for b in branches
+                (task, b, router_input(self.graph, self.channels, task.writes, b, values))
+                for b in branches
             )
             self.tasks.append(task)
         return calls

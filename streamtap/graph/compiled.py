@@ -17,6 +17,7 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from pydantic import BaseModel
 
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._config import ensure_config
@@ -29,6 +30,7 @@ from streamtap.graph._params import check_call_kwargs
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._saving import Saves
+from streamtap.graph._schema_models import context_jsonschema, input_model, output_model
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
@@ -295,6 +297,22 @@ class CompiledStateGraph(
         ):
             result.add(chunk)
         return result.value()
+
+    # ------------------------------------------------------------------ schemas
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """``input_schema``: the input schema as a model named ``<name>Input`` (LangGraph's)."""
+        return input_model(self.get_name("Input"), self.builder.input_schema)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """``output_schema``: the output keys, each optional, as ``<name>Output``."""
+        return output_model(  # type: ignore[no-any-return]
+            self.get_name("Output"), self.output_keys, self.builder.schemas
+        )
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The JSON schema of ``context_schema`` (``None`` without one)."""
+        return context_jsonschema(self.context_schema)
 
     # ------------------------------------------------------------------ state
 

@@ -26,7 +26,8 @@ _RESERVED = frozenset((START, END))
 def _name_of(action: Any) -> str:
     if isinstance(action, Runnable):
         return action.get_name()
-    name = getattr(action, "__name__", None)
+    # a callable object without __name__ is named after its class (LangGraph's rule)
+    name = getattr(action, "__name__", type(action).__name__)
     if not name or name == "<lambda>":
         raise ValueError("Cannot infer a node name from this callable: use add_node(name, action)")
     return str(name)
