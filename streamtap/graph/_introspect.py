@@ -149,6 +149,10 @@ class Introspection:
     def _name(self, suffix: str) -> str:
         return self._compiled().get_name(suffix)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """Jupyter's view of the graph: its drawing (rendered by mermaid.ink, as LangGraph's)."""
+        return {"text/plain": repr(self), "image/png": self.get_graph().draw_mermaid_png()}
+
     def copy(self, update: dict[str, Any] | None = None) -> Self:
         return copy_graph(self, update)
 
