@@ -238,7 +238,13 @@ def prepare_tasks(
             state = read_input(channels, spec.input_keys)
             if state is MISSING:
                 continue
-            arg = spec.input_mapper(state) if spec.input_mapper is not None else state
+            arg = state
+            if spec.input_mapper is not None:
+                try:  # a pydantic state's validation error, from the node that reads it
+                    arg = spec.input_mapper(state)
+                except Exception as exc:
+                    exc.add_note(f"Before task with name '{name}' and path '{(PULL, name)}'")
+                    raise
         tasks.append(Task(tid, name, (PULL, name), triggers, arg, f"{ns}:{tid}"))
     return tasks
 

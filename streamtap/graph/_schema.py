@@ -33,6 +33,7 @@ __all__ = [
     "node_annotations",
     "pick_mapper",
     "root_updates",
+    "run_output_keys",
     "warn_invalid_state_schema",
 ]
 
@@ -81,6 +82,27 @@ class SchemaSet:
 
     def keys(self, schema: Any) -> tuple[str, ...]:
         return tuple(self.schemas[schema])
+
+
+def run_output_keys(
+    state_keys: tuple[str, ...], channels: Any, output_keys: str | Sequence[str] | None
+) -> tuple[str, ...]:
+    """What a run streams and returns: ``stream()``'s default is every channel (LangGraph's
+    ``stream_channels``); invoke() passes the output schema's keys. A single channel name
+    (read bare) only names a bare-value state."""
+    if output_keys is None:
+        return state_keys
+    if isinstance(output_keys, str):
+        if (output_keys,) != state_keys:
+            raise NotImplementedError(
+                f"stream(output_keys={output_keys!r}) (one channel read bare) is a LangGraph "
+                "parameter streamtap.graph does not implement: pass a list of keys"
+            )
+        return (output_keys,)
+    unknown = [k for k in output_keys if k not in channels]
+    if unknown:
+        raise ValueError(f"Key {unknown[0]} not in channels")
+    return tuple(output_keys)
 
 
 def pick_mapper(keys: Sequence[str], schema: Any) -> Callable[[dict[str, Any]], Any] | None:

@@ -30,6 +30,7 @@ from streamtap.graph._params import check_call_kwargs
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._saving import Saves
+from streamtap.graph._schema import run_output_keys
 from streamtap.graph._schema_models import context_jsonschema, input_model, output_model
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
@@ -44,16 +45,8 @@ __all__ = ["CompiledStateGraph"]
 
 #: stream() parameters invoke() passes through.
 _STREAM_ONLY = frozenset(
-    {
-        "subgraphs",
-        "interrupt_before",
-        "interrupt_after",
-        "durability",
-        "context",
-        "control",
-        "output_keys",
-    }
-)
+    {"subgraphs", "interrupt_before", "interrupt_after", "durability", "context", "control"}
+) | {"output_keys"}
 _DURABILITY = (None, "sync", "async", "exit")
 
 
@@ -137,7 +130,7 @@ class CompiledStateGraph(
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             durability=durability,
-            output_keys=self._output_keys(output_keys),
+            output_keys=run_output_keys(self.state_keys, self.channels, output_keys),
         )
         if "messages" in modes:
             from streamtap.middleware._messages import StreamMessagesHandler
@@ -241,23 +234,6 @@ class CompiledStateGraph(
             await run_manager.on_chain_error(exc)
             raise
         await run_manager.on_chain_end(loop.output)
-
-    def _output_keys(self, output_keys: str | Sequence[str] | None) -> tuple[str, ...]:
-        """What a run streams and returns: ``stream()``'s default is every channel, as
-        LangGraph's; a single channel name (a bare value) only for a bare-value state."""
-        if output_keys is None:
-            return self.state_keys
-        if isinstance(output_keys, str):
-            if (output_keys,) != self.state_keys:
-                raise NotImplementedError(
-                    f"stream(output_keys={output_keys!r}) (one channel read bare) is a LangGraph "
-                    "parameter streamtap.graph does not implement: pass a list of keys"
-                )
-            return (output_keys,)
-        unknown = [k for k in output_keys if k not in self.channels]
-        if unknown:
-            raise ValueError(f"Key {unknown[0]} not in channels")
-        return tuple(output_keys)
 
     # ------------------------------------------------------------------ invoke
 
