@@ -26,7 +26,7 @@ from streamtap.graph._execute import aexecute_task, execute_task
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
-from streamtap.graph.errors import StreamThreadError
+from streamtap.graph.errors import StreamThreadError, is_invalid_resume
 
 _DONE = object()
 
@@ -266,7 +266,8 @@ async def astream_steps(
                             if saves is not None:
                                 await saves.aflush()
                             pending -= 1
-                            if loop.error is not None:
+                            if loop.error is not None and not is_invalid_resume(loop.error):
+                                # an invalid resume fails the run once the others finish
                                 for at in running:
                                     at.cancel()
                         else:

@@ -19,6 +19,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from xxhash import xxh3_128_hexdigest
 
 from streamtap.graph._constants import CONF, KEY_TASK, NS_END, NS_SEP, RESUME
+from streamtap.graph._resume_schema import resume_adapter, validate_resume
 from streamtap.graph.errors import GraphInterrupt
 from streamtap.graph.types import Interrupt, StreamWriter
 
@@ -143,25 +144,38 @@ def get_stream_writer() -> StreamWriter:
     return _task_context().writer
 
 
-def interrupt(value: Any) -> Any:
+def interrupt(value: Any, *, response_schema: dict[str, Any] | type | None = None) -> Any:
     """Pause the graph and surface ``value``; returns the answer once resumed.
 
     The node re-runs from the top on resume, and each ``interrupt()`` call in
     it returns, in order, the answers given so far. Needs a checkpointer to be
     resumable.
+
+    ``response_schema`` tells clients what answer is expected: a JSON schema dict
+    is passed on as is; a pydantic model, TypedDict or dataclass is surfaced as
+    its JSON schema and the answer is validated (and returned) as that type. An
+    answer that fails raises pydantic's ``ValidationError`` marked for
+    ``is_invalid_resume``, and is not recorded, so the interrupt can be answered again.
     """
     ctx = _task_context()
+    adapter = resume_adapter(response_schema)
     pad = ctx.scratchpad
     idx = pad.next_index()
     if idx < len(pad.resume):
+        answer = pad.resume[idx]
+        validated = validate_resume(adapter, answer)
         ctx.send([(RESUME, pad.resume[: idx + 1])])
-        return pad.resume[idx]
+        return validated
     answer = pad.take_null_resume()
     if answer is not None:
+        validated = validate_resume(adapter, answer)
         pad.resume.append(answer)
         ctx.send([(RESUME, list(pad.resume))])
-        return answer
-    raise GraphInterrupt((Interrupt(value, interrupt_id(ctx.ns, len(pad.resume))),))
+        return validated
+    surfaced = adapter.json_schema() if adapter is not None else response_schema
+    raise GraphInterrupt(
+        (Interrupt(value, interrupt_id(ctx.ns, len(pad.resume)), response_schema=surfaced),)
+    )
 
 
 noop_writer = _noop_writer

@@ -15,7 +15,9 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "InvalidUpdateError",
+    "NodeInterrupt",
     "StreamThreadError",
+    "is_invalid_resume",
 ]
 
 
@@ -89,3 +91,38 @@ class StreamThreadError(RuntimeError):
         )
         self.owner = owner
         self.current = current
+
+
+class NodeInterrupt(GraphInterrupt):
+    """Raised by a node to pause the run (LangGraph's deprecated spelling of ``interrupt()``)."""
+
+    def __init__(self, value: object, id: str | None = None) -> None:
+        import warnings
+
+        from streamtap.graph.types import Interrupt
+        from streamtap.graph.warnings import LangGraphDeprecatedSinceV10
+
+        warnings.warn(
+            "NodeInterrupt is deprecated. Please use `langgraph.types.interrupt` instead.",
+            LangGraphDeprecatedSinceV10,
+            stacklevel=2,
+        )
+        super().__init__([Interrupt(value) if id is None else Interrupt(value, id)])
+
+
+#: the mark ``interrupt()`` puts on a resume value's ValidationError (LangGraph's attribute)
+_INVALID_RESUME = "_langgraph_invalid_resume"
+
+
+def mark_invalid_resume(error: BaseException) -> None:
+    setattr(error, _INVALID_RESUME, True)
+
+
+def is_invalid_resume(error: BaseException) -> bool:
+    """Whether ``error`` is a resume value failing its interrupt's ``response_schema``.
+
+    Such a failure leaves the interrupt pending (it can be answered again), and does not
+    cut off the other tasks answered by the same resume, so it is told apart from a
+    node's own ``ValidationError``.
+    """
+    return getattr(error, _INVALID_RESUME, False) is True

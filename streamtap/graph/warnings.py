@@ -1,0 +1,83 @@
+"""LangGraph's deprecation warnings, under the same names, versions and messages.
+
+``langgraph.warnings`` lives in the ``langgraph`` distribution (the runtime streamtap.graph
+replaces), so these are equal-named twins, not LangGraph's classes: code that filters or
+catches them imports them from here (``from streamtap.graph.warnings import ...``), as it
+imports everything else. The ``since`` / ``expected_removal`` versions are LangGraph's,
+since the deprecations are the ones LangGraph announced.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = (
+    "LangGraphDeprecatedSinceV05",
+    "LangGraphDeprecatedSinceV10",
+    "LangGraphDeprecatedSinceV11",
+    "LangGraphDeprecationWarning",
+)
+
+
+class LangGraphDeprecationWarning(DeprecationWarning):
+    """A deprecation LangGraph announced, with when it started and when it goes."""
+
+    message: str
+    since: tuple[int, int]
+    expected_removal: tuple[int, int]
+
+    def __init__(
+        self,
+        message: str,
+        *args: object,
+        since: tuple[int, int],
+        expected_removal: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(message, *args)
+        self.message = message.rstrip(".")
+        self.since = since
+        self.expected_removal = (
+            expected_removal if expected_removal is not None else (since[0] + 1, 0)
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.message}. Deprecated in LangGraph V{self.since[0]}.{self.since[1]}"
+            f" to be removed in V{self.expected_removal[0]}.{self.expected_removal[1]}."
+        )
+
+
+class LangGraphDeprecatedSinceV05(LangGraphDeprecationWarning):
+    """Deprecated since LangGraph v0.5.0, to be removed in v2.0."""
+
+    def __init__(self, message: str, *args: object) -> None:
+        super().__init__(message, *args, since=(0, 5), expected_removal=(2, 0))
+
+
+class LangGraphDeprecatedSinceV10(LangGraphDeprecationWarning):
+    """Deprecated since LangGraph v1.0.0, to be removed in v2.0."""
+
+    def __init__(self, message: str, *args: object) -> None:
+        super().__init__(message, *args, since=(1, 0), expected_removal=(2, 0))
+
+
+class LangGraphDeprecatedSinceV11(LangGraphDeprecationWarning):
+    """Deprecated since LangGraph v1.1.0, to be removed in v3.0."""
+
+    def __init__(self, message: str, *args: object) -> None:
+        super().__init__(message, *args, since=(1, 1), expected_removal=(3, 0))
+
+
+def renamed_kwarg(kwargs: dict[str, object], old: str, new: str, category: type[Warning]) -> object:
+    """Pop a keyword LangGraph renamed (warning as LangGraph does); its value or None.
+
+    ``stacklevel=3`` points the warning at the caller of the function taking ``old``.
+    """
+    if old not in kwargs:
+        return None
+    warnings.warn(
+        f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
+        category=category,
+        stacklevel=3,
+    )
+    return kwargs.pop(old)
