@@ -23,10 +23,14 @@ from streamtap.graph.errors import (
     GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
+    NodeCancelledError,
+    NodeError,
+    NodeTimeoutError,
     StreamThreadError,
 )
 from streamtap.graph.message import REMOVE_ALL_MESSAGES, MessagesState, add_messages
 from streamtap.graph.runtime import (
+    DEFAULT_RUNTIME,
     ExecutionInfo,
     RunControl,
     Runtime,
@@ -36,22 +40,27 @@ from streamtap.graph.runtime import (
 )
 from streamtap.graph.state import StateGraph
 from streamtap.graph.types import (
+    CachePolicy,
     Command,
     GraphOutput,
     Interrupt,
     Overwrite,
     PregelTask,
+    RetryPolicy,
     Send,
     StateSnapshot,
     StreamWriter,
+    TimeoutPolicy,
 )
 
 __all__ = [
+    "DEFAULT_RUNTIME",
     "END",
     "REMOVE_ALL_MESSAGES",
     "START",
     "AsyncSqliteSaver",
     "BaseCheckpointSaver",
+    "CachePolicy",
     "Command",
     "CompiledStateGraph",
     "EmptyInputError",
@@ -66,8 +75,12 @@ __all__ = [
     "InvalidUpdateError",
     "MemorySaver",
     "MessagesState",
+    "NodeCancelledError",
+    "NodeError",
+    "NodeTimeoutError",
     "Overwrite",
     "PregelTask",
+    "RetryPolicy",
     "RunControl",
     "Runtime",
     "Send",
@@ -77,6 +90,7 @@ __all__ = [
     "StateSnapshot",
     "StreamThreadError",
     "StreamWriter",
+    "TimeoutPolicy",
     "UnsafeCheckpointError",
     "add_messages",
     "get_config",

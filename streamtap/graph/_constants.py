@@ -40,10 +40,12 @@ NS_END: Final = ":"
 TASKS: Final = "__pregel_tasks"
 RESUME: Final = "__resume__"
 ERROR: Final = "__error__"
+# Beside a failed task's error: the node whose error handler took it over (LangGraph's).
+ERROR_SOURCE_NODE: Final = "__error_source_node__"
 NO_WRITES: Final = "__no_writes__"
 # A Command's update that is neither a dict, (key, value) pairs nor fields (LangGraph's name).
 ROOT: Final = "__root__"
-CONTROL_WRITES: Final = frozenset((ERROR, INTERRUPT, RESUME))
+CONTROL_WRITES: Final = frozenset((ERROR, ERROR_SOURCE_NODE, INTERRUPT, RESUME))
 # A task keeps one slot per control channel: a newer write replaces the older.
 WRITES_IDX_MAP: Final = {ERROR: -1, INTERRUPT: -3, RESUME: -4}
 

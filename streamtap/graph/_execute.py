@@ -1,7 +1,8 @@
 """Executing one task: its chain run's callbacks, the node call, its routers, its writes.
 
 One sync and one async entry (the async one for ``astream``, where async nodes
-and routers are awaited). Both run in the task's own context (the runner
+and routers are awaited). Each try of a node (``_retry``: its retry policy, and in
+async its timeout) is one chain run. Both run in the task's own context (the runner
 copies it), where the node's config is langchain-core's current config.
 The writes stay on the task until the step loop commits them.
 """
@@ -9,6 +10,7 @@ The writes stay on the task until the step loop commits them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -21,14 +23,17 @@ from langchain_core.runnables.config import (
 from streamtap._compat import StreamingCallbackHandler
 from streamtap.graph._algo import Task, branch_writes, node_writes, router_input
 from streamtap.graph._config import patch_config
-from streamtap.graph._constants import START
+from streamtap.graph._constants import CONF, KEY_TASK, START
 from streamtap.graph._loop import StepLoop
+from streamtap.graph._node import NodeSpec
+from streamtap.graph._retry import arun_with_retry, retry_policies, run_with_retry
 from streamtap.graph._runtime import TaskContext
+from streamtap.graph._timeout import sync_timeout_unsupported, task_timeout
 from streamtap.graph._writes import ParentCommand, addressed_to
 
 
-def _node_config(task: Task, chain_run: Any) -> RunnableConfig:
-    return patch_config(task.config, callbacks=chain_run.get_child("seq:step:1"))
+def _node_config(config: RunnableConfig, chain_run: Any) -> RunnableConfig:
+    return patch_config(config, callbacks=chain_run.get_child("seq:step:1"))
 
 
 def _route(
@@ -71,17 +76,25 @@ def execute_task(loop: StepLoop, task: Task) -> None:
         _route(loop, task, task.input, loop.config, None)
         return
     spec = loop.graph.nodes[task.name]
-    manager = get_callback_manager_for_config(task.config)
+    if task_timeout(loop, task, spec) is not None:
+        raise sync_timeout_unsupported(task.name)
+    run_with_retry(task, retry_policies(spec.retry_policy), partial(_attempt, loop, task, spec))
+
+
+def _attempt(loop: StepLoop, task: Task, spec: NodeSpec, config: RunnableConfig) -> None:
+    """One try of the node: its own chain run, its call, its routers."""
+    ctx = config[CONF].get(KEY_TASK, task.ctx)
+    manager = get_callback_manager_for_config(config)
     chain_run = manager.on_chain_start(None, task.input, name=task.name)
     try:
-        config = _node_config(task, chain_run)
+        config = _node_config(config, chain_run)
         var_child_runnable_config.set(config)
         try:
-            ret = spec.action.call(task.input, config, task.ctx)
-            _route(loop, task, ret, config, task.ctx)
+            ret = spec.action.call(task.input, config, ctx)
+            _route(loop, task, ret, config, ctx)
         except ParentCommand as pc:
             ret = addressed_to(task, pc)
-            _route(loop, task, ret, config, task.ctx)
+            _route(loop, task, ret, config, ctx)
         tap_sync(chain_run, ret)
     except BaseException as exc:
         chain_run.on_chain_error(exc)
@@ -98,17 +111,27 @@ async def aexecute_task(loop: StepLoop, task: Task) -> None:
             _route(loop, task, task.input, loop.config, None)
         return
     spec = loop.graph.nodes[task.name]
-    manager = get_async_callback_manager_for_config(task.config)
+    await arun_with_retry(
+        task,
+        retry_policies(spec.retry_policy),
+        partial(_aattempt, loop, task, spec),
+        task_timeout(loop, task, spec),
+    )
+
+
+async def _aattempt(loop: StepLoop, task: Task, spec: NodeSpec, config: RunnableConfig) -> None:
+    ctx = config[CONF].get(KEY_TASK, task.ctx)
+    manager = get_async_callback_manager_for_config(config)
     chain_run = await manager.on_chain_start(None, task.input, name=task.name)
     try:
-        config = _node_config(task, chain_run)
+        config = _node_config(config, chain_run)
         var_child_runnable_config.set(config)
         try:
-            ret = await spec.action.acall(task.input, config, task.ctx)
-            await _aroute(loop, task, ret, config, task.ctx)
+            ret = await spec.action.acall(task.input, config, ctx)
+            await _aroute(loop, task, ret, config, ctx)
         except ParentCommand as pc:
             ret = addressed_to(task, pc)
-            await _aroute(loop, task, ret, config, task.ctx)
+            await _aroute(loop, task, ret, config, ctx)
         await tap_async(chain_run, ret)
     except BaseException as exc:
         await chain_run.on_chain_error(exc)

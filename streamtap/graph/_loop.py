@@ -47,12 +47,14 @@ from streamtap.graph._algo import (
     should_interrupt,
     writes_by_task,
 )
+from streamtap.graph._cache import match_cached, store_cached
 from streamtap.graph._checkpointing import CheckpointChain
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
     CONF,
     CONTROL_WRITES,
     ERROR,
+    ERROR_SOURCE_NODE,
     INPUT,
     INTERRUPT,
     KEY_TASK,
@@ -67,6 +69,7 @@ from streamtap.graph._emit import (
     Sinks,
     task_start_payload,
 )
+from streamtap.graph._error_handlers import handler_task, resumed_handlers, routes_to_handler
 from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
@@ -185,6 +188,8 @@ class StepLoop(CheckpointChain):
         self.step = -1
         self.stop = 0
         self.tasks: list[Task] = []
+        self.scheduled: list[Task] = []  # error handlers to run in this step (_error_handlers)
+        self.cache_keys: dict[str, Any] = {}  # task id -> its CacheKey (_cache)
         self.resuming = False
         self.replaying = False  # time travel: finished tasks re-run, their writes not reused
         self.replay_entered = False  # a subgraph started from a parent replay's point
@@ -347,11 +352,10 @@ class StepLoop(CheckpointChain):
         if not tasks:
             self.status = "done"
             return None
-        replayed = (
-            self._reapply_finished()
-            if self.resuming and not self.replaying and self.pending_writes
-            else []
-        )
+        reapplies = self.resuming and not self.replaying and bool(self.pending_writes)
+        replayed = self._reapply_finished() if reapplies else []
+        if reapplies and self.graph.error_handlers:
+            tasks.extend(resumed_handlers(self, tasks, self.pending_writes))
         if self.interrupt_before and should_interrupt(
             self.checkpoint, self.interrupt_before, tasks
         ):
@@ -368,6 +372,10 @@ class StepLoop(CheckpointChain):
                     self.out.emit_debug("tasks", task_start_payload(task), self.step)
         for task in replayed:
             self._output_writes(task, task.writes, cached=True)
+        if self.graph.cache is not None:
+            for task in match_cached(self, tasks):
+                self._put_writes(task.id, task.writes)
+                self._output_writes(task, task.writes, cached=True)
         return [t for t in tasks if not t.writes]
 
     def _prepare_tasks(self, *, configure: bool = True) -> list[Task]:
@@ -459,6 +467,8 @@ class StepLoop(CheckpointChain):
                 task.writes.append((NO_WRITES, None))
             self._put_writes(task.id, task.writes)
             self._output_writes(task, task.writes)
+            if self.cache_keys:
+                store_cached(self, task)
         elif isinstance(exc, GraphInterrupt):
             self.interrupted = True
             if exc.interrupts:
@@ -472,9 +482,15 @@ class StepLoop(CheckpointChain):
                 self.error = exc
         else:
             task.writes.append((ERROR, exc))
+            handled = routes_to_handler(self, task, exc)  # its error handler takes over
+            if handled:
+                task.writes.append((ERROR_SOURCE_NODE, task.name))
             self._put_writes(task.id, task.writes)
             self._output_writes(task, task.writes)
-            if self.error is None and not isinstance(exc, asyncio.CancelledError):
+            if handled:
+                self.scheduled.append(handler_task(self, task, exc))
+                self.tasks.append(self.scheduled[-1])
+            elif self.error is None and not isinstance(exc, asyncio.CancelledError):
                 self.error = exc
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:

@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.store.base import BaseStore
 
 from streamtap.graph._constants import CONF
+from streamtap.graph._node_errors import KEY_NODE_ERROR, NodeError
 from streamtap.graph._runtime import TaskContext
 from streamtap.graph.runtime import KEY_RUNTIME
 from streamtap.graph.types import Send, StreamWriter
@@ -46,6 +47,7 @@ _INJECTED: tuple[tuple[str, tuple[Any, ...] | None, str, Any], ...] = (
     ("store", (BaseStore | None, "Optional[BaseStore]", "BaseStore | None"), "store", None),
     ("previous", None, "previous", _EMPTY),
     ("runtime", None, "", _EMPTY),
+    ("error", (NodeError, "NodeError"), "N/A", None),  # an error handler's (NodeError)
 )
 
 
@@ -112,6 +114,8 @@ class Action:
                 value = config
             elif name == "writer" and ctx is not None:
                 value = ctx.writer
+            elif name == "error":
+                value = config.get(CONF, {}).get(KEY_NODE_ERROR, _EMPTY)
             elif runtime is not None:
                 value = runtime if name == "runtime" else getattr(runtime, attr, _EMPTY)
             if value is _EMPTY:
@@ -162,6 +166,12 @@ class NodeSpec:
     ends: tuple[str, ...] | dict[str, str] | None = None
     #: runs only when nothing else is left to run (``add_node(..., defer=True)``)
     defer: bool = False
+    #: LangGraph's node policies (``_policies``): retries, cache, timeout, error handler
+    retry_policy: Any = None
+    cache_policy: Any = None
+    timeout: Any = None
+    error_handler_node: str | None = None
+    is_error_handler: bool = False
 
     @property
     def runnable(self) -> Any:

@@ -16,6 +16,7 @@ import concurrent.futures
 import contextvars
 import queue
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
@@ -49,6 +50,34 @@ def _finish(
             yield item
     if failure is not None:
         raise failure
+
+
+def _scheduled(loop: StepLoop) -> list[Task]:
+    """The error handlers the loop's last commit scheduled (``_error_handlers``)."""
+    tasks, loop.scheduled = loop.scheduled, []
+    return tasks
+
+
+def _deadline(loop: StepLoop) -> float | None:
+    """When the step must be over (``graph.step_timeout``), on the monotonic clock."""
+    timeout = loop.graph.step_timeout
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _get_before(sq: SyncStreamQueue, deadline: float) -> Any:
+    try:
+        return sq.q.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        raise TimeoutError("Timed out") from None
+
+
+async def _aget_before(sq: AsyncStreamQueue, deadline: float) -> Any:
+    """The next part, or LangGraph's ``asyncio.TimeoutError`` once the step ran out of time
+    (the runner then cancels the step's tasks)."""
+    try:
+        return await asyncio.wait_for(sq.get(), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise TimeoutError("Timed out") from None
 
 
 def _execute_capturing(loop: StepLoop, task: Task) -> BaseException | None:
@@ -142,18 +171,25 @@ def stream_steps(
                     break
                 for item in _drain_sync(q):
                     yield shape(item)
-                if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
+                timed = loop.graph.step_timeout is not None  # LangGraph: no fast path then
+                if len(tasks) == 1 and not timed and (not loop.live or tasks[0].hidden):
                     task = tasks[0]
                     loop.commit(
                         task, contextvars.copy_context().run(_execute_capturing, loop, task)
                     )
                     if saves is not None:
                         saves.flush()
-                elif len(tasks) == 1 and threading.current_thread() is threading.main_thread():
+                    tasks = _scheduled(loop)  # its error handler, run as LangGraph runs it
+                elif (
+                    len(tasks) == 1
+                    and not timed
+                    and threading.current_thread() is threading.main_thread()
+                ):
                     # outside the main thread a pool (web server, Gradio) may resume
                     # this generator in another thread: a greenlet could not follow
                     yield from _live_in_greenlet(loop, sq, tasks[0], shape)
-                elif tasks:
+                    tasks = _scheduled(loop)
+                if tasks:
                     # about to wait: starting a worker thread can hand it the GIL
                     # before this thread reaches sq.get()
                     sq.idle = True
@@ -164,13 +200,17 @@ def stream_steps(
                     for t in tasks:
                         executor.submit(contextvars.copy_context().run, in_thread, t)
                     pending = len(tasks)
+                    deadline = _deadline(loop)
                     while pending:
-                        item = sq.get()
+                        item = sq.get() if deadline is None else _get_before(sq, deadline)
                         if item[0] is _DONE:
                             loop.commit(item[1], item[2])
                             if saves is not None:
                                 saves.flush()
                             pending -= 1
+                            for t in _scheduled(loop):  # an error handler starts at once
+                                executor.submit(contextvars.copy_context().run, in_thread, t)
+                                pending += 1
                         else:
                             yield shape(item)
                 for item in _drain_sync(q):
@@ -235,7 +275,8 @@ async def astream_steps(
                     break
                 for item in drain():
                     yield shape(item)
-                if len(tasks) == 1 and (not loop.live or tasks[0].hidden):
+                timed = loop.graph.step_timeout is not None
+                if len(tasks) == 1 and not timed and (not loop.live or tasks[0].hidden):
                     task = tasks[0]
                     exc: BaseException | None = None
                     try:
@@ -249,14 +290,16 @@ async def astream_steps(
                     loop.commit(task, exc)
                     if saves is not None:
                         await saves.aflush()
-                elif tasks:
+                    tasks = _scheduled(loop)
+                if tasks:
                     sq.idle = True
                     for t in tasks:
                         at = asyncio.create_task(as_task(t), context=contextvars.copy_context())
                         running[at] = t
                     pending = len(tasks)
+                    deadline = _deadline(loop)
                     while pending:
-                        item = await sq.get()
+                        item = await (sq.get() if deadline is None else _aget_before(sq, deadline))
                         if item[0] is _DONE:
                             done_task, exc = item[1], item[2]
                             for at, t in list(running.items()):
@@ -266,6 +309,12 @@ async def astream_steps(
                             if saves is not None:
                                 await saves.aflush()
                             pending -= 1
+                            for t in _scheduled(loop):
+                                at = asyncio.create_task(
+                                    as_task(t), context=contextvars.copy_context()
+                                )
+                                running[at] = t
+                                pending += 1
                             if loop.error is not None and not is_invalid_resume(loop.error):
                                 # an invalid resume fails the run once the others finish
                                 for at in running:

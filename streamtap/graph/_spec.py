@@ -46,6 +46,7 @@ class GraphSpec:
         checkpoint_types: frozenset[type] = frozenset(),
         store: Any = None,
         context_schema: type[Any] | None = None,
+        cache: Any = None,
     ) -> None:
         self.builder = builder  # the StateGraph this was compiled from
         self.nodes = nodes
@@ -96,3 +97,12 @@ class GraphSpec:
         self.store = store  # a langgraph BaseStore, handed to nodes through their Runtime
         self.context_schema = context_schema  # what invoke(context=...) is coerced to
         self.order = [START, *nodes]
+        self.cache = cache  # a langgraph BaseCache: compile(cache=...), for CachePolicy nodes
+        #: a step's time limit (LangGraph's ``graph.step_timeout = s``), set after compile
+        self.step_timeout: float | None = None
+        #: node -> the error handler node it hands its failure to
+        self.error_handlers: dict[str, str] = {
+            n: s.error_handler_node
+            for n, s in nodes.items()
+            if s.error_handler_node is not None and not s.is_error_handler
+        }

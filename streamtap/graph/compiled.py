@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from pydantic import BaseModel
 
 from streamtap.graph._algo import branch_writes
+from streamtap.graph._cache import ClearCache
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
@@ -51,7 +52,11 @@ _DURABILITY = (None, "sync", "async", "exit")
 
 
 class CompiledStateGraph(
-    Introspection, Runnable[Any, Any], GraphSpec, Generic[StateT, ContextT, InputT, OutputT]
+    Introspection,
+    ClearCache,
+    Runnable[Any, Any],
+    GraphSpec,
+    Generic[StateT, ContextT, InputT, OutputT],
 ):
     """A ready-to-run graph. Runnable (invoke/stream/batch/astream_events/with_config)
     and usable as a node of another graph."""

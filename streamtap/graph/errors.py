@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from streamtap.graph._node_errors import NodeCancelledError, NodeError, NodeTimeoutError
+
 if TYPE_CHECKING:
     from streamtap.graph.types import Interrupt
 
@@ -15,7 +17,10 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "InvalidUpdateError",
+    "NodeCancelledError",
+    "NodeError",
     "NodeInterrupt",
+    "NodeTimeoutError",
     "StreamThreadError",
     "is_invalid_resume",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
-from typing import Any, Generic, Self
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, Self
 
 from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -13,10 +15,20 @@ from langgraph.store.base import BaseStore
 from streamtap.graph import _subgraph_scan
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
+from streamtap.graph._node_defaults import (
+    ERROR_HANDLER_PREFIX,
+    NodeDefaults,
+    check_timeouts,
+    with_defaults,
+)
+from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy
 from streamtap.graph._schema import SchemaSet, branch_input_schema, node_annotations, pick_mapper
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
+
+if TYPE_CHECKING:
+    from langgraph.cache.base import BaseCache
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -73,6 +85,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, list[BranchSpec]] = {}
         self.compiled = False
+        self._node_defaults = NodeDefaults()  # set_node_defaults()
 
     # -- nodes
 
@@ -84,14 +97,28 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         defer: bool = False,
         metadata: dict[str, Any] | None = None,
         input_schema: type[Any] | None = None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: CachePolicy[Any] | None = None,
+        error_handler: Callable[..., Any] | Runnable[Any, Any] | None = None,
         destinations: dict[str, str] | tuple[str, ...] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+        retry: RetryPolicy | Sequence[RetryPolicy] | None = None,
     ) -> Self:
         """Add ``action`` (sync or async function, Runnable, or compiled graph) as a node.
 
         The function takes the state and may also declare ``config`` and/or
         ``writer`` parameters; it returns a partial state dict, ``None``, a
-        ``Command`` or a list of those.
+        ``Command`` or a list of those. ``retry_policy``, ``cache_policy``,
+        ``timeout`` and ``error_handler`` are LangGraph's node policies (``_policies``).
         """
+        if retry is not None:
+            warnings.warn(
+                "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            retry_policy = retry_policy if retry_policy is not None else retry
+        timeout = TimeoutPolicy.coerce(timeout)
         if not isinstance(node, str):
             action, name = node, _name_of(node)
         else:
@@ -114,6 +141,14 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         ends: tuple[str, ...] | dict[str, str] | None = returns_to or None
         if destinations is not None:  # a dict's values label the drawn edges
             ends = dict(destinations) if isinstance(destinations, dict) else tuple(destinations)
+        handler_name = None
+        if error_handler is not None:  # a node of its own, as LangGraph adds it (before)
+            handler_name = f"{ERROR_HANDLER_PREFIX}{name}"
+            if handler_name in self.nodes:
+                raise ValueError(
+                    f"Auto-generated error handler node `{handler_name}` already exists."
+                )
+            self.nodes[handler_name] = self._handler_spec(handler_name, error_handler, schema)
         self.nodes[name] = NodeSpec(
             name=name,
             action=Action(action, name),
@@ -125,7 +160,45 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             subgraph=subgraph,
             ends=ends,
             defer=defer,
+            retry_policy=retry_policy,
+            cache_policy=cache_policy,
+            timeout=timeout,
+            error_handler_node=handler_name,
         )
+        return self
+
+    def _handler_spec(self, name: str, handler: Any, schema: type[Any] | None = None) -> NodeSpec:
+        """An error handler's node: it reads what the failed node read."""
+        schema = schema or self.state_schema
+        keys = self._schemas.keys(schema)
+        return NodeSpec(
+            name=name,
+            action=Action(handler, name),
+            input_mapper=pick_mapper(keys, schema),
+            input_keys=keys,
+            input_schema=schema,
+            is_error_handler=True,
+        )
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: CachePolicy[Any] | None = None,
+        error_handler: Callable[..., Any] | Runnable[Any, Any] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+    ) -> Self:
+        """Policies for every node without its own, applied at ``compile()`` (LangGraph's
+        scope rules: see ``_node_defaults``); not inherited by subgraphs."""
+        defaults = self._node_defaults
+        if retry_policy is not None:
+            defaults.retry_policy = retry_policy
+        if cache_policy is not None:
+            defaults.cache_policy = cache_policy
+        if error_handler is not None:
+            defaults.error_handler = error_handler
+        if timeout is not None:
+            defaults.timeout = TimeoutPolicy.coerce(timeout)
         return self
 
     def add_edge(self, start_key: str | list[str], end_key: str) -> Self:
@@ -243,6 +316,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         debug: bool = False,
         trust_checkpoints: bool = False,
         store: BaseStore | None = None,
+        cache: BaseCache[Any] | None = None,
     ) -> CompiledStateGraph:
         """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph.
 
@@ -267,7 +341,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             self.validate(list(interrupt_after))
         joins: dict[str, tuple[frozenset[str], str]] = {}
         joins_from: dict[str, list[str]] = {}
-        triggers: dict[str, list[str]] = {n: [BRANCH_PREFIX + n] for n in self.nodes}
+        nodes = with_defaults(self.nodes, self._node_defaults, self._handler_spec)
+        check_timeouts(nodes)
+        triggers: dict[str, list[str]] = {n: [BRANCH_PREFIX + n] for n in nodes}
         for starts, end in self.waiting_edges:
             if end == END:
                 continue
@@ -284,7 +360,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         output_keys = self._schemas.keys(self.output_schema)
         return CompiledStateGraph(
             builder=self,
-            nodes=dict(self.nodes),
+            nodes=nodes,
             channels=dict(self.channels),
             state_keys=tuple(self.channels),
             input_keys=self._schemas.keys(self.input_schema),
@@ -305,4 +381,5 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             checkpoint_types=checkpoint_types,
             store=store,
             context_schema=self.context_schema,
+            cache=cache,
         )

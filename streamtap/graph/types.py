@@ -46,22 +46,38 @@ class Interrupt:
 
 
 class Send:
-    """Run ``node`` in the next step with ``arg`` as its whole input (map-reduce fan-out)."""
+    """Run ``node`` in the next step with ``arg`` as its whole input (map-reduce fan-out).
 
-    __slots__ = ("arg", "node")
+    ``timeout`` (a ``TimeoutPolicy``, or seconds as its ``run_timeout``) times this task
+    instead of the node's own ``add_node(timeout=...)``.
+    """
 
-    def __init__(self, /, node: str, arg: Any) -> None:
+    __slots__ = ("arg", "node", "timeout")
+
+    def __init__(self, /, node: str, arg: Any, *, timeout: Any = None) -> None:
         self.node = node
         self.arg = arg
+        if timeout is not None:
+            from streamtap.graph._policies import TimeoutPolicy
+
+            timeout = TimeoutPolicy.coerce(timeout)
+        self.timeout = timeout
 
     def __hash__(self) -> int:
-        return hash((self.node, repr(self.arg)))
+        return hash((self.node, repr(self.arg), self.timeout))
 
     def __repr__(self) -> str:
-        return f"Send(node={self.node!r}, arg={self.arg!r})"
+        if self.timeout is None:
+            return f"Send(node={self.node!r}, arg={self.arg!r})"
+        return f"Send(node={self.node!r}, arg={self.arg!r}, timeout={self.timeout!r})"
 
     def __eq__(self, value: object) -> bool:
-        return isinstance(value, Send) and self.node == value.node and self.arg == value.arg
+        return (
+            isinstance(value, Send)
+            and self.node == value.node
+            and self.arg == value.arg
+            and self.timeout == getattr(value, "timeout", None)
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Send, (self.node, self.arg))
@@ -182,3 +198,9 @@ def as_overwrite(value: Any) -> tuple[bool, Any]:
         if value.get("type") == OVERWRITE and "value" in value:
             return True, value["value"]
     return False, None
+
+
+# the node policies ``add_node`` takes, importable from here as from ``langgraph.types``
+from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy  # noqa: E402
+
+__all__ += ["CachePolicy", "RetryPolicy", "TimeoutPolicy"]
