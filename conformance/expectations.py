@@ -103,6 +103,7 @@ class Expectations:
     # the run that wrote the file (in scope / passed / skipped, Postgres or not): the docs'
     # conformance figures are read from here, never typed by hand
     summary: dict[str, int | bool] = field(default_factory=dict)
+    prebuilt: str = ""  # the langgraph-prebuilt version whose tests ran alongside (ids prebuilt/*)
 
 
 def load(path: Path) -> Expectations:
@@ -117,6 +118,7 @@ def load(path: Path) -> Expectations:
         dict(data.get("reasons", {})),
         failures,
         dict(data.get("summary", {})),
+        str(data.get("langgraph_prebuilt", "")),
     )
 
 
@@ -125,7 +127,8 @@ def _s(value: str) -> str:
 
 
 HEADER = """\
-# LangGraph's own tests that still fail against streamtap.graph, grouped by reason.
+# LangGraph's own tests (and langgraph-prebuilt's, ids prebuilt/...) that still fail against
+# streamtap.graph, grouped by reason.
 # Checked by `make conformance`: a listed test that passes, or an unlisted test that fails,
 # fails the run. Regenerate after a change with `make conformance ARGS=--update`: each
 # failing test goes under the first [reasons] entry with a regex found in "<test id>\\n<error>"
@@ -141,7 +144,10 @@ def render(exp: Expectations) -> str:
     order = [r for r in exp.reasons if r in by_reason] + sorted(
         r for r in by_reason if r not in exp.reasons
     )
-    lines = [HEADER, f"langgraph = {_s(exp.langgraph)}", ""]
+    lines = [HEADER, f"langgraph = {_s(exp.langgraph)}"]
+    if exp.prebuilt:
+        lines.append(f"langgraph_prebuilt = {_s(exp.prebuilt)}")
+    lines.append("")
     if exp.summary:
         lines.append("[summary]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in exp.summary.items()]

@@ -1,5 +1,10 @@
 """Porting LangGraph's tests to ``streamtap.graph``: the import rewriter and the scope rules.
 
+Two suites are ported: LangGraph's own tests (``LANGGRAPH``) and langgraph-prebuilt's
+(``PREBUILT``). They differ in one thing: in LangGraph's tests ``langgraph.prebuilt`` is
+infrastructure a user keeps, in prebuilt's it is what is under test, ported to
+``streamtap.graph.prebuilt``.
+
 Everything here is pure (source text in, source text or decisions out), so it is unit-tested
 in ``tests/test_conformance_harness.py`` without downloading anything.
 """
@@ -8,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 # --- the import mapping -------------------------------------------------------------------
@@ -85,8 +90,35 @@ def module_is_internal(module: str) -> str | None:
     return None
 
 
-def module_is_infrastructure(module: str) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in INFRASTRUCTURE_PREFIXES)
+def module_is_infrastructure(
+    module: str, prefixes: tuple[str, ...] = INFRASTRUCTURE_PREFIXES
+) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one suite's imports are ported: the module map and the infrastructure kept."""
+
+    module_map: Mapping[str, tuple[str, ...]]
+    infrastructure: tuple[str, ...]
+
+
+LANGGRAPH = Rules(MODULE_MAP, INFRASTRUCTURE_PREFIXES)
+
+# langgraph-prebuilt's public modules: every public name of them is offered by
+# streamtap.graph.prebuilt (its private ones, ``_tool_call_stream``..., are internals).
+PREBUILT_MODULES: tuple[str, ...] = (
+    "langgraph.prebuilt",
+    "langgraph.prebuilt.chat_agent_executor",
+    "langgraph.prebuilt.interrupt",
+    "langgraph.prebuilt.tool_node",
+    "langgraph.prebuilt.tool_validator",
+)
+PREBUILT = Rules(
+    {**MODULE_MAP, **{m: ("streamtap.graph.prebuilt",) for m in PREBUILT_MODULES}},
+    tuple(p for p in INFRASTRUCTURE_PREFIXES if p != "langgraph.prebuilt"),
+)
 
 
 def file_rule(filename: str) -> str | None:
@@ -103,35 +135,37 @@ Resolver = Callable[[str, str], bool]
 SUPPORT_MODULE = "_conformance_support"
 
 
-def target_for(module: str, name: str, resolve: Resolver) -> str | None:
+def target_for(module: str, name: str, resolve: Resolver, rules: Rules = LANGGRAPH) -> str | None:
     """The streamtap module to import ``name`` from, or None when streamtap lacks it."""
-    for candidate in MODULE_MAP.get(module, ()):
+    for candidate in rules.module_map.get(module, ()):
         if resolve(candidate, name):
             return candidate
     return None
 
 
-def _ported(node: ast.ImportFrom, resolve: Resolver) -> list[str] | None:
+def _ported(node: ast.ImportFrom, resolve: Resolver, rules: Rules) -> list[str] | None:
     """The statements replacing one ``from langgraph... import ...``, or None to keep it."""
     module = node.module or ""
-    if node.level or module not in MODULE_MAP:
+    if node.level or module not in rules.module_map:
         return None
-    if module_is_internal(module) or module_is_infrastructure(module):
+    if module_is_internal(module) or module_is_infrastructure(module, rules.infrastructure):
         return None
+    home = rules.module_map[module][0]
     out: list[str] = []
     for alias in node.names:
         bound = alias.asname or alias.name
         if alias.name == "*":
-            out.append(f"from {MODULE_MAP[module][0]} import *")
+            out.append(f"from {home} import *")
             continue
         if alias.name.startswith("_"):  # a private name of a public module: keep LangGraph's
             out.append(f"from {module} import {alias.name} as {bound}")
             continue
-        target = target_for(module, alias.name, resolve)
+        target = target_for(module, alias.name, resolve, rules)
         if target is None:
+            where = "" if home == "streamtap.graph" else f", {home!r}"
             out.append(
                 f"from {SUPPORT_MODULE} import missing as _m; "
-                f"{bound} = _m({module!r}, {alias.name!r}); del _m"
+                f"{bound} = _m({module!r}, {alias.name!r}{where}); del _m"
             )
         elif bound == alias.name:
             out.append(f"from {target} import {alias.name}")
@@ -140,7 +174,7 @@ def _ported(node: ast.ImportFrom, resolve: Resolver) -> list[str] | None:
     return out
 
 
-def rewrite_source(source: str, resolve: Resolver) -> str:
+def rewrite_source(source: str, resolve: Resolver, rules: Rules = LANGGRAPH) -> str:
     """Rewrite the public LangGraph imports of a test module to streamtap's.
 
     Line numbers are kept (a multi-line import becomes one line plus blank lines), so
@@ -152,7 +186,7 @@ def rewrite_source(source: str, resolve: Resolver) -> str:
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom):
             continue
-        ported = _ported(node, resolve)
+        ported = _ported(node, resolve, rules)
         if ported is None:
             continue
         start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1

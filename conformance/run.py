@@ -1,15 +1,18 @@
 """``make conformance``: LangGraph's own unit tests, ported to ``streamtap.graph``.
 
-1. Download the langgraph sdist pinned in uv.lock (its hash checked against the lock) into
-   .tools/conformance/, reused when present; the sdist ships LangGraph's tests/.
-2. Extract tests/ to a temporary directory, rewrite the public imports to streamtap's the way
-   a user porting code would (conformance/rewrite.py), and replace tests/conftest.py with
-   conformance/support/conftest.py (streamtap's savers; Postgres only with STREAMTAP_PG_DSN,
-   which --postgres sets to a temporary cluster started for the run by tests/_postgres.py).
+1. Download the langgraph and langgraph-prebuilt sdists pinned in uv.lock (their hashes checked
+   against the lock) into .tools/conformance/, reused when present; each sdist ships its tests/.
+2. Extract each suite's tests/ to a temporary directory (LangGraph's at ``tests/``, prebuilt's
+   at ``prebuilt/tests/``, their ids prefixed ``prebuilt/``), rewrite the public imports to
+   streamtap's the way a user porting code would (conformance/rewrite.py), and replace
+   tests/conftest.py with conformance/support/conftest.py (streamtap's savers; Postgres only
+   with STREAMTAP_PG_DSN, which --postgres sets to a temporary cluster started for the run by
+   tests/_postgres.py).
 3. Run the in-scope files with pytest, one subprocess per file (a per-test timeout inside, a
    per-file timeout outside), and compare with conformance/expected_failures.toml.
 
 Usage: python conformance/run.py [--update] [--postgres] [--jobs N] [--timeout S] [-k FILE_GLOB ...]
+(a glob matches a file's id: ``test_pregel.py``, ``prebuilt/test_tool_node.py``.)
 """
 
 from __future__ import annotations
@@ -47,13 +50,41 @@ CACHE = ROOT / ".tools" / "conformance"
 
 
 # --- the sdist --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Suite:
+    """One package's test suite: where its tests land in the work dir and how they are ported."""
+
+    package: str  # its name in uv.lock
+    subdir: str  # "" (the work dir itself) or a folder of it; also the prefix of its test ids
+    rules: rewrite.Rules
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.subdir}/" if self.subdir else ""
+
+
+SUITES: tuple[Suite, ...] = (
+    Suite("langgraph", "", rewrite.LANGGRAPH),
+    Suite("langgraph-prebuilt", "prebuilt", rewrite.PREBUILT),
+)
+
+
 def locked(lock: Path, package: str = "langgraph") -> tuple[str, str | None]:
     """The version of ``package`` in uv.lock and its sdist's sha256 (None if not recorded)."""
+    version, sha256, _ = locked_sdist(lock, package)
+    return version, sha256
+
+
+def locked_sdist(lock: Path, package: str) -> tuple[str, str | None, str]:
+    """``package``'s version in uv.lock, its sdist's sha256 and file name (from its URL)."""
     data = tomllib.loads(lock.read_text(encoding="utf-8"))
     for pkg in data.get("package", []):
         if pkg.get("name") == package:
-            digest = pkg.get("sdist", {}).get("hash", "")
-            return str(pkg["version"]), digest.removeprefix("sha256:") or None
+            sdist = pkg.get("sdist", {})
+            digest = sdist.get("hash", "").removeprefix("sha256:") or None
+            default = f"{package.replace('-', '_')}-{pkg['version']}.tar.gz"
+            filename = str(sdist.get("url", "")).rsplit("/", 1)[-1] or default
+            return str(pkg["version"]), digest, filename
     raise SystemExit(f"{package} is not in {lock}")
 
 
@@ -66,16 +97,22 @@ def _pip() -> list[str]:
     raise SystemExit("pip is needed to download the langgraph sdist (make creates .tools/bin/pip)")
 
 
-def ensure_sdist(version: str, sha256: str | None, cache: Path = CACHE) -> Path:
-    sdist = cache / f"langgraph-{version}.tar.gz"
+def ensure_sdist(
+    version: str,
+    sha256: str | None,
+    cache: Path = CACHE,
+    package: str = "langgraph",
+    filename: str | None = None,
+) -> Path:
+    sdist = cache / (filename or f"{package}-{version}.tar.gz")
     if not sdist.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        print(f"downloading the langgraph {version} sdist into {cache} ...", flush=True)
+        print(f"downloading the {package} {version} sdist into {cache} ...", flush=True)
         subprocess.run(
             [
                 *_pip(),
                 *("download", "--quiet", "--no-deps", "--no-binary", ":all:"),
-                *(f"langgraph=={version}", "--dest", str(cache)),
+                *(f"{package}=={version}", "--dest", str(cache)),
             ],
             check=True,
         )
@@ -88,7 +125,7 @@ def ensure_sdist(version: str, sha256: str | None, cache: Path = CACHE) -> Path:
 
 
 def extract_tests(sdist: Path, dest: Path) -> Path:
-    """LangGraph's tests/ directory from the sdist, as ``dest/tests``."""
+    """The sdist's tests/ directory, as ``dest/tests``."""
     with tarfile.open(sdist) as tar:
         members = [m for m in tar.getmembers() if m.name.split("/")[1:2] == ["tests"]]
         for m in members:
@@ -112,12 +149,16 @@ class Scope:
     excluded_tests: list[rewrite.Exclusion] = field(default_factory=list)  # "file::test"
 
 
-def port(tests: Path, patterns: list[str]) -> Scope:
-    """Rewrite the imports of every in-scope file, drop the rest, install the support files."""
+def port(tests: Path, patterns: list[str], suite: Suite = SUITES[0]) -> Scope:
+    """Rewrite the imports of every in-scope file, drop the rest, install the support files.
+
+    Scope keys are test ids' file parts: the file name, prefixed with the suite's folder.
+    """
     scope = Scope()
     for path in sorted(tests.glob("test_*.py")):
+        name = suite.prefix + path.name
         reason = rewrite.file_rule(path.name)
-        selected = not patterns or any(fnmatch.fnmatchcase(path.name, p) for p in patterns)
+        selected = not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
         source = path.read_text(encoding="utf-8")
         excluded = rewrite.excluded_tests(source) if reason is None else []
         total = rewrite.count_tests(source)
@@ -125,14 +166,12 @@ def port(tests: Path, patterns: list[str]) -> Scope:
             reason = "every test uses LangGraph internals"
         if reason is not None or not selected:
             if reason is not None:
-                scope.excluded_files[path.name] = reason
+                scope.excluded_files[name] = reason
             path.unlink()
             continue
-        scope.files[path.name] = total - len(excluded)
-        scope.excluded_tests += [
-            rewrite.Exclusion(f"{path.name}::{e.test}", e.reason) for e in excluded
-        ]
-        path.write_text(rewrite.rewrite_source(source, has_name), encoding="utf-8")
+        scope.files[name] = total - len(excluded)
+        scope.excluded_tests += [rewrite.Exclusion(f"{name}::{e.test}", e.reason) for e in excluded]
+        path.write_text(rewrite.rewrite_source(source, has_name, suite.rules), encoding="utf-8")
     shutil.copy(HERE / "support" / "conftest.py", tests / "conftest.py")
     shutil.copy(HERE / "support" / "_conformance_support.py", tests.parent)
     if importlib.util.find_spec("pytest_mock") is None:
@@ -140,9 +179,9 @@ def port(tests: Path, patterns: list[str]) -> Scope:
             "from _conformance_support import Mocker as MockerFixture  # noqa: F401\n",
             encoding="utf-8",
         )
-    (tests.parent / "excluded.json").write_text(
-        json.dumps([e.test for e in scope.excluded_tests]), encoding="utf-8"
-    )
+    # the conftest deselects by "<file name>::<test>", within this suite's folder
+    local = [e.test.removeprefix(suite.prefix) for e in scope.excluded_tests]
+    (tests.parent / "excluded.json").write_text(json.dumps(local), encoding="utf-8")
     (tests.parent / "pytest.ini").write_text(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
         "filterwarnings =\n    ignore::DeprecationWarning\n",
@@ -153,21 +192,26 @@ def port(tests: Path, patterns: list[str]) -> Scope:
 
 # --- running -------------------------------------------------------------------------------
 def run_file(work: Path, name: str, per_test: float, per_file: float) -> list[dict[str, str]]:
-    out = work / f"{name}.jsonl"
+    """Run one test file; ``name`` is its scope key (``prebuilt/test_x.py`` runs
+    ``work/prebuilt/tests/test_x.py`` from ``work/prebuilt``), the records' ids start with it."""
+    subdir, _, file = name.rpartition("/")
+    root = work / subdir if subdir else work
+    prefix = f"{subdir}/" if subdir else ""
+    out = root / f"{file}.jsonl"
     env = {
         **os.environ,
-        "PYTHONPATH": str(work),
+        "PYTHONPATH": str(root),
         "CONFORMANCE_RESULTS": str(out),
         "CONFORMANCE_TIMEOUT": str(per_test),
-        "CONFORMANCE_EXCLUDED": str(work / "excluded.json"),
+        "CONFORMANCE_EXCLUDED": str(root / "excluded.json"),
         "NO_DOCKER": "true",
     }
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini"]
-    cmd += ["--rootdir", str(work), "-o", "console_output_style=classic", f"tests/{name}"]
+    cmd += ["--rootdir", str(root), "-o", "console_output_style=classic", f"tests/{file}"]
     try:
-        subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, timeout=per_file)
+        subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, timeout=per_file)
     except subprocess.TimeoutExpired:
-        records = ex.read_records(out)
+        records = _prefixed(ex.read_records(out), prefix)
         records.append(
             {
                 "id": f"{name}::<file timeout>",
@@ -177,7 +221,14 @@ def run_file(work: Path, name: str, per_test: float, per_file: float) -> list[di
             }
         )
         return records
-    return ex.read_records(out)
+    return _prefixed(ex.read_records(out), prefix)
+
+
+def _prefixed(records: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
+    """Records with ids "<prefix><file>::<test>" (pytest's say "tests/<file>::<test>")."""
+    if not prefix:
+        return records
+    return [{**r, "id": prefix + r["id"].removeprefix("tests/")} for r in records]
 
 
 PG_DSN_ENV = "STREAMTAP_PG_DSN"
@@ -222,23 +273,35 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     started = time.monotonic()
-    version, sha256 = locked(ROOT / "uv.lock")
-    sdist = ensure_sdist(version, sha256)
+    sdists: list[tuple[Suite, str, Path]] = []
+    for suite in SUITES:
+        version, sha256, filename = locked_sdist(ROOT / "uv.lock", suite.package)
+        sdists.append(
+            (suite, version, ensure_sdist(version, sha256, CACHE, suite.package, filename))
+        )
+    version, prebuilt = sdists[0][1], sdists[1][1]
     work = Path(tempfile.mkdtemp(prefix="streamtap-conformance-"))
     try:
         with contextlib.ExitStack() as stack:  # the temporary Postgres cluster, if any
             pg = start_postgres(stack) if args.postgres else None
-            scope = port(extract_tests(sdist, work), args.patterns)
+            scope = Scope()
+            for suite, suite_version, sdist in sdists:
+                root = work / suite.subdir if suite.subdir else work
+                part = port(extract_tests(sdist, root), args.patterns, suite)
+                scope.files.update(part.files)
+                scope.excluded_files.update(part.excluded_files)
+                scope.excluded_tests += part.excluded_tests
+                print(
+                    f"{suite.package} {suite_version}: {len(part.files)} test files in scope "
+                    f"({sum(part.files.values())} test functions before parametrization), "
+                    f"{len(part.excluded_files)} files and {len(part.excluded_tests)} test "
+                    f"functions excluded as internals",
+                    flush=True,
+                )
             if pg is None:
                 pg = "enabled (STREAMTAP_PG_DSN)" if os.environ.get(PG_DSN_ENV) else "skipped"
-            print(
-                f"langgraph {version}: {len(scope.files)} test files in scope "
-                f"({sum(scope.files.values())} test functions before parametrization), "
-                f"{len(scope.excluded_files)} files and {len(scope.excluded_tests)} test "
-                f"functions excluded as internals; Postgres parameters {pg}",
-                flush=True,
-            )
-            order = sorted(scope.files, key=lambda f: -(work / "tests" / f).stat().st_size)
+            print(f"Postgres parameters {pg}", flush=True)
+            order = sorted(scope.files, key=lambda f: -(work / _path(f)).stat().st_size)
             with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
                 batches = pool.map(
                     lambda f: run_file(work, f, args.timeout, args.file_timeout), order
@@ -254,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     partial = set(scope.files) if args.patterns else None
     if args.update:
         new = ex.updated(exp, results, version)
+        new.prebuilt = prebuilt
         if partial is not None:  # keep the other files' entries
             new.failures = {
                 **{t: r for t, r in exp.failures.items() if t.split("::")[0] not in partial},
@@ -266,8 +330,14 @@ def main(argv: list[str] | None = None) -> int:
         EXPECTED.write_text(ex.render(new), encoding="utf-8")
         exp = new
     cmp = ex.compare(exp, results, partial, postgres=pg.startswith("enabled"))
-    report(cmp, results, exp, version, time.monotonic() - started)
+    report(cmp, results, exp, version, time.monotonic() - started, prebuilt)
     return 0 if cmp.ok else 1
+
+
+def _path(name: str) -> Path:
+    """A scope key's test file, relative to the work dir."""
+    subdir, _, file = name.rpartition("/")
+    return Path(subdir, "tests", file) if subdir else Path("tests", file)
 
 
 def report(
@@ -276,9 +346,12 @@ def report(
     exp: ex.Expectations,
     version: str,
     elapsed: float,
+    prebuilt: str = "",
 ) -> None:
     if exp.langgraph and exp.langgraph != version:
         print(f"note: expected_failures.toml was made for langgraph {exp.langgraph}")
+    if exp.prebuilt and prebuilt and exp.prebuilt != prebuilt:
+        print(f"note: expected_failures.toml was made for langgraph-prebuilt {exp.prebuilt}")
     print(f"\nin scope: {len(results)} tests (parametrized)")
     print(f"passed: {len(cmp.passed)}  skipped: {len(cmp.skipped)}")
     broken = sorted(t for t, r in results.items() if "::" not in t and r.outcome == "failed")

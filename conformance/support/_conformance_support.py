@@ -13,13 +13,13 @@ class MissingName:
     ImportError a user porting the test would have met at the import line.
     """
 
-    def __init__(self, module: str, name: str) -> None:
-        object.__setattr__(self, "_where", (module, name))
+    def __init__(self, module: str, name: str, home: str = "streamtap.graph") -> None:
+        object.__setattr__(self, "_where", (module, name, home))
 
     def _fail(self) -> NoReturn:
-        module, name = object.__getattribute__(self, "_where")
+        module, name, home = object.__getattribute__(self, "_where")
         raise ImportError(
-            f"cannot import name {name!r} from 'streamtap.graph' "
+            f"cannot import name {name!r} from {home!r} "
             f"(ported from {module}: streamtap has no equivalent)"
         )
 
@@ -46,12 +46,12 @@ class MissingName:
         self._fail()
 
     def __repr__(self) -> str:
-        module, name = object.__getattribute__(self, "_where")
-        return f"<missing in streamtap.graph: {module}.{name}>"
+        module, name, home = object.__getattribute__(self, "_where")
+        return f"<missing in {home}: {module}.{name}>"
 
 
-def missing(module: str, name: str) -> Any:
-    return MissingName(module, name)
+def missing(module: str, name: str, home: str = "streamtap.graph") -> Any:
+    return MissingName(module, name, home)
 
 
 class Mocker:

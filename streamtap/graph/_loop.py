@@ -71,6 +71,7 @@ from streamtap.graph._emit import (
 )
 from streamtap.graph._error_handlers import handler_task, resumed_handlers, routes_to_handler
 from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
+from streamtap.graph._prebuilt_compat import task_readers
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import StreamClosed
@@ -441,6 +442,7 @@ class StepLoop(CheckpointChain):
                 node_first_attempt_time=time.time(),
             ),
         )
+        conf.update(task_readers(self.graph, self.channels, task))  # langgraph.prebuilt
         task.config = patch_config(
             merge_configs(self.config, {"metadata": metadata}),
             run_name=task.name,

@@ -1,0 +1,99 @@
+"""What ``langgraph.prebuilt`` reads from a running task's config, and the versions it is
+known for.
+
+LangGraph's prebuilt components are plain runnables, but ``ToolNode`` reads two things
+LangGraph's runtime puts in each task's ``configurable``: the runtime (``__pregel_runtime``,
+set by the step loop for every node) and, for a task started by ``Send("tools",
+[tool_call])``, a reader of the state the node would get from an edge
+(``__pregel_read_state``): the tool call then carries no state of its own. This module gives
+streamtap's tasks the second one, under LangGraph's key, and checks (when
+``streamtap.graph.prebuilt`` is imported, never before: importing ``langgraph.prebuilt``
+loads LangGraph's runtime) that the installed langgraph-prebuilt still reads these keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Final
+
+from streamtap.graph._algo import read_input
+from streamtap.graph._constants import MISSING, PUSH
+from streamtap.graph.runtime import KEY_RUNTIME
+
+if TYPE_CHECKING:
+    from streamtap.graph._algo import Task
+    from streamtap.graph._channels import Channel
+    from streamtap.graph._spec import GraphSpec
+
+__all__ = ["KEY_READ_STATE", "check_prebuilt", "task_readers"]
+
+#: LangGraph's ``CONFIG_KEY_READ_STATE``: the state a ``Send``-started task would read
+KEY_READ_STATE: Final = "__pregel_read_state"
+
+#: langgraph-prebuilt releases whose config contract this module was checked against
+#: (their own test suite runs in ``make conformance``): ``[first, past_last)``
+TESTED: Final = ((1, 0), (1, 2))
+
+
+def task_readers(graph: GraphSpec, channels: dict[str, Channel], task: Task) -> dict[str, Any]:
+    """The config entries LangGraph gives a task to read state with.
+
+    As LangGraph: a ``Send``-started (push) task gets a reader of its node's input as an
+    edge would give it (coerced to the node's input schema), read when called, so it sees
+    the state of the step; a task started by an edge already has its state and gets none.
+    """
+    if task.path[:1] != (PUSH,):
+        return {}
+    spec = graph.nodes[task.name]
+
+    def read_state() -> Any:
+        state = read_input(channels, spec.input_keys)
+        if state is MISSING or spec.input_mapper is None:
+            return state
+        return spec.input_mapper(state)
+
+    return {KEY_READ_STATE: read_state}
+
+
+def _release(text: str) -> tuple[int, int]:
+    """(major, minor) of a version string: ``"1.1.3"`` -> (1, 1), ``"1.2rc1"`` -> (1, 2)."""
+    major, minor = [*text.split("."), "0"][:2]
+    return int(major), int("".join(itertools.takewhile(str.isdigit, minor)) or 0)
+
+
+def check_prebuilt(
+    read: Callable[[str], str] = version,
+) -> None:
+    """Refuse a langgraph-prebuilt that reads other config keys than streamtap gives; warn
+    for a release outside the tested range (it may read keys this module does not know)."""
+    from langgraph.prebuilt import tool_node
+
+    try:
+        from langgraph._internal._constants import CONFIG_KEY_RUNTIME
+    except ImportError:  # pragma: no cover - a LangGraph without the key
+        CONFIG_KEY_RUNTIME = KEY_RUNTIME
+    expected = {"CONFIG_KEY_READ_STATE": KEY_READ_STATE, "CONFIG_KEY_RUNTIME": KEY_RUNTIME}
+    found = {
+        "CONFIG_KEY_READ_STATE": getattr(tool_node, "CONFIG_KEY_READ_STATE", KEY_READ_STATE),
+        "CONFIG_KEY_RUNTIME": CONFIG_KEY_RUNTIME,
+    }
+    if found != expected:
+        raise ImportError(
+            f"streamtap.graph.prebuilt: this langgraph-prebuilt reads config keys {found}, "
+            f"streamtap.graph provides {expected}"
+        )
+    try:
+        installed = read("langgraph-prebuilt")
+    except PackageNotFoundError:  # pragma: no cover - langgraph.prebuilt imported above
+        return
+    if not TESTED[0] <= _release(installed) < TESTED[1]:
+        warnings.warn(
+            f"streamtap.graph.prebuilt was tested with langgraph-prebuilt "
+            f">={'.'.join(map(str, TESTED[0]))},<{'.'.join(map(str, TESTED[1]))}; "
+            f"{installed} is installed",
+            RuntimeWarning,
+            stacklevel=3,
+        )
