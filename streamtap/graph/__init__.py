@@ -28,7 +28,13 @@ from streamtap.graph.errors import (
     NodeTimeoutError,
     StreamThreadError,
 )
-from streamtap.graph.message import REMOVE_ALL_MESSAGES, MessagesState, add_messages
+from streamtap.graph.message import (
+    REMOVE_ALL_MESSAGES,
+    MessageGraph,
+    MessagesState,
+    add_messages,
+    push_message,
+)
 from streamtap.graph.runtime import (
     DEFAULT_RUNTIME,
     ExecutionInfo,
@@ -74,6 +80,7 @@ __all__ = [
     "Interrupt",
     "InvalidUpdateError",
     "MemorySaver",
+    "MessageGraph",
     "MessagesState",
     "NodeCancelledError",
     "NodeError",
@@ -98,4 +105,5 @@ __all__ = [
     "get_store",
     "get_stream_writer",
     "interrupt",
+    "push_message",
 ]
