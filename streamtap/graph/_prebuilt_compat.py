@@ -9,6 +9,11 @@ set by the step loop for every node) and, for a task started by ``Send("tools",
 streamtap's tasks the second one, under LangGraph's key, and checks (when
 ``streamtap.graph.prebuilt`` is imported, never before: importing ``langgraph.prebuilt``
 loads LangGraph's runtime) that the installed langgraph-prebuilt still reads these keys.
+
+``ToolNode`` also tells a tool's ``Command`` / ``Send`` and an ``interrupt()`` from the rest
+by LangGraph's classes, which streamtap's are not (streamtap.graph never imports LangGraph's
+runtime). ``install()`` therefore points those names of ``langgraph.prebuilt.tool_node`` at
+both families: LangGraph's objects behave exactly as before, streamtap's are recognised too.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
     from streamtap.graph._channels import Channel
     from streamtap.graph._spec import GraphSpec
 
-__all__ = ["KEY_READ_STATE", "check_prebuilt", "task_readers"]
+__all__ = ["KEY_READ_STATE", "check_prebuilt", "install", "task_readers"]
 
 #: LangGraph's ``CONFIG_KEY_READ_STATE``: the state a ``Send``-started task would read
 KEY_READ_STATE: Final = "__pregel_read_state"
@@ -97,3 +102,67 @@ def check_prebuilt(
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+class _EitherMeta(type):
+    """The metaclass of a name that stands for LangGraph's class and streamtap's at once."""
+
+    _families: tuple[type, ...]
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls._families)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, cls._families)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        """A new one of the family of the objects it is made from (``Command(goto=[Send])``
+        takes its Sends' family), LangGraph's when they have none."""
+        lg, st = cls._families
+        values = [*args, *kwargs.values()]
+        items = [i for v in values for i in (v if isinstance(v, list | tuple) else (v,))]
+        ours = any(type(i).__module__.startswith("streamtap.") for i in items)
+        return (st if ours else lg)(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:  # Command.PARENT: the same string in both
+        return getattr(cls._families[0], name)
+
+
+def either(name: str, langgraph_cls: type, streamtap_cls: type) -> type:
+    """A stand-in for ``name`` that is LangGraph's ``langgraph_cls`` and ``streamtap_cls``."""
+    return _EitherMeta(name, (), {"_families": (langgraph_cls, streamtap_cls)})
+
+
+def install() -> None:
+    """Point ``langgraph.prebuilt.tool_node``'s engine names at both engines' classes.
+
+    Idempotent; refuses (ImportError) a tool_node whose names are not LangGraph's own
+    classes, since then it is not the module this was written for.
+    """
+    import langgraph.errors as lg_errors
+    import langgraph.types as lg_types
+    from langgraph.prebuilt import tool_node
+
+    from streamtap.graph._writes import ParentCommand
+    from streamtap.graph.errors import GraphBubbleUp
+    from streamtap.graph.types import Command, Send
+
+    names = vars(tool_node)
+    if names.get("_streamtap_installed"):
+        return
+    ours = {"GraphBubbleUp": lg_errors.GraphBubbleUp, "Command": lg_types.Command}
+    ours["Send"] = lg_types.Send
+    if any(names.get(name) is not cls for name, cls in ours.items()):
+        raise ImportError(
+            "streamtap.graph.prebuilt: langgraph.prebuilt.tool_node does not use LangGraph's "
+            "GraphBubbleUp / Command / Send as this streamtap release expects"
+        )
+    replacements: dict[str, Any] = {
+        # ``except GraphBubbleUp:`` re-raises an interrupt (or parent command) of either engine
+        "GraphBubbleUp": (lg_errors.GraphBubbleUp, GraphBubbleUp, ParentCommand),
+        "Command": either("Command", lg_types.Command, Command),
+        "Send": either("Send", lg_types.Send, Send),
+        "_streamtap_installed": True,
+    }
+    for name, value in replacements.items():
+        setattr(tool_node, name, value)

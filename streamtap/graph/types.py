@@ -10,6 +10,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple
 
+from langchain_core.messages.tool import ToolOutputMixin
 from langchain_core.runnables import RunnableConfig
 from typing_extensions import TypeVar
 
@@ -87,7 +88,7 @@ N = TypeVar("N", bound=Hashable, default=Any)
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
-class Command(Generic[N]):
+class Command(Generic[N], ToolOutputMixin):  # a tool may return one (as LangGraph's)
     """Update state, route (``goto``) and/or resume an interrupt, from a node or as input.
 
     Generic as LangGraph's: ``-> Command[Literal["b", "c"]]`` on a node names where it

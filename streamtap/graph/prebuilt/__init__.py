@@ -46,10 +46,11 @@ from langgraph.prebuilt.tool_node import (
     tools_condition,
 )
 
-from streamtap.graph._prebuilt_compat import check_prebuilt
+from streamtap.graph._prebuilt_compat import check_prebuilt, install
 from streamtap.graph.prebuilt._react_agent import create_react_agent, create_tool_calling_executor
 
 check_prebuilt()
+install()
 
 __all__ = [
     "INVALID_TOOL_NAME_ERROR_TEMPLATE",
