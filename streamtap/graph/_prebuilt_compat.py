@@ -18,13 +18,15 @@ both families: LangGraph's objects behave exactly as before, streamtap's are rec
 
 from __future__ import annotations
 
+import functools
 import itertools
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final
 
-from streamtap.graph._algo import read_input
+from streamtap.graph._algo import read_channels, read_input
 from streamtap.graph._constants import MISSING, PUSH
 from streamtap.graph.runtime import KEY_RUNTIME
 
@@ -33,10 +35,15 @@ if TYPE_CHECKING:
     from streamtap.graph._channels import Channel
     from streamtap.graph._spec import GraphSpec
 
-__all__ = ["KEY_READ_STATE", "check_prebuilt", "install", "task_readers"]
+__all__ = ["KEY_READ", "KEY_READ_STATE", "check_prebuilt", "install", "task_readers"]
 
 #: LangGraph's ``CONFIG_KEY_READ_STATE``: the state a ``Send``-started task would read
 KEY_READ_STATE: Final = "__pregel_read_state"
+#: LangGraph's ``CONFIG_KEY_READ``: reads channels (ToolNode's fallback)
+KEY_READ: Final = "__pregel_read"
+
+_TOOL_NODE: Final = "langgraph.prebuilt.tool_node"
+_INSTALLED: Final = "_streamtap_installed"
 
 #: langgraph-prebuilt releases whose config contract this module was checked against
 #: (their own test suite runs in ``make conformance``): ``[first, past_last)``
@@ -48,10 +55,16 @@ def task_readers(graph: GraphSpec, channels: dict[str, Channel], task: Task) -> 
 
     As LangGraph: a ``Send``-started (push) task gets a reader of its node's input as an
     edge would give it (coerced to the node's input schema), read when called, so it sees
-    the state of the step; a task started by an edge already has its state and gets none.
+    the state of the step; a task started by an edge already has its state and gets
+    ``None`` there (so a graph run inside it does not see its parent's reader). Every task
+    gets ``__pregel_read``, which ``ToolNode`` falls back to: LangGraph's is
+    ``partial(local_read, scratchpad, channels, ...)`` and ToolNode reads the channel names
+    from ``read.args[1]``; here they are the state keys, so it reads the state's values.
     """
+    _install_if_loaded()
+    read = functools.partial(_read, channels, graph.state_keys)
     if task.path[:1] != (PUSH,):
-        return {}
+        return {KEY_READ_STATE: None, KEY_READ: read}
     spec = graph.nodes[task.name]
 
     def read_state() -> Any:
@@ -60,7 +73,34 @@ def task_readers(graph: GraphSpec, channels: dict[str, Channel], task: Task) -> 
             return state
         return spec.input_mapper(state)
 
-    return {KEY_READ_STATE: read_state}
+    return {KEY_READ_STATE: read_state, KEY_READ: read}
+
+
+_install_failed: list[ImportError] = []
+
+
+def _install_if_loaded() -> None:
+    """``install()`` once LangGraph's ``tool_node`` is loaded (``from langgraph.prebuilt
+    import ToolNode`` kept as it is, in a graph ported to streamtap.graph): looking it up in
+    ``sys.modules`` never imports it. A tool_node this module does not know is warned
+    about once, not raised from the user's run."""
+    tool_node = sys.modules.get(_TOOL_NODE)
+    if tool_node is None or vars(tool_node).get(_INSTALLED) or _install_failed:
+        return
+    try:
+        check_prebuilt()
+        install()
+    except ImportError as exc:
+        _install_failed.append(exc)
+        warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+
+
+def _read(
+    channels: dict[str, Channel], keys: Sequence[str], select: Sequence[str], fresh: bool = False
+) -> Any:
+    """LangGraph's ``local_read(..., select, fresh)`` over the state keys: the values of
+    ``select`` that are set (a task's own writes are not applied: ``fresh`` is ignored)."""
+    return read_channels(channels, [k for k in select if k in keys])
 
 
 def _release(text: str) -> tuple[int, int]:
@@ -80,9 +120,14 @@ def check_prebuilt(
         from langgraph._internal._constants import CONFIG_KEY_RUNTIME
     except ImportError:  # pragma: no cover - a LangGraph without the key
         CONFIG_KEY_RUNTIME = KEY_RUNTIME
-    expected = {"CONFIG_KEY_READ_STATE": KEY_READ_STATE, "CONFIG_KEY_RUNTIME": KEY_RUNTIME}
+    expected = {
+        "CONFIG_KEY_READ_STATE": KEY_READ_STATE,
+        "CONFIG_KEY_READ": KEY_READ,
+        "CONFIG_KEY_RUNTIME": KEY_RUNTIME,
+    }
     found = {
         "CONFIG_KEY_READ_STATE": getattr(tool_node, "CONFIG_KEY_READ_STATE", KEY_READ_STATE),
+        "CONFIG_KEY_READ": getattr(tool_node, "CONFIG_KEY_READ", KEY_READ),
         "CONFIG_KEY_RUNTIME": CONFIG_KEY_RUNTIME,
     }
     if found != expected:
@@ -148,11 +193,14 @@ def install() -> None:
     from streamtap.graph.types import Command, Send
 
     names = vars(tool_node)
-    if names.get("_streamtap_installed"):
+    if names.get(_INSTALLED):
         return
-    ours = {"GraphBubbleUp": lg_errors.GraphBubbleUp, "Command": lg_types.Command}
-    ours["Send"] = lg_types.Send
-    if any(names.get(name) is not cls for name, cls in ours.items()):
+    expected = {
+        "GraphBubbleUp": lg_errors.GraphBubbleUp,
+        "Command": lg_types.Command,
+        "Send": lg_types.Send,
+    }
+    if any(names.get(name) is not cls for name, cls in expected.items()):
         raise ImportError(
             "streamtap.graph.prebuilt: langgraph.prebuilt.tool_node does not use LangGraph's "
             "GraphBubbleUp / Command / Send as this streamtap release expects"
@@ -162,7 +210,7 @@ def install() -> None:
         "GraphBubbleUp": (lg_errors.GraphBubbleUp, GraphBubbleUp, ParentCommand),
         "Command": either("Command", lg_types.Command, Command),
         "Send": either("Send", lg_types.Send, Send),
-        "_streamtap_installed": True,
+        _INSTALLED: True,
     }
     for name, value in replacements.items():
         setattr(tool_node, name, value)
