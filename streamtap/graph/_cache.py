@@ -104,8 +104,10 @@ class ClearCache:
 
     def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Clear the cache for the given nodes (all of them by default)."""
-        self.cache.clear(self._cache_namespaces(nodes))
+        namespaces = self._cache_namespaces(nodes)
+        self.cache.clear(namespaces)
 
     async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Asynchronously clear the cache for the given nodes (all of them by default)."""
-        await self.cache.aclear(self._cache_namespaces(nodes))
+        namespaces = self._cache_namespaces(nodes)
+        await self.cache.aclear(namespaces)

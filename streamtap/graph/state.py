@@ -26,6 +26,7 @@ from streamtap.graph._schema import SchemaSet, branch_input_schema, node_annotat
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
+from streamtap.graph.warnings import LangGraphDeprecatedSinceV05
 
 if TYPE_CHECKING:
     from langgraph.cache.base import BaseCache
@@ -113,8 +114,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         """
         if retry is not None:
             warnings.warn(
-                "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
-                DeprecationWarning,
+                LangGraphDeprecatedSinceV05(
+                    "`retry` is deprecated and will be removed. Please use `retry_policy` instead."
+                ),
                 stacklevel=2,
             )
             retry_policy = retry_policy if retry_policy is not None else retry
