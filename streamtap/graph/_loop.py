@@ -260,8 +260,13 @@ class StepLoop(CheckpointChain):
             self.replay_entered = True
         return {"configurable": lookup}, before
 
-    def start(self, saved: CheckpointTuple | None) -> None:
-        """Start from ``saved`` (the runner loaded it), then apply the input or the command."""
+    def start(self, saved: CheckpointTuple | None = None, superseded: bool = False) -> None:
+        """Start from ``saved`` (the runner loaded it), then apply the input or the command.
+
+        ``superseded``: ``saved`` was addressed by id and the thread has moved past it; a
+        resume there re-runs its finished tasks instead of reusing their writes, which
+        belong to the branch the thread took since (LangGraph's rule).
+        """
         if saved is not None:
             self._load(saved)
         self.stop = self.step + self.config.get("recursion_limit", 25) + 1
@@ -282,9 +287,13 @@ class StepLoop(CheckpointChain):
             else self.input is None or is_command
         ):
             self.resuming = True
-            forks = traveling and self.metadata.get("source") not in ("update", "fork")
+            # an update's or fork's own checkpoint is not forked again, unless the thread
+            # moved past it (its other children would see what this run stores on it)
+            forks = traveling and (
+                self.metadata.get("source") not in ("update", "fork") or superseded
+            )
+            self.replaying = traveling or superseded
             if traveling:
-                self.replaying = True
                 self.pending_writes = [w for w in self.pending_writes if w[1] != RESUME]
                 # subgraphs re-entered by this replay start from their state before it
                 # (a fork's or an update's: before the checkpoint it was made from)
@@ -431,6 +440,7 @@ class StepLoop(CheckpointChain):
         conf = {k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)}
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
+        conf["__pregel_durability"] = self.durability  # LangGraph's key, read by some nodes
         conf[KEY_RUNTIME] = self.runtime.override(
             stream_writer=ctx.writer,
             execution_info=ExecutionInfo(

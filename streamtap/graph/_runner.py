@@ -161,7 +161,7 @@ def stream_steps(
     try:
         try:
             lookup = loop.lookup()
-            loop.start(saves.load(*lookup) if saves is not None and lookup else None)
+            loop.start(*(saves.load_start(*lookup) if saves is not None and lookup else ()))
             for item in _drain_sync(q):
                 yield shape(item)
             while True:
@@ -265,7 +265,7 @@ async def astream_steps(
     try:
         try:
             lookup = loop.lookup()
-            loop.start(await saves.aload(*lookup) if saves is not None and lookup else None)
+            loop.start(*(await saves.aload_start(*lookup) if saves is not None and lookup else ()))
             for item in drain():
                 yield shape(item)
             while True:

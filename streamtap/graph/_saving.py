@@ -16,6 +16,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from streamtap.graph._constants import CONF
+
 
 async def _acall(saver: BaseCheckpointSaver[Any], name: str, args: tuple[Any, ...]) -> Any:
     try:
@@ -49,6 +51,26 @@ class Saves:
             return next(iter(self.saver.list(config, before=_at(before), limit=1)), None)
         return self.saver.get_tuple(config)
 
+    def load_start(
+        self, config: RunnableConfig, before: str | None = None
+    ) -> tuple[CheckpointTuple | None, bool]:
+        """What a run starts from, and whether the thread has moved past it: a checkpoint
+        addressed by id that is not its namespace's latest (LangGraph's "superseded")."""
+        saved = self.load(config, before)
+        if saved is None or not config[CONF].get("checkpoint_id"):
+            return saved, False
+        latest = self.saver.get_tuple(_without_id(config))
+        return saved, latest is not None and latest.checkpoint["id"] != saved.checkpoint["id"]
+
+    async def aload_start(
+        self, config: RunnableConfig, before: str | None = None
+    ) -> tuple[CheckpointTuple | None, bool]:
+        saved = await self.aload(config, before)
+        if saved is None or not config[CONF].get("checkpoint_id"):
+            return saved, False
+        latest = await self.aload(_without_id(config))
+        return saved, latest is not None and latest.checkpoint["id"] != saved.checkpoint["id"]
+
     async def aload(
         self, config: RunnableConfig, before: str | None = None
     ) -> CheckpointTuple | None:
@@ -76,3 +98,8 @@ class Saves:
         ops, self.ops = self.ops, []
         for name, args in ops:
             await _acall(self.saver, name, args)
+
+
+def _without_id(config: RunnableConfig) -> RunnableConfig:
+    conf = {k: v for k, v in config[CONF].items() if k != "checkpoint_id"}
+    return {CONF: conf}

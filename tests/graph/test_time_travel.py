@@ -117,3 +117,32 @@ def test_answers_one_at_a_time_keep_earlier_results_in_every_durability() -> Non
                 ["a:yes", "b:yes", "c:yes"],
             )
         ), durability
+
+
+def _resume_at_a_superseded_checkpoint(engine: str) -> Any:
+    e, runs = ENGINES[engine], []
+
+    def work(state: State3) -> dict[str, Any]:
+        runs.append("work")
+        return {"log": ["work"]}
+
+    builder = e.StateGraph(State3)
+    builder.add_node("work", work)
+    builder.add_node("ask", _asker(e, "ask"))
+    builder.add_edge(e.START, "work")
+    builder.add_edge(e.START, "ask")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    graph.invoke({"log": []}, CONFIG)
+    paused = graph.get_state(CONFIG).config
+    first = graph.invoke(e.Command(resume="yes"), CONFIG)
+    # the thread has moved past `paused`: a resume addressed there re-runs the finished
+    # `work` too (its saved write belongs to the branch the thread took since)
+    again = graph.invoke(e.Command(resume="again"), paused)
+    return sorted(first["log"]), sorted(again["log"]), runs
+
+
+def test_a_resume_at_a_checkpoint_the_thread_moved_past_reruns_finished_tasks() -> None:
+    ours = _resume_at_a_superseded_checkpoint("streamtap")
+    assert ours == _resume_at_a_superseded_checkpoint("langgraph")
+    # `work` ran twice; `ask` keeps the answer it had already been given on that checkpoint
+    assert ours == (["ask:yes", "work"], ["ask:yes", "work"], ["work", "work"])
