@@ -247,3 +247,99 @@ def test_update_lists_every_failure_under_its_reason() -> None:
     exp = ex.Expectations("1.0", {"named": ["boom"]}, {"t.py::gone": "named"})
     new = ex.updated(exp, _results(a="failed", b="passed"), "1.1")
     assert new.failures == {"t.py::a": "named"} and new.langgraph == "1.1"
+
+
+# --- langgraph-prebuilt's suite -----------------------------------------------------------------
+def test_prebuilt_tests_port_langgraph_prebuilt_which_langgraphs_keep() -> None:
+    src = """\
+        from langgraph.prebuilt import ToolNode, create_react_agent
+        from langgraph.prebuilt.tool_node import ToolRuntime, _infer_handled_types
+        from langgraph.prebuilt._tool_call_stream import ToolCallStream
+        from langgraph.graph import StateGraph
+    """
+    has = HAS | {
+        ("streamtap.graph.prebuilt", "ToolNode"),
+        ("streamtap.graph.prebuilt", "ToolRuntime"),
+    }
+    out = rewrite.rewrite_source(textwrap.dedent(src), lambda m, n: (m, n) in has, rewrite.PREBUILT)
+    lines = out.splitlines()
+    assert lines[0].startswith("from streamtap.graph.prebuilt import ToolNode; ")
+    assert "create_react_agent = _m('langgraph.prebuilt', 'create_react_agent', " in lines[0]
+    assert "'streamtap.graph.prebuilt')" in lines[0]
+    assert lines[1].startswith("from streamtap.graph.prebuilt import ToolRuntime; ")
+    assert "from langgraph.prebuilt.tool_node import _infer_handled_types" in lines[1]
+    assert lines[2] == "from langgraph.prebuilt._tool_call_stream import ToolCallStream"
+    assert lines[3] == "from streamtap.graph import StateGraph"
+    # LangGraph's own tests keep langgraph.prebuilt: it is their infrastructure
+    assert _rewrite("from langgraph.prebuilt import ToolNode\n") == (
+        "from langgraph.prebuilt import ToolNode\n"
+    )
+    with pytest.raises(
+        ImportError, match=r"'create_react_agent' from 'streamtap\.graph\.prebuilt'"
+    ):
+        MissingName("langgraph.prebuilt", "create_react_agent", "streamtap.graph.prebuilt")()
+
+
+def test_the_lock_names_each_sdist(tmp_path: Path) -> None:
+    from conformance import run
+
+    lock = tmp_path / "uv.lock"
+    lock.write_text(
+        '[[package]]\nname = "langgraph-prebuilt"\nversion = "1.1.3"\n'
+        'sdist = { url = "https://x/langgraph_prebuilt-1.1.3.tar.gz", hash = "sha256:ab" }\n',
+        encoding="utf-8",
+    )
+    assert run.locked_sdist(lock, "langgraph-prebuilt") == (
+        "1.1.3",
+        "ab",
+        "langgraph_prebuilt-1.1.3.tar.gz",
+    )
+    assert run.locked(lock, "langgraph-prebuilt") == ("1.1.3", "ab")
+
+
+def test_prebuilt_ids_are_prefixed_and_files_ported_in_their_folder(tmp_path: Path) -> None:
+    from conformance import run
+
+    records = [{"id": "tests/test_tool_node.py::test_a[memory]", "outcome": "passed"}]
+    assert (
+        run._prefixed(records, "prebuilt/")[0]["id"] == "prebuilt/test_tool_node.py::test_a[memory]"
+    )
+    assert run._prefixed(records, "") == records
+    assert run._path("prebuilt/test_x.py") == Path("prebuilt/tests/test_x.py")
+    assert run._path("test_x.py") == Path("tests/test_x.py")
+
+    tests = tmp_path / "prebuilt" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "test_a.py").write_text(
+        "from langgraph.pregel import Pregel\n"
+        "from langgraph.prebuilt import ToolNode\n\n"
+        "def test_public():\n    ToolNode\n\n"
+        "def test_internal():\n    Pregel\n",
+        encoding="utf-8",
+    )
+    (tests / "test_b.py").write_text("def test_b():\n    pass\n", encoding="utf-8")
+    scope = run.port(tests, ["prebuilt/test_a.py"], run.SUITES[1])
+    assert scope.files == {"prebuilt/test_a.py": 1}
+    assert [e.test for e in scope.excluded_tests] == ["prebuilt/test_a.py::test_internal"]
+    assert not (tests / "test_b.py").exists()
+    assert "from streamtap.graph.prebuilt import ToolNode" in (tests / "test_a.py").read_text()
+    # the conftest deselects by file name within the suite's folder
+    assert (tmp_path / "prebuilt" / "excluded.json").read_text() == '["test_a.py::test_internal"]'
+    assert (tests / "conftest.py").exists()
+
+
+def test_langgraph_globs_do_not_select_prebuilt_files(tmp_path: Path) -> None:
+    from conformance import run
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_pregel.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
+    assert run.port(tests, ["test_*.py"], run.SUITES[1]).files == {}
+
+
+def test_the_prebuilt_version_round_trips(tmp_path: Path) -> None:
+    exp = ex.Expectations("1.2.3", {}, {"prebuilt/t.py::a": "r"}, prebuilt="1.1.3")
+    path = tmp_path / "e.toml"
+    path.write_text(ex.render(exp), encoding="utf-8")
+    assert 'langgraph_prebuilt = "1.1.3"' in path.read_text(encoding="utf-8")
+    assert ex.load(path) == exp
