@@ -47,7 +47,7 @@ _INSTALLED: Final = "_streamtap_installed"
 
 #: langgraph-prebuilt releases whose config contract this module was checked against
 #: (their own test suite runs in ``make conformance``): ``[first, past_last)``
-TESTED: Final = ((1, 0), (1, 2))
+TESTED: Final = ((1, 1), (1, 2))
 
 
 def task_readers(graph: GraphSpec, channels: dict[str, Channel], task: Task) -> dict[str, Any]:

@@ -380,7 +380,7 @@ def test_either_name_stands_for_both_engines_classes() -> None:
 
 
 def test_a_langgraph_prebuilt_outside_the_tested_range_is_warned_about() -> None:
-    with pytest.warns(RuntimeWarning, match=r"tested with langgraph-prebuilt >=1\.0,<1\.2; 1\.9"):
+    with pytest.warns(RuntimeWarning, match=r"tested with langgraph-prebuilt >=1\.1,<1\.2; 1\.9"):
         compat.check_prebuilt(lambda package: "1.9.0")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
