@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.store.base import BaseStore
 
+from streamtap.graph._config import merge_configs
 from streamtap.graph._constants import CONF
 from streamtap.graph._node_errors import KEY_NODE_ERROR, NodeError
 from streamtap.graph._runtime import TaskContext
@@ -150,6 +151,11 @@ class Action:
         )
 
 
+def _node_config(spec: NodeSpec, config: RunnableConfig | None) -> RunnableConfig:
+    """``config`` with the node's metadata under it, as LangGraph's ``PregelNode`` runs."""
+    return merge_configs({"metadata": dict(spec.metadata or {})}, config or {})
+
+
 @dataclass(slots=True)
 class NodeSpec:
     name: str
@@ -183,6 +189,18 @@ class NodeSpec:
     def subgraphs(self) -> list[Any]:
         """LangGraph's ``PregelNode.subgraphs``: the graph this node runs, if any."""
         return [] if self.subgraph is None else [self.subgraph]
+
+    @property
+    def bound(self) -> Any:
+        """LangGraph's ``PregelNode.bound``: what the node runs (``graph.nodes[name].bound``)."""
+        return self.runnable
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None) -> Any:
+        """LangGraph's ``PregelNode.invoke``: the node alone, outside any run."""
+        return self.action.call(input, _node_config(self, config), None)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None) -> Any:
+        return await self.action.acall(input, _node_config(self, config), None)
 
     def copy(self, update: dict[str, Any]) -> NodeSpec:
         return replace(self, **update)
