@@ -30,7 +30,8 @@ MODULE_MAP: dict[str, tuple[str, ...]] = {
     "langgraph.runtime": ("streamtap.graph",),
     "langgraph.config": ("streamtap.graph",),
     "langgraph.errors": ("streamtap.graph", "streamtap.graph.errors"),
-    "langgraph.constants": ("streamtap.graph",),
+    "langgraph.constants": ("streamtap.graph.constants", "streamtap.graph"),
+    "langgraph.warnings": ("streamtap.graph.warnings",),
     "langgraph.managed": ("streamtap.graph",),
     "langgraph.callbacks": ("streamtap.graph",),
     "langgraph.checkpoint.memory": ("streamtap.graph", "streamtap.graph.checkpoint"),
@@ -38,13 +39,12 @@ MODULE_MAP: dict[str, tuple[str, ...]] = {
 }
 
 # Test infrastructure: components a user keeps when porting (stores, caches, prebuilt tools,
-# the checkpoint interfaces of langgraph-checkpoint, LangGraph's Postgres saver, its warnings,
-# the SDK). Imports stay as they are.
+# the checkpoint interfaces of langgraph-checkpoint, LangGraph's Postgres saver, the SDK).
+# Imports stay as they are.
 INFRASTRUCTURE_PREFIXES: tuple[str, ...] = (
     "langgraph.store",
     "langgraph.cache",
     "langgraph.prebuilt",
-    "langgraph.warnings",
     "langgraph.checkpoint.base",
     "langgraph.checkpoint.postgres",
     "langgraph.checkpoint.sqlite.aio",
@@ -117,7 +117,9 @@ PREBUILT_MODULES: tuple[str, ...] = (
 )
 PREBUILT = Rules(
     {**MODULE_MAP, **{m: ("streamtap.graph.prebuilt",) for m in PREBUILT_MODULES}},
-    tuple(p for p in INFRASTRUCTURE_PREFIXES if p != "langgraph.prebuilt"),
+    # LangGraph's warning classes: what langgraph.prebuilt's own code (which
+    # streamtap.graph.prebuilt wraps) warns with
+    (*(p for p in INFRASTRUCTURE_PREFIXES if p != "langgraph.prebuilt"), "langgraph.warnings"),
 )
 
 
@@ -284,6 +286,8 @@ def excluded_tests(source: str) -> list[Exclusion]:
     classes = {s.name: s for s in tree.body if isinstance(s, ast.ClassDef)}
     for test, fn in _tests(tree):
         used = _names_used(fn) | {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+        # importing an internal in the test is using it (its import-time warning, say)
+        used |= _internal_imports(ast.Module(body=[fn], type_ignores=[])).keys()
         if "::" in test:  # the class's own helpers, not its other tests
             cls = classes[test.split("::")[0]]
             for item in cls.body:

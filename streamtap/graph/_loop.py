@@ -441,6 +441,7 @@ class StepLoop(CheckpointChain):
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
         conf["__pregel_durability"] = self.durability  # LangGraph's key, read by some nodes
+        conf["__pregel_durability"] = self.durability  # LangGraph's key, read by some nodes
         conf[KEY_RUNTIME] = self.runtime.override(
             stream_writer=ctx.writer,
             execution_info=ExecutionInfo(

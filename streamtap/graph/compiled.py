@@ -22,12 +22,14 @@ from pydantic import BaseModel
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._cache import ClearCache
 from streamtap.graph._config import ensure_config
+from streamtap.graph._config_schema import DeprecatedConfigSchema
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
 from streamtap.graph._introspect import Introspection
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
-from streamtap.graph._params import check_call_kwargs
+from streamtap.graph._params import call_options, check_call_kwargs
+from streamtap.graph._printing import printing_put
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._saving import Saves
@@ -54,6 +56,7 @@ _DURABILITY = (None, "sync", "async", "exit")
 class CompiledStateGraph(
     Introspection,
     ClearCache,
+    DeprecatedConfigSchema,
     Runnable[Any, Any],
     GraphSpec,
     Generic[StateT, ContextT, InputT, OutputT],
@@ -162,7 +165,8 @@ class CompiledStateGraph(
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding what ``stream_mode`` asks for as it happens."""
-        check_call_kwargs("stream", kwargs)
+        opts = call_options("stream", kwargs, debug=self.debug, durability=durability)
+        durability = opts.durability
         _check_durability(durability)
         config, modes, shape = self._prepare(
             config, stream_mode, subgraphs, version, context, control
@@ -175,8 +179,8 @@ class CompiledStateGraph(
             loop = self._new_loop(
                 input,
                 config,
-                sq.put,
-                modes,
+                printing_put(sq.put, modes, opts.print_modes, subgraphs),
+                modes | opts.print_modes,
                 subgraphs,
                 run_manager,
                 interrupt_before,
@@ -207,7 +211,8 @@ class CompiledStateGraph(
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`; sync nodes run in threads, async ones as tasks."""
-        check_call_kwargs("astream", kwargs)
+        opts = call_options("astream", kwargs, debug=self.debug, durability=durability)
+        durability = opts.durability
         _check_durability(durability)
         config, modes, shape = self._prepare(
             config, stream_mode, subgraphs, version, context, control
@@ -220,8 +225,8 @@ class CompiledStateGraph(
             loop = self._new_loop(
                 input,
                 config,
-                sq.put,
-                modes,
+                printing_put(sq.put, modes, opts.print_modes, subgraphs),
+                modes | opts.print_modes,
                 subgraphs,
                 run_manager,
                 interrupt_before,

@@ -14,6 +14,7 @@ from langgraph.store.base import BaseStore
 
 from streamtap.graph import _subgraph_scan
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
+from streamtap.graph._deprecations import graph_schemas, node_input_schema
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
 from streamtap.graph._node_defaults import (
     ERROR_HANDLER_PREFIX,
@@ -70,7 +71,11 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         *,
         input_schema: type[Any] | None = None,
         output_schema: type[Any] | None = None,
+        **deprecated: Any,
     ) -> None:
+        context_schema, input_schema, output_schema = graph_schemas(
+            deprecated, context_schema, input_schema, output_schema
+        )
         self.state_schema = state_schema
         self.context_schema = context_schema
         self.input_schema = input_schema or state_schema
@@ -104,6 +109,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         destinations: dict[str, str] | tuple[str, ...] | None = None,
         timeout: float | timedelta | TimeoutPolicy | None = None,
         retry: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        **deprecated: Any,
     ) -> Self:
         """Add ``action`` (sync or async function, Runnable, or compiled graph) as a node.
 
@@ -120,6 +126,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 stacklevel=2,
             )
             retry_policy = retry_policy if retry_policy is not None else retry
+        input_schema = node_input_schema(deprecated, input_schema)
         timeout = TimeoutPolicy.coerce(timeout)
         if not isinstance(node, str):
             action, name = node, _name_of(node)

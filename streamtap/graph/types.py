@@ -32,18 +32,60 @@ StreamWriter = Callable[[Any], None]
 """What ``get_stream_writer()`` returns: call it with any payload for ``custom`` mode."""
 
 
+ResponseT = TypeVar("ResponseT", default=Any)
+OutputT = TypeVar("OutputT", default=Any)
+
+
 @dataclass(init=False, slots=True)
-class Interrupt:
-    """A value surfaced by ``interrupt()``; ``id`` addresses it in ``Command(resume={id: v})``."""
+class Interrupt(Generic[ResponseT]):
+    """A value surfaced by ``interrupt()``; ``id`` addresses it in ``Command(resume={id: v})``.
+
+    ``response_schema`` is the JSON schema of the answer ``interrupt()`` asked for (None
+    when it asked for none). ``Interrupt[T]`` names the answer's type for type checkers.
+    """
 
     value: Any
     id: str
-    response_schema: Any = None
+    response_schema: type[ResponseT] | dict[str, Any] | None = None
 
-    def __init__(self, value: Any, id: str = "placeholder-id", *, response_schema: Any = None):
+    def __init__(
+        self,
+        value: Any,
+        id: str = "placeholder-id",
+        *,
+        response_schema: type[ResponseT] | dict[str, Any] | None = None,
+        **deprecated_kwargs: Any,
+    ) -> None:
         self.value = value
-        self.id = id
         self.response_schema = response_schema
+        ns = deprecated_kwargs.get("ns")
+        if id == "placeholder-id" and isinstance(ns, Sequence) and not isinstance(ns, str):
+            # an interrupt saved before LangGraph 0.6 (ns, when, resumable): its id from ns
+            from xxhash import xxh3_128_hexdigest
+
+            id = xxh3_128_hexdigest("|".join(ns).encode())
+        self.id = id
+
+    @classmethod
+    def from_ns(
+        cls,
+        value: Any,
+        ns: str,
+        *,
+        response_schema: type[ResponseT] | dict[str, Any] | None = None,
+    ) -> Interrupt[ResponseT]:
+        """The interrupt a task of checkpoint namespace ``ns`` raises first (its id)."""
+        from streamtap.graph._runtime import interrupt_id
+
+        return cls(value=value, id=interrupt_id(ns, 0), response_schema=response_schema)
+
+    @property
+    def interrupt_id(self) -> str:
+        """Deprecated name of ``id`` (LangGraph's warning)."""
+        from streamtap.graph._deprecations import warn_deprecated
+
+        warn_deprecated("`interrupt_id` is deprecated. Use `id` instead.", "1.0")
+        return self.id
 
 
 class Send:
@@ -165,11 +207,44 @@ class StateSnapshot(NamedTuple):
 
 
 @dataclass(frozen=True)
-class GraphOutput:
-    """What ``invoke(..., version="v2")`` returns: the final value and any interrupts."""
+class GraphOutput(Generic[OutputT]):
+    """What ``invoke(..., version="v2")`` returns: the final value and any interrupts.
 
-    value: Any
+    ``result[key]`` / ``key in result`` still work as on v1's dict (``"__interrupt__"``
+    included), with LangGraph's deprecation warning: read ``.value`` / ``.interrupts``.
+    """
+
+    value: OutputT
     interrupts: tuple[Interrupt, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        from streamtap.graph._deprecations import warn_deprecated
+
+        warn_deprecated(_GRAPH_OUTPUT_ACCESS.format("`result[key]`"), "1.1")
+        if key == "__interrupt__":
+            return self.interrupts
+        if isinstance(self.value, dict):
+            return self.value[key]
+        try:
+            return getattr(self.value, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        from streamtap.graph._deprecations import warn_deprecated
+
+        warn_deprecated(_GRAPH_OUTPUT_ACCESS.format("`key in result`"), "1.1")
+        if key == "__interrupt__":
+            return bool(self.interrupts)
+        if isinstance(self.value, dict):
+            return key in self.value
+        return isinstance(key, str) and hasattr(self.value, key)
+
+
+_GRAPH_OUTPUT_ACCESS = (
+    "Accessing GraphOutput via {} is deprecated. Use `result.value` to access the output "
+    "value directly, or `result.interrupts` for interrupts."
+)
 
 
 #: the marker of an ``Overwrite`` that lost its class on the way (JSON through a server)

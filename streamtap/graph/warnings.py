@@ -9,8 +9,6 @@ since the deprecations are the ones LangGraph announced.
 
 from __future__ import annotations
 
-import warnings
-
 __all__ = (
     "LangGraphDeprecatedSinceV05",
     "LangGraphDeprecatedSinceV10",
@@ -66,18 +64,3 @@ class LangGraphDeprecatedSinceV11(LangGraphDeprecationWarning):
 
     def __init__(self, message: str, *args: object) -> None:
         super().__init__(message, *args, since=(1, 1), expected_removal=(3, 0))
-
-
-def renamed_kwarg(kwargs: dict[str, object], old: str, new: str, category: type[Warning]) -> object:
-    """Pop a keyword LangGraph renamed (warning as LangGraph does); its value or None.
-
-    ``stacklevel=3`` points the warning at the caller of the function taking ``old``.
-    """
-    if old not in kwargs:
-        return None
-    warnings.warn(
-        f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
-        category=category,
-        stacklevel=3,
-    )
-    return kwargs.pop(old)

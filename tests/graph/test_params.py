@@ -30,24 +30,14 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(method: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("debug", True), ("print_mode", "values")],
-)
-async def test_an_unimplemented_langgraph_parameter_raises_naming_it(name: str, value: Any) -> None:
-    with pytest.raises(NotImplementedError, match=rf"invoke\({name}=.*Not \(yet\) covered"):
-        graph().invoke({"x": 0}, **{name: value})
-    with pytest.raises(NotImplementedError, match=rf"astream\({name}="):
-        async for _ in graph().astream({"x": 0}, **{name: value}):
-            pass
-
-
-@pytest.mark.parametrize(
     "kwargs",
     [
         {"durability": "sync"},
         {"durability": "async"},
         {"durability": "exit"},
         {"debug": False},
+        {"debug": True},  # prints (tests/graph/test_surface_extras.py)
+        {"print_mode": "values"},
         {"context": None},
     ],
 )
