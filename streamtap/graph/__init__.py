@@ -28,6 +28,7 @@ from streamtap.graph.errors import (
     NodeTimeoutError,
     StreamThreadError,
 )
+from streamtap.graph.managed import IsLastStep, RemainingSteps
 from streamtap.graph.message import (
     REMOVE_ALL_MESSAGES,
     MessageGraph,
@@ -79,6 +80,7 @@ __all__ = [
     "InMemorySaver",
     "Interrupt",
     "InvalidUpdateError",
+    "IsLastStep",
     "MemorySaver",
     "MessageGraph",
     "MessagesState",
@@ -87,6 +89,7 @@ __all__ = [
     "NodeTimeoutError",
     "Overwrite",
     "PregelTask",
+    "RemainingSteps",
     "RetryPolicy",
     "RunControl",
     "Runtime",

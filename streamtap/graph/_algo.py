@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import LATEST_VERSION, Checkpoint, PendingWrite
 from langgraph.checkpoint.base.id import uuid6
 from xxhash import xxh3_128_hexdigest
 
-from streamtap.graph._channels import Channel
+from streamtap.graph._channels import Channel, Managed
 from streamtap.graph._constants import (
     BRANCH_PREFIX,
     CONTROL_WRITES,
@@ -52,6 +52,7 @@ from streamtap.graph._writes import (
     updates_from,
 )
 from streamtap.graph.errors import InvalidUpdateError
+from streamtap.graph.managed import StepScratchpad
 from streamtap.graph.types import Command, Interrupt
 
 #: The checkpoint format LangGraph 1.x writes (its runtime's, newer than the
@@ -161,6 +162,13 @@ def read_input(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
     return read_channels(channels, keys)
 
 
+def _managed_values(
+    channels: dict[str, Channel], keys: Sequence[str], step: int, stop: int
+) -> dict[str, Any]:
+    pad = StepScratchpad(step, stop)
+    return {k: c.manager.get(pad) for k in keys if isinstance(c := channels[k], Managed)}
+
+
 def restore_channels(graph: GraphSpec, checkpoint: Checkpoint) -> dict[str, Channel]:
     """The graph's channels holding what ``checkpoint`` saved."""
     values = checkpoint["channel_values"]
@@ -191,9 +199,12 @@ def prepare_tasks(
     *,
     ns_str: str,
     step: int,
+    stop: int | None = None,
 ) -> list[Task]:
     """The next step's tasks, as LangGraph's ``prepare_next_tasks``: one per pending
     ``Send``, then one per node a channel written since it last ran triggers.
+
+    ``stop`` (the run's last step) fills the managed values a node reads (``RemainingSteps``).
 
     Tasks come bare (no config, no context): the step loop gives them those.
     """
@@ -238,6 +249,8 @@ def prepare_tasks(
             state = read_input(channels, spec.input_keys)
             if state is MISSING:
                 continue
+            if stop is not None and isinstance(state, dict):
+                state.update(_managed_values(channels, spec.input_keys, step, stop))
             arg = state
             if spec.input_mapper is not None:
                 try:  # a pydantic state's validation error, from the node that reads it
@@ -374,9 +387,11 @@ def router_input(
     writes: list[Write],
     branch: BranchSpec | None = None,
     output: Any = None,
+    steps: tuple[int, int] | None = None,
 ) -> Any:
     """The state a router sees: the step's state plus this task's own writes, read as
-    the router's schema (``branch.input_keys``: its own, its node's or the state's).
+    the router's schema (``branch.input_keys``: its own, its node's or the state's);
+    ``steps`` (the task's step and the run's stop) fills its managed values.
 
     A router with no schema of its own also sees the keys of the node's ``output`` dict
     the state lacks (LangGraph passes them through, for dict states).
@@ -393,6 +408,8 @@ def router_input(
     for chan, values in grouped.items():
         local[chan].update(values)
     state = read_channels(local, keys)
+    if steps is not None and isinstance(state, dict):
+        state.update(_managed_values(local, keys, *steps))
     value = mapper(state) if mapper is not None else state
     passthrough = branch is not None and branch.input_schema is None
     if passthrough and isinstance(value, dict) and isinstance(output, dict):

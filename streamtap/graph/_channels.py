@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from streamtap.graph._constants import MISSING, ROOT
 from streamtap.graph.errors import InvalidUpdateError
+from streamtap.graph.managed import ManagedValue, managed_value_of
 from streamtap.graph.types import as_overwrite
 
 
@@ -330,8 +331,31 @@ def schema_keys(schema: Any) -> dict[str, Any]:
     }
 
 
+class Managed(Channel):
+    """A managed value's key (``RemainingSteps``...): never holds a value, drops writes; the
+    step loop computes what a node reads (``managed.py``)."""
+
+    __slots__ = ("manager",)
+
+    def __init__(self, key: str, manager: type[ManagedValue[Any]]) -> None:
+        super().__init__(key)
+        self.manager = manager
+
+    def fresh(self) -> Managed:
+        return Managed(self.key, self.manager)
+
+    def update(self, values: Sequence[Any]) -> bool:
+        return False
+
+    def checkpoint(self) -> Any:
+        return MISSING
+
+
 def channel_for(key: str, hint: Any) -> Channel:
-    """The channel a key's annotation asks for: a reducer's, else the last value."""
+    """The channel a key's annotation asks for: a managed value's, a reducer's, else the
+    last value."""
+    if (manager := managed_value_of(hint)) is not None:
+        return Managed(key, manager)
     found = _reducer_of(hint)
     return Reducer(key, found[1], found[0]) if found else LastValue(key)
 

@@ -43,7 +43,7 @@ def _route(
     graph = loop.graph
     writes, branches = node_writes(graph, task, ret)
     for branch in branches:
-        arg = router_input(graph, loop.channels, writes, branch, ret)
+        arg = router_input(graph, loop.channels, writes, branch, ret, (loop.step, loop.stop))
         writes.extend(branch_writes(graph, branch, branch.path.call(arg, config, ctx)))
     task.writes.extend(writes)
 
@@ -61,7 +61,7 @@ async def _aroute(
     graph = loop.graph
     writes, branches = node_writes(graph, task, ret)
     for branch in branches:
-        arg = router_input(graph, loop.channels, writes, branch, ret)
+        arg = router_input(graph, loop.channels, writes, branch, ret, (loop.step, loop.stop))
         if branch.path.is_async or await_all:
             result = await branch.path.acall(arg, config, ctx)
         else:

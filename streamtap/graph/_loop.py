@@ -396,6 +396,7 @@ class StepLoop(CheckpointChain):
             self.updated_channels,
             ns_str=self.ns_str,
             step=self.step,
+            stop=self.stop,
         )
         if configure:
             for task in tasks:
@@ -440,7 +441,6 @@ class StepLoop(CheckpointChain):
         conf = {k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)}
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
-        conf["__pregel_durability"] = self.durability  # LangGraph's key, read by some nodes
         conf["__pregel_durability"] = self.durability  # LangGraph's key, read by some nodes
         conf[KEY_RUNTIME] = self.runtime.override(
             stream_writer=ctx.writer,

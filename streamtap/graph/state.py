@@ -13,6 +13,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
 from streamtap.graph import _subgraph_scan
+from streamtap.graph._channels import Managed
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._deprecations import graph_schemas, node_input_schema
 from streamtap.graph._node import Action, BranchSpec, NodeSpec, path_map_for
@@ -92,6 +93,11 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         self.branches: dict[str, list[BranchSpec]] = {}
         self.compiled = False
         self._node_defaults = NodeDefaults()  # set_node_defaults()
+
+    @property
+    def managed(self) -> dict[str, Any]:
+        """The managed-value keys (``RemainingSteps``...) and their managers (LangGraph's)."""
+        return {k: c.manager for k, c in self.channels.items() if isinstance(c, Managed)}
 
     # -- nodes
 
