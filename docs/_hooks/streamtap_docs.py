@@ -4,7 +4,8 @@
   replaced by tables generated from `bench/results.json` (the file `make bench` writes).
 * LangGraph conformance figures likewise: `<!-- conformance: summary -->` and
   `<!-- conformance: reasons -->` come from `conformance/expected_failures.toml` (its
-  `[summary]` is written by `make conformance ARGS=--update`).
+  `[summary]` is written by `make conformance ARGS=--update`), and `<!-- porting: names -->`
+  (LangGraph's public names, offered or not) from `conformance/public_names.json`.
 * `bench/results.json` and `bench/overhead.png` are published with the site, so a page links
   them as `../bench/results.json` (which also works when the Markdown is read on GitHub) and the
   link is rewritten to the published copy.
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ("bench/results.json", "bench/overhead.png")
 _MARKER = re.compile(r"<!--\s*bench:\s*([a-z_-]+)\s*-->")
 _CONFORMANCE = re.compile(r"<!--\s*conformance:\s*(summary|reasons)\s*-->")
+_PORTING = re.compile(r"<!--\s*porting:\s*names\s*-->")
 _README_LINK = re.compile(r"\]\(([^)#\s:]+)(?:#([^)\s]+))?\)")
 
 _anchors: dict[str, set[str]] = {}
@@ -67,7 +69,30 @@ def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Files) -> 
     if _CONFORMANCE.search(markdown):
         data = tomllib.loads((ROOT / "conformance/expected_failures.toml").read_text("utf-8"))
         markdown = _CONFORMANCE.sub(lambda m: _conformance(data, m.group(1)), markdown)
+    if _PORTING.search(markdown):
+        names = json.loads((ROOT / "conformance/public_names.json").read_text("utf-8"))
+        markdown = _PORTING.sub(lambda m: _porting(names), markdown)
     return markdown
+
+
+def _porting(data: dict[str, Any]) -> str:
+    """LangGraph's public names by module: those streamtap.graph offers, and those it lacks."""
+    rows = ["| LangGraph | offered | not offered |", "|---|---|---|"]
+
+    def cell(names: list[str]) -> str:
+        return ", ".join(f"`{n}`" for n in names) or "–"
+
+    for module, names in data["modules"].items():
+        have = [n for n, where in names.items() if where]
+        lack = [n for n, where in names.items() if not where]
+        rows.append(f"| `{module}` ({len(have)}/{len(names)}) | {cell(have)} | {cell(lack)} |")
+    for cls, members in data["classes"].items():
+        have = [n for n, ok in members.items() if ok]
+        lack = [n for n, ok in members.items() if not ok]
+        rows.append(
+            f"| `{cls}` members ({len(have)}/{len(members)}) | {cell(have)} | {cell(lack)} |"
+        )
+    return "\n".join(rows)
 
 
 def _conformance(data: dict[str, Any], part: str) -> str:
