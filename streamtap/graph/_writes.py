@@ -14,17 +14,10 @@ from typing import Any
 from streamtap.graph._constants import BRANCH_PREFIX, END, NS_END, NS_SEP, ROOT, TASKS
 from streamtap.graph._fields import fields_as_updates
 from streamtap.graph.errors import InvalidUpdateError
+from streamtap.graph.errors import ParentCommand as ParentCommand  # its old home
 from streamtap.graph.types import Command, Send
 
 Write = tuple[str, Any]
-
-
-class ParentCommand(Exception):
-    """A node asked for ``Command(graph=Command.PARENT)``: the parent graph applies it."""
-
-    def __init__(self, command: Command) -> None:
-        super().__init__(command)
-        self.command = command
 
 
 def object_as_updates(obj: Any, keys: Sequence[str] | None = None) -> list[Write]:

@@ -22,13 +22,13 @@ from pydantic import BaseModel
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._cache import ClearCache
 from streamtap.graph._config import ensure_config
-from streamtap.graph._config_schema import DeprecatedConfigSchema
 from streamtap.graph._constants import CONF, KEY_TASK, NS_SEP
 from streamtap.graph._emit import task_states
 from streamtap.graph._introspect import Introspection
 from streamtap.graph._io import InvokeResult, StreamMode, modes_of, shaper
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._params import call_options, check_call_kwargs
+from streamtap.graph._pregel_compat import PregelCompat
 from streamtap.graph._printing import printing_put
 from streamtap.graph._runner import astream_steps, stream_steps
 from streamtap.graph._runtime import StreamPart
@@ -56,7 +56,7 @@ _DURABILITY = (None, "sync", "async", "exit")
 class CompiledStateGraph(
     Introspection,
     ClearCache,
-    DeprecatedConfigSchema,
+    PregelCompat,
     Runnable[Any, Any],
     GraphSpec,
     Generic[StateT, ContextT, InputT, OutputT],

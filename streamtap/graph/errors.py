@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from streamtap.graph._node_errors import NodeCancelledError, NodeError, NodeTimeoutError
 
 if TYPE_CHECKING:
-    from streamtap.graph.types import Interrupt
+    from streamtap.graph.types import Command, Interrupt
 
 __all__ = [
     "EmptyInputError",
@@ -21,6 +21,7 @@ __all__ = [
     "NodeError",
     "NodeInterrupt",
     "NodeTimeoutError",
+    "ParentCommand",
     "StreamThreadError",
     "is_invalid_resume",
 ]
@@ -75,6 +76,19 @@ class GraphInterrupt(GraphBubbleUp):
     @property
     def interrupts(self) -> tuple[Interrupt, ...]:
         return tuple(self.args[0]) if self.args else ()
+
+
+class ParentCommand(GraphBubbleUp):
+    """A node asked for ``Command(graph=Command.PARENT)``: the parent graph applies it.
+
+    Raised out of ``invoke()`` when the graph has no parent (LangGraph's).
+    """
+
+    args: tuple[Command]
+
+    def __init__(self, command: Command) -> None:
+        super().__init__(command)
+        self.command = command
 
 
 class StreamThreadError(RuntimeError):

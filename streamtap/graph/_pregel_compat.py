@@ -1,8 +1,9 @@
-"""``config_schema()`` / ``get_config_jsonschema()`` on a compiled graph, deprecated as in LangGraph.
+"""Methods of LangGraph's ``Pregel`` that a compiled graph keeps for code written against it.
 
-A graph's run parameters are its ``context_schema`` now (``get_context_jsonschema``); these
-Runnable methods still answer, LangGraph's way: a model named ``<graph>Config`` whose
-``configurable`` field is the context schema, plus the ``RunnableConfig`` keys asked for.
+``config_schema()`` / ``get_config_jsonschema()`` are deprecated there: a graph's run
+parameters are its ``context_schema`` now (``get_context_jsonschema``). They still answer,
+LangGraph's way: a model named ``<graph>Config`` whose ``configurable`` field is the
+context schema, plus the ``RunnableConfig`` keys asked for.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pydantic import BaseModel, create_model
 from streamtap.graph._deprecations import warn_deprecated
 from streamtap.graph.warnings import LangGraphDeprecatedSinceV10
 
-__all__ = ["DeprecatedConfigSchema"]
+__all__ = ["PregelCompat"]
 
 
-class DeprecatedConfigSchema:
+class PregelCompat:
     """Mixed into ``CompiledStateGraph`` ahead of ``Runnable``, whose methods these replace."""
 
     context_schema: type[Any] | None
