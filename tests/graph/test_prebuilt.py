@@ -262,7 +262,9 @@ def test_store_context_and_runtime_reach_tools() -> None:
         store.put(("users",), "u1", {"name": "Ada"})
 
         @tool
-        def whoami(store: Annotated[Any, e.InjectedStore()], runtime: e.ToolRuntime) -> str:
+        def whoami(
+            store: Annotated[Any, e.InjectedStore()], runtime: e.ToolRuntime[dict[str, Any], Any]
+        ) -> str:
             """Who is asking."""
             user = runtime.context["user"]
             item = store.get(("users",), user)
