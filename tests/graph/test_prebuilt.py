@@ -175,7 +175,10 @@ def test_create_react_agent_warns_as_langgraphs_and_keeps_its_signature() -> Non
         agent = st_prebuilt.create_react_agent(ScriptedModel(), [add], name="helper")
     assert isinstance(agent, st.CompiledStateGraph) and agent.name == "helper"
     assert st_prebuilt.create_react_agent.__wrapped__ is compat_original()
-    with pytest.raises(TypeError, match=r"unexpected keyword arguments: \{'extra': 1\}"):
+    with (
+        pytest.warns(LangGraphDeprecatedSinceV10),
+        pytest.raises(TypeError, match=r"unexpected keyword arguments: \{'extra': 1\}"),
+    ):
         st_prebuilt.create_react_agent(ScriptedModel(), [add], extra=1)
 
 
