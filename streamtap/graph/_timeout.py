@@ -48,7 +48,10 @@ def sync_timeout_unsupported(name: str, *, kind: Literal["Node", "Task"] = "Node
 
 
 def task_timeout(loop: StepLoop, task: Task, spec: NodeSpec) -> TimeoutPolicy | None:
-    """The policy timing ``task``: its ``Send``'s own ``timeout``, else its node's."""
+    """The policy timing ``task``: its ``Send``'s own ``timeout``, else its node's. An error
+    handler's task has none (LangGraph prepares it without one, node defaults or not)."""
+    if spec.is_error_handler:
+        return None
     if task.path and task.path[0] == PUSH and isinstance(task.path[1], int):
         sends = loop.channels[TASKS]
         if sends.is_available() and task.path[1] < len(sends.value):
