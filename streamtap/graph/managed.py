@@ -47,6 +47,12 @@ class RemainingStepsManager(ManagedValue[int]):
 IsLastStep = Annotated[bool, IsLastStepManager]
 RemainingSteps = Annotated[int, RemainingStepsManager]
 
+#: LangGraph's managers, by class name: the same values, computed by streamtap's
+_LANGGRAPH_MANAGERS: dict[str, type[ManagedValue[Any]]] = {
+    "RemainingStepsManager": RemainingStepsManager,
+    "IsLastStepManager": IsLastStepManager,
+}
+
 
 def managed_value_of(hint: Any) -> type[ManagedValue[Any]] | None:
     """The manager a key's annotation names (``Annotated[int, RemainingStepsManager]``, also
@@ -56,6 +62,9 @@ def managed_value_of(hint: Any) -> type[ManagedValue[Any]] | None:
         decoration = get_origin(meta[-1]) or meta[-1]
         if isclass(decoration) and issubclass(decoration, ManagedValue):
             return decoration
+        if isclass(decoration) and decoration.__module__.startswith("langgraph.managed"):
+            # LangGraph's own (langgraph.prebuilt's AgentState declares its RemainingSteps)
+            return _LANGGRAPH_MANAGERS.get(decoration.__name__)
     if get_origin(hint) is not None and (args := get_args(hint)) and args[0] is not hint:
         return managed_value_of(args[0])
     return None

@@ -168,6 +168,23 @@ def test_create_react_agent_builds_a_streamtap_graph_that_runs_as_langgraphs(
     ]
 
 
+def test_create_react_agent_stops_before_the_recursion_limit_as_langgraphs() -> None:
+    """Its AgentState declares LangGraph's ``RemainingSteps``: the agent answers "need more
+    steps" instead of failing with GraphRecursionError."""
+
+    def run(e: Any) -> Any:
+        script = [[_call("add", {"a": 1, "b": i}, f"c{i}")] for i in range(10)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            agent = e.create_react_agent(ScriptedModel(script=script), [add])
+        out = agent.invoke({"messages": [HumanMessage("hi", id="h")]}, {"recursion_limit": 6})
+        return [m.content for m in out["messages"]]
+
+    lg, ours = both(run)
+    assert ours == lg
+    assert ours[-1] == "Sorry, need more steps to process this request."
+
+
 def test_create_react_agent_warns_as_langgraphs_and_keeps_its_signature() -> None:
     from langgraph.warnings import LangGraphDeprecatedSinceV10
 
