@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from langgraph.checkpoint.base import EmptyChannelError
 
 from streamtap.graph._node_errors import NodeCancelledError, NodeError, NodeTimeoutError
 
@@ -11,7 +14,9 @@ if TYPE_CHECKING:
     from streamtap.graph.types import Command, Interrupt
 
 __all__ = [
+    "EmptyChannelError",
     "EmptyInputError",
+    "ErrorCode",
     "GraphBubbleUp",
     "GraphDrained",
     "GraphInterrupt",
@@ -23,6 +28,9 @@ __all__ = [
     "NodeTimeoutError",
     "ParentCommand",
     "StreamThreadError",
+    "TaskNotFound",
+    "UnknownInterruptError",
+    "create_error_message",
     "is_invalid_resume",
 ]
 
@@ -145,3 +153,48 @@ def is_invalid_resume(error: BaseException) -> bool:
     node's own ``ValidationError``.
     """
     return getattr(error, _INVALID_RESUME, False) is True
+
+
+class ErrorCode(Enum):
+    """LangGraph's troubleshooting page names, for ``create_error_message``."""
+
+    GRAPH_RECURSION_LIMIT = "GRAPH_RECURSION_LIMIT"
+    INVALID_CONCURRENT_GRAPH_UPDATE = "INVALID_CONCURRENT_GRAPH_UPDATE"
+    INVALID_GRAPH_NODE_RETURN_VALUE = "INVALID_GRAPH_NODE_RETURN_VALUE"
+    MULTIPLE_SUBGRAPHS = "MULTIPLE_SUBGRAPHS"
+    INVALID_CHAT_HISTORY = "INVALID_CHAT_HISTORY"
+
+
+def create_error_message(*, message: str, error_code: ErrorCode) -> str:
+    """``message`` plus the link to LangGraph's page on ``error_code`` (LangGraph's format)."""
+    return (
+        f"{message}\n"
+        "For troubleshooting, visit: https://docs.langchain.com/oss/python/langgraph/"
+        f"errors/{error_code.value}"
+    )
+
+
+class TaskNotFound(Exception):
+    """An executor could not find a task (LangGraph's, for distributed runs)."""
+
+
+class UnknownInterruptError(Exception):
+    """A resume that matches no pending interrupt, in LangGraph's strict resume mode.
+
+    streamtap.graph has no strict resume mode yet, so it never raises this; the class is
+    here for code that catches it. ``reason`` is ``"not_pending"``, ``"empty_map"`` or
+    ``"ambiguous"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Literal["not_pending", "empty_map", "ambiguous"],
+        interrupt_ids: Sequence[str] = (),
+        pending_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.interrupt_ids = tuple(interrupt_ids)
+        self.pending_ids = tuple(pending_ids)

@@ -280,3 +280,51 @@ def as_overwrite(value: Any) -> tuple[bool, Any]:
 from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy  # noqa: E402
 
 __all__ += ["CachePolicy", "RetryPolicy", "TimeoutPolicy"]
+
+# LangGraph's typing names (v2 stream parts, Durability, Checkpointer, ...)
+from streamtap.graph._stream_parts import (  # noqa: E402
+    All,
+    Checkpointer,
+    CheckpointPayload,
+    CheckpointStreamPart,
+    CheckpointTask,
+    CustomStreamPart,
+    DebugPayload,
+    DebugStreamPart,
+    Durability,
+    MessagesStreamPart,
+    StreamMode,
+    StreamPart,
+    TaskPayload,
+    TaskResultPayload,
+    TasksStreamPart,
+    UpdatesStreamPart,
+    ValuesStreamPart,
+    ensure_valid_checkpointer,
+)
+
+__all__ += [
+    "All",
+    "CheckpointPayload",
+    "CheckpointStreamPart",
+    "CheckpointTask",
+    "Checkpointer",
+    "CustomStreamPart",
+    "DebugPayload",
+    "DebugStreamPart",
+    "Durability",
+    "MessagesStreamPart",
+    "StreamMode",
+    "StreamPart",
+    "TaskPayload",
+    "TaskResultPayload",
+    "TasksStreamPart",
+    "UpdatesStreamPart",
+    "ValuesStreamPart",
+    "ensure_valid_checkpointer",
+]
+
+# ``interrupt()`` (``langgraph.types`` has it): defined with the task context it reads
+from streamtap.graph._runtime import interrupt  # noqa: E402
+
+__all__ += ["interrupt"]

@@ -479,3 +479,27 @@ def test_invoke_v2_returns_a_graph_output_readable_as_a_dict() -> None:
             return out.value, out.interrupts, out["x"], "x" in out, "__interrupt__" in out
 
     assert on_both(run) == ({"x": 2}, (), 2, True, False)
+
+
+def test_the_public_names_of_langgraphs_types_and_errors_exist() -> None:
+    for module in ("types", "errors"):
+        lg, st = getattr(LG, module), getattr(ST, module)
+        internal = {"PregelExecutableTask", "TracePolicy", "omit_payload"}  # not streamtap's
+        assert sorted(set(lg.__all__) - set(dir(st)) - internal) == []
+    assert ST.errors.EmptyChannelError is LG.errors.EmptyChannelError
+
+
+def test_error_helpers_read_as_langgraphs() -> None:
+    def run(e: SimpleNamespace) -> Any:
+        code = e.errors.ErrorCode.INVALID_CONCURRENT_GRAPH_UPDATE
+        with pytest.raises(TypeError) as caught:
+            e.types.ensure_valid_checkpointer("nope")
+        strict = e.errors.UnknownInterruptError("m", reason="ambiguous", pending_ids=["a"])
+        return (
+            e.errors.create_error_message(message="boom", error_code=code),
+            str(caught.value),
+            e.types.ensure_valid_checkpointer(True),
+            (strict.reason, strict.interrupt_ids, strict.pending_ids),
+        )
+
+    on_both(run)
