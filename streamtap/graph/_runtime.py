@@ -21,11 +21,10 @@ from xxhash import xxh3_128_hexdigest
 from streamtap.graph._constants import CONF, KEY_TASK, NS_END, NS_SEP, RESUME
 from streamtap.graph._resume_schema import resume_adapter, validate_resume
 from streamtap.graph.errors import GraphInterrupt
+from streamtap.graph.types import Interrupt, StreamWriter
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
-
-    from streamtap.graph.types import StreamWriter
 
 __all__ = ["get_config", "get_stream_writer", "interrupt"]
 
@@ -173,9 +172,6 @@ def interrupt(value: Any, *, response_schema: dict[str, Any] | type | None = Non
         pad.resume.append(answer)
         ctx.send([(RESUME, list(pad.resume))])
         return validated
-    # ``types`` re-exports this function, so it is imported here, not at the top
-    from streamtap.graph.types import Interrupt
-
     surfaced = adapter.json_schema() if adapter is not None else response_schema
     raise GraphInterrupt(
         (Interrupt(value, interrupt_id(ctx.ns, len(pad.resume)), response_schema=surfaced),)

@@ -1,7 +1,9 @@
 """The typing names of ``langgraph.types``: v2 stream parts, their payloads, and the aliases.
 
 Only types: annotations written against ``langgraph.types`` (``StreamPart[State, Output]``,
-``Durability``, ``Checkpointer``) port by changing the import. The shapes are the ones
+``Durability``, ``Checkpointer``) port by importing them from ``streamtap.graph`` (not
+``streamtap.graph.types``: these name ``Interrupt`` and ``StateSnapshot``, so they sit
+above that module). The shapes are the ones
 ``stream(..., version="v2")`` yields and the ``tasks`` / ``checkpoints`` / ``debug`` modes
 carry; ``part["type"]`` narrows the union.
 """
@@ -15,7 +17,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata
 from typing_extensions import TypeAliasType, TypedDict
 
-# imported at the end of ``types``, when these two are defined
 from streamtap.graph.types import Interrupt, StateSnapshot
 
 __all__ = [

@@ -74,10 +74,11 @@ class Interrupt(Generic[ResponseT]):
         *,
         response_schema: type[ResponseT] | dict[str, Any] | None = None,
     ) -> Interrupt[ResponseT]:
-        """The interrupt a task of checkpoint namespace ``ns`` raises first (its id)."""
-        from streamtap.graph._runtime import interrupt_id
+        """The interrupt a task of checkpoint namespace ``ns`` raises first (its id, as
+        ``_runtime.interrupt_id(ns, 0)`` computes it)."""
+        from xxhash import xxh3_128_hexdigest
 
-        return cls(value=value, id=interrupt_id(ns, 0), response_schema=response_schema)
+        return cls(value, xxh3_128_hexdigest(ns.encode()), response_schema=response_schema)
 
     @property
     def interrupt_id(self) -> str:
@@ -280,51 +281,3 @@ def as_overwrite(value: Any) -> tuple[bool, Any]:
 from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy  # noqa: E402
 
 __all__ += ["CachePolicy", "RetryPolicy", "TimeoutPolicy"]
-
-# LangGraph's typing names (v2 stream parts, Durability, Checkpointer, ...)
-from streamtap.graph._stream_parts import (  # noqa: E402
-    All,
-    Checkpointer,
-    CheckpointPayload,
-    CheckpointStreamPart,
-    CheckpointTask,
-    CustomStreamPart,
-    DebugPayload,
-    DebugStreamPart,
-    Durability,
-    MessagesStreamPart,
-    StreamMode,
-    StreamPart,
-    TaskPayload,
-    TaskResultPayload,
-    TasksStreamPart,
-    UpdatesStreamPart,
-    ValuesStreamPart,
-    ensure_valid_checkpointer,
-)
-
-__all__ += [
-    "All",
-    "CheckpointPayload",
-    "CheckpointStreamPart",
-    "CheckpointTask",
-    "Checkpointer",
-    "CustomStreamPart",
-    "DebugPayload",
-    "DebugStreamPart",
-    "Durability",
-    "MessagesStreamPart",
-    "StreamMode",
-    "StreamPart",
-    "TaskPayload",
-    "TaskResultPayload",
-    "TasksStreamPart",
-    "UpdatesStreamPart",
-    "ValuesStreamPart",
-    "ensure_valid_checkpointer",
-]
-
-# ``interrupt()`` (``langgraph.types`` has it): defined with the task context it reads
-from streamtap.graph._runtime import interrupt  # noqa: E402
-
-__all__ += ["interrupt"]

@@ -482,23 +482,29 @@ def test_invoke_v2_returns_a_graph_output_readable_as_a_dict() -> None:
 
 
 def test_the_public_names_of_langgraphs_types_and_errors_exist() -> None:
+    """From ``streamtap.graph`` or its same-named module (the typing names of
+    ``langgraph.types`` only from the package: they sit above ``streamtap.graph.types``)."""
+    internal = {"PregelExecutableTask", "TracePolicy", "omit_payload"}  # not streamtap's
     for module in ("types", "errors"):
-        lg, st = getattr(LG, module), getattr(ST, module)
-        internal = {"PregelExecutableTask", "TracePolicy", "omit_payload"}  # not streamtap's
-        assert sorted(set(lg.__all__) - set(dir(st)) - internal) == []
+        offered = set(dir(getattr(ST, module))) | set(dir(ST.graph))
+        assert sorted(set(getattr(LG, module).__all__) - offered - internal) == []
     assert ST.errors.EmptyChannelError is LG.errors.EmptyChannelError
+
+
+def typing_names(e: SimpleNamespace) -> Any:
+    return e.types if e is LG else e.graph
 
 
 def test_error_helpers_read_as_langgraphs() -> None:
     def run(e: SimpleNamespace) -> Any:
         code = e.errors.ErrorCode.INVALID_CONCURRENT_GRAPH_UPDATE
         with pytest.raises(TypeError) as caught:
-            e.types.ensure_valid_checkpointer("nope")
+            typing_names(e).ensure_valid_checkpointer("nope")
         strict = e.errors.UnknownInterruptError("m", reason="ambiguous", pending_ids=["a"])
         return (
             e.errors.create_error_message(message="boom", error_code=code),
             str(caught.value),
-            e.types.ensure_valid_checkpointer(True),
+            typing_names(e).ensure_valid_checkpointer(True),
             (strict.reason, strict.interrupt_ids, strict.pending_ids),
         )
 
