@@ -20,8 +20,8 @@ from streamtap.graph._constants import ERROR, INTERRUPT
 
 if TYPE_CHECKING:
     from streamtap.graph._algo import Task
-    from streamtap.graph._loop import StepLoop
     from streamtap.graph._node import Action, NodeSpec
+    from streamtap.graph._spec import GraphSpec
 
 #: the cache namespace of node writes (LangGraph's ``CACHE_NS_WRITES``)
 CACHE_NS_WRITES = "__pregel_ns_writes"
@@ -59,17 +59,19 @@ def cache_key(task: Task, spec: NodeSpec) -> CacheKey | None:
     return CacheKey(node_namespace(task.name, spec), digest, policy.ttl)
 
 
-def match_cached(loop: StepLoop, tasks: Sequence[Task]) -> list[Task]:
+def match_cached(
+    graph: GraphSpec, pending: dict[str, CacheKey], tasks: Sequence[Task]
+) -> list[Task]:
     """The tasks the cache answers, their writes filled in; keys of the others are kept
-    (``loop.cache_keys``) for :func:`store_cached` when they finish."""
-    cache = loop.graph.cache
+    in ``pending`` (the loop's, by task id) for :func:`store_cached` when they finish."""
+    cache = graph.cache
     keyed: dict[tuple[tuple[str, ...], str], Task] = {}
     for task in tasks:
         if task.writes or task.hidden:
             continue
-        key = cache_key(task, loop.graph.nodes[task.name])
+        key = cache_key(task, graph.nodes[task.name])
         if key is not None:
-            loop.cache_keys[task.id] = key
+            pending[task.id] = key
             keyed[(key.ns, key.key)] = task
     if not keyed:
         return []
@@ -77,17 +79,17 @@ def match_cached(loop: StepLoop, tasks: Sequence[Task]) -> list[Task]:
     for full_key, values in cache.get(tuple(keyed)).items():
         task = keyed[full_key]
         task.writes.extend(values)
-        loop.cache_keys.pop(task.id, None)
+        pending.pop(task.id, None)
         matched.append(task)
     return matched
 
 
-def store_cached(loop: StepLoop, task: Task) -> None:
+def store_cached(graph: GraphSpec, pending: dict[str, CacheKey], task: Task) -> None:
     """Cache what a finished task wrote, if its node is cached."""
-    key = loop.cache_keys.pop(task.id, None)
+    key = pending.pop(task.id, None)
     if key is None or any(c in (INTERRUPT, ERROR) for c, _ in task.writes):
         return
-    loop.graph.cache.set({(key.ns, key.key): (list(task.writes), key.ttl)})
+    graph.cache.set({(key.ns, key.key): (list(task.writes), key.ttl)})
 
 
 class ClearCache:

@@ -48,12 +48,10 @@ class DrawnNode(Runnable[Any, Any]):
 def _node_data(name: str, action: Action | None) -> Runnable[Any, Any]:
     """The data LangGraph's drawing carries for a node: the node's own Runnable, or
     what LangGraph wraps a function in."""
-    from streamtap.graph.compiled import CompiledStateGraph
-
     if action is None:  # START: LangGraph's passthrough
         return DrawnNode(name, _CALLABLE_ID, None)
     if action.runnable is not None:
-        if isinstance(action.runnable, CompiledStateGraph):
+        if isinstance(action.runnable, GraphSpec):  # only compiled graphs are specs
             return DrawnNode(name, _GRAPH_ID, action.runnable)
         return action.runnable
     fn = action.fn

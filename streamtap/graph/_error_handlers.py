@@ -15,9 +15,9 @@ interrupt answers are found by either engine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from langgraph.checkpoint.base import PendingWrite
+from langgraph.checkpoint.base import Checkpoint, PendingWrite
 
 from streamtap.graph._algo import Task, task_id
 from streamtap.graph._constants import CONF, ERROR, ERROR_SOURCE_NODE, NS_SEP, PUSH
@@ -25,7 +25,17 @@ from streamtap.graph._node_errors import KEY_NODE_ERROR, NodeError
 from streamtap.graph.errors import GraphBubbleUp
 
 if TYPE_CHECKING:
-    from streamtap.graph._loop import StepLoop
+    from streamtap.graph._spec import GraphSpec
+
+
+class StepLoop(Protocol):
+    """What a handler reads of ``_loop.StepLoop`` (a protocol: the loop imports this module)."""
+
+    graph: GraphSpec
+    checkpoint: Checkpoint
+    step: int
+
+    def _prepare_to_execute(self, task: Task) -> None: ...
 
 
 def routes_to_handler(loop: StepLoop, task: Task, exc: BaseException) -> bool:

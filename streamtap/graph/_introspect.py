@@ -7,18 +7,16 @@ structure and never run a node.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.graph import Graph
 
 from streamtap.graph._config import merge_configs
 from streamtap.graph._constants import NS_SEP
 from streamtap.graph._drawing import draw
 from streamtap.graph._json_schema import json_schema
-
-if TYPE_CHECKING:
-    from streamtap.graph.compiled import CompiledStateGraph
+from streamtap.graph._spec import GraphSpec
 
 __all__ = ["Introspection", "copy_graph", "subgraphs_of"]
 
@@ -26,13 +24,11 @@ G = TypeVar("G")
 
 
 def subgraphs_of(
-    graph: CompiledStateGraph, namespace: str | None, recurse: bool
+    graph: GraphSpec, namespace: str | None, recurse: bool
 ) -> Iterator[tuple[str, Any]]:
     """LangGraph's ``get_subgraphs``: (namespace, subgraph) for each node that runs a
     graph, in node order; ``namespace`` keeps the one at that exact path (whole
     segments: ``a`` does not match ``ab``), which is nested only with ``recurse``."""
-    from streamtap.graph.compiled import CompiledStateGraph
-
     for name, spec in graph.nodes.items():
         if namespace is not None and namespace != name and not namespace.startswith(name + NS_SEP):
             continue
@@ -44,14 +40,14 @@ def subgraphs_of(
             return
         if namespace is None:
             yield name, sub
-        if recurse and isinstance(sub, CompiledStateGraph):
+        if recurse and isinstance(sub, GraphSpec):  # a compiled graph
             child = None if namespace is None else namespace[len(name) + 1 :]
             for ns, found in subgraphs_of(sub, child, recurse):
                 yield f"{name}{NS_SEP}{ns}", found
 
 
 async def asubgraphs_of(
-    graph: CompiledStateGraph, namespace: str | None, recurse: bool
+    graph: GraphSpec, namespace: str | None, recurse: bool
 ) -> AsyncIterator[tuple[str, Any]]:
     for item in subgraphs_of(graph, namespace, recurse):
         yield item
@@ -62,7 +58,7 @@ def _deeper(xray: int | bool) -> int | bool:
     return xray if isinstance(xray, bool) or xray <= 0 else xray - 1
 
 
-def get_graph(graph: CompiledStateGraph, config: RunnableConfig | None, xray: int | bool) -> Graph:
+def get_graph(graph: GraphSpec, config: RunnableConfig | None, xray: int | bool) -> Graph:
     subgraphs = (
         {
             name: sub.get_graph(config, xray=_deeper(xray))
@@ -74,9 +70,7 @@ def get_graph(graph: CompiledStateGraph, config: RunnableConfig | None, xray: in
     return draw(graph, subgraphs)
 
 
-async def aget_graph(
-    graph: CompiledStateGraph, config: RunnableConfig | None, xray: int | bool
-) -> Graph:
+async def aget_graph(graph: GraphSpec, config: RunnableConfig | None, xray: int | bool) -> Graph:
     subgraphs: dict[str, Graph] = {}
     if xray:
         for name, sub in subgraphs_of(graph, None, False):
@@ -114,8 +108,10 @@ class Introspection:
     #: the config every run merges in (``with_config``), as LangGraph's ``Pregel.config``
     config: RunnableConfig | None = None
 
-    def _compiled(self) -> CompiledStateGraph:
-        return cast("CompiledStateGraph", self)
+    def _compiled(self) -> GraphSpec:
+        """This graph (``CompiledStateGraph`` is a ``GraphSpec``; named by its base, which
+        this module can import without a cycle)."""
+        return cast(GraphSpec, self)
 
     def get_graph(self, config: RunnableConfig | None = None, *, xray: int | bool = False) -> Graph:
         """The graph drawn as LangGraph draws it; ``xray`` draws subgraphs inside (a
@@ -147,7 +143,7 @@ class Introspection:
         return json_schema(builder, builder.output_schema, self._name("Output"))
 
     def _name(self, suffix: str) -> str:
-        return self._compiled().get_name(suffix)
+        return cast("Runnable[Any, Any]", self).get_name(suffix)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """Jupyter's view of the graph: its drawing (rendered by mermaid.ink, as LangGraph's)."""

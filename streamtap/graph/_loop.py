@@ -47,7 +47,7 @@ from streamtap.graph._algo import (
     should_interrupt,
     writes_by_task,
 )
-from streamtap.graph._cache import match_cached, store_cached
+from streamtap.graph._cache import CacheKey, match_cached, store_cached
 from streamtap.graph._checkpointing import CheckpointChain
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
@@ -70,8 +70,8 @@ from streamtap.graph._emit import (
     task_start_payload,
 )
 from streamtap.graph._error_handlers import handler_task, resumed_handlers, routes_to_handler
-from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
 from streamtap.graph._prebuilt_compat import task_readers
+from streamtap.graph._runtime import ReplayState, Scratchpad, Sink, TaskContext
 from streamtap.graph._saving import Saves
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import StreamClosed
@@ -190,7 +190,7 @@ class StepLoop(CheckpointChain):
         self.stop = 0
         self.tasks: list[Task] = []
         self.scheduled: list[Task] = []  # error handlers to run in this step (_error_handlers)
-        self.cache_keys: dict[str, Any] = {}  # task id -> its CacheKey (_cache)
+        self.cache_keys: dict[str, CacheKey] = {}  # task id -> its key (_cache)
         self.resuming = False
         self.replaying = False  # time travel: finished tasks re-run, their writes not reused
         self.replay_entered = False  # a subgraph started from a parent replay's point
@@ -383,7 +383,7 @@ class StepLoop(CheckpointChain):
         for task in replayed:
             self._output_writes(task, task.writes, cached=True)
         if self.graph.cache is not None:
-            for task in match_cached(self, tasks):
+            for task in match_cached(self.graph, self.cache_keys, tasks):
                 self._put_writes(task.id, task.writes)
                 self._output_writes(task, task.writes, cached=True)
         return [t for t in tasks if not t.writes]
@@ -481,7 +481,7 @@ class StepLoop(CheckpointChain):
             self._put_writes(task.id, task.writes)
             self._output_writes(task, task.writes)
             if self.cache_keys:
-                store_cached(self, task)
+                store_cached(self.graph, self.cache_keys, task)
         elif isinstance(exc, GraphInterrupt):
             self.interrupted = True
             if exc.interrupts:

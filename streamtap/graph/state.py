@@ -12,7 +12,6 @@ from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
-from streamtap.graph import _subgraph_scan
 from streamtap.graph._channels import Managed
 from streamtap.graph._constants import BRANCH_PREFIX, END, START
 from streamtap.graph._deprecations import graph_schemas, node_input_schema
@@ -25,6 +24,7 @@ from streamtap.graph._node_defaults import (
 )
 from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy
 from streamtap.graph._schema import SchemaSet, branch_input_schema, node_annotations, pick_mapper
+from streamtap.graph._subgraph_scan import find_subgraph as _find_subgraph
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.graph.compiled import CompiledStateGraph
@@ -51,7 +51,7 @@ def _name_of(action: Any) -> str:
 def find_subgraph(action: Any) -> CompiledStateGraph | None:
     """The compiled graph a node runs, as LangGraph finds it (``_subgraph_scan``), so that
     ``get_state(subgraphs=True)``, namespaced state calls and ``get_subgraphs`` reach it."""
-    found: CompiledStateGraph | None = _subgraph_scan.find_subgraph(action)
+    found: CompiledStateGraph | None = _find_subgraph(action)
     return found
 
 
