@@ -357,6 +357,8 @@ def report(
     broken = sorted(t for t, r in results.items() if "::" not in t and r.outcome == "failed")
     if broken:
         print(f"files that fail to import (one failure each): {', '.join(broken)}")
+    if cmp.timing_failed:
+        print(f"timing-dependent, failed this run (accepted): {', '.join(cmp.timing_failed)}")
     print(f"expected failures: {len(cmp.expected_failures)}")
     for reason, n in cmp.counts_by_reason().most_common():
         print(f"  {n:5}  {reason}")

@@ -201,6 +201,23 @@ def test_the_summary_round_trips_through_the_file(tmp_path: Path) -> None:
     assert back.failures == exp.failures
 
 
+def test_a_timing_dependent_test_may_pass_or_fail_and_survives_an_update(tmp_path: Path) -> None:
+    exp = _listed("b")
+    exp.timing = {"t.py::slow": "starts within 0.2 s"}
+    failed = ex.compare(exp, _results(slow="failed", b="failed"))
+    assert failed.ok and failed.timing_failed == ["t.py::slow"] and not failed.unexpected
+    passed = ex.compare(exp, _results(slow="passed", b="failed"))
+    assert passed.ok and passed.passed == ["t.py::slow"] and not passed.newly_passing
+    new = ex.updated(exp, _results(slow="failed", b="failed"), "1.1")
+    assert new.failures == {"t.py::b": "unnamed: boom"} and new.timing == exp.timing
+    path = tmp_path / "expected.toml"
+    path.write_text(ex.render(new), encoding="utf-8")
+    assert ex.load(path).timing == exp.timing
+    # without the entry, the same failure fails the run
+    exp.timing = {}
+    assert not ex.compare(exp, _results(slow="failed", b="failed")).ok
+
+
 def test_skips_neither_pass_nor_fail() -> None:
     cmp = ex.compare(_listed("a"), _results(a="skipped"))
     assert cmp.ok and cmp.skipped == ["t.py::a"]

@@ -340,6 +340,24 @@ def test_renamed_graph_keywords_warn_and_still_work() -> None:
     on_both(run)
 
 
+def test_streamtaps_deprecations_are_caught_as_langgraphs_when_langgraph_is_installed() -> None:
+    import langgraph.warnings as lg
+
+    import streamtap.graph as st
+    from streamtap.graph import warnings as st_warnings
+
+    # a filter written against langgraph.warnings (langgraph.prebuilt's, a user's) catches
+    # streamtap's warning, and streamtap's own class still does
+    for category in (lg.LangGraphDeprecatedSinceV10, st_warnings.LangGraphDeprecatedSinceV10):
+        with pytest.warns(category, match="`config_schema` is deprecated"):
+            st.StateGraph(Plain, config_schema=Plain)
+    warning = st_warnings.LangGraphDeprecatedSinceV05("old.")
+    assert isinstance(warning, lg.LangGraphDeprecationWarning)
+    assert not isinstance(warning, lg.LangGraphDeprecatedSinceV10)
+    assert (str(warning), warning.since) == (str(lg.LangGraphDeprecatedSinceV05("old.")), (0, 5))
+    assert st_warnings._langgraph_twin("NoSuchWarning") == ()
+
+
 def test_interrupt_graph_output_and_node_interrupt_deprecations() -> None:
     def run(e: SimpleNamespace) -> Any:
         t = e.types
