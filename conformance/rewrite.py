@@ -26,7 +26,7 @@ MODULE_MAP: dict[str, tuple[str, ...]] = {
     "langgraph.graph.message": ("streamtap.graph", "streamtap.graph.message"),
     "langgraph.graph.ui": ("streamtap.graph",),
     "langgraph.types": ("streamtap.graph", "streamtap.graph.types"),
-    "langgraph.func": ("streamtap.graph",),
+    "langgraph.func": ("streamtap.graph.func", "streamtap.graph"),
     "langgraph.runtime": ("streamtap.graph",),
     "langgraph.config": ("streamtap.graph",),
     "langgraph.errors": ("streamtap.graph", "streamtap.graph.errors"),

@@ -22,6 +22,7 @@ from xxhash import xxh3_128_hexdigest
 
 from streamtap.graph._channels import Channel, Managed
 from streamtap.graph._constants import (
+    BARE_CHANNELS,
     BRANCH_PREFIX,
     CONTROL_WRITES,
     ERROR,
@@ -33,7 +34,6 @@ from streamtap.graph._constants import (
     PULL,
     PUSH,
     RESUME,
-    ROOT,
     START,
     TASKS,
     WRITES_IDX_MAP,
@@ -109,6 +109,7 @@ class Task:
     """One node execution in one step."""
 
     __slots__ = (
+        "call",
         "config",
         "ctx",
         "hidden",
@@ -140,6 +141,7 @@ class Task:
         self.config: RunnableConfig = {}
         self.ctx: TaskContext | None = None
         self.hidden = name == START
+        self.call: Any = None  # a task call's (``_calls.Call``): what to run, how
 
 
 # ---------------------------------------------------------------------- reading the checkpoint
@@ -148,8 +150,8 @@ class Task:
 def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
     """The values of ``keys`` that are set; a bare-value state (``__root__``) reads as its
     value (``None`` while unset), as LangGraph reads a single channel."""
-    if tuple(keys) == ROOT_KEYS:
-        value = channels[ROOT].value
+    if len(keys) == 1 and keys[0] in BARE_CHANNELS:
+        value = channels[keys[0]].value
         return None if value is MISSING else value
     return {k: channels[k].value for k in keys if channels[k].value is not MISSING}
 
@@ -157,8 +159,8 @@ def read_channels(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
 def read_input(channels: dict[str, Channel], keys: Sequence[str]) -> Any:
     """What a node reading ``keys`` gets; ``MISSING`` for a bare-value state that is
     unset (LangGraph then does not run the node)."""
-    if tuple(keys) == ROOT_KEYS:
-        return channels[ROOT].value
+    if len(keys) == 1 and keys[0] in BARE_CHANNELS:
+        return channels[keys[0]].value
     return read_channels(channels, keys)
 
 
@@ -369,7 +371,9 @@ def mark_interrupt_seen(checkpoint: Checkpoint, channels: dict[str, Channel]) ->
 def node_writes(graph: GraphSpec, task: Task, ret: Any) -> tuple[list[Write], Sequence[BranchSpec]]:
     """What a node's return value writes, before its routers run."""
     keys = graph.input_keys if task.name == START else graph.state_keys
-    if keys == ROOT_KEYS:
+    if graph.return_writes is not None and task.name != START:  # an entrypoint's
+        writes = graph.return_writes(ret)
+    elif keys == ROOT_KEYS:
         writes = root_updates(ret)
     else:
         writes = updates_from(

@@ -38,7 +38,11 @@ class CacheKey(NamedTuple):
 def identifier(action: Action) -> str | None:
     """``module.qualname`` of what a node runs, as LangGraph names it; ``None`` for an
     object without a name (a callable instance, a Runnable): ``"__dynamic__"``."""
-    obj = action.runnable if action.runnable is not None else action.fn
+    return identifier_of(action.runnable if action.runnable is not None else action.fn)
+
+
+def identifier_of(obj: Any) -> str | None:
+    """``module.qualname`` of a function (LangGraph's ``identifier``), or ``None``."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     module = getattr(obj, "__module__", None)
     if name is None or module is None:
@@ -48,6 +52,19 @@ def identifier(action: Action) -> str | None:
 
 def node_namespace(name: str, spec: NodeSpec) -> tuple[str, ...]:
     return (CACHE_NS_WRITES, identifier(spec.action) or "__dynamic__", name)
+
+
+def call_cache_key(func: Any, args: Any, kwargs: Any, policy: Any) -> CacheKey:
+    """A ``@task`` call's key: the function's namespace, the hash of its arguments' key."""
+    args_key = policy.key_func(*args, **kwargs)
+    digest = xxh3_128_hexdigest(args_key.encode() if isinstance(args_key, str) else args_key)
+    return CacheKey((CACHE_NS_WRITES, identifier_of(func) or "__dynamic__"), digest, policy.ttl)
+
+
+def cached(cache: Any, key: CacheKey) -> list[tuple[str, Any]] | None:
+    """The writes ``cache`` holds under ``key``, if any."""
+    found: list[tuple[str, Any]] | None = cache.get(((key.ns, key.key),)).get((key.ns, key.key))
+    return found
 
 
 def cache_key(task: Task, spec: NodeSpec) -> CacheKey | None:

@@ -168,7 +168,7 @@ class CheckpointChain:
         payload = {
             "config": public_config(current, parents, self.ns_str),
             "parent_config": public_config(self.prev_checkpoint_config, parents, self.ns_str),
-            "values": read_channels(self.channels, self.graph.state_keys),
+            "values": read_channels(self.channels, self.graph.stream_keys),
             "metadata": self.metadata,
             "next": [t.name for t in self.tasks],
             "tasks": [checkpoint_task(t) for t in states],

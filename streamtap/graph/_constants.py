@@ -45,6 +45,13 @@ ERROR_SOURCE_NODE: Final = "__error_source_node__"
 NO_WRITES: Final = "__no_writes__"
 # A Command's update that is neither a dict, (key, value) pairs nor fields (LangGraph's name).
 ROOT: Final = "__root__"
+# The functional API's channels (LangGraph's names): what a task call returned (a pending
+# write of the task), and what an entrypoint saved for its next run on the thread.
+RETURN: Final = "__return__"
+PREVIOUS: Final = "__previous__"
+#: channels read and written as one bare value, not as a dict of keys: a root-channel
+#: state's, an entrypoint's input (``__start__``) and output (``__end__``)
+BARE_CHANNELS: Final = frozenset((ROOT, START, END))
 CONTROL_WRITES: Final = frozenset((ERROR, ERROR_SOURCE_NODE, INTERRUPT, RESUME))
 # A task keeps one slot per control channel: a newer write replaces the older.
 WRITES_IDX_MAP: Final = {ERROR: -1, INTERRUPT: -3, RESUME: -4}

@@ -18,13 +18,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import PendingWrite
 
 from streamtap.graph._algo import Task, writes_by_task
-from streamtap.graph._constants import CONF, ERROR, EXCLUDED_METADATA_KEYS, INTERRUPT, ROOT
+from streamtap.graph._constants import (
+    BARE_CHANNELS,
+    CONF,
+    ERROR,
+    EXCLUDED_METADATA_KEYS,
+    INTERRUPT,
+    MISSING,
+    RETURN,
+)
 from streamtap.graph._runtime import Sink, StreamPart, noop_writer
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._writes import Write
 from streamtap.graph.types import Interrupt, PregelTask
-
-_ROOT_KEY_SET = frozenset((ROOT,))
 
 
 class Sinks:
@@ -101,7 +107,8 @@ class Sinks:
             keys = graph.output_key_set if output_keys is None else output_keys
             self.emit("updates", updates_payload(task, writes, keys, cached))
         if not cached and self.wants("tasks"):
-            self.emit_debug("tasks", task_result_payload(task, writes, graph.state_key_set), step)
+            keys = frozenset(graph.stream_keys)
+            self.emit_debug("tasks", task_result_payload(task, writes, keys), step)
 
     def custom_writer(self) -> Callable[[Any], None]:
         """The ``custom``-mode writer the loop's tasks get (a no-op if nobody asked)."""
@@ -165,7 +172,7 @@ def task_result_payload(
         "id": task.id,
         "name": task.name,
         "error": next((v for c, v in writes if c == ERROR), None),
-        "result": fold_writes([(c, v) for c, v in writes if c in keys]),
+        "result": fold_writes([(c, v) for c, v in writes if c in keys or c == RETURN]),
         "interrupts": [asdict(i) for i in interrupts_in(writes)],
     }
 
@@ -176,9 +183,11 @@ def updates_payload(
     """The ``updates`` event of a task: its output keys (a list if a key was written twice)."""
     mine = [(c, v) for c, v in writes if c in keys]
     value: Any
-    if not mine:
+    if (returned := next((v for c, v in writes if c == RETURN), MISSING)) is not MISSING:
+        value = returned  # a task call's result (LangGraph's)
+    elif not mine:
         value = None
-    elif keys == _ROOT_KEY_SET:  # a bare-value state: the values themselves
+    elif len(keys) == 1 and keys <= BARE_CHANNELS:  # a bare-value state: the values themselves
         value = mine[0][1] if len(mine) == 1 else [v for _, v in mine]
     elif any(n > 1 for n in Counter(c for c, _ in mine).values()):
         value = [{c: v} for c, v in mine]
@@ -216,7 +225,7 @@ def task_states(
     """Tasks of a step with what the pending writes say happened to each."""
     outputs, interrupts, errors = writes_by_task(pending_writes)
     out = []
-    keys = graph.state_key_set
+    keys = frozenset(graph.stream_keys)
     for task in tasks:
         finished = bool(outputs.get(task.id))
         state = None
@@ -224,8 +233,10 @@ def task_states(
             state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": task.ns}}
         mapped = [(c, v) for c, v in outputs.get(task.id, ()) if c in keys]
         result: Any = fold_writes(mapped) if mapped else {}
-        if keys == _ROOT_KEY_SET:  # a bare-value state: the value written (LangGraph)
-            result = result.get(ROOT)
+        if len(keys) == 1 and keys <= BARE_CHANNELS:  # a bare value: the value written
+            result = result.get(next(iter(keys)))
+        elif RETURN in (returned := dict(outputs.get(task.id, ()))):  # a task call's result
+            result = returned[RETURN]
         ints = tuple(interrupts.get(task.id, ()))
         out.append(
             PregelTask(

@@ -9,7 +9,10 @@ The writes stay on the task until the step loop commits them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextvars
+import inspect
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,9 +26,10 @@ from langchain_core.runnables.config import (
 from streamtap._compat import StreamingCallbackHandler
 from streamtap.graph._algo import Task, branch_writes, node_writes, router_input
 from streamtap.graph._config import patch_config
-from streamtap.graph._constants import CONF, KEY_TASK, START
+from streamtap.graph._constants import CONF, KEY_TASK, RETURN, START
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._node import NodeSpec
+from streamtap.graph._policies import RetryPolicy
 from streamtap.graph._retry import arun_with_retry, retry_policies, run_with_retry
 from streamtap.graph._runtime import TaskContext
 from streamtap.graph._timeout import sync_timeout_unsupported, task_timeout
@@ -136,6 +140,81 @@ async def _aattempt(loop: StepLoop, task: Task, spec: NodeSpec, config: Runnable
     except BaseException as exc:
         await chain_run.on_chain_error(exc)
         raise
+    await chain_run.on_chain_end(ret)
+
+
+# ---------------------------------------------------------------------- task calls
+
+
+def _call_policies(loop: StepLoop, task: Task) -> Sequence[RetryPolicy]:
+    return retry_policies(task.call.retry_policy or loop.graph.task_retry_policy)
+
+
+def _call_inputs(task: Task) -> dict[str, Any]:
+    """A call's arguments by parameter name, as LangGraph traces a task's input."""
+    call = task.call
+    try:
+        bound = inspect.signature(call.func).bind_partial(*call.args, **call.kwargs)
+    except (TypeError, ValueError):
+        return {"args": call.args, **call.kwargs}
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    for name, param in bound.signature.parameters.items():
+        if param.kind == inspect.Parameter.VAR_KEYWORD and name in arguments:
+            arguments.update(arguments.pop(name))
+    return arguments
+
+
+def execute_call(loop: StepLoop, task: Task) -> Any:
+    """Run a ``@task`` call to completion in the current thread: its result."""
+    call = task.call
+    if inspect.iscoroutinefunction(call.func):
+        raise RuntimeError("In an sync context async tasks cannot be called")
+    run_with_retry(task, _call_policies(loop, task), partial(_call_attempt, task))
+    return task.writes[-1][1]
+
+
+def _call_attempt(task: Task, config: RunnableConfig) -> None:
+    call = task.call
+    manager = get_callback_manager_for_config(config)
+    chain_run = manager.on_chain_start(None, _call_inputs(task), name=task.name)
+    try:
+        var_child_runnable_config.set(_node_config(config, chain_run))
+        ret = call.func(*call.args, **call.kwargs)
+    except BaseException as exc:
+        chain_run.on_chain_error(exc)
+        raise
+    task.writes.append((RETURN, ret))
+    tap_sync(chain_run, ret)
+    chain_run.on_chain_end(ret)
+
+
+async def aexecute_call(loop: StepLoop, task: Task) -> Any:
+    """Async twin of :func:`execute_call`: a sync function runs in a thread."""
+    timeout = task.call.timeout
+    await arun_with_retry(task, _call_policies(loop, task), partial(_acall_attempt, task), timeout)
+    return task.writes[-1][1]
+
+
+async def _acall_attempt(task: Task, config: RunnableConfig) -> None:
+    call = task.call
+    manager = get_async_callback_manager_for_config(config)
+    chain_run = await manager.on_chain_start(None, _call_inputs(task), name=task.name)
+    try:
+        child = _node_config(config, chain_run)
+        var_child_runnable_config.set(child)
+        if inspect.iscoroutinefunction(call.func):
+            ret = await call.func(*call.args, **call.kwargs)
+        else:
+            ctxv = contextvars.copy_context()
+            ret = await asyncio.get_running_loop().run_in_executor(
+                None, partial(ctxv.run, call.func, *call.args, **call.kwargs)
+            )
+    except BaseException as exc:
+        await chain_run.on_chain_error(exc)
+        raise
+    task.writes.append((RETURN, ret))
+    await tap_async(chain_run, ret)
     await chain_run.on_chain_end(ret)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForChainRun
@@ -48,6 +49,7 @@ from streamtap.graph._algo import (
     writes_by_task,
 )
 from streamtap.graph._cache import CacheKey, match_cached, store_cached
+from streamtap.graph._calls import CallRunner, accept_call
 from streamtap.graph._checkpointing import CheckpointChain
 from streamtap.graph._config import merge_configs, patch_config
 from streamtap.graph._constants import (
@@ -58,9 +60,11 @@ from streamtap.graph._constants import (
     INPUT,
     INTERRUPT,
     KEY_TASK,
+    MISSING,
     NO_WRITES,
     NS_SEP,
     NULL_TASK_ID,
+    PREVIOUS,
     RESUME,
     ROOT,
     START,
@@ -191,6 +195,7 @@ class StepLoop(CheckpointChain):
         self.tasks: list[Task] = []
         self.scheduled: list[Task] = []  # error handlers to run in this step (_error_handlers)
         self.cache_keys: dict[str, CacheKey] = {}  # task id -> its key (_cache)
+        self.calls: CallRunner | None = None  # runs @task calls (the runner sets it)
         self.resuming = False
         self.replaying = False  # time travel: finished tasks re-run, their writes not reused
         self.replay_entered = False  # a subgraph started from a parent replay's point
@@ -376,10 +381,9 @@ class StepLoop(CheckpointChain):
             # the next step's breakpoints); the checkpoint is saved, the run can continue
             self.status = "draining"
             return None
-        if self.out.wants("tasks"):
-            for task in tasks:
-                if not task.hidden:
-                    self.out.emit_debug("tasks", task_start_payload(task), self.step)
+        for task in tasks:
+            if not task.hidden:
+                self.emit_task_start(task)
         for task in replayed:
             self._output_writes(task, task.writes, cached=True)
         if self.graph.cache is not None:
@@ -404,9 +408,10 @@ class StepLoop(CheckpointChain):
                     self._prepare_to_execute(task)
         return tasks
 
-    def _prepare_to_execute(self, task: Task) -> None:
-        """Give a node's task its config: metadata, callbacks and its task context."""
-        spec = self.graph.nodes[task.name]
+    def _prepare_to_execute(self, task: Task, caller: Task | None = None) -> None:
+        """Give a node's task its config: metadata, callbacks and its task context; a
+        ``@task`` call's (``caller`` made it) is built on its caller's config."""
+        spec = self.graph.nodes[task.name] if caller is None else None
         metadata: dict[str, Any] = {
             "langgraph_step": self.step,
             "langgraph_node": task.name,
@@ -414,9 +419,10 @@ class StepLoop(CheckpointChain):
             "langgraph_path": task.path,
             "langgraph_checkpoint_ns": task.ns,
         }
-        if spec.metadata:
+        if spec is not None and spec.metadata:
             metadata.update(spec.metadata)
         resume, null_resume = resume_values(task, self.pending_writes, self.resume_map)
+        above = caller.ctx if caller is not None else self.parent
         ctx = TaskContext(
             task_id=task.id,
             ns=task.ns,
@@ -425,7 +431,7 @@ class StepLoop(CheckpointChain):
                 resume,
                 null_resume,
                 self.pending_writes,
-                self.parent.scratchpad if self.parent is not None else None,
+                above.scratchpad if above is not None else None,
             ),
             send=task.writes.extend,
             checkpointer=self.checkpointer,
@@ -438,6 +444,7 @@ class StepLoop(CheckpointChain):
             thread_id=self.thread_id,
         )
         task.ctx = ctx
+        ctx.call = partial(accept_call, self, task)
         conf = {k: v for k, v in self.config[CONF].items() if k not in ("checkpoint_id", KEY_TASK)}
         conf[KEY_TASK] = ctx
         conf["checkpoint_ns"] = task.ns
@@ -452,12 +459,15 @@ class StepLoop(CheckpointChain):
                 run_id=str(rid) if (rid := self.config.get("run_id")) else None,
                 node_first_attempt_time=time.time(),
             ),
+            previous=self._previous(),
         )
-        conf.update(task_readers(self.graph, self.channels, task))  # langgraph.prebuilt
+        if caller is None:
+            conf.update(task_readers(self.graph, self.channels, task))  # langgraph.prebuilt
+        callbacks = task.call.callbacks if caller is not None else None
         task.config = patch_config(
-            merge_configs(self.config, {"metadata": metadata}),
+            merge_configs(self.config if caller is None else caller.config, {"metadata": metadata}),
             run_name=task.name,
-            callbacks=self.run_manager.get_child(f"graph:step:{self.step}"),
+            callbacks=callbacks or self.run_manager.get_child(f"graph:step:{self.step}"),
         )
         task.config[CONF] = conf
 
@@ -505,6 +515,15 @@ class StepLoop(CheckpointChain):
                 self.tasks.append(self.scheduled[-1])
             elif self.error is None and not isinstance(exc, asyncio.CancelledError):
                 self.error = exc
+
+    def _previous(self) -> Any:
+        """An entrypoint's value saved by its last run on the thread (``previous``)."""
+        chan = self.channels.get(PREVIOUS)
+        return None if chan is None or chan.value is MISSING else chan.value
+
+    def emit_task_start(self, task: Task) -> None:
+        if self.out.wants("tasks"):
+            self.out.emit_debug("tasks", task_start_payload(task), self.step)
 
     def _output_writes(self, task: Task, writes: Sequence[Write], cached: bool = False) -> None:
         self.out.task_writes(

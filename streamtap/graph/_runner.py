@@ -23,6 +23,7 @@ from typing import Any
 from greenlet import getcurrent, greenlet
 
 from streamtap.graph._algo import Task
+from streamtap.graph._call_runner import AsyncCalls, SyncCalls
 from streamtap.graph._execute import aexecute_task, execute_task
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import StreamPart
@@ -151,6 +152,9 @@ def stream_steps(
     """
     q = sq.q
     executor: concurrent.futures.ThreadPoolExecutor | None = None
+    loop.calls = calls = SyncCalls(loop)
+    # an entrypoint's calls stream from threads: its own run must not block the consumer
+    functional = loop.graph.return_writes is not None
 
     def in_thread(task: Task) -> None:
         exc = _execute_capturing(loop, task)
@@ -172,7 +176,8 @@ def stream_steps(
                 for item in _drain_sync(q):
                     yield shape(item)
                 timed = loop.graph.step_timeout is not None  # LangGraph: no fast path then
-                if len(tasks) == 1 and not timed and (not loop.live or tasks[0].hidden):
+                inline = not loop.live and not functional
+                if len(tasks) == 1 and not timed and (inline or tasks[0].hidden):
                     task = tasks[0]
                     loop.commit(
                         task, contextvars.copy_context().run(_execute_capturing, loop, task)
@@ -183,6 +188,7 @@ def stream_steps(
                 elif (
                     len(tasks) == 1
                     and not timed
+                    and not functional
                     and threading.current_thread() is threading.main_thread()
                 ):
                     # outside the main thread a pool (web server, Gradio) may resume
@@ -193,9 +199,9 @@ def stream_steps(
                     # about to wait: starting a worker thread can hand it the GIL
                     # before this thread reaches sq.get()
                     sq.idle = True
-                    if executor is None:
+                    if executor is None:  # config["max_concurrency"]: at most that many at once
                         executor = concurrent.futures.ThreadPoolExecutor(
-                            thread_name_prefix="streamtap-graph"
+                            loop.config.get("max_concurrency"), thread_name_prefix="streamtap-graph"
                         )
                     for t in tasks:
                         executor.submit(contextvars.copy_context().run, in_thread, t)
@@ -213,6 +219,7 @@ def stream_steps(
                                 pending += 1
                         else:
                             yield shape(item)
+                calls.wait()
                 for item in _drain_sync(q):
                     yield shape(item)
                 if saves is not None:
@@ -234,6 +241,7 @@ def stream_steps(
         if executor is not None:
             # threads can't be cancelled: their next put raises StreamClosed, so wait
             executor.shutdown(wait=True)
+        calls.close()
 
 
 async def astream_steps(
@@ -242,11 +250,21 @@ async def astream_steps(
     """Run the loop on the event loop; nodes are asyncio tasks, sync nodes run in threads."""
     q = sq.q
     running: dict[asyncio.Task[None], Task] = {}
+    loop.calls = calls = AsyncCalls(loop)
+    functional = loop.graph.return_writes is not None  # its calls stream while it runs
+
+    # config["max_concurrency"]: at most that many of a step's tasks run at once (LangGraph's)
+    limit = loop.config.get("max_concurrency")
+    slots = asyncio.Semaphore(limit) if limit else None
 
     async def as_task(task: Task) -> None:
         exc: BaseException | None = None
         try:
-            await aexecute_task(loop, task)
+            if slots is None:
+                await aexecute_task(loop, task)
+            else:
+                async with slots:
+                    await aexecute_task(loop, task)
         except BaseException as e:
             exc = e
         if not sq.closed:
@@ -276,7 +294,8 @@ async def astream_steps(
                 for item in drain():
                     yield shape(item)
                 timed = loop.graph.step_timeout is not None
-                if len(tasks) == 1 and not timed and (not loop.live or tasks[0].hidden):
+                inline = not loop.live and not functional
+                if len(tasks) == 1 and not timed and (inline or tasks[0].hidden):
                     task = tasks[0]
                     exc: BaseException | None = None
                     try:
@@ -321,6 +340,7 @@ async def astream_steps(
                                     at.cancel()
                         else:
                             yield shape(item)
+                await calls.wait()
                 for item in drain():
                     yield shape(item)
                 if saves is not None:
@@ -337,6 +357,7 @@ async def astream_steps(
                 at.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            await calls.cancel()
             loop.save_on_exit(exc)
             if saves is not None:
                 await asyncio.shield(saves.aflush())
@@ -355,3 +376,4 @@ async def astream_steps(
             at.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        await calls.cancel()

@@ -46,7 +46,7 @@ def interrupt_id(ns: str, answered: int) -> str:
 class Scratchpad:
     """Per-task resume bookkeeping: which answers this task already has."""
 
-    __slots__ = ("_counter", "_lock", "_null", "parent", "pending", "resume")
+    __slots__ = ("_calls", "_counter", "_lock", "_null", "parent", "pending", "resume")
 
     def __init__(
         self,
@@ -60,10 +60,15 @@ class Scratchpad:
         self.pending = pending
         self.parent = parent
         self._counter = itertools.count()
+        self._calls = itertools.count()  # the task's @task calls, numbered as LangGraph's
         self._lock = threading.Lock()
 
     def next_index(self) -> int:
         return next(self._counter)
+
+    def next_call(self) -> int:
+        with self._lock:
+            return next(self._calls)
 
     def take_null_resume(self) -> Any:
         """The bare ``Command(resume=v)`` value, consumed by the first interrupt to ask."""
@@ -97,6 +102,8 @@ class TaskContext:
     subgraph_calls: Iterator[int] = field(default_factory=itertools.count)
     durability: str = "async"
     replay: ReplayState | None = None
+    #: schedules a ``@task`` call made by this task (``_calls.accept_call``): its future
+    call: Callable[[Any], Any] | None = None
 
 
 class ReplayState:

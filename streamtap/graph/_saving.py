@@ -10,6 +10,7 @@ every saver.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,17 +34,26 @@ def _at(checkpoint_id: str) -> RunnableConfig:
 class Saves:
     """The calls to make on one saver, oldest first (a checkpoint before its writes)."""
 
-    __slots__ = ("ops", "saver")
+    __slots__ = ("_lock", "ops", "saver")
 
     def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
         self.saver = saver
         self.ops: list[tuple[str, tuple[Any, ...]]] = []
+        # ``@task`` calls finish in worker threads and queue their writes from there
+        self._lock = threading.Lock()
 
     def put(self, *args: Any) -> None:
-        self.ops.append(("put", args))
+        with self._lock:
+            self.ops.append(("put", args))
 
     def put_writes(self, *args: Any) -> None:
-        self.ops.append(("put_writes", args))
+        with self._lock:
+            self.ops.append(("put_writes", args))
+
+    def _take(self) -> list[tuple[str, tuple[Any, ...]]]:
+        with self._lock:
+            ops, self.ops = self.ops, []
+        return ops
 
     def load(self, config: RunnableConfig, before: str | None = None) -> CheckpointTuple | None:
         """The checkpoint ``config`` names, or its namespace's last one before ``before``."""
@@ -90,13 +100,11 @@ class Saves:
                 yield saved
 
     def flush(self) -> None:
-        ops, self.ops = self.ops, []
-        for name, args in ops:
+        for name, args in self._take():
             getattr(self.saver, name)(*args)
 
     async def aflush(self) -> None:
-        ops, self.ops = self.ops, []
-        for name, args in ops:
+        for name, args in self._take():
             await _acall(self.saver, name, args)
 
 

@@ -70,6 +70,9 @@ class GraphSpec:
             TASKS: Tasks(TASKS),
         }
         self.state_keys = state_keys
+        #: what ``stream()`` streams and ``get_state`` shows by default (LangGraph's
+        #: ``stream_channels``): the state; an entrypoint's return value alone
+        self.stream_keys = state_keys
         self.state_key_set = frozenset(state_keys)
         self.input_keys = input_keys
         self.input_key_set = frozenset(input_keys)
@@ -100,6 +103,12 @@ class GraphSpec:
         self.cache = cache  # a langgraph BaseCache: compile(cache=...), for CachePolicy nodes
         #: a step's time limit (LangGraph's ``graph.step_timeout = s``), set after compile
         self.step_timeout: float | None = None
+        #: an entrypoint's (``func``): what its one node's return value writes, instead of
+        #: state updates
+        self.return_writes: Callable[[Any], list[tuple[str, Any]]] | None = None
+        #: the retry policy of ``@task`` calls that name none (an entrypoint's own)
+        self.task_retry_policy: Any = None
+        self.task_cache_policy: Any = None  # and cache policy
         #: node -> the error handler node it hands its failure to
         self.error_handlers: dict[str, str] = {
             n: s.error_handler_node

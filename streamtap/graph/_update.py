@@ -158,6 +158,8 @@ class Superstep:
 
     def _infer_as_node(self) -> str | None:
         """The node that wrote last, as LangGraph infers it (``START`` on a fresh thread)."""
+        if self.graph.return_writes is not None:  # an entrypoint: its only node (LangGraph's)
+            return next(iter(self.graph.nodes))
         seen = self.checkpoint["versions_seen"]
         if not any(v for vv in seen.values() for v in vv.values()):
             return START

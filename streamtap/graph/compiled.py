@@ -138,7 +138,7 @@ class CompiledStateGraph(
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             durability=durability,
-            output_keys=run_output_keys(self.state_keys, self.channels, output_keys),
+            output_keys=run_output_keys(self.stream_keys, self.channels, output_keys),
         )
         if "messages" in modes:
             from streamtap.middleware._messages import StreamMessagesHandler
@@ -342,7 +342,7 @@ class CompiledStateGraph(
             loop.apply_finished()
         parents = saved.metadata.get("parents") or {}
         return StateSnapshot(
-            values=loop.read_state(self.state_keys),
+            values=loop.read_state(self.stream_keys),
             next=tuple(t.name for t in tasks if t.id not in finished),
             config=_with_checkpoint_map(saved.config, parents) or saved.config,
             metadata=dict(saved.metadata),
