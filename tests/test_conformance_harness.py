@@ -46,10 +46,11 @@ def test_a_name_found_in_a_later_candidate_module() -> None:
 
 def test_a_missing_name_becomes_a_stub_that_fails_on_use() -> None:
     out = _rewrite("from langgraph.func import entrypoint\n")
-    assert "entrypoint = _m('langgraph.func', 'entrypoint')" in out
-    stub = MissingName("langgraph.func", "entrypoint")
+    # named after the first module a port would import it from
+    assert "entrypoint = _m('langgraph.func', 'entrypoint', 'streamtap.graph.func')" in out
+    stub = MissingName("langgraph.func", "entrypoint", "streamtap.graph.func")
     assert stub[int] is stub and (stub | None) is stub  # annotations still evaluate
-    with pytest.raises(ImportError, match=r"'entrypoint' from 'streamtap\.graph'"):
+    with pytest.raises(ImportError, match=r"'entrypoint' from 'streamtap\.graph\.func'"):
         stub()
     with pytest.raises(ImportError):
         stub.some_attribute  # noqa: B018

@@ -37,12 +37,22 @@ Meta = tuple[tuple[str, ...], dict[str, Any]]
 Put = Callable[[tuple[tuple[str, ...], str, Any]], None]
 
 _NOSTREAM = "nostream"
+_PUSH = "__pregel_push"  # LangGraph's PUSH path marker (streamtap.graph's, a layer up)
 _HIDDEN = "langsmith:hidden"
 
 
 def graph_namespace(metadata: Mapping[str, Any]) -> tuple[str, ...]:
-    """The namespace of the graph a task runs in: its checkpoint ns minus its own segment."""
-    return tuple(str(metadata["langgraph_checkpoint_ns"]).split("|"))[:-1]
+    """The namespace of the graph a task runs in: its checkpoint ns minus its own segment,
+    and one more per enclosing ``@task`` call (LangGraph's): a call runs in its caller's
+    graph but nests its segment under the caller's. A call's ``langgraph_path`` is
+    ``(PUSH, <caller's path>, <index>, True)``; a ``Send`` task's ends in ``False``."""
+    ns = tuple(str(metadata["langgraph_checkpoint_ns"]).split("|"))
+    path = metadata.get("langgraph_path", ())
+    drop = 1
+    while len(path) == 4 and path[0] == _PUSH and path[-1] is True:
+        drop += 1
+        path = path[1]
+    return ns[:-drop]
 
 
 def _state_values(obj: Any) -> Sequence[Any]:

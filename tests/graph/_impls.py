@@ -12,9 +12,12 @@ from typing import Any
 
 def _streamtap() -> SimpleNamespace:
     import streamtap.graph as st
+    from streamtap.graph.func import entrypoint, task
 
     return SimpleNamespace(
         name="streamtap",
+        entrypoint=entrypoint,
+        task=task,
         StateGraph=st.StateGraph,
         START=st.START,
         END=st.END,
@@ -34,11 +37,14 @@ def _langgraph() -> SimpleNamespace:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.config import get_stream_writer
     from langgraph.errors import GraphRecursionError, InvalidUpdateError
+    from langgraph.func import entrypoint, task
     from langgraph.graph import END, START, MessagesState, StateGraph, add_messages
     from langgraph.types import Command, Send, interrupt
 
     return SimpleNamespace(
         name="langgraph",
+        entrypoint=entrypoint,
+        task=task,
         StateGraph=StateGraph,
         START=START,
         END=END,
