@@ -97,6 +97,8 @@ class AsyncCalls:
         if self._on_loop():
             out = self.aio.create_future()
             run = self.aio.create_task(self._run(task, out), context=contextvars.copy_context())
+            # the caller cancelling its future cancels the call (it runs again on resume)
+            out.add_done_callback(lambda f: run.cancel() if f.cancelled() else None)
             self.running.append(run)
             return out
         # a sync caller in a worker thread: run on the event loop, wait with result()
@@ -115,7 +117,10 @@ class AsyncCalls:
             value = await aexecute_call(self.loop, task)
         except BaseException as exc:
             if out is not None and not out.done():
-                out.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    out.cancel()
+                else:
+                    out.set_exception(exc)
             commit_call(self.loop, task, exc)
             if out is not None:
                 return None
