@@ -33,7 +33,7 @@ MODULE_MAP: dict[str, tuple[str, ...]] = {
     "langgraph.constants": ("streamtap.graph.constants", "streamtap.graph"),
     "langgraph.warnings": ("streamtap.graph.warnings",),
     "langgraph.managed": ("streamtap.graph",),
-    "langgraph.callbacks": ("streamtap.graph",),
+    "langgraph.callbacks": ("streamtap.graph.callbacks", "streamtap.graph"),
     "langgraph.checkpoint.memory": ("streamtap.graph", "streamtap.graph.checkpoint"),
     "langgraph.checkpoint.sqlite": ("streamtap.graph", "streamtap.graph.checkpoint"),
 }

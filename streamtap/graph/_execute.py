@@ -33,6 +33,7 @@ from streamtap.graph._policies import RetryPolicy
 from streamtap.graph._retry import arun_with_retry, retry_policies, run_with_retry
 from streamtap.graph._runtime import TaskContext
 from streamtap.graph._timeout import sync_timeout_unsupported, task_timeout
+from streamtap.graph._trace import aend_run, astart_run, end_run, start_run
 from streamtap.graph._writes import ParentCommand, addressed_to
 
 
@@ -89,7 +90,7 @@ def _attempt(loop: StepLoop, task: Task, spec: NodeSpec, config: RunnableConfig)
     """One try of the node: its own chain run, its call, its routers."""
     ctx = config[CONF].get(KEY_TASK, task.ctx)
     manager = get_callback_manager_for_config(config)
-    chain_run = manager.on_chain_start(None, task.input, name=task.name)
+    chain_run = start_run(manager, task.input, task.name, spec.trace_policy)
     try:
         config = _node_config(config, chain_run)
         var_child_runnable_config.set(config)
@@ -103,7 +104,7 @@ def _attempt(loop: StepLoop, task: Task, spec: NodeSpec, config: RunnableConfig)
     except BaseException as exc:
         chain_run.on_chain_error(exc)
         raise
-    chain_run.on_chain_end(ret)
+    end_run(chain_run, ret, spec.trace_policy)
 
 
 async def aexecute_task(loop: StepLoop, task: Task) -> None:
@@ -126,7 +127,7 @@ async def aexecute_task(loop: StepLoop, task: Task) -> None:
 async def _aattempt(loop: StepLoop, task: Task, spec: NodeSpec, config: RunnableConfig) -> None:
     ctx = config[CONF].get(KEY_TASK, task.ctx)
     manager = get_async_callback_manager_for_config(config)
-    chain_run = await manager.on_chain_start(None, task.input, name=task.name)
+    chain_run = await astart_run(manager, task.input, task.name, spec.trace_policy)
     try:
         config = _node_config(config, chain_run)
         var_child_runnable_config.set(config)
@@ -140,7 +141,7 @@ async def _aattempt(loop: StepLoop, task: Task, spec: NodeSpec, config: Runnable
     except BaseException as exc:
         await chain_run.on_chain_error(exc)
         raise
-    await chain_run.on_chain_end(ret)
+    await aend_run(chain_run, ret, spec.trace_policy)
 
 
 # ---------------------------------------------------------------------- task calls
@@ -227,7 +228,9 @@ def _stream_handlers(chain_run: Any) -> list[Any]:
     return [
         h
         for h in chain_run.handlers
-        if isinstance(h, StreamingCallbackHandler) and not isinstance(h, StreamMessagesHandler)
+        # by inheritance, as LangGraph: an exporter that merely has the tap methods (the
+        # runtime-checkable protocol) gets the run's events, not its streamed output
+        if StreamingCallbackHandler in type(h).__mro__ and not isinstance(h, StreamMessagesHandler)
     ]
 
 

@@ -178,6 +178,8 @@ class NodeSpec:
     timeout: Any = None
     error_handler_node: str | None = None
     is_error_handler: bool = False
+    #: what tracers record of the node's run (``_trace``)
+    trace_policy: Any = None
 
     @property
     def runnable(self) -> Any:

@@ -18,8 +18,10 @@ __all__ = [
     "CachePolicy",
     "RetryPolicy",
     "TimeoutPolicy",
+    "TracePolicy",
     "default_cache_key",
     "default_retry_on",
+    "omit_payload",
 ]
 
 _NO_RETRY = (
@@ -146,3 +148,19 @@ class CachePolicy(Generic[KeyFuncT]):
 
     key_func: KeyFuncT = default_cache_key  # type: ignore[assignment]
     ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TracePolicy:
+    """How a node's run is traced (``add_node(..., trace_policy=)``): ``process_inputs`` /
+    ``process_outputs`` transform what tracers record of its input / output, for large or
+    private payloads. The node and every other callback see the real values. Not a way to
+    redact secrets: the node's child runs are traced as usual."""
+
+    process_inputs: Callable[[Any], Any] | None = None
+    process_outputs: Callable[[Any], Any] | None = None
+
+
+def omit_payload(_value: Any) -> dict[str, Any]:
+    """A ``TracePolicy`` processor that records an empty payload (the run and its timing stay)."""
+    return {}

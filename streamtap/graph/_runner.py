@@ -25,6 +25,7 @@ from greenlet import getcurrent, greenlet
 from streamtap.graph._algo import Task
 from streamtap.graph._call_runner import AsyncCalls, SyncCalls
 from streamtap.graph._execute import aexecute_task, execute_task
+from streamtap.graph._lifecycle import aemit_interrupt, aemit_resume, emit_interrupt, emit_resume
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
@@ -166,6 +167,7 @@ def stream_steps(
         try:
             lookup = loop.lookup()
             loop.start(*(saves.load_start(*lookup) if saves is not None and lookup else ()))
+            emit_resume(loop)
             for item in _drain_sync(q):
                 yield shape(item)
             while True:
@@ -234,6 +236,7 @@ def stream_steps(
         loop.save_on_exit(failure)
         if saves is not None:
             saves.flush()
+        emit_interrupt(loop, failure)
         for item in _finish(loop, failure, _drain_sync(q)):
             yield shape(item)
     finally:
@@ -284,6 +287,7 @@ async def astream_steps(
         try:
             lookup = loop.lookup()
             loop.start(*(await saves.aload_start(*lookup) if saves is not None and lookup else ()))
+            await aemit_resume(loop)
             for item in drain():
                 yield shape(item)
             while True:
@@ -367,6 +371,7 @@ async def astream_steps(
         loop.save_on_exit(failure)
         if saves is not None:
             await saves.aflush()
+        await aemit_interrupt(loop, failure)
         # lazily: what loop.finish() itself emits (a bare interrupt's update) is queued then
         for item in _finish(loop, failure, (item for _ in (0,) for item in drain())):
             yield shape(item)

@@ -22,7 +22,7 @@ from streamtap.graph._node_defaults import (
     check_timeouts,
     with_defaults,
 )
-from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy
+from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy, TracePolicy
 from streamtap.graph._schema import SchemaSet, branch_input_schema, node_annotations, pick_mapper
 from streamtap.graph._subgraph_scan import find_subgraph as _find_subgraph
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
@@ -114,6 +114,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         error_handler: Callable[..., Any] | Runnable[Any, Any] | None = None,
         destinations: dict[str, str] | tuple[str, ...] | None = None,
         timeout: float | timedelta | TimeoutPolicy | None = None,
+        trace_policy: TracePolicy | None = None,
         retry: RetryPolicy | Sequence[RetryPolicy] | None = None,
         **deprecated: Any,
     ) -> Self:
@@ -122,7 +123,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         The function takes the state and may also declare ``config`` and/or
         ``writer`` parameters; it returns a partial state dict, ``None``, a
         ``Command`` or a list of those. ``retry_policy``, ``cache_policy``,
-        ``timeout`` and ``error_handler`` are LangGraph's node policies (``_policies``).
+        ``timeout`` and ``error_handler`` are LangGraph's node policies (``_policies``);
+        ``trace_policy`` processes what tracers record of the node's runs (``_trace``).
         """
         if retry is not None:
             warnings.warn(
@@ -179,6 +181,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             cache_policy=cache_policy,
             timeout=timeout,
             error_handler_node=handler_name,
+            trace_policy=trace_policy,
         )
         return self
 

@@ -278,6 +278,12 @@ def as_overwrite(value: Any) -> tuple[bool, Any]:
 
 
 # the node policies ``add_node`` takes, importable from here as from ``langgraph.types``
-from streamtap.graph._policies import CachePolicy, RetryPolicy, TimeoutPolicy  # noqa: E402
+from streamtap.graph._policies import (  # noqa: E402
+    CachePolicy,
+    RetryPolicy,
+    TimeoutPolicy,
+    TracePolicy,
+    omit_payload,
+)
 
-__all__ += ["CachePolicy", "RetryPolicy", "TimeoutPolicy"]
+__all__ += ["CachePolicy", "RetryPolicy", "TimeoutPolicy", "TracePolicy", "omit_payload"]
