@@ -16,7 +16,7 @@ from streamtap.graph._runtime import StreamPart
 from streamtap.graph.types import GraphOutput, Interrupt
 
 STREAM_MODES = frozenset(
-    ("values", "updates", "messages", "custom", "debug", "tasks", "checkpoints")
+    ("values", "updates", "messages", "custom", "debug", "tasks", "checkpoints", "tools")
 )
 StreamMode = Literal["values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"]
 

@@ -147,7 +147,7 @@ class StepLoop(CheckpointChain):
         self.child_sink: Sink | None = sink if subgraphs else inherited
         self.modes = self.out.modes
         own_modes = sink[1]
-        self.live = subgraphs or "messages" in own_modes or "custom" in own_modes
+        self.live = subgraphs or not own_modes.isdisjoint(("messages", "custom", "tools"))
         self.interrupt_before = interrupt_before or graph.interrupt_before
         self.interrupt_after = interrupt_after or graph.interrupt_after
         if graph.checkpointer is False:

@@ -37,6 +37,7 @@ from streamtap.graph._schema import run_output_keys
 from streamtap.graph._schema_models import context_jsonschema, input_model, output_model
 from streamtap.graph._spec import GraphSpec
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
+from streamtap.graph._tools import StreamToolCallHandler
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph._update import Superstep
 from streamtap.graph._writes import own_ns, recast_ns
@@ -108,7 +109,8 @@ class CompiledStateGraph(
         if KEY_TASK not in config[CONF]:
 
             def keep(h: Any) -> bool:
-                return not (isinstance(h, StreamMessagesHandler) and not h.subgraphs)
+                own = isinstance(h, StreamMessagesHandler | StreamToolCallHandler)
+                return not (own and not h.subgraphs)
 
             manager.handlers = [h for h in manager.handlers if keep(h)]
             manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
@@ -145,6 +147,10 @@ class CompiledStateGraph(
 
             run_manager.inheritable_handlers.append(
                 StreamMessagesHandler(put, subgraphs, parent_ns=loop.ns, command_types=(Command,))
+            )
+        if "tools" in modes:  # LangGraph's undocumented mode: tool calls' lifecycle
+            run_manager.inheritable_handlers.append(
+                StreamToolCallHandler(put, subgraphs, parent_ns=loop.ns)
             )
         return loop
 

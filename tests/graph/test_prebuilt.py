@@ -456,3 +456,53 @@ def test_a_port_that_keeps_langgraph_prebuilt_imports_works_too() -> None:
     run = subprocess.run([sys.executable, "-c", KEPT_IMPORT], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["['approve?']", "human said yes"]
+
+
+# --- the tools stream mode ----------------------------------------------------------------
+@tool
+def countdown(n: int, runtime: lg_prebuilt.ToolRuntime) -> str:
+    """Count down, streaming each number."""
+    for i in range(n, 0, -1):
+        runtime.emit_output_delta(str(i))
+    return "liftoff"
+
+
+@tool
+def broken(x: int) -> str:
+    """Always fails."""
+    raise ValueError(f"no {x}")
+
+
+def test_the_tools_mode_streams_tool_calls_as_on_langgraph() -> None:
+    def run(e: Any) -> Any:
+        model = ScriptedModel(
+            script=[[_call("countdown", {"n": 2}, "c1"), _call("broken", {"x": 7}, "c2")]]
+        )
+
+        def agent(state: Any) -> dict[str, Any]:
+            return {"messages": [model.invoke(state["messages"])]}
+
+        graph = (
+            e.StateGraph(e.MessagesState)
+            .add_node("agent", agent)
+            .add_node("tools", e.ToolNode([countdown, broken], handle_tool_errors=True))
+            .add_edge(e.START, "agent")
+            .add_conditional_edges("agent", e.tools_condition)
+            .add_edge("tools", "agent")
+            .compile()
+        )
+        parts = graph.stream({"messages": [HumanMessage("go", id="h")]}, stream_mode="tools")
+        # the two calls run in parallel: order each call's own events, keep them whole
+        return sorted((p["tool_call_id"], i, p) for i, p in enumerate(parts))
+
+    lg, ours = both(run)
+    assert ours == lg
+    events = [(p["tool_call_id"], p["event"]) for _, _, p in ours]
+    assert events == [
+        ("c1", "tool-started"),
+        ("c1", "tool-output-delta"),
+        ("c1", "tool-output-delta"),
+        ("c1", "tool-finished"),
+        ("c2", "tool-started"),
+        ("c2", "tool-error"),
+    ]
