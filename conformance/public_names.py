@@ -17,19 +17,29 @@ from typing import Any, TypedDict
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "conformance" / "public_names.json"
 
-#: LangGraph's public modules -> where a port imports their names from (first that has it)
+if __package__ in (None, ""):  # run as a script: the checkout is the import root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from conformance.rewrite import MODULE_MAP  # noqa: E402
+
+#: LangGraph's public modules -> where a port imports their names from (first that has it):
+#: the conformance rewrite's map, plus langgraph-prebuilt's package
+_PUBLIC = (
+    "langgraph.graph",
+    "langgraph.graph.message",
+    "langgraph.types",
+    "langgraph.func",
+    "langgraph.runtime",
+    "langgraph.config",
+    "langgraph.errors",
+    "langgraph.constants",
+    "langgraph.warnings",
+    "langgraph.managed",
+    "langgraph.callbacks",
+    "langgraph.checkpoint.memory",
+)
 MODULES: dict[str, tuple[str, ...]] = {
-    "langgraph.graph": ("streamtap.graph",),
-    "langgraph.graph.message": ("streamtap.graph", "streamtap.graph.message"),
-    "langgraph.types": ("streamtap.graph", "streamtap.graph.types"),
-    "langgraph.func": ("streamtap.graph",),
-    "langgraph.runtime": ("streamtap.graph",),
-    "langgraph.config": ("streamtap.graph",),
-    "langgraph.errors": ("streamtap.graph", "streamtap.graph.errors"),
-    "langgraph.constants": ("streamtap.graph.constants", "streamtap.graph"),
-    "langgraph.warnings": ("streamtap.graph.warnings",),
-    "langgraph.managed": ("streamtap.graph",),
-    "langgraph.checkpoint.memory": ("streamtap.graph", "streamtap.graph.checkpoint"),
+    **{module: MODULE_MAP[module] for module in _PUBLIC},
     "langgraph.prebuilt": ("streamtap.graph.prebuilt",),
 }
 
