@@ -25,7 +25,7 @@ from greenlet import getcurrent, greenlet
 from streamtap.graph._algo import Task
 from streamtap.graph._call_runner import AsyncCalls, SyncCalls
 from streamtap.graph._execute import aexecute_task, execute_task
-from streamtap.graph._lifecycle import aemit_interrupt, aemit_resume, emit_interrupt, emit_resume
+from streamtap.graph._lifecycle import Lifecycle
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
@@ -167,7 +167,8 @@ def stream_steps(
         try:
             lookup = loop.lookup()
             loop.start(*(saves.load_start(*lookup) if saves is not None and lookup else ()))
-            emit_resume(loop)
+            if lifecycle := Lifecycle.of(loop, is_async=False):
+                lifecycle.resume()
             for item in _drain_sync(q):
                 yield shape(item)
             while True:
@@ -236,7 +237,8 @@ def stream_steps(
         loop.save_on_exit(failure)
         if saves is not None:
             saves.flush()
-        emit_interrupt(loop, failure)
+        if lifecycle := Lifecycle.of(loop, is_async=False):
+            lifecycle.interrupt(failure)
         for item in _finish(loop, failure, _drain_sync(q)):
             yield shape(item)
     finally:
@@ -287,7 +289,8 @@ async def astream_steps(
         try:
             lookup = loop.lookup()
             loop.start(*(await saves.aload_start(*lookup) if saves is not None and lookup else ()))
-            await aemit_resume(loop)
+            if lifecycle := Lifecycle.of(loop, is_async=True):
+                await lifecycle.aresume()
             for item in drain():
                 yield shape(item)
             while True:
@@ -371,7 +374,8 @@ async def astream_steps(
         loop.save_on_exit(failure)
         if saves is not None:
             await saves.aflush()
-        await aemit_interrupt(loop, failure)
+        if lifecycle := Lifecycle.of(loop, is_async=True):
+            await lifecycle.ainterrupt(failure)
         # lazily: what loop.finish() itself emits (a bare interrupt's update) is queued then
         for item in _finish(loop, failure, (item for _ in (0,) for item in drain())):
             yield shape(item)
