@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from streamtap._secrets import redact_secrets
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.server._schema import CommandSpec
 
@@ -97,12 +98,39 @@ class GraphEntry:
             update = [tuple(t) for t in update]
         return Command(update=update, resume=spec.resume, goto=goto)
 
-    async def state(self, thread_id: str, *, subgraphs: bool = False) -> dict[str, Any]:
+    async def state(
+        self, thread_id: str, *, subgraphs: bool = False, secrets: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """The thread's latest state in the Platform's ``ThreadState`` shape."""
         snap = await self.stateful.aget_state(
             {"configurable": {"thread_id": thread_id}}, subgraphs=subgraphs
         )
-        return _snapshot_json(snap)
+        return _snapshot_json(snap, secrets)
+
+    async def history(
+        self,
+        thread_id: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        checkpoint: Mapping[str, Any] | None = None,
+        secrets: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """The thread's states, newest first (the Platform's ``/history``): ``checkpoint``
+        names a subgraph's namespace (or a checkpoint to start from), ``before`` a
+        checkpoint id the states must precede, ``metadata`` what they must carry."""
+        conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+        conf.update({k: v for k, v in (checkpoint or {}).items() if v is not None})
+        conf["thread_id"] = thread_id
+        config = {"configurable": conf}
+        before_config = {"configurable": {"checkpoint_id": before}} if before else None
+        found = []
+        async for snap in self.stateful.aget_state_history(
+            config, limit=limit, before=before_config, filter=dict(metadata or {}) or None
+        ):
+            found.append(_snapshot_json(snap, secrets))
+        return found
 
     def delete_thread(self, thread_id: str) -> None:
         delete = getattr(self.saver, "delete_thread", None)
@@ -111,18 +139,28 @@ class GraphEntry:
 
 
 def _checkpoint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not config:
+    """The Platform's ``Checkpoint`` of a snapshot's config (``None`` without an id)."""
+    conf = (config or {}).get("configurable") or {}
+    if not conf.get("thread_id") or not conf.get("checkpoint_id"):
         return None
-    conf = config.get("configurable") or {}
-    return {
-        "thread_id": conf.get("thread_id"),
-        "checkpoint_ns": conf.get("checkpoint_ns", ""),
-        "checkpoint_id": conf.get("checkpoint_id"),
-        "checkpoint_map": conf.get("checkpoint_map"),
-    }
+    out = {"checkpoint_id": conf["checkpoint_id"], "thread_id": conf["thread_id"]}
+    if "checkpoint_ns" in conf:
+        out["checkpoint_ns"] = conf["checkpoint_ns"] or ""
+    if "checkpoint_map" in conf:
+        out["checkpoint_map"] = conf["checkpoint_map"]
+    return out
 
 
-def _snapshot_json(snap: Any) -> dict[str, Any]:
+def _error_text(error: Any, secrets: Sequence[str]) -> str | None:
+    """A task's error as the client sees it: masked (a node's error can echo a key)."""
+    if error is None:
+        return None
+    return redact_secrets(repr(error) if isinstance(error, BaseException) else str(error), *secrets)
+
+
+def _snapshot_json(snap: Any, secrets: Sequence[str] = ()) -> dict[str, Any]:
+    """LangGraph Platform's ``ThreadState`` of a snapshot (langgraph-api's field for field,
+    the deprecated ``checkpoint_id`` / ``parent_checkpoint_id`` included)."""
     tasks = []
     for task in snap.tasks:
         state = task.state
@@ -130,20 +168,24 @@ def _snapshot_json(snap: Any) -> dict[str, Any]:
             {
                 "id": task.id,
                 "name": task.name,
-                "error": repr(task.error) if task.error is not None else None,
+                "path": list(task.path) if getattr(task, "path", None) is not None else None,
+                "error": _error_text(task.error, secrets),
                 "interrupts": list(task.interrupts),
-                "checkpoint": _checkpoint(state) if isinstance(state, Mapping) else None,
-                "state": _snapshot_json(state) if hasattr(state, "tasks") else None,
+                "checkpoint": state.get("configurable") if isinstance(state, Mapping) else None,
+                "state": _snapshot_json(state, secrets) if hasattr(state, "tasks") else None,
                 "result": getattr(task, "result", None),
             }
         )
+    config, parent = snap.config or {}, snap.parent_config or {}
     return {
         "values": snap.values,
         "next": list(snap.next),
-        "checkpoint": _checkpoint(snap.config),
+        "tasks": tasks,
         "metadata": snap.metadata,
         "created_at": snap.created_at,
-        "parent_checkpoint": _checkpoint(snap.parent_config),
-        "tasks": tasks,
+        "checkpoint": _checkpoint(config),
+        "parent_checkpoint": _checkpoint(parent),
         "interrupts": list(getattr(snap, "interrupts", ())),
+        "checkpoint_id": (config.get("configurable") or {}).get("checkpoint_id"),
+        "parent_checkpoint_id": (parent.get("configurable") or {}).get("checkpoint_id"),
     }

@@ -51,7 +51,8 @@ class RunManager:
         self.backend = backend
         self.graphs = graphs
         self.disconnect_grace = disconnect_grace
-        self._secrets = secrets
+        #: what the server masks in every error text it sends (the API token)
+        self.secrets = secrets
         self._by_assistant = {g.assistant_id: g for g in graphs.values()}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: set[asyncio.Task[None]] = set()
@@ -79,7 +80,11 @@ class RunManager:
         await self.backend.create_run(record)
         await self.backend.publish(run_id, "metadata", dumps({"run_id": run_id, "attempt": 1}))
         if not record.stateless:
-            await self.backend.update_thread(record.thread_id, status="busy")
+            # the thread remembers what runs on it (the Platform's thread metadata), so a
+            # client listing threads by graph_id / assistant_id finds it
+            thread = await self.backend.get_thread(record.thread_id)
+            metadata = {**(thread.metadata if thread is not None else {}), **_ids(entry)}
+            await self.backend.update_thread(record.thread_id, status="busy", metadata=metadata)
         task = asyncio.create_task(
             self._execute(record, req, entry), name=f"streamtap-run-{run_id}"
         )
@@ -194,7 +199,7 @@ class RunManager:
             status = "error"
             log.warning("run %s failed: %s", run.run_id, type(exc).__name__)
             await self.backend.publish(
-                run.run_id, "error", dumps(error_payload(exc, *self._secrets))
+                run.run_id, "error", dumps(error_payload(exc, *self.secrets))
             )
         try:
             await self._finish(run, entry, status)
@@ -221,6 +226,10 @@ class RunManager:
             thread = ThreadRecord(thread_id=thread_id)
             await self.backend.put_thread(thread)
         return thread
+
+
+def _ids(entry: GraphEntry) -> dict[str, str]:
+    return {"graph_id": entry.graph_id, "assistant_id": entry.assistant_id}
 
 
 class _EventShaper:

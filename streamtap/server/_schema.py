@@ -125,6 +125,25 @@ class ThreadSearch(_Body):
     offset: int = Field(default=0, ge=0)
 
 
+class HistoryQuery(_Body):
+    """``POST /threads/{id}/history`` (the SDKs' ``get_history``); ``select`` is accepted
+    and every field returned, as the Platform does without a value projection."""
+
+    limit: int = Field(default=10, ge=1, le=1000)
+    before: str | dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    select: list[str] | None = None
+
+    @property
+    def before_id(self) -> str | None:
+        """The checkpoint id the states must precede (a ``Checkpoint`` or its id)."""
+        if isinstance(self.before, dict):
+            value = self.before.get("checkpoint_id")
+            return value if isinstance(value, str) else None
+        return self.before
+
+
 def validation_details(exc: ValidationError) -> dict[str, Any]:
     """A 422 body naming each bad field, without the submitted values."""
     errors = [

@@ -6,7 +6,7 @@ Routes (the subset of the Platform API that streaming clients use):
 - ``GET /threads/{thread_id}/runs/{run_id}/stream``: join or resume (``Last-Event-ID``)
 - ``GET /threads/{thread_id}/runs/{run_id}``, ``POST .../cancel``, ``GET /threads/{thread_id}/runs``
 - ``POST /threads``, ``POST /threads/search``, ``GET|DELETE /threads/{thread_id}``,
-  ``GET /threads/{thread_id}/state``
+  ``GET /threads/{thread_id}/state``, ``GET|POST /threads/{thread_id}/history``
 - ``POST /assistants/search``, ``GET /assistants/{assistant_id}``, ``GET /ok``, ``GET /info``
 - ``GET /ws``: the same runs over a WebSocket
 - ``GET /``: the chat page (``/static/...`` its assets)
@@ -44,6 +44,7 @@ from streamtap.server._records import (
 )
 from streamtap.server._runner import RunManager
 from streamtap.server._schema import (
+    HistoryQuery,
     RunRequest,
     ThreadCreate,
     ThreadSearch,
@@ -305,8 +306,12 @@ class _Api:
     async def get_thread(self, request: Request) -> Response:
         thread = await self._thread(request.path_params["thread_id"])
         entry = self._thread_graph(thread)
-        values = (await entry.state(thread.thread_id))["values"] if entry is not None else None
-        return _json(thread.to_json(values=values))
+        if entry is None:
+            return _json(thread.to_json())
+        state = await entry.state(thread.thread_id, secrets=self.manager.secrets)
+        # the Platform's thread interrupts: task id -> the interrupts that task raised
+        interrupts = {t["id"]: t["interrupts"] for t in state["tasks"] if t["interrupts"]}
+        return _json(thread.to_json(values=state["values"], interrupts=interrupts))
 
     async def delete_thread(self, request: Request) -> Response:
         thread = await self._thread(request.path_params["thread_id"])
@@ -335,7 +340,30 @@ class _Api:
                 fields=["metadata.graph_id"],
             )
         subgraphs = request.query_params.get("subgraphs") in ("1", "true", "True")
-        return _json(await entry.state(thread.thread_id, subgraphs=subgraphs))
+        secrets = self.manager.secrets
+        return _json(await entry.state(thread.thread_id, subgraphs=subgraphs, secrets=secrets))
+
+    async def thread_history(self, request: Request) -> Response:
+        """``POST`` (body) or ``GET`` (query ``limit`` / ``before``) the thread's states,
+        newest first: what ``useStream`` loads to show a thread and branch from it."""
+        thread = await self._thread(request.path_params["thread_id"])
+        entry = self._thread_graph(thread)
+        if request.method == "GET":
+            params = dict(request.query_params)
+            query = self._validate(HistoryQuery, params)
+        else:
+            query = self._validate(HistoryQuery, await self._body(request))
+        if entry is None:
+            return _json([])  # no run yet on a thread of a several-graph server: no states
+        states = await entry.history(
+            thread.thread_id,
+            limit=query.limit,
+            before=query.before_id,
+            metadata=query.metadata,
+            checkpoint=query.checkpoint,
+            secrets=self.manager.secrets,
+        )
+        return _json(states)
 
     # ------------------------------------------------------------------ assistants
 
@@ -463,6 +491,7 @@ def create_app(
         Route("/threads/{thread_id}", api.get_thread, methods=["GET"]),
         Route("/threads/{thread_id}", api.delete_thread, methods=["DELETE"]),
         Route("/threads/{thread_id}/state", api.thread_state),
+        Route("/threads/{thread_id}/history", api.thread_history, methods=["GET", "POST"]),
         Route("/threads/{thread_id}/runs", api.list_runs),
         Route("/threads/{thread_id}/runs/stream", api.run_stream, methods=["POST"]),
         Route(run_path, api.get_run),
