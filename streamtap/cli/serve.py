@@ -29,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--cors-origin", action="append", default=[], help="allow a browser origin (repeatable)"
     )
     parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        help="without a token, also answer this Host name (repeatable; loopback always)",
+    )
+    parser.add_argument(
         "--redis-url", default=None, help="share runs between processes through Redis"
     )
     parser.add_argument(
@@ -89,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         graphs,
         api_token=os.environ.get("STREAMTAP_API_TOKEN") or None,
         cors_origins=args.cors_origin,
+        allowed_hosts=args.allow_host,
         backend=backend,
         disconnect_grace=args.disconnect_grace,
         chat_page=not args.no_chat_page,

@@ -10,7 +10,9 @@ on a WebSocket, so with an API token the first frame may carry
 ``"authorization": "Bearer <token>"`` instead of the header.
 
 Errors close the socket after an ``error`` frame, with 4000 + the HTTP status
-the same request would get over HTTP (4401, 4404, 4409, 4413, 4422).
+the same request would get over HTTP (4401, 4404, 4409, 4413, 4422). A socket that
+sends no first frame within ``first_frame_timeout`` is closed with 4408; while
+``max_pending`` sockets are waiting for theirs, a new one is closed at once (1013).
 """
 
 from __future__ import annotations
@@ -82,6 +84,15 @@ async def _open(first: dict[str, Any], manager: RunManager) -> tuple[RunRecord, 
     return await manager.start(req, entry, thread_id), None
 
 
+class Pending:
+    """Sockets accepted but not yet past their first frame (unauthenticated, unbounded
+    otherwise): a cap, so idle sockets cannot exhaust the server."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+
 async def websocket_run(
     websocket: WebSocket,
     manager: RunManager,
@@ -89,12 +100,24 @@ async def websocket_run(
     api_token: str | None,
     max_message_bytes: int,
     token_ok: Callable[[str | None, str | None, str | None], bool],
+    first_frame_timeout: float = 10.0,
+    pending: Pending | None = None,
 ) -> None:
+    pending = pending if pending is not None else Pending(100)
     await websocket.accept()
+    if pending.count >= pending.limit:
+        await websocket.close(code=1013, reason="too many sockets waiting to start")
+        return
+    pending.count += 1
     try:
-        text = await websocket.receive_text()
+        text = await asyncio.wait_for(websocket.receive_text(), first_frame_timeout)
+    except TimeoutError:
+        await websocket.close(code=4408, reason="no first frame in time")
+        return
     except (WebSocketDisconnect, KeyError):
         return
+    finally:
+        pending.count -= 1
     try:
         if len(text.encode()) > max_message_bytes:
             raise _Refused(413, {"detail": f"Message is larger than {max_message_bytes} bytes"})
@@ -107,6 +130,10 @@ async def websocket_run(
         if not isinstance(first, dict):
             raise _Refused(422, {"detail": "First frame must be a JSON object", "fields": ["body"]})
         auth = websocket.headers.get("authorization") or first.pop("authorization", None)
+        if auth is not None and not isinstance(auth, str):
+            raise _Refused(
+                422, {"detail": "authorization must be a string", "fields": ["authorization"]}
+            )
         if not token_ok(api_token, auth, websocket.headers.get("x-api-key")):
             raise _Refused(401, {"detail": "Missing or invalid token"})
         run, after = await _open(first, manager)

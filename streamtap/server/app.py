@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket
 
 from streamtap.graph.checkpoint.serde import UnsafeCheckpointError
 from streamtap.server._graphs import GraphEntry
+from streamtap.server._guard import RequestGuard
 from streamtap.server._records import (
     EventsExpiredError,
     RunRecord,
@@ -51,7 +52,7 @@ from streamtap.server._schema import (
     validation_details,
 )
 from streamtap.server._serde import dumps, loads
-from streamtap.server._ws import websocket_run
+from streamtap.server._ws import Pending, websocket_run
 from streamtap.server.backend import MemoryBackend, RunBackend
 
 __all__ = ["ApiError", "create_app"]
@@ -143,12 +144,16 @@ class _Api:
         max_body_bytes: int,
         ping_interval: float,
         api_token: str | None,
+        first_frame_timeout: float = 10.0,
+        max_pending_sockets: int = 100,
     ) -> None:
         self.manager = manager
         self.backend = manager.backend
         self.max_body_bytes = max_body_bytes
         self.ping_interval = ping_interval
         self.api_token = api_token
+        self.pending_sockets = Pending(max_pending_sockets)
+        self.first_frame_timeout = first_frame_timeout
 
     # ------------------------------------------------------------------ helpers
 
@@ -402,6 +407,8 @@ class _Api:
             api_token=self.api_token,
             max_message_bytes=self.max_body_bytes,
             token_ok=token_ok,
+            pending=self.pending_sockets,
+            first_frame_timeout=self.first_frame_timeout,
         )
 
 
@@ -433,13 +440,16 @@ def create_app(
     checkpointer: Any | None = None,
     api_token: str | None = None,
     cors_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
     backend: RunBackend | None = None,
     disconnect_grace: float = 5.0,
     max_body_bytes: int = 1_048_576,
     ping_interval: float = 15.0,
     chat_page: bool = True,
+    ws_first_frame_timeout: float = 10.0,
+    max_pending_sockets: int = 100,
 ) -> Starlette:
-    """Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
+    r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
     ``graphs`` maps a graph id (what clients pass as ``assistant_id``) to a compiled
     graph. ``checkpointer`` keeps thread state for every graph (default: the graph's
@@ -448,6 +458,10 @@ def create_app(
     between processes). A reader that disconnects cancels its run after
     ``disconnect_grace`` seconds unless the run asked for ``on_disconnect="continue"``
     or a reader resumed it meanwhile.
+
+    Without ``api_token`` the server answers only loopback ``Host`` names (plus
+    ``allowed_hosts``) and browser ``Origin``\ s of its own pages (plus ``cors_origins``);
+    a POST body must be JSON either way (``_guard``).
     """
     if not graphs:
         raise ValueError("create_app needs at least one graph: create_app({'agent': graph})")
@@ -467,7 +481,12 @@ def create_app(
         secrets=(api_token,) if api_token else (),
     )
     api = _Api(
-        manager, max_body_bytes=max_body_bytes, ping_interval=ping_interval, api_token=api_token
+        manager,
+        max_body_bytes=max_body_bytes,
+        ping_interval=ping_interval,
+        api_token=api_token,
+        first_frame_timeout=ws_first_frame_timeout,
+        max_pending_sockets=max_pending_sockets,
     )
 
     @contextlib.asynccontextmanager
@@ -501,10 +520,18 @@ def create_app(
     ]
     if chat_page:
         routes += [Route("/", api.index), Mount("/static", StaticFiles(directory=_STATIC))]
-    middleware = [Middleware(_TokenGuard, api_token=api_token)]
+    middleware = [
+        Middleware(
+            RequestGuard,
+            open_server=api_token is None,
+            allowed_hosts=allowed_hosts,
+            cors_origins=cors_origins,
+        ),
+        Middleware(_TokenGuard, api_token=api_token),
+    ]
     if cors_origins:
         middleware.insert(
-            0,
+            1,
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(cors_origins),

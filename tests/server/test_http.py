@@ -59,9 +59,12 @@ async def test_422_never_echoes_the_submitted_value(url: str) -> None:
     assert "sk-live-secret-value" not in response.text
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 async def test_invalid_json_unknown_assistant_and_unknown_fields(url: str) -> None:
     async with httpx.AsyncClient(base_url=url) as client:
-        bad = await client.post("/runs/stream", content=b"{not json")
+        bad = await client.post("/runs/stream", content=b"{not json", headers=JSON)
         assert bad.status_code == 422 and bad.json()["fields"] == ["body"]
         listed = await client.post("/runs/stream", json=["agent"])
         assert listed.status_code == 422
@@ -102,7 +105,7 @@ async def test_body_over_the_limit_is_413_and_nothing_runs(serve: Any, model: Sc
             for i in range(0, len(payload), 500):
                 yield payload[i : i + 500]
 
-        chunked = await client.post("/runs/stream", content=chunks())
+        chunked = await client.post("/runs/stream", content=chunks(), headers=JSON)
         assert chunked.status_code == 413
     assert model.events == []
 
