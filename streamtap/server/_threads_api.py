@@ -17,6 +17,8 @@ __all__ = ["ThreadRoutes"]
 
 
 class ThreadRoutes(ApiBase):
+    """``/threads`` and ``/threads/{id}`` (runs on a thread are the app's own routes)."""
+
     async def create_thread(self, request: Request) -> Response:
         spec = self._validate(ThreadCreate, await self._body(request))
         if spec.thread_id is not None:
@@ -39,9 +41,7 @@ class ThreadRoutes(ApiBase):
             if (spec.status is None or t.status == spec.status)
             and all(t.metadata.get(k) == v for k, v in (spec.metadata or {}).items())
         ]
-        return json_response(
-            [t.to_json() for t in found[spec.offset : spec.offset + spec.limit]]
-        )
+        return json_response([t.to_json() for t in found[spec.offset : spec.offset + spec.limit]])
 
     async def get_thread(self, request: Request) -> Response:
         thread = await self._thread(request.path_params["thread_id"])

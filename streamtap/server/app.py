@@ -17,9 +17,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -50,6 +49,7 @@ from streamtap.server._runner import RunManager
 from streamtap.server._schema import (
     RunRequest,
 )
+from streamtap.server._serde import loads
 from streamtap.server._threads_api import ThreadRoutes
 from streamtap.server._ws import websocket_run
 from streamtap.server.backend import MemoryBackend, RunBackend
@@ -58,7 +58,6 @@ __all__ = ["ApiError", "create_app"]
 
 _STATIC = Path(__file__).parent / "static"
 _PUBLIC_PATHS = ("/", "/ok", "/favicon.ico")
-_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Api(ThreadRoutes):
@@ -98,7 +97,8 @@ class _Api(ThreadRoutes):
 
     # ------------------------------------------------------------------ runs
 
-    async def run_stream(self, request: Request) -> Any:
+    async def _admit(self, request: Request) -> tuple[RunRequest, GraphEntry, str | None]:
+        """A run request that may start: its graph known, its thread there and free."""
         thread_id: str | None = request.path_params.get("thread_id")
         req = self._validate(RunRequest, await self._body(request))
         entry = self._entry(req.assistant_id)
@@ -114,9 +114,52 @@ class _Api(ThreadRoutes):
                 )
             if any(not r.done for r in await self.backend.list_runs(thread_id)):
                 raise ApiError(409, f"Thread {thread_id!r} is busy with another run")
-        run = await self.manager.start(req, entry, thread_id)
+        return req, entry, thread_id
+
+    async def run_stream(self, request: Request) -> Any:
+        run = await self.manager.start(*await self._admit(request))
         await self.manager.attach(run.run_id)
         return self._stream(request, run, None)
+
+    async def create_run(self, request: Request) -> Response:
+        """``POST /threads/{id}/runs``, ``POST /runs``: a background run; its events stay
+        readable (``join_stream``) and its end awaitable (``join``)."""
+        run = await self.manager.start(*await self._admit(request))
+        return json_response(run.to_json(), headers=_run_headers(request, run))
+
+    async def wait_run(self, request: Request) -> Response:
+        """``POST .../runs/wait``: run to the end; answer its last ``values`` (interrupts
+        included), or ``{"__error__": {...}}`` for a failed run, as the Platform does."""
+        req, entry, thread_id = await self._admit(request)
+        if "values" not in req.modes:
+            req = req.model_copy(update={"stream_mode": [*req.modes, "values"]})
+        run = await self.manager.start(req, entry, thread_id)
+        return json_response(await self._outcome(run), headers=_run_headers(request, run))
+
+    async def join_run(self, request: Request) -> Response:
+        """``GET .../runs/{run_id}/join``: wait for the run; the thread's values then."""
+        run = await self._run(request)
+        outcome = await self._outcome(run)
+        if not run.stateless and not (isinstance(outcome, dict) and "__error__" in outcome):
+            thread = await self._thread(run.thread_id)
+            if (graph := self._thread_graph(thread)) is not None:
+                state = await graph.state(run.thread_id, secrets=self.manager.secrets)
+                return json_response(state["values"])
+        return json_response(outcome)
+
+    async def _outcome(self, run: RunRecord) -> Any:
+        """The run's last ``values`` (or error) once it has ended."""
+        last: Any = None
+        try:
+            async for batch in self.backend.read(run.run_id, None):
+                for event in batch:
+                    if event.event == "values":
+                        last = loads(event.data)
+                    elif event.event == "error":
+                        last = {"__error__": loads(event.data)}
+        except LookupError:  # its events expired: a thread's values still answer a join
+            await self.manager.wait(run.run_id)
+        return last
 
     async def join_stream(self, request: Request) -> Any:
         run = await self._run(request)
@@ -191,6 +234,13 @@ class _Api(ThreadRoutes):
             pending=self.pending_sockets,
             first_frame_timeout=self.first_frame_timeout,
         )
+
+
+def _run_headers(request: Request, run: RunRecord) -> dict[str, str]:
+    """Where the SDK re-asks for a run it lost the answer to (``request_reconnect``)."""
+    base = request.scope.get("root_path", "")
+    path = f"{base}/threads/{run.thread_id}/runs/{run.run_id}"
+    return {"Location": f"{path}/join", "Content-Location": path}
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -279,17 +329,22 @@ def create_app(
         Route("/info", api.info),
         Route("/assistants/search", api.search_assistants, methods=["POST"]),
         Route("/assistants/{assistant_id}", api.get_assistant),
+        Route("/runs", api.create_run, methods=["POST"]),
         Route("/runs/stream", api.run_stream, methods=["POST"]),
+        Route("/runs/wait", api.wait_run, methods=["POST"]),
         Route("/threads", api.create_thread, methods=["POST"]),
         Route("/threads/search", api.search_threads, methods=["POST"]),
         Route("/threads/{thread_id}", api.get_thread, methods=["GET"]),
         Route("/threads/{thread_id}", api.delete_thread, methods=["DELETE"]),
         Route("/threads/{thread_id}/state", api.thread_state),
         Route("/threads/{thread_id}/history", api.thread_history, methods=["GET", "POST"]),
-        Route("/threads/{thread_id}/runs", api.list_runs),
+        Route("/threads/{thread_id}/runs", api.list_runs, methods=["GET"]),
+        Route("/threads/{thread_id}/runs", api.create_run, methods=["POST"]),
         Route("/threads/{thread_id}/runs/stream", api.run_stream, methods=["POST"]),
+        Route("/threads/{thread_id}/runs/wait", api.wait_run, methods=["POST"]),
         Route(run_path, api.get_run),
         Route(f"{run_path}/stream", api.join_stream),
+        Route(f"{run_path}/join", api.join_run),
         Route(f"{run_path}/cancel", api.cancel_run, methods=["POST"]),
         WebSocketRoute("/ws", api.websocket),
     ]

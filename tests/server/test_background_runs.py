@@ -1,0 +1,83 @@
+"""Background runs (``runs.create``, ``join``, ``join_stream``, ``get``) and ``runs.wait``,
+driven by the official langgraph-sdk, async and sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client, get_sync_client
+
+from tests.server._support import ScriptedChat, approval_graph, chat_graph
+from tests.server.conftest import HUMAN
+
+
+async def test_a_background_run_is_joined_and_its_events_replayed(serve: Any) -> None:
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["a", "b"]))})
+    client = get_client(url=server.url, api_key=None)
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(
+        tid, "agent", input=HUMAN, stream_mode=["values", "updates"], stream_resumable=True
+    )
+    assert run["status"] in ("pending", "running") and run["thread_id"] == tid
+    joined = await client.runs.join(tid, run["run_id"])
+    assert [m["content"] for m in joined["messages"]] == ["hi", "ab"]
+    assert (await client.runs.get(tid, run["run_id"]))["status"] == "success"
+    # a resumable run's whole log, from the start, after it ended
+    events = [p.event async for p in client.runs.join_stream(tid, run["run_id"])]
+    assert events[0] == "metadata" and events[-1] == "end"
+    assert "updates" in events and "values" in events
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+
+async def test_wait_answers_the_last_values_on_a_thread_and_stateless(serve: Any) -> None:
+    server = serve({"approve": approval_graph(ScriptedChat(tokens=["draft"]))})
+    client = get_client(url=server.url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    paused = await client.runs.wait(tid, "approve", input=HUMAN)
+    assert paused["__interrupt__"][0]["value"] == {"question": "send it?"}
+    assert [m["content"] for m in paused["messages"]] == ["hi", "draft"]
+    done = await client.runs.wait(tid, "approve", command={"resume": "yes"})
+    assert [m["content"] for m in done["messages"]][-1] == "approved: yes"
+    stateless = await client.runs.wait(None, "approve", input=HUMAN)
+    assert "__interrupt__" in stateless
+    sync = get_sync_client(url=server.url, api_key=None)
+    again = sync.runs.wait(None, "approve", input=HUMAN)
+    assert again["__interrupt__"][0]["value"] == {"question": "send it?"}
+
+
+def _failing_graph() -> Any:
+    from streamtap.graph import START, MessagesState, StateGraph
+
+    def boom(state: MessagesState) -> dict[str, Any]:
+        raise RuntimeError("model exploded (key sk-abcdefghijklmnopqrstuv)")
+
+    return StateGraph(MessagesState).add_node("boom", boom).add_edge(START, "boom").compile()
+
+
+async def test_a_failed_wait_raises_in_the_sdk_and_is_masked(serve: Any) -> None:
+    server = serve({"agent": _failing_graph()})
+    client = get_client(url=server.url, api_key=None)
+    with pytest.raises(Exception, match="RuntimeError: model exploded") as raised:
+        await client.runs.wait(None, "agent", input=HUMAN)
+    assert "abcdefghijklmnop" not in str(raised.value)
+    answer = await client.runs.wait(None, "agent", input=HUMAN, raise_error=False)
+    assert answer["__error__"]["error"] == "RuntimeError"
+
+
+async def test_a_busy_thread_refuses_a_second_background_run(serve: Any) -> None:
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["x"] * 50, delay=0.02))})
+    client = get_client(url=server.url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    # messages mode: the model streams, slowly, so the run is still going
+    first = await client.runs.create(tid, "agent", input=HUMAN, stream_mode="messages-tuple")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        second = await http.post(
+            f"/threads/{tid}/runs", json={"assistant_id": "agent", "input": HUMAN}
+        )
+        assert second.status_code == 409
+        located = await http.post("/runs", json={"assistant_id": "agent", "input": HUMAN})
+        assert located.headers["location"].endswith("/join")
+    await client.runs.join(tid, first["run_id"])
