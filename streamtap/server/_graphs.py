@@ -44,7 +44,9 @@ def _is_langgraph(graph: Any) -> bool:
 class GraphEntry:
     """A served graph: a name, its stateful and stateless variants, and its value types."""
 
-    def __init__(self, graph_id: str, graph: Any, checkpointer: Any | None) -> None:
+    def __init__(
+        self, graph_id: str, graph: Any, checkpointer: Any | None, store: Any | None = None
+    ) -> None:
         if not callable(getattr(graph, "astream", None)):
             raise TypeError(
                 f"graph {graph_id!r} is a {type(graph).__name__}, not a compiled graph: "
@@ -57,6 +59,8 @@ class GraphEntry:
         if not getattr(graph, "trust_checkpoints", False):
             # GET /threads/{id}/state must not run what a tampered store names
             harden(saver, allow=_schema_types(graph))
+        # the app's store, unless the graph was compiled with its own (the Platform's rule)
+        self.store = getattr(graph, "store", None) or store
         self.stateful = self._with_saver(graph, saver)
         self.stateless = self._with_saver(graph, None)
 
@@ -74,9 +78,10 @@ class GraphEntry:
 
     def _with_saver(self, graph: Any, saver: Any | None) -> Any:
         if self.langgraph:
-            return graph.copy(update={"checkpointer": saver})
+            return graph.copy(update={"checkpointer": saver, "store": self.store})
         bound = copy.copy(graph)
         bound.checkpointer = saver
+        bound.store = self.store
         return bound
 
     @property

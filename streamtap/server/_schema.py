@@ -32,8 +32,9 @@ STREAM_MODES = (
     "debug",
     "tasks",
     "checkpoints",
+    "tools",
 )
-"""Modes this server streams; ``events``, ``tools`` and ``lifecycle`` are not served."""
+"""Modes this server streams; ``events`` and ``lifecycle`` are not served (422)."""
 
 
 class _Body(BaseModel):

@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from streamtap.graph.checkpoint.serde import UnsafeCheckpointError
+from streamtap.server._assistants_api import AssistantRoutes
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._guard import RequestGuard
 from streamtap.server._http import (
@@ -50,6 +51,7 @@ from streamtap.server._schema import (
     RunRequest,
 )
 from streamtap.server._serde import loads
+from streamtap.server._store_api import StoreRoutes
 from streamtap.server._threads_api import ThreadRoutes
 from streamtap.server._ws import websocket_run
 from streamtap.server.backend import MemoryBackend, RunBackend
@@ -60,7 +62,7 @@ _STATIC = Path(__file__).parent / "static"
 _PUBLIC_PATHS = ("/", "/ok", "/favicon.ico")
 
 
-class _Api(ThreadRoutes):
+class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
     """Route handlers; one instance per app (runs, assistants, sockets; threads in
     ``ThreadRoutes``)."""
 
@@ -87,6 +89,8 @@ class _Api(ThreadRoutes):
             events(),
             headers={"Location": f"{run_path}/stream", "Content-Location": run_path},
             ping=self.ping_interval,
+            # the Platform's idle comment, on which the JS SDK arms its reconnect timer
+            ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep="\n"),
             sep="\n",
         )
 
@@ -194,23 +198,6 @@ class _Api(ThreadRoutes):
 
     # ------------------------------------------------------------------ assistants
 
-    def _assistant(self, entry: GraphEntry) -> dict[str, Any]:
-        return {
-            "assistant_id": entry.assistant_id,
-            "graph_id": entry.graph_id,
-            "name": entry.graph_id,
-            "config": {},
-            "metadata": {"created_by": "system"},
-            "version": 1,
-        }
-
-    async def search_assistants(self, request: Request) -> Response:
-        await self._body(request)
-        return json_response([self._assistant(e) for e in self.manager.graphs.values()])
-
-    async def get_assistant(self, request: Request) -> Response:
-        return json_response(self._assistant(self._entry(request.path_params["assistant_id"])))
-
     async def ok(self, request: Request) -> Response:
         return json_response({"ok": True})
 
@@ -263,13 +250,14 @@ def create_app(
     graphs: Mapping[str, Any],
     *,
     checkpointer: Any | None = None,
+    store: Any | None = None,
     api_token: str | None = None,
     cors_origins: Sequence[str] = (),
     allowed_hosts: Sequence[str] = (),
     backend: RunBackend | None = None,
     disconnect_grace: float = 5.0,
     max_body_bytes: int = 1_048_576,
-    ping_interval: float = 15.0,
+    ping_interval: float = 5.0,
     chat_page: bool = True,
     ws_first_frame_timeout: float = 10.0,
     max_pending_sockets: int = 100,
@@ -278,7 +266,9 @@ def create_app(
 
     ``graphs`` maps a graph id (what clients pass as ``assistant_id``) to a compiled
     graph. ``checkpointer`` keeps thread state for every graph (default: the graph's
-    own, or an in-memory saver of the graph's library). ``backend`` stores runs and
+    own, or an in-memory saver of the graph's library). ``store`` (a LangGraph ``BaseStore``,
+    default an ``InMemoryStore``) serves ``/store/...`` and is the store of every graph
+    compiled without its own. ``backend`` stores runs and
     their events (default: :class:`MemoryBackend`; use ``RedisBackend`` to share runs
     between processes). A reader that disconnects cancels its run after
     ``disconnect_grace`` seconds unless the run asked for ``on_disconnect="continue"``
@@ -297,10 +287,14 @@ def create_app(
         raise ValueError("api_token must be at least 8 characters")
     if max_body_bytes < 1 or disconnect_grace < 0 or ping_interval < 0:
         raise ValueError("max_body_bytes must be >= 1, disconnect_grace and ping_interval >= 0")
-    entries = {name: GraphEntry(name, graph, checkpointer) for name, graph in graphs.items()}
-    store = backend if backend is not None else MemoryBackend()
+    if store is None:
+        from langgraph.store.memory import InMemoryStore
+
+        store = InMemoryStore()
+    entries = {name: GraphEntry(name, graph, checkpointer, store) for name, graph in graphs.items()}
+    runs = backend if backend is not None else MemoryBackend()
     manager = RunManager(
-        store,
+        runs,
         entries,
         disconnect_grace=disconnect_grace,
         secrets=(api_token,) if api_token else (),
@@ -316,19 +310,28 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.start()
+        await runs.start()
         try:
             yield
         finally:
             await manager.shutdown()
-            await store.close()
+            await runs.close()
 
     run_path = "/threads/{thread_id}/runs/{run_id}"
     routes: list[Any] = [
         Route("/ok", api.ok),
+        Route("/store/items", api.put_item, methods=["PUT"]),
+        Route("/store/items", api.get_item, methods=["GET"]),
+        Route("/store/items", api.delete_item, methods=["DELETE"]),
+        Route("/store/items/search", api.search_items, methods=["POST"]),
+        Route("/store/namespaces", api.list_namespaces, methods=["POST"]),
         Route("/info", api.info),
         Route("/assistants/search", api.search_assistants, methods=["POST"]),
         Route("/assistants/{assistant_id}", api.get_assistant),
+        Route("/assistants/{assistant_id}/graph", api.assistant_graph),
+        Route("/assistants/{assistant_id}/schemas", api.assistant_schemas),
+        Route("/assistants/{assistant_id}/subgraphs", api.assistant_subgraphs),
+        Route("/assistants/{assistant_id}/subgraphs/{namespace}", api.assistant_subgraphs),
         Route("/runs", api.create_run, methods=["POST"]),
         Route("/runs/stream", api.run_stream, methods=["POST"]),
         Route("/runs/wait", api.wait_run, methods=["POST"]),
@@ -380,5 +383,6 @@ def create_app(
             UnsafeCheckpointError: _unsafe_checkpoint,
         },
     )
+    api.store = store
     app.state.manager = manager
     return app

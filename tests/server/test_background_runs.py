@@ -81,3 +81,47 @@ async def test_a_busy_thread_refuses_a_second_background_run(serve: Any) -> None
         located = await http.post("/runs", json={"assistant_id": "agent", "input": HUMAN})
         assert located.headers["location"].endswith("/join")
     await client.runs.join(tid, first["run_id"])
+
+
+async def test_the_tools_mode_streams_tool_calls(serve: Any) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+
+    from streamtap.graph import START, MessagesState, StateGraph
+    from streamtap.graph.prebuilt import ToolNode
+
+    @tool
+    def double(x: int) -> int:
+        """Double x."""
+        return 2 * x
+
+    def agent(state: MessagesState) -> dict[str, Any]:
+        call = {"name": "double", "args": {"x": 21}, "id": "c1", "type": "tool_call"}
+        return {"messages": [AIMessage("", id="ai", tool_calls=[call])]}
+
+    builder = (
+        StateGraph(MessagesState).add_node("agent", agent).add_node("tools", ToolNode([double]))
+    )
+    graph = builder.add_edge(START, "agent").add_edge("agent", "tools").compile()
+    server = serve({"agent": graph})
+    client = get_client(url=server.url, api_key=None)
+    parts = [p async for p in client.runs.stream(None, "agent", input=HUMAN, stream_mode="tools")]
+    tools = [p.data for p in parts if p.event == "tools"]
+    assert [(t["event"], t["tool_call_id"]) for t in tools] == [
+        ("tool-started", "c1"),
+        ("tool-finished", "c1"),
+    ]
+    assert tools[0]["input"] == {"x": 21}
+
+
+async def test_an_idle_stream_gets_heartbeat_comments(serve: Any) -> None:
+    server = serve(
+        {"agent": chat_graph(ScriptedChat(tokens=["a", "b"], delay=0.4))}, ping_interval=0.1
+    )
+    lines: list[str] = []
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        body = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
+        async with http.stream("POST", "/runs/stream", json=body) as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+    assert ": heartbeat" in lines
