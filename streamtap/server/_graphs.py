@@ -112,6 +112,62 @@ class GraphEntry:
         )
         return _snapshot_json(snap, secrets)
 
+    async def state_at(
+        self,
+        thread_id: str,
+        checkpoint: Mapping[str, Any],
+        *,
+        subgraphs: bool,
+        secrets: Sequence[str],
+    ) -> dict[str, Any]:
+        """The thread's state at ``checkpoint`` (an id, maybe a namespace and map)."""
+        conf = {k: v for k, v in checkpoint.items() if v is not None}
+        conf["thread_id"] = thread_id
+        snap = await self.stateful.aget_state({"configurable": conf}, subgraphs=subgraphs)
+        return _snapshot_json(snap, secrets)
+
+    async def update_state(
+        self,
+        thread_id: str,
+        values: Any,
+        *,
+        as_node: str | None,
+        checkpoint: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """``update_state`` on the thread (at ``checkpoint``, if given): the new checkpoint."""
+        conf = {k: v for k, v in (checkpoint or {}).items() if v is not None}
+        conf["thread_id"] = thread_id
+        new = await self.stateful.aupdate_state({"configurable": conf}, values, as_node=as_node)
+        return _checkpoint(new)
+
+    async def copy_thread(self, source: str, target: str) -> None:
+        """Every checkpoint and pending write of ``source`` (all namespaces) under ``target``:
+        the saver's own copy where it has one, else replayed oldest first."""
+        saver = self.saver
+        try:
+            await saver.acopy_thread(source, target)
+            return
+        except NotImplementedError:
+            pass
+        saved = [t async for t in saver.alist({"configurable": {"thread_id": source}})]
+        for item in reversed(saved):  # newest first from the saver: parents before children
+            conf = item.config["configurable"]
+            parent = (item.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+            at = {"thread_id": target, "checkpoint_ns": conf.get("checkpoint_ns", "")}
+            if parent:
+                at["checkpoint_id"] = parent
+            stored = await saver.aput(
+                {"configurable": at},
+                item.checkpoint,
+                item.metadata,
+                dict(item.checkpoint["channel_versions"]),
+            )
+            by_task: dict[str, list[tuple[str, Any]]] = {}
+            for task_id, channel, value in item.pending_writes or ():
+                by_task.setdefault(task_id, []).append((channel, value))
+            for task_id, writes in by_task.items():
+                await saver.aput_writes(stored, writes, task_id)
+
     async def history(
         self,
         thread_id: str,

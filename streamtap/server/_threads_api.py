@@ -5,15 +5,33 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from streamtap.server._graphs import GraphEntry
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._records import ThreadRecord
-from streamtap.server._schema import HistoryQuery, ThreadCreate, ThreadSearch
+from streamtap.server._schema import HistoryQuery, ThreadCreate, ThreadSearch, _Body
 
 __all__ = ["ThreadRoutes"]
+
+
+class _StateUpdate(_Body):
+    values: Any = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+
+
+class _StateAt(_Body):
+    checkpoint: dict[str, Any]
+    subgraphs: bool = False
+
+
+class _Patch(_Body):
+    metadata: dict[str, Any] | None = None
 
 
 class ThreadRoutes(ApiBase):
@@ -61,8 +79,8 @@ class ThreadRoutes(ApiBase):
         await self.backend.delete_thread(thread.thread_id)
         return Response(status_code=204)
 
-    async def thread_state(self, request: Request) -> Response:
-        thread = await self._thread(request.path_params["thread_id"])
+    async def _graph_of(self, thread_id: str) -> tuple[ThreadRecord, GraphEntry]:
+        thread = await self._thread(thread_id)
         entry = self._thread_graph(thread)
         if entry is None:
             raise ApiError(
@@ -71,11 +89,68 @@ class ThreadRoutes(ApiBase):
                 "metadata.graph_id to read its state",
                 fields=["metadata.graph_id"],
             )
+        return thread, entry
+
+    async def thread_state(self, request: Request) -> Response:
+        thread, entry = await self._graph_of(request.path_params["thread_id"])
         subgraphs = request.query_params.get("subgraphs") in ("1", "true", "True")
         secrets = self.manager.secrets
+        checkpoint_id = request.path_params.get("checkpoint_id")
+        if checkpoint_id is not None:  # GET /threads/{id}/state/{checkpoint_id}
+            at = {"checkpoint_id": checkpoint_id}
+            state = await entry.state_at(thread.thread_id, at, subgraphs=subgraphs, secrets=secrets)
+            return json_response(state)
         return json_response(
             await entry.state(thread.thread_id, subgraphs=subgraphs, secrets=secrets)
         )
+
+    async def thread_state_at(self, request: Request) -> Response:
+        """``POST /threads/{id}/state/checkpoint``: the state at a ``checkpoint`` object."""
+        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        body = self._validate(_StateAt, await self._body(request))
+        state = await entry.state_at(
+            thread.thread_id,
+            body.checkpoint,
+            subgraphs=body.subgraphs,
+            secrets=self.manager.secrets,
+        )
+        return json_response(state)
+
+    async def update_thread_state(self, request: Request) -> Response:
+        """``POST /threads/{id}/state``: the SDK's ``update_state`` (``as_node``, at a
+        ``checkpoint``); answers the new checkpoint."""
+        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        body = self._validate(_StateUpdate, await self._body(request))
+        if any(not r.done for r in await self.backend.list_runs(thread.thread_id)):
+            raise ApiError(409, f"Thread {thread.thread_id!r} is busy with a run")
+        at = dict(body.checkpoint or {})
+        if body.checkpoint_id:
+            at["checkpoint_id"] = body.checkpoint_id
+        new = await entry.update_state(
+            thread.thread_id, body.values, as_node=body.as_node, checkpoint=at
+        )
+        state = await entry.state(thread.thread_id)
+        status = "interrupted" if state["next"] or state["interrupts"] else "idle"
+        await self.backend.update_thread(thread.thread_id, status=status)
+        return json_response({"checkpoint": new})
+
+    async def copy_thread(self, request: Request) -> Response:
+        """``POST /threads/{id}/copy``: a new thread with the same metadata and history."""
+        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        copy = ThreadRecord(
+            thread_id=str(uuid.uuid4()), metadata=dict(thread.metadata), status=thread.status
+        )
+        await entry.copy_thread(thread.thread_id, copy.thread_id)
+        await self.backend.put_thread(copy)
+        return json_response(copy.to_json())
+
+    async def patch_thread(self, request: Request) -> Response:
+        """``PATCH /threads/{id}``: ``metadata`` merged into the thread's."""
+        thread = await self._thread(request.path_params["thread_id"])
+        body = self._validate(_Patch, await self._body(request))
+        merged = {**thread.metadata, **(body.metadata or {})}
+        updated = await self.backend.update_thread(thread.thread_id, metadata=merged)
+        return json_response((updated or thread).to_json())
 
     async def thread_history(self, request: Request) -> Response:
         """``POST`` (body) or ``GET`` (query ``limit`` / ``before``) the thread's states,

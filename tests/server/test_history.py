@@ -86,3 +86,36 @@ async def test_history_of_an_unknown_thread_is_404_and_bad_limits_are_422(serve:
         assert http.post("/threads/nope/history", json={}).status_code == 404
         bad = http.post(f"/threads/{tid}/history", json={"limit": 0})
         assert bad.status_code == 422 and bad.json()["fields"] == ["limit"]
+
+
+async def test_update_state_branches_and_copy_keeps_the_history(serve: Any) -> None:
+    _, client, tid, _ = await _interrupted(serve)
+    first = (await client.threads.get_history(tid))[-1]  # the input checkpoint
+    # answer the interrupt by hand, as the approve node
+    done = await client.threads.update_state(
+        tid, {"messages": [{"role": "ai", "content": "edited", "id": "e"}]}, as_node="approve"
+    )
+    state = await client.threads.get_state(tid)
+    assert state["checkpoint"]["checkpoint_id"] == done["checkpoint"]["checkpoint_id"]
+    assert state["next"] == [] and state["values"]["messages"][-1]["content"] == "edited"
+    assert (await client.threads.get(tid))["status"] == "idle"
+    # the state at an older checkpoint, by id and by checkpoint object
+    at = await client.threads.get_state(tid, checkpoint_id=first["checkpoint_id"])
+    assert at["checkpoint_id"] == first["checkpoint_id"] and at["metadata"]["step"] == -1
+    again = await client.threads.get_state(tid, checkpoint=first["checkpoint"])
+    assert again["values"] == at["values"]
+    # a copy has the same states under a new id, and grows apart from the original
+    copy = await client.threads.copy(tid)
+    assert copy["thread_id"] != tid and copy["metadata"]["graph_id"] == "approve"
+    original = await client.threads.get_history(tid, limit=20)
+    copied = await client.threads.get_history(copy["thread_id"], limit=20)
+    assert [h["checkpoint_id"] for h in copied] == [h["checkpoint_id"] for h in original]
+    assert [h["values"] for h in copied] == [h["values"] for h in original]
+    await client.threads.update_state(copy["thread_id"], {"messages": []}, as_node="approve")
+    assert len(await client.threads.get_history(tid, limit=20)) == len(original)
+    patched = await client.threads.update(tid, metadata={"title": "groceries"})
+    assert patched["metadata"] == {
+        "graph_id": "approve",
+        "assistant_id": assistant_uuid("approve"),
+        "title": "groceries",
+    }
