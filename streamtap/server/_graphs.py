@@ -168,6 +168,19 @@ class GraphEntry:
             for task_id, writes in by_task.items():
                 await saver.aput_writes(stored, writes, task_id)
 
+    async def roll_back(self, thread_id: str, run_ids: Sequence[str]) -> str | None:
+        """Undo ``run_ids`` on the thread for the next run: the checkpoint they started from,
+        to start it there. A thread they began is emptied (all it holds is theirs)."""
+        config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        found, start = False, None
+        async for snap in self.stateful.aget_state_history(config):
+            if snap.metadata.get("run_id") in run_ids:
+                parent = snap.parent_config or {}
+                found, start = True, (parent.get("configurable") or {}).get("checkpoint_id")
+        if found and start is None:
+            await self.saver.adelete_thread(thread_id)
+        return start
+
     async def history(
         self,
         thread_id: str,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -64,8 +64,41 @@ class RunManager:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
-        """Create the run, log its ``metadata`` event and launch it; returns at once."""
+    async def make_room(
+        self, thread_id: str, strategy: str | None, entry: GraphEntry
+    ) -> tuple[list[str], str | None]:
+        """Apply a run's multitask strategy to the runs going on its thread (the Platform's
+        default: ``enqueue``). Returns the runs the new one waits for, and the checkpoint it
+        starts from (``rollback``: where the cancelled run started). ``reject`` raises
+        :class:`ThreadBusy`."""
+        running = [r for r in await self.backend.list_runs(thread_id) if not r.done]
+        if not running:
+            return [], None
+        strategy = strategy or "enqueue"
+        if strategy == "reject":
+            raise ThreadBusy(thread_id)
+        if strategy == "enqueue":
+            return [r.run_id for r in running], None
+        for run in running:  # interrupt / rollback: the going runs stop first
+            await self.cancel(run.run_id)
+        for run in running:
+            await self.wait(run.run_id)
+        if strategy == "interrupt":
+            return [], None
+        return [], await entry.roll_back(thread_id, [r.run_id for r in running])
+
+    async def start(
+        self,
+        req: RunRequest,
+        entry: GraphEntry,
+        thread_id: str | None,
+        *,
+        after: Sequence[str] = (),
+        from_checkpoint: str | None = None,
+    ) -> RunRecord:
+        """Create the run, log its ``metadata`` event and launch it; returns at once. It
+        runs once the runs ``after`` names have ended (``enqueue``), from
+        ``from_checkpoint`` if given (``rollback``)."""
         run_id = str(uuid.uuid4())
         record = RunRecord(
             run_id=run_id,
@@ -85,8 +118,10 @@ class RunManager:
             thread = await self.backend.get_thread(record.thread_id)
             metadata = {**(thread.metadata if thread is not None else {}), **_ids(entry)}
             await self.backend.update_thread(record.thread_id, status="busy", metadata=metadata)
+        if from_checkpoint is not None:
+            req = req.model_copy(update={"checkpoint_id": from_checkpoint})
         task = asyncio.create_task(
-            self._execute(record, req, entry), name=f"streamtap-run-{run_id}"
+            self._queued(record, req, entry, list(after)), name=f"streamtap-run-{run_id}"
         )
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
@@ -161,6 +196,20 @@ class RunManager:
         config["run_id"] = uuid.UUID(run.run_id)
         return config
 
+    async def _queued(
+        self, run: RunRecord, req: RunRequest, entry: GraphEntry, after: list[str]
+    ) -> None:
+        """Wait (pending) for the runs ahead on the thread, then run."""
+        try:
+            for earlier in after:
+                await self.wait(earlier)
+        except asyncio.CancelledError:
+            await self._finish(run, entry, "interrupted")
+            raise
+        if after and not run.stateless:  # the run ahead set the thread idle when it ended
+            await self.backend.update_thread(run.thread_id, status="busy")
+        await self._execute(run, req, entry)
+
     async def _execute(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
         graph = entry.stateless if run.stateless else entry.stateful
         modes = req.modes
@@ -226,6 +275,14 @@ class RunManager:
             thread = ThreadRecord(thread_id=thread_id)
             await self.backend.put_thread(thread)
         return thread
+
+
+class ThreadBusy(Exception):
+    """A run refused by the ``reject`` strategy: its thread has a run going."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id!r} is busy with another run")
+        self.thread_id = thread_id
 
 
 def _ids(entry: GraphEntry) -> dict[str, str]:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from streamtap.server._records import EventsExpiredError, RunRecord, UnknownEventIdError
-from streamtap.server._runner import RunManager
+from streamtap.server._runner import RunManager, ThreadBusy
 from streamtap.server._schema import RunRequest, validation_details
 from streamtap.server._serde import dumps, loads
 
@@ -79,8 +79,12 @@ async def _open(first: dict[str, Any], manager: RunManager) -> tuple[RunRecord, 
         thread = await manager.ensure_thread(thread_id, create=req.if_not_exists == "create")
         if thread is None:
             raise _Refused(404, {"detail": f"Thread {thread_id!r} not found"})
-        if any(not r.done for r in await manager.backend.list_runs(thread_id)):
-            raise _Refused(409, {"detail": f"Thread {thread_id!r} is busy with another run"})
+        try:
+            queued, start = await manager.make_room(thread_id, req.multitask_strategy, entry)
+        except ThreadBusy as exc:
+            raise _Refused(409, {"detail": str(exc)}) from None
+        run = await manager.start(req, entry, thread_id, after=queued, from_checkpoint=start)
+        return run, None
     return await manager.start(req, entry, thread_id), None
 
 

@@ -46,7 +46,7 @@ from streamtap.server._records import (
     RunRecord,
     UnknownEventIdError,
 )
-from streamtap.server._runner import RunManager
+from streamtap.server._runner import RunManager, ThreadBusy
 from streamtap.server._schema import (
     RunRequest,
 )
@@ -101,10 +101,13 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
 
     # ------------------------------------------------------------------ runs
 
-    async def _admit(self, request: Request) -> tuple[RunRequest, GraphEntry, str | None]:
-        """A run request that may start: its graph known, its thread there and free."""
+    async def _admit(self, request: Request, *, wait: bool = False) -> RunRecord:
+        """Start the run a request asks for: its graph known, its thread there, the runs
+        already going on it handled by the request's multitask strategy."""
         thread_id: str | None = request.path_params.get("thread_id")
         req = self._validate(RunRequest, await self._body(request))
+        if wait and "values" not in req.modes:  # runs.wait answers the last values
+            req = req.model_copy(update={"stream_mode": [*req.modes, "values"]})
         entry = self._entry(req.assistant_id)
         if thread_id is not None:
             thread = await self.manager.ensure_thread(
@@ -116,28 +119,35 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
                     f"Thread {thread_id!r} not found; create it with POST /threads "
                     "or pass if_not_exists='create'",
                 )
-            if any(not r.done for r in await self.backend.list_runs(thread_id)):
-                raise ApiError(409, f"Thread {thread_id!r} is busy with another run")
-        return req, entry, thread_id
+        return await self._start(req, entry, thread_id)
+
+    async def _start(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
+        after: list[str] = []
+        start: str | None = None
+        if thread_id is not None:
+            try:
+                after, start = await self.manager.make_room(
+                    thread_id, req.multitask_strategy, entry
+                )
+            except ThreadBusy as exc:
+                raise ApiError(409, str(exc)) from None
+        return await self.manager.start(req, entry, thread_id, after=after, from_checkpoint=start)
 
     async def run_stream(self, request: Request) -> Any:
-        run = await self.manager.start(*await self._admit(request))
+        run = await self._admit(request)
         await self.manager.attach(run.run_id)
         return self._stream(request, run, None)
 
     async def create_run(self, request: Request) -> Response:
         """``POST /threads/{id}/runs``, ``POST /runs``: a background run; its events stay
         readable (``join_stream``) and its end awaitable (``join``)."""
-        run = await self.manager.start(*await self._admit(request))
+        run = await self._admit(request)
         return json_response(run.to_json(), headers=_run_headers(request, run))
 
     async def wait_run(self, request: Request) -> Response:
         """``POST .../runs/wait``: run to the end; answer its last ``values`` (interrupts
         included), or ``{"__error__": {...}}`` for a failed run, as the Platform does."""
-        req, entry, thread_id = await self._admit(request)
-        if "values" not in req.modes:
-            req = req.model_copy(update={"stream_mode": [*req.modes, "values"]})
-        run = await self.manager.start(req, entry, thread_id)
+        run = await self._admit(request, wait=True)
         return json_response(await self._outcome(run), headers=_run_headers(request, run))
 
     async def join_run(self, request: Request) -> Response:

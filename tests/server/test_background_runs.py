@@ -3,11 +3,14 @@ driven by the official langgraph-sdk, async and sync."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import operator
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
+from typing_extensions import TypedDict
 
 from tests.server._support import ScriptedChat, approval_graph, chat_graph
 from tests.server.conftest import HUMAN
@@ -75,7 +78,8 @@ async def test_a_busy_thread_refuses_a_second_background_run(serve: Any) -> None
     first = await client.runs.create(tid, "agent", input=HUMAN, stream_mode="messages-tuple")
     async with httpx.AsyncClient(base_url=server.url) as http:
         second = await http.post(
-            f"/threads/{tid}/runs", json={"assistant_id": "agent", "input": HUMAN}
+            f"/threads/{tid}/runs",
+            json={"assistant_id": "agent", "input": HUMAN, "multitask_strategy": "reject"},
         )
         assert second.status_code == 409
         located = await http.post("/runs", json={"assistant_id": "agent", "input": HUMAN})
@@ -125,3 +129,55 @@ async def test_an_idle_stream_gets_heartbeat_comments(serve: Any) -> None:
             async for line in response.aiter_lines():
                 lines.append(line)
     assert ": heartbeat" in lines
+
+
+class _Log(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def _counting_graph() -> Any:
+    """A slow one-node graph appending each input to a log (a reducer key)."""
+    from streamtap.graph import START, StateGraph
+
+    async def slow(state: _Log) -> _Log:
+        await asyncio.sleep(0.3)
+        return {"log": ["done"]}
+
+    return StateGraph(_Log).add_node("slow", slow).add_edge(START, "slow").compile()
+
+
+@pytest.mark.parametrize("strategy", [None, "enqueue", "interrupt", "rollback"])
+async def test_multitask_strategies_on_a_busy_thread(serve: Any, strategy: str | None) -> None:
+    server = serve({"log": _counting_graph()})
+    client = get_client(url=server.url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    first = await client.runs.create(tid, "log", input={"log": ["first"]})
+    extra = {"multitask_strategy": strategy} if strategy else {}
+    second = await client.runs.create(tid, "log", input={"log": ["second"]}, **extra)
+    await client.runs.join(tid, second["run_id"])
+    statuses = [(await client.runs.get(tid, r["run_id"]))["status"] for r in (first, second)]
+    values = (await client.threads.get_state(tid))["values"]["log"]
+    if strategy in (None, "enqueue"):  # the Platform's default: the second waits its turn
+        assert statuses == ["success", "success"]
+        assert values == ["first", "done", "second", "done"]
+    elif strategy == "interrupt":  # the first stops; what it saved stays
+        assert statuses == ["interrupted", "success"]
+        assert values == ["first", "second", "done"]
+    else:  # rollback: the second starts where the first started
+        assert statuses == ["interrupted", "success"]
+        assert values == ["second", "done"]
+
+
+async def test_rollback_keeps_what_the_thread_had_before_the_cancelled_run(serve: Any) -> None:
+    server = serve({"log": _counting_graph()})
+    client = get_client(url=server.url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, "log", input={"log": ["zero"]})
+    first = await client.runs.create(tid, "log", input={"log": ["first"]})
+    second = await client.runs.create(
+        tid, "log", input={"log": ["second"]}, multitask_strategy="rollback"
+    )
+    await client.runs.join(tid, second["run_id"])
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
+    values = (await client.threads.get_state(tid))["values"]["log"]
+    assert values == ["zero", "done", "second", "done"]

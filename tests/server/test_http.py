@@ -155,7 +155,8 @@ async def test_threads_routes_and_busy_thread(serve: Any) -> None:
         }
         async with client.stream("POST", "/threads/t-1/runs/stream", json=run) as first:
             assert first.status_code == 200
-            busy = await client.post("/threads/t-1/runs/stream", json=run)
+            reject = {**run, "multitask_strategy": "reject"}
+            busy = await client.post("/threads/t-1/runs/stream", json=reject)
             assert busy.status_code == 409
             thread = (await client.get("/threads/t-1")).json()
             assert thread["status"] == "busy"
