@@ -128,6 +128,7 @@ class _Log:
     events: list[StreamEvent] = field(default_factory=list)
     first_seq: int = 1  # seq of events[0]
     next_seq: int = 1
+    size: int = 0  # bytes of the events kept
     listeners: int = 0
     finished_at: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,19 +138,31 @@ class MemoryBackend(RunBackend):
     """One process, no dependencies: bounded per-run buffers that expire after ``ttl``.
 
     Event ids are the run's 1-based sequence numbers as strings, so ``0`` (and the
-    ``-1`` some clients send) mean "from the beginning". A run keeps at least its
-    last ``max_events_per_run`` events (trimmed in batches of an eighth of that).
+    ``-1`` some clients send) mean "from the beginning". A run keeps at most its last
+    ``max_events_per_run`` events and ``max_bytes_per_run`` bytes of them (trimmed from
+    the oldest, in batches: amortised O(1)); a reader that fell behind what was trimmed
+    gets ``EventsExpiredError`` (410). All runs' logs together stay under
+    ``max_total_bytes``: finished runs' logs are dropped first, oldest first.
     """
 
     def __init__(
-        self, *, max_events_per_run: int = 50_000, ttl: float = 600.0, max_runs: int = 10_000
+        self,
+        *,
+        max_events_per_run: int = 50_000,
+        max_bytes_per_run: int = 32 * 2**20,
+        max_total_bytes: int = 256 * 2**20,
+        ttl: float = 600.0,
+        max_runs: int = 10_000,
     ) -> None:
         super().__init__()
-        if max_events_per_run < 1 or ttl < 0 or max_runs < 1:
-            raise ValueError("max_events_per_run and max_runs must be >= 1 and ttl >= 0")
+        if min(max_events_per_run, max_bytes_per_run, max_total_bytes, max_runs) < 1 or ttl < 0:
+            raise ValueError("the limits must be >= 1 and ttl >= 0")
         self.max_events_per_run = max_events_per_run
+        self.max_bytes_per_run = max_bytes_per_run
+        self.max_total_bytes = max_total_bytes
         self.ttl = ttl
         self.max_runs = max_runs
+        self.total_bytes = 0
         self._logs: dict[str, _Log] = {}
         self._threads: dict[str, ThreadRecord] = {}
 
@@ -161,7 +174,17 @@ class MemoryBackend(RunBackend):
             if log.finished_at is not None and now - log.finished_at >= self.ttl
         ]
         for run_id in expired:
-            del self._logs[run_id]
+            self._drop(run_id)
+        if self.total_bytes > self.max_total_bytes:
+            finished = sorted(
+                (log.finished_at, run_id)
+                for run_id, log in self._logs.items()
+                if log.finished_at is not None
+            )
+            for _, run_id in finished:
+                if self.total_bytes <= self.max_total_bytes * 3 // 4:
+                    break
+                self._drop(run_id)
         if len(self._logs) >= self.max_runs:
             finished = sorted(
                 (log.finished_at, run_id)
@@ -169,7 +192,12 @@ class MemoryBackend(RunBackend):
                 if log.finished_at is not None
             )
             for _, run_id in finished[: len(self._logs) - self.max_runs + 1]:
-                del self._logs[run_id]
+                self._drop(run_id)
+
+    def _drop(self, run_id: str) -> None:
+        log = self._logs.pop(run_id, None)
+        if log is not None:
+            self.total_bytes -= log.size
 
     def _log(self, run_id: str) -> _Log:
         log = self._logs.get(run_id)
@@ -186,7 +214,7 @@ class MemoryBackend(RunBackend):
         if log is None:
             return None
         if log.finished_at is not None and time.monotonic() - log.finished_at >= self.ttl:
-            del self._logs[run_id]
+            self._drop(run_id)
             return None
         return log.run
 
@@ -204,14 +232,32 @@ class MemoryBackend(RunBackend):
         log = self._log(run_id)
         seq = log.next_seq
         log.events.append(StreamEvent(str(seq), event, data))
+        added = len(data) + len(event)
+        log.size += added
+        self.total_bytes += added
         excess = len(log.events) - self.max_events_per_run
         if excess > self.max_events_per_run // 8:  # trim in batches: amortised O(1)
-            del log.events[:excess]
-            log.first_seq += excess
+            self._trim(log, excess)
+        if log.size > self.max_bytes_per_run:  # down to 3/4 of the bound, the last kept
+            cut, size = 0, log.size
+            while size > self.max_bytes_per_run * 3 // 4 and cut < len(log.events) - 1:
+                size -= len(log.events[cut].data) + len(log.events[cut].event)
+                cut += 1
+            self._trim(log, cut)
+        if self.total_bytes > self.max_total_bytes:
+            self._evict()
         log.next_seq = seq + 1
         changed, log.changed = log.changed, asyncio.Event()
         changed.set()
         return str(seq)
+
+    def _trim(self, log: _Log, count: int) -> None:
+        """Forget the oldest ``count`` events of a log."""
+        dropped = sum(len(e.data) + len(e.event) for e in log.events[:count])
+        del log.events[:count]
+        log.first_seq += count
+        log.size -= dropped
+        self.total_bytes -= dropped
 
     async def last_event_id(self, run_id: str) -> str | None:
         log = self._log(run_id)
