@@ -147,16 +147,7 @@ def task(
 ) -> Any:
     """Make a function a task: called inside an entrypoint, a node or another task, it
     returns a future (``.result()``, or ``await`` in async code) and runs in parallel."""
-    if (retry := kwargs.pop("retry", None)) is not None:
-        warnings.warn(
-            "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
-            category=LangGraphDeprecatedSinceV05,
-            stacklevel=2,
-        )
-        if retry_policy is None:
-            retry_policy = retry
-    if kwargs:
-        raise TypeError(f"task() got unexpected keyword arguments: {sorted(kwargs)}")
+    retry_policy = _retry_policy("task", retry_policy, kwargs)
     policies: Sequence[RetryPolicy] = (
         (retry_policy,) if isinstance(retry_policy, RetryPolicy) else retry_policy or ()
     )
@@ -175,6 +166,22 @@ def task(
         )
 
     return decorator(__func_or_none__) if __func_or_none__ is not None else decorator
+
+
+def _retry_policy(owner: str, retry_policy: Any, kwargs: dict[str, Any]) -> Any:
+    """``retry_policy``, or the deprecated ``retry=`` in ``kwargs`` (with LangGraph's
+    warning); any other keyword is refused."""
+    if (retry := kwargs.pop("retry", None)) is not None:
+        warnings.warn(
+            "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
+            category=LangGraphDeprecatedSinceV05,
+            stacklevel=3,
+        )
+        if retry_policy is None:
+            retry_policy = retry
+    if kwargs:
+        raise TypeError(f"{owner}() got unexpected keyword arguments: {sorted(kwargs)}")
+    return retry_policy
 
 
 class entrypoint(Generic[R]):
@@ -204,16 +211,7 @@ class entrypoint(Generic[R]):
             )
             if context_schema is None:
                 context_schema = config_schema
-        if (retry := kwargs.pop("retry", None)) is not None:
-            warnings.warn(
-                "`retry` is deprecated and will be removed. Please use `retry_policy` instead.",
-                category=LangGraphDeprecatedSinceV05,
-                stacklevel=2,
-            )
-            if retry_policy is None:
-                retry_policy = retry
-        if kwargs:
-            raise TypeError(f"entrypoint() got unexpected keyword arguments: {sorted(kwargs)}")
+        retry_policy = _retry_policy("entrypoint", retry_policy, kwargs)
         self.checkpointer = checkpointer
         self.store = store
         self.cache = cache
