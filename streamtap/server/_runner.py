@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -213,13 +213,17 @@ class RunManager:
     async def _execute(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
         graph = entry.stateless if run.stateless else entry.stateful
         modes = req.modes
-        graph_modes = list(dict.fromkeys("messages" if m == "messages-tuple" else m for m in modes))
+        graph_modes = list(
+            dict.fromkeys(
+                "messages" if m == "messages-tuple" else m for m in modes if m != "events"
+            )
+        )
         kwargs: dict[str, Any] = {}
         if req.interrupt_before is not None:
             kwargs["interrupt_before"] = req.interrupt_before
         if req.interrupt_after is not None:
             kwargs["interrupt_after"] = req.interrupt_after
-        if req.context is not None and entry.langgraph:
+        if req.context is not None:
             kwargs["context"] = req.context
         graph_input = entry.command(req.command) if req.command is not None else req.input
         config = self._config(req, run)
@@ -227,15 +231,20 @@ class RunManager:
         status = "success"
         try:
             await self.backend.set_run_status(run.run_id, "running")
-            stream = graph.astream(
+            stream = _items(
+                graph,
                 graph_input,
                 config,
-                stream_mode=graph_modes,
+                graph_modes,
+                events="events" in modes,
                 subgraphs=req.stream_subgraphs,
-                **kwargs,
+                kwargs=kwargs,
             )
             async with aclosing(stream):
                 async for item in stream:
+                    if isinstance(item, dict):  # an astream_events event: the events mode
+                        await self.backend.publish(run.run_id, "events", dumps(item))
+                        continue
                     if req.stream_subgraphs:
                         ns, mode, payload = item
                     else:
@@ -275,6 +284,43 @@ class RunManager:
             thread = ThreadRecord(thread_id=thread_id)
             await self.backend.put_thread(thread)
         return thread
+
+
+async def _items(
+    graph: Any,
+    graph_input: Any,
+    config: dict[str, Any],
+    modes: list[str],
+    *,
+    events: bool,
+    subgraphs: bool,
+    kwargs: dict[str, Any],
+) -> AsyncGenerator[Any, None]:
+    """The graph's stream items; with the ``events`` mode, ``astream_events`` (v2) events
+    too, as the Platform frames them: the root run's own stream chunks are the stream
+    modes' items, every other event is an ``events`` event."""
+    if not events:
+        async for item in graph.astream(
+            graph_input, config, stream_mode=modes, subgraphs=subgraphs, **kwargs
+        ):
+            yield item
+        return
+    root: Any = None
+    async for event in graph.astream_events(
+        graph_input,
+        config,
+        version="v2",
+        stream_mode=modes or ["values"],
+        subgraphs=subgraphs,
+        **kwargs,
+    ):
+        if root is None:
+            root = event["run_id"]  # the first event is the graph run's start
+        if event["event"] == "on_chain_stream" and event["run_id"] == root:
+            if modes:
+                yield event["data"]["chunk"]
+        else:
+            yield event
 
 
 class ThreadBusy(Exception):

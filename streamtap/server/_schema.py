@@ -33,8 +33,9 @@ STREAM_MODES = (
     "tasks",
     "checkpoints",
     "tools",
+    "events",
 )
-"""Modes this server streams; ``events`` and ``lifecycle`` are not served (422)."""
+"""Modes this server streams; ``lifecycle`` is not served (422)."""
 
 
 class _Body(BaseModel):

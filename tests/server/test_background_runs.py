@@ -181,3 +181,37 @@ async def test_rollback_keeps_what_the_thread_had_before_the_cancelled_run(serve
     assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
     values = (await client.threads.get_state(tid))["values"]["log"]
     assert values == ["zero", "done", "second", "done"]
+
+
+@pytest.mark.parametrize("engine", ["streamtap", "langgraph"])
+async def test_copilotkits_default_modes_stream_events_beside_the_others(
+    serve: Any, engine: str
+) -> None:
+    from tests.server._support import chat_graph as st_chat
+
+    if engine == "langgraph":
+        from langgraph.graph import END, START, MessagesState, StateGraph
+
+        model = ScriptedChat(tokens=["a", "b"])
+
+        async def agent(state: MessagesState) -> dict[str, Any]:
+            return {"messages": [await model.ainvoke(state["messages"])]}
+
+        graph = StateGraph(MessagesState).add_node("agent", agent)
+        graph = graph.add_edge(START, "agent").add_edge("agent", END).compile()
+    else:
+        graph = st_chat(ScriptedChat(tokens=["a", "b"]))
+    server = serve({"agent": graph})
+    client = get_client(url=server.url, api_key=None)
+    modes = ["events", "values", "updates", "messages-tuple"]
+    parts = [p async for p in client.runs.stream(None, "agent", input=HUMAN, stream_mode=modes)]
+    kinds = {p.event for p in parts}
+    assert {"metadata", "events", "values", "updates", "messages", "end"} <= kinds
+    events = [p.data for p in parts if p.event == "events"]
+    names = [(e["event"], e["name"]) for e in events]
+    assert ("on_chat_model_stream", "ScriptedChat") in names
+    assert ("on_chain_start", "agent") in names
+    # the graph run's own stream chunks are the other modes, never "events"
+    assert not any(e["event"] == "on_chain_stream" and not e["parent_ids"] for e in events)
+    tokens = [e["data"]["chunk"]["content"] for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(tokens) == "ab"

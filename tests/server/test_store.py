@@ -78,3 +78,18 @@ async def test_bad_store_requests_are_422(serve: Any) -> None:
         assert not_a_dict.status_code == 422
         no_key = await http.get("/store/items", params={"namespace": "a"})
         assert no_key.status_code == 422
+
+
+class Ctx(TypedDict):
+    user: str
+
+
+async def test_a_runs_context_reaches_a_streamtap_graph(serve: Any) -> None:
+    def greet(state: S, runtime: Runtime[Ctx]) -> S:
+        return {"note": f"hello {runtime.context['user']}"}
+
+    graph = StateGraph(S, context_schema=Ctx).add_node("greet", greet).add_edge(START, "greet")
+    server = serve({"greet": graph.compile()})
+    client = get_client(url=server.url, api_key=None)
+    answer = await client.runs.wait(None, "greet", input={"user": "x"}, context={"user": "ada"})
+    assert answer["note"] == "hello ada"
