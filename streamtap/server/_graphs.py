@@ -168,9 +168,12 @@ class GraphEntry:
             for task_id, writes in by_task.items():
                 await saver.aput_writes(stored, writes, task_id)
 
-    async def roll_back(self, thread_id: str, run_ids: Sequence[str]) -> str | None:
+    async def roll_back(
+        self, thread_id: str, run_ids: Sequence[str], *, fork: bool = False
+    ) -> str | None:
         """Undo ``run_ids`` on the thread for the next run: the checkpoint they started from,
-        to start it there. A thread they began is emptied (all it holds is theirs)."""
+        to start it there (``fork``: copied as the thread's head at once, for a cancel with
+        ``action=rollback``). A thread they began is emptied (all it holds is theirs)."""
         config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
         found, start = False, None
         async for snap in self.stateful.aget_state_history(config):
@@ -179,6 +182,9 @@ class GraphEntry:
                 found, start = True, (parent.get("configurable") or {}).get("checkpoint_id")
         if found and start is None:
             await self.saver.adelete_thread(thread_id)
+        elif found and fork:
+            at = {"configurable": {"thread_id": thread_id, "checkpoint_id": start}}
+            await self.stateful.aupdate_state(at, None, as_node="__copy__")
         return start
 
     async def history(

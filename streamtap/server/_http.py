@@ -124,6 +124,15 @@ class ApiBase:
     # ------------------------------------------------------------------ helpers
 
     async def _body(self, request: Request) -> dict[str, Any]:
+        body = await self._raw_json(request)
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise ApiError(422, "Request body must be a JSON object", fields=["body"])
+        return body
+
+    async def _raw_json(self, request: Request) -> Any:
+        """The request's JSON body, size-capped (``None`` when empty)."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             raise ApiError(413, f"Request body is larger than {self.max_body_bytes} bytes")
@@ -136,14 +145,11 @@ class ApiBase:
             chunks.append(chunk)
         raw = b"".join(chunks)
         if not raw.strip():
-            return {}
+            return None
         try:
-            body = loads(raw)
+            return loads(raw)
         except ValueError:
             raise ApiError(422, "Request body is not valid JSON", fields=["body"]) from None
-        if not isinstance(body, dict):
-            raise ApiError(422, "Request body must be a JSON object", fields=["body"])
-        return body
 
     @staticmethod
     def _validate(model: type[_M], body: dict[str, Any]) -> _M:

@@ -199,12 +199,43 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         )
 
     async def cancel_run(self, request: Request) -> Response:
+        """Stop a run: ``action=interrupt`` (the default) keeps what it saved, ``rollback``
+        puts the thread back where the run started; ``wait=1`` answers once it stopped."""
         run = await self._run(request)
+        action = request.query_params.get("action", "interrupt")
+        if action not in ("interrupt", "rollback"):
+            raise ApiError(422, "action must be 'interrupt' or 'rollback'", fields=["action"])
+        wait = request.query_params.get("wait") in ("1", "true", "True")
         if not run.done:
             await self.manager.cancel(run.run_id)
-            if request.query_params.get("wait") in ("1", "true", "True"):
+            if wait or action == "rollback":
                 await self.manager.wait(run.run_id)
+        if action == "rollback" and not run.stateless:
+            entry = self._entry(run.graph_id)
+            await entry.roll_back(run.thread_id, [run.run_id], fork=True)
+            await self.backend.update_thread(run.thread_id, status="idle")
+        if wait:
+            return json_response((await self._run(request)).to_json())
         return Response(status_code=202)
+
+    async def create_batch(self, request: Request) -> Response:
+        """``POST /runs/batch``: several stateless background runs at once."""
+        body = await self._raw_json(request)
+        if not isinstance(body, list) or not all(isinstance(b, dict) for b in body):
+            raise ApiError(422, "The body must be a list of run objects", fields=["body"])
+        runs = []
+        for item in body:
+            req = self._validate(RunRequest, item)
+            runs.append(await self._start(req, self._entry(req.assistant_id), None))
+        return json_response([r.to_json() for r in runs])
+
+    async def crons(self, request: Request) -> Response:
+        raise ApiError(
+            501,
+            "Crons are not served: streamtap serve has no scheduler. Call POST /runs/wait "
+            "(or /threads/{thread_id}/runs/wait) from your own scheduler (cron, systemd timers, "
+            "a task queue) instead.",
+        )
 
     # ------------------------------------------------------------------ assistants
 
@@ -345,6 +376,10 @@ def create_app(
         Route("/runs", api.create_run, methods=["POST"]),
         Route("/runs/stream", api.run_stream, methods=["POST"]),
         Route("/runs/wait", api.wait_run, methods=["POST"]),
+        Route("/runs/batch", api.create_batch, methods=["POST"]),
+        Route("/runs/crons", api.crons, methods=["POST"]),
+        Route("/runs/crons/{rest:path}", api.crons, methods=["GET", "POST", "PATCH", "DELETE"]),
+        Route("/threads/{thread_id}/runs/crons", api.crons, methods=["POST"]),
         Route("/threads", api.create_thread, methods=["POST"]),
         Route("/threads/search", api.search_threads, methods=["POST"]),
         Route("/threads/{thread_id}", api.get_thread, methods=["GET"]),

@@ -215,3 +215,31 @@ async def test_copilotkits_default_modes_stream_events_beside_the_others(
     assert not any(e["event"] == "on_chain_stream" and not e["parent_ids"] for e in events)
     tokens = [e["data"]["chunk"]["content"] for e in events if e["event"] == "on_chat_model_stream"]
     assert "".join(tokens) == "ab"
+
+
+async def test_cancel_actions_batch_and_crons(serve: Any) -> None:
+    server = serve({"log": _counting_graph()})
+    client = get_client(url=server.url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, "log", input={"log": ["zero"]})
+    # interrupt: the run stops, the thread keeps what it saved (the input)
+    run = await client.runs.create(tid, "log", input={"log": ["one"]})
+    stopped = await client.runs.cancel(tid, run["run_id"], wait=True)
+    assert stopped["status"] == "interrupted"
+    assert (await client.threads.get_state(tid))["values"]["log"] == ["zero", "done", "one"]
+    # rollback: the thread is back where the run started
+    run = await client.runs.create(tid, "log", input={"log": ["two"]})
+    await asyncio.sleep(0.1)
+    await client.runs.cancel(tid, run["run_id"], wait=True, action="rollback")
+    state = await client.threads.get_state(tid)
+    assert state["values"]["log"] == ["zero", "done", "one"]
+    assert state["metadata"]["source"] == "fork"
+    batch = await client.runs.create_batch(
+        [{"assistant_id": "log", "input": {"log": [str(i)]}} for i in range(3)]
+    )
+    assert len({r["run_id"] for r in batch}) == 3
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        cron = await http.post("/runs/crons", json={"assistant_id": "log", "schedule": "* * * * *"})
+        assert cron.status_code == 501 and "scheduler" in cron.json()["detail"]
+        bad = await http.post(f"/threads/{tid}/runs/{run['run_id']}/cancel?action=explode")
+        assert bad.status_code == 422
