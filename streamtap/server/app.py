@@ -200,7 +200,8 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
 
     async def cancel_run(self, request: Request) -> Response:
         """Stop a run: ``action=interrupt`` (the default) keeps what it saved, ``rollback``
-        puts the thread back where the run started; ``wait=1`` answers once it stopped."""
+        puts the thread back where the run started; ``wait=1`` answers once it stopped
+        (202, no body, either way)."""
         run = await self._run(request)
         action = request.query_params.get("action", "interrupt")
         if action not in ("interrupt", "rollback"):
@@ -214,8 +215,6 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
             entry = self._entry(run.graph_id)
             await entry.roll_back(run.thread_id, [run.run_id], fork=True)
             await self.backend.update_thread(run.thread_id, status="idle")
-        if wait:
-            return json_response((await self._run(request)).to_json())
         return Response(status_code=202)
 
     async def create_batch(self, request: Request) -> Response:
