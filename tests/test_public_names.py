@@ -8,10 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_committed_name_table_is_current() -> None:
+    # the table is LangGraph's names at the locked release; another release (make
+    # test-oldest / test-latest) has other names, and the lock is what the docs describe
+    import importlib.metadata
+
+    data = json.loads((ROOT / "conformance/public_names.json").read_text(encoding="utf-8"))
+    installed = importlib.metadata.version("langgraph")
+    if installed != data["langgraph"]:
+        pytest.skip(f"langgraph {installed} is not the table's {data['langgraph']} (the lock's)")
     done = subprocess.run(
         [sys.executable, "conformance/public_names.py", "--check"],
         cwd=ROOT,

@@ -106,8 +106,14 @@ def test_a_subgraph_a_node_calls_is_read_with_the_parent_and_not_updated() -> No
         return ns.split(":")[0], values
 
     ours = run("streamtap")
-    assert ours == run("langgraph")
     assert ours == ("tools", {"log": ["inner"]})
+    from importlib.metadata import version
+
+    if tuple(int(p) for p in version("langgraph").split(".")[:3]) < (1, 2, 24):
+        # LangGraph releases before the locked 1.2.24 refuse this get_state ("Subgraph
+        # tools not found"); streamtap.graph follows 1.2.24
+        pytest.skip(f"langgraph {version('langgraph')} predates 1.2.24's subgraph reads")
+    assert ours == run("langgraph")
 
 
 @pytest.mark.parametrize("sub_checkpointer", [True, None])
