@@ -36,13 +36,14 @@ from streamtap.graph._saving import Saves
 from streamtap.graph._schema import run_output_keys
 from streamtap.graph._schema_models import context_jsonschema, input_model, output_model
 from streamtap.graph._spec import GraphSpec
+from streamtap.graph._stream_handlers import attach_stream_handlers, ready_callbacks
 from streamtap.graph._stream_queue import AsyncStreamQueue, SyncStreamQueue
-from streamtap.graph._tools import StreamToolCallHandler
+from streamtap.graph._stream_v3 import StreamEventsV3
 from streamtap.graph._typing import ContextT, InputT, OutputT, StateT
 from streamtap.graph._update import Superstep
 from streamtap.graph._writes import own_ns, recast_ns
 from streamtap.graph.runtime import KEY_RUNTIME, RunControl, run_runtime
-from streamtap.graph.types import Command, PregelTask, StateSnapshot, StateUpdate
+from streamtap.graph.types import PregelTask, StateSnapshot, StateUpdate
 
 __all__ = ["CompiledStateGraph"]
 
@@ -58,6 +59,7 @@ class CompiledStateGraph(
     Introspection,
     ClearCache,
     PregelCompat,
+    StreamEventsV3,
     Runnable[Any, Any],
     GraphSpec,
     Generic[StateT, ContextT, InputT, OutputT],
@@ -97,23 +99,11 @@ class CompiledStateGraph(
         shape = shaper(stream_mode, subgraphs, version, self.output_mapper, self.state_mapper)
         return config, modes, shape
 
-    def _callbacks(self, manager: Any, config: RunnableConfig) -> dict[str, Any]:
-        """Ready ``manager`` for the graph's chain run; return that run's name and id.
-
-        Outside a parent task, a parent's subgraph-less messages handler must not see us.
-        """
-        from streamtap.middleware._messages import StreamMessagesHandler
-
-        if "ls_integration" not in manager.metadata:
-            manager.add_metadata({"ls_integration": "langgraph"})
-        if KEY_TASK not in config[CONF]:
-
-            def keep(h: Any) -> bool:
-                own = isinstance(h, StreamMessagesHandler | StreamToolCallHandler)
-                return not (own and not h.subgraphs)
-
-            manager.handlers = [h for h in manager.handlers if keep(h)]
-            manager.inheritable_handlers = [h for h in manager.inheritable_handlers if keep(h)]
+    def _callbacks(
+        self, manager: Any, config: RunnableConfig, modes: frozenset[str], version: str
+    ) -> dict[str, Any]:
+        """Ready ``manager`` for the graph's chain run; return that run's name and id."""
+        ready_callbacks(manager, config, modes, version)
         return {"name": config.get("run_name") or self.get_name(), "run_id": config.get("run_id")}
 
     def _new_loop(
@@ -128,6 +118,7 @@ class CompiledStateGraph(
         interrupt_after: Sequence[str] | str | None,
         durability: Durability | None,
         output_keys: str | Sequence[str] | None = None,
+        version: str = "v1",
     ) -> StepLoop:
         """One step loop feeding ``put``; in messages mode, the token handler joins its callbacks."""
         loop = StepLoop(
@@ -142,16 +133,7 @@ class CompiledStateGraph(
             durability=durability,
             output_keys=run_output_keys(self.stream_keys, self.channels, output_keys),
         )
-        if "messages" in modes:
-            from streamtap.middleware._messages import StreamMessagesHandler
-
-            run_manager.inheritable_handlers.append(
-                StreamMessagesHandler(put, subgraphs, parent_ns=loop.ns, command_types=(Command,))
-            )
-        if "tools" in modes:  # LangGraph's undocumented mode: tool calls' lifecycle
-            run_manager.inheritable_handlers.append(
-                StreamToolCallHandler(put, subgraphs, parent_ns=loop.ns)
-            )
+        attach_stream_handlers(run_manager, put, modes, subgraphs, loop.ns, config, version)
         return loop
 
     def stream(  # type: ignore[override]
@@ -178,7 +160,9 @@ class CompiledStateGraph(
             config, stream_mode, subgraphs, version, context, control
         )
         manager = get_callback_manager_for_config(config)
-        run_manager = manager.on_chain_start(None, input, **self._callbacks(manager, config))
+        run_manager = manager.on_chain_start(
+            None, input, **self._callbacks(manager, config, modes, version)
+        )
         loop: StepLoop | None = None
         try:
             sq = SyncStreamQueue()
@@ -193,6 +177,7 @@ class CompiledStateGraph(
                 interrupt_after,
                 durability,
                 output_keys,
+                version,
             )
             yield from stream_steps(loop, sq, shape)
         except BaseException as exc:
@@ -224,7 +209,9 @@ class CompiledStateGraph(
             config, stream_mode, subgraphs, version, context, control
         )
         manager = get_async_callback_manager_for_config(config)
-        run_manager = await manager.on_chain_start(None, input, **self._callbacks(manager, config))
+        run_manager = await manager.on_chain_start(
+            None, input, **self._callbacks(manager, config, modes, version)
+        )
         loop: StepLoop | None = None
         try:
             sq = AsyncStreamQueue()
@@ -239,6 +226,7 @@ class CompiledStateGraph(
                 interrupt_after,
                 durability,
                 output_keys,
+                version,
             )
             parts = astream_steps(loop, sq, shape)
             try:

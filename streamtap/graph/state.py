@@ -335,6 +335,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         trust_checkpoints: bool = False,
         store: BaseStore | None = None,
         cache: BaseCache[Any] | None = None,
+        transformers: Sequence[Callable[[tuple[str, ...]], Any]] | None = None,
     ) -> CompiledStateGraph:
         """Freeze the graph. ``checkpointer=None`` inherits the parent's when used as a subgraph.
 
@@ -376,7 +377,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 edges_from.setdefault(start, []).append(end)
         self.compiled = True
         output_keys = self._schemas.keys(self.output_schema)
-        return CompiledStateGraph(
+        compiled = CompiledStateGraph(
             builder=self,
             nodes=nodes,
             channels=dict(self.channels),
@@ -401,3 +402,5 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             context_schema=self.context_schema,
             cache=cache,
         )
+        compiled.stream_transformers = tuple(transformers or ())
+        return compiled
