@@ -500,7 +500,7 @@ class StepLoop(CheckpointChain):
                 writes.extend(w for w in task.writes if w[0] == RESUME)
                 self._put_writes(task.id, writes)
                 self._output_writes(task, writes)
-        elif isinstance(exc, ParentCommand | StreamClosed):
+        elif isinstance(exc, ParentCommand | StreamClosed | GraphDrained):
             if self.error is None:
                 self.error = exc
         else:

@@ -12,7 +12,7 @@ ordering, errors and abort are then LangGraph's by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -20,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from streamtap.graph._config import ensure_config
 from streamtap.graph._constants import CONF, NS_SEP
 from streamtap.graph._stream_handlers import KEY_STREAM_MESSAGES_V2
+from streamtap.graph.errors import GraphDrained, GraphInterrupt
 
 if TYPE_CHECKING:
     from langgraph.stream import AsyncGraphRunStream, GraphRunStream
@@ -135,7 +136,7 @@ class StreamEventsV3:
                 **kwargs,
             )
         )
-        return GraphRunStream(parts, mux)
+        return GraphRunStream(_Parts(parts), mux)
 
     async def _astream_v3(
         self,
@@ -162,7 +163,78 @@ class StreamEventsV3:
             control=control,
             **kwargs,
         ).__aiter__()
-        return AsyncGraphRunStream(parts, mux)
+        return AsyncGraphRunStream(_AsyncParts(parts), mux)
+
+
+class _Parts:
+    """The run's parts; a drain or interrupt leaving it is also LangGraph's class.
+
+    LangGraph's transformers tell a drained or interrupted run from a failed one by
+    LangGraph's exception classes (open subgraph handles end ``drained`` /
+    ``interrupted``, not ``failed``). The error keeps its identity and streamtap class,
+    so a caller (or a parent graph) catching streamtap's still catches it.
+    """
+
+    def __init__(self, parts: Iterator[Any]) -> None:
+        self._parts = parts
+
+    def __iter__(self) -> _Parts:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._parts)
+        except Exception as exc:
+            _as_langgraphs(exc)
+            raise
+
+    def close(self) -> None:
+        close = getattr(self._parts, "close", None)
+        if close is not None:
+            close()
+
+
+class _AsyncParts:
+    """:class:`_Parts` of an async run."""
+
+    def __init__(self, parts: AsyncIterator[Any]) -> None:
+        self._parts = parts
+
+    def __aiter__(self) -> _AsyncParts:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._parts.__anext__()
+        except Exception as exc:
+            _as_langgraphs(exc)
+            raise
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._parts, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_DUAL: dict[type[BaseException], type[BaseException]] = {}
+
+
+def _as_langgraphs(exc: BaseException) -> None:
+    """Make a streamtap ``GraphDrained`` / ``GraphInterrupt`` also LangGraph's, in place."""
+    from langgraph import errors as lg
+
+    pairs: tuple[tuple[type[BaseException], type[BaseException]], ...] = (
+        (GraphDrained, lg.GraphDrained),
+        (GraphInterrupt, lg.GraphInterrupt),
+    )
+    for ours, theirs in pairs:
+        if isinstance(exc, ours) and not isinstance(exc, theirs):
+            cls: type[BaseException] = type(exc)
+            if cls not in _DUAL:
+                attrs = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+                _DUAL[cls] = type(cls.__name__, (cls, theirs), attrs)
+            exc.__class__ = _DUAL[cls]
+            return
 
 
 def _reject_invariant_kwargs(kwargs: dict[str, Any]) -> None:

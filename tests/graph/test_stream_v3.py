@@ -340,3 +340,52 @@ def test_nested_v1_messages_stream_keeps_chunks() -> None:
         out["value"]
         == "AIMessageChunk,AIMessageChunk,AIMessageChunk,AIMessageChunk,ToolMessage,AIMessage"
     )
+
+
+def test_drain_marks_open_subgraph_drained() -> None:
+    """A drain requested inside a subgraph: the handle ends ``drained``, the run raises."""
+
+    def scenario(g: Any) -> Any:
+        control = _run_control(g.name)()
+
+        def first(state: Simple) -> dict[str, Any]:
+            control.request_drain("shutdown")
+            return {"value": "1", "items": []}
+
+        sub = g.StateGraph(Simple)
+        sub.add_node("first", first)
+        sub.add_node("second", lambda s: {"value": "2", "items": []})
+        sub.add_edge(g.START, "first")
+        sub.add_edge("first", "second")
+        parent = g.StateGraph(Simple)
+        parent.add_node("sub", sub.compile())
+        parent.add_edge(g.START, "sub")
+        graph = parent.compile(checkpointer=g.InMemorySaver())
+        run = graph.stream_events({"value": "", "items": []}, THREAD, version="v3", control=control)
+        log = []
+        try:
+            for event in run:
+                data = event["params"]["data"]
+                log.append(
+                    (event["method"], data.get("event") if event["method"] == "lifecycle" else None)
+                )
+        except Exception as exc:  # the projections re-raise the run's error
+            log.append(("raised", type(exc).__name__))
+        return log
+
+    assert both(scenario) == [
+        ("values", None),
+        ("values", None),
+        ("lifecycle", "started"),
+        ("values", None),
+        ("lifecycle", "drained"),
+        ("raised", "GraphDrained"),
+    ]
+
+
+def _run_control(name: str) -> Any:
+    if name == LG:
+        from langgraph.runtime import RunControl
+    else:
+        from streamtap.graph.runtime import RunControl
+    return RunControl
