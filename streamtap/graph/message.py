@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import warnings
 from functools import partial
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import (
@@ -18,6 +18,7 @@ from langchain_core.messages import (
     convert_to_openai_messages,
     message_chunk_to_message,
 )
+from typing_extensions import TypedDict
 
 from streamtap.graph._constants import CONF, KEY_TASK
 from streamtap.graph._runtime import get_config
