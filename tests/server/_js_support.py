@@ -7,6 +7,7 @@ prefixes ``st_`` and ``lg_``, so one server answers both and the JS scripts take
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -136,6 +137,13 @@ def js_graphs(engine: str) -> dict[str, Any]:
         assert isinstance(result, ToolMessage)
         return {"messages": [asked, result]}
 
+    calls = itertools.count(1)
+
+    async def count(state: MessagesState) -> dict[str, Any]:
+        """Answers "Answer number N", N counting this graph's calls, token by token."""
+        numbered = ScriptedChat(tokens=["Answer ", "number ", str(next(calls))], delay=0.15)
+        return {"messages": [await numbered.ainvoke(state["messages"])]}
+
     def single(name: str, fn: Any) -> Any:
         builder = StateGraph(MessagesState)
         builder.add_node(name, fn)
@@ -158,6 +166,7 @@ def js_graphs(engine: str) -> dict[str, Any]:
         "agent": single("agent", agent).compile(),
         "slow": single("agent", slow_agent).compile(),
         "paced": single("paced", paced).compile(),
+        "count": single("agent", count).compile(),
         "nested": nested.compile(),
         "approve": approval.compile(),
         "tools": single("tools", call_tool).compile(),
