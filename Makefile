@@ -56,11 +56,14 @@ profiles: $(STAMP)
 	  langchain-groq langchain-deepseek langchain-openrouter
 	PYTHONPATH=.tools/profiles $(PY) scripts/refresh_profiles.py
 
-# Chromium (browser tests), redis-server (Redis Streams backend) and postgresql (the throw-away
-# server of tests/_postgres.py; initdb is in /usr/lib/postgresql/*/bin) come from Debian.
+# Chromium (browser tests), redis-server (Redis Streams backend), postgresql (the throw-away
+# server of tests/_postgres.py; initdb is in /usr/lib/postgresql/*/bin) and nodejs + npm (the
+# JS client tests: tests/js, `npm ci` from its lock; they need node >= 20, which Debian 13 has)
+# come from Debian.
 # Best effort: without them (no root, no apt) those tests skip with a stated reason.
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 \
 		|| missing="$$missing postgresql"; \

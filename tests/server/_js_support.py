@@ -32,9 +32,22 @@ PROGRESS = [50, 100]
 INNER_TOKENS = ["in", "ner"]
 
 
+def _node_major() -> int:
+    if NODE is None:
+        return 0
+    version = subprocess.run([NODE, "--version"], capture_output=True, text=True, timeout=30)
+    return int(version.stdout.strip().lstrip("v").split(".")[0] or 0)
+
+
+NODE_MAJOR = _node_major()
+
+
 def needs_node() -> pytest.MarkDecorator:
+    if NODE is None or NPM is None:
+        return pytest.mark.skip(reason="node/npm not installed (Debian packages: nodejs npm)")
     return pytest.mark.skipif(
-        NODE is None or NPM is None, reason="node/npm not installed (Debian packages: nodejs npm)"
+        NODE_MAJOR < 20,
+        reason=f"node {NODE_MAJOR} is too old: @langchain/langgraph-sdk's dependencies need >= 20",
     )
 
 
