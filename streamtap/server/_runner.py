@@ -26,6 +26,7 @@ from langchain_core.messages import (
 )
 
 from streamtap.accumulate import Accumulator
+from streamtap.server._assistants_store import AssistantStore, MemoryAssistantStore
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._records import RunRecord, ThreadRecord
 from streamtap.server._schema import RunRequest
@@ -47,9 +48,17 @@ class RunManager:
         *,
         disconnect_grace: float,
         secrets: tuple[str, ...] = (),
+        assistants: AssistantStore | None = None,
     ) -> None:
         self.backend = backend
         self.graphs = graphs
+        #: the system assistants (one per graph) and those clients create: in this
+        #: process unless a shared store is given
+        self.assistants = (
+            assistants
+            if assistants is not None
+            else MemoryAssistantStore.serving((g.graph_id, g.assistant_id) for g in graphs.values())
+        )
         self.disconnect_grace = disconnect_grace
         #: what the server masks in every error text it sends (the API token)
         self.secrets = secrets

@@ -20,6 +20,7 @@ __all__ = [
     "RunRequest",
     "ThreadCreate",
     "ThreadSearch",
+    "check_config",
     "validation_details",
 ]
 
@@ -36,6 +37,18 @@ STREAM_MODES = (
     "events",
 )
 """Modes this server streams; ``lifecycle`` is not served (422)."""
+
+
+def check_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``config`` as the Platform's schema has it (runs' and assistants' alike)."""
+    if value is None:
+        return None
+    if not isinstance(value.get("configurable", {}), Mapping):
+        raise ValueError("config.configurable must be an object")
+    limit = value.get("recursion_limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ValueError("config.recursion_limit must be a positive integer")
+    return value
 
 
 class _Body(BaseModel):
@@ -90,16 +103,7 @@ class RunRequest(_Body):
     @field_validator("config")
     @classmethod
     def _config_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        if not isinstance(value.get("configurable", {}), Mapping):
-            raise ValueError("config.configurable must be an object")
-        limit = value.get("recursion_limit")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise ValueError("config.recursion_limit must be a positive integer")
-        return value
+        return check_config(value)
 
     @model_validator(mode="after")
     def _input_or_command(self) -> RunRequest:

@@ -7,7 +7,8 @@ Routes (the subset of the Platform API that streaming clients use):
 - ``GET /threads/{thread_id}/runs/{run_id}``, ``POST .../cancel``, ``GET /threads/{thread_id}/runs``
 - ``POST /threads``, ``POST /threads/search``, ``GET|DELETE /threads/{thread_id}``,
   ``GET /threads/{thread_id}/state``, ``GET|POST /threads/{thread_id}/history``
-- ``POST /assistants/search``, ``GET /assistants/{assistant_id}``, ``GET /ok``, ``GET /info``
+- ``POST /assistants``, ``POST /assistants/search|count``, ``GET|PATCH|DELETE
+  /assistants/{assistant_id}``, ``POST .../versions|latest``, ``GET /ok``, ``GET /info``
 - ``GET /ws``: the same runs over a WebSocket
 - ``GET /``: the chat page (``/static/...`` its assets)
 """
@@ -108,7 +109,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         req = self._validate(RunRequest, await self._body(request))
         if wait and "values" not in req.modes:  # runs.wait answers the last values
             req = req.model_copy(update={"stream_mode": [*req.modes, "values"]})
-        entry = self._entry(req.assistant_id)
+        req, entry = await self.run_assistant(req)  # its config / context under the run's
         if thread_id is not None:
             thread = await self.manager.ensure_thread(
                 thread_id, create=req.if_not_exists == "create"
@@ -225,7 +226,8 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         runs = []
         for item in body:
             req = self._validate(RunRequest, item)
-            runs.append(await self._start(req, self._entry(req.assistant_id), None))
+            req, entry = await self.run_assistant(req)
+            runs.append(await self._start(req, entry, None))
         return json_response([r.to_json() for r in runs])
 
     async def crons(self, request: Request) -> Response:
@@ -366,8 +368,14 @@ def create_app(
         Route("/store/items/search", api.search_items, methods=["POST"]),
         Route("/store/namespaces", api.list_namespaces, methods=["POST"]),
         Route("/info", api.info),
+        Route("/assistants", api.create_assistant, methods=["POST"]),
         Route("/assistants/search", api.search_assistants, methods=["POST"]),
-        Route("/assistants/{assistant_id}", api.get_assistant),
+        Route("/assistants/count", api.count_assistants, methods=["POST"]),
+        Route("/assistants/{assistant_id}", api.get_assistant, methods=["GET"]),
+        Route("/assistants/{assistant_id}", api.update_assistant, methods=["PATCH"]),
+        Route("/assistants/{assistant_id}", api.delete_assistant, methods=["DELETE"]),
+        Route("/assistants/{assistant_id}/versions", api.assistant_versions, methods=["POST"]),
+        Route("/assistants/{assistant_id}/latest", api.set_latest_version, methods=["POST"]),
         Route("/assistants/{assistant_id}/graph", api.assistant_graph),
         Route("/assistants/{assistant_id}/schemas", api.assistant_schemas),
         Route("/assistants/{assistant_id}/subgraphs", api.assistant_subgraphs),
