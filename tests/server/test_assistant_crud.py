@@ -5,6 +5,7 @@ see its config and context under their own, on a streamtap.graph and a LangGraph
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -408,3 +409,23 @@ async def test_delete_forgets_an_assistant_and_optionally_its_threads(
     assert [a["graph_id"] for a in await client.assistants.search()] == ["agent"]
     assert (await _astatus(lambda: client.runs.wait(None, "other", input={})))[0] == 404
     assert (await _astatus(lambda: client.assistants.get_schemas("other")))[0] == 404
+
+
+async def test_deleting_an_assistant_cancels_its_runs(serve: Callable[..., LiveServer]) -> None:
+    from streamtap.graph import START, StateGraph
+
+    async def slow(state: S) -> S:
+        await asyncio.sleep(30)
+        return {"topic": "done"}
+
+    graph = StateGraph(S).add_node("slow", slow).add_edge(START, "slow").compile()
+    server = serve({"slow": graph})
+    client = get_client(url=server.url, api_key=None)
+    made = await client.assistants.create("slow")
+    tid = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(tid, made["assistant_id"], input={"topic": "t"})
+    while (await client.runs.get(tid, run["run_id"]))["status"] == "pending":
+        await asyncio.sleep(0.01)
+    await client.assistants.delete(made["assistant_id"])
+    await asyncio.wait_for(client.runs.join(tid, run["run_id"]), 10)
+    assert (await client.runs.get(tid, run["run_id"]))["status"] == "interrupted"
