@@ -9,18 +9,27 @@ from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from streamtap.server._auth import AUTH_SCOPE_KEY, AuthGate, AuthRefused, filter_matches
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._records import ThreadRecord
 from streamtap.server._runner import RunManager
 from streamtap.server._schema import validation_details
 from streamtap.server._serde import dumps, loads
-from streamtap.server._ws import Pending
 
-__all__ = ["ApiBase", "ApiError", "ClosingResponse", "TokenGuard", "json_response", "token_ok"]
+__all__ = [
+    "ApiBase",
+    "ApiError",
+    "AuthRefused",
+    "ClosingResponse",
+    "Pending",
+    "TokenGuard",
+    "json_response",
+    "token_ok",
+]
 
 _PUBLIC_PATHS = ("/", "/ok", "/favicon.ico")
 _M = TypeVar("_M", bound=BaseModel)
@@ -100,6 +109,15 @@ class ClosingResponse:
                 await self.on_close()
 
 
+class Pending:
+    """Sockets accepted but not yet past their first frame (unauthenticated, unbounded
+    otherwise): a cap, so idle sockets cannot exhaust the server."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+
 class ApiBase:
     """What every route module reads: the run manager, its backend and the limits."""
 
@@ -112,6 +130,7 @@ class ApiBase:
         api_token: str | None,
         first_frame_timeout: float = 10.0,
         max_pending_sockets: int = 100,
+        auth: AuthGate | None = None,
     ) -> None:
         self.manager = manager
         self.backend = manager.backend
@@ -120,6 +139,7 @@ class ApiBase:
         self.api_token = api_token
         self.pending_sockets = Pending(max_pending_sockets)
         self.first_frame_timeout = first_frame_timeout
+        self.auth = auth
 
     # ------------------------------------------------------------------ helpers
 
@@ -171,6 +191,32 @@ class ApiBase:
     async def _thread(self, thread_id: str) -> ThreadRecord:
         thread = await self.backend.get_thread(thread_id)
         if thread is None:
+            raise ApiError(404, f"Thread {thread_id!r} not found; create it with POST /threads")
+        return thread
+
+    async def _authorize(
+        self, request: HTTPConnection, resource: str, action: str, value: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The custom auth handler's verdict on ``value`` (which it may edit): ``None``
+        when all is allowed (or there is no custom auth), else the filter reads must pass."""
+        if self.auth is None:
+            return None
+        return await self.auth.authorize(request.scope[AUTH_SCOPE_KEY], resource, action, value)
+
+    async def _owned_thread(
+        self,
+        request: HTTPConnection,
+        thread_id: str,
+        action: str = "read",
+        value: dict[str, Any] | None = None,
+    ) -> ThreadRecord:
+        """The thread, if the caller may ``action`` it: one the auth filter hides answers
+        404 exactly as a missing one does, so ids of others' threads reveal nothing."""
+        filters = await self._authorize(
+            request, "threads", action, value if value is not None else {"thread_id": thread_id}
+        )
+        thread = await self._thread(thread_id)
+        if filters and not filter_matches(thread.metadata, filters):
             raise ApiError(404, f"Thread {thread_id!r} not found; create it with POST /threads")
         return thread
 

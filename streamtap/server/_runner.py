@@ -287,10 +287,14 @@ class RunManager:
             run.run_id, END_EVENT, dumps({"run_id": run.run_id, "status": status})
         )
 
-    async def ensure_thread(self, thread_id: str, *, create: bool) -> ThreadRecord | None:
+    async def ensure_thread(
+        self, thread_id: str, *, create: bool, metadata: dict[str, Any] | None = None
+    ) -> ThreadRecord | None:
+        """The thread, created when ``create`` (with the run's ``metadata``, as the
+        Platform does: an auth handler's owner stamp lands on the new thread)."""
         thread = await self.backend.get_thread(thread_id)
         if thread is None and create:
-            thread = ThreadRecord(thread_id=thread_id)
+            thread = ThreadRecord(thread_id=thread_id, metadata=dict(metadata or {}))
             await self.backend.put_thread(thread)
         return thread
 

@@ -68,14 +68,42 @@ class StoreRoutes(ApiBase):
 
     store: Any
 
+    async def _store_event(
+        self, request: Request, action: str, value: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The custom auth handler's look at a store call: it may refuse it or rewrite
+        its ``namespace`` (the Platform's way to give each user their own); filters are
+        for searches only."""
+        await self._authorize(request, "store", action, self._as_tuple(value))
+        return self._edited_namespace(value)
+
+    @staticmethod
+    def _as_tuple(value: dict[str, Any]) -> dict[str, Any]:
+        """Namespaces reach handlers as tuples, as on the Platform."""
+        if value.get("namespace") is not None:
+            value["namespace"] = tuple(value["namespace"])
+        return value
+
+    @staticmethod
+    def _edited_namespace(value: dict[str, Any]) -> dict[str, Any]:
+        labels = value.get("namespace")
+        if labels is not None:
+            if not isinstance(labels, list | tuple) or not all(isinstance(x, str) for x in labels):
+                raise ApiError(
+                    500, "The auth handler left a namespace that is not a list of labels"
+                )
+            value["namespace"] = list(labels)
+        return value
+
     async def put_item(self, request: Request) -> Response:
         body = self._validate(_Put, await self._body(request))
+        value = await self._store_event(request, "put", body.model_dump())
         kwargs: dict[str, Any] = {}
-        if body.index is not None:
-            kwargs["index"] = body.index
-        if body.ttl is not None:
-            kwargs["ttl"] = body.ttl
-        await self.store.aput(_labels(body.namespace), body.key, body.value, **kwargs)
+        if value["index"] is not None:
+            kwargs["index"] = value["index"]
+        if value["ttl"] is not None:
+            kwargs["ttl"] = value["ttl"]
+        await self.store.aput(_labels(value["namespace"]), value["key"], value["value"], **kwargs)
         return Response(status_code=204)
 
     async def get_item(self, request: Request) -> Response:
@@ -83,41 +111,66 @@ class StoreRoutes(ApiBase):
         key = request.query_params.get("key")
         if not key:
             raise ApiError(422, "Give the item's key", fields=["key"])
-        labels = _labels(namespace.split(".")) if namespace else ()
         refresh = request.query_params.get("refresh_ttl")
-        kwargs = {"refresh_ttl": refresh in ("true", "True", "1")} if refresh is not None else {}
-        item = await self.store.aget(labels, key, **kwargs)
+        value = await self._store_event(
+            request,
+            "get",
+            {
+                "namespace": namespace.split(".") if namespace else [],
+                "key": key,
+                "refresh_ttl": refresh in ("true", "True", "1") if refresh is not None else None,
+            },
+        )
+        labels = _labels(value["namespace"]) if value["namespace"] else ()
+        kwargs = {"refresh_ttl": value["refresh_ttl"]} if value["refresh_ttl"] is not None else {}
+        item = await self.store.aget(labels, value["key"], **kwargs)
         if item is None:
             raise ApiError(404, f"No item {key!r} in namespace {list(labels)}")
         return json_response(_item_json(item))
 
     async def delete_item(self, request: Request) -> Response:
         body = self._validate(_Key, await self._body(request))
-        await self.store.adelete(_labels(body.namespace), body.key)
+        value = await self._store_event(request, "delete", body.model_dump())
+        await self.store.adelete(_labels(value["namespace"]), value["key"])
         return Response(status_code=204)
 
     async def search_items(self, request: Request) -> Response:
         body = self._validate(_Search, await self._body(request))
+        value = body.model_dump()
+        value["namespace"] = value.pop("namespace_prefix")
+        filters = await self._authorize(request, "store", "search", self._as_tuple(value))
+        value = self._edited_namespace(value)
+        wanted = dict(value["filter"] or {})
+        for key, must in (filters or {}).items():  # the auth filter narrows the client's
+            if key in wanted and wanted[key] != must:
+                return json_response({"items": []})
+            wanted[key] = must
         kwargs: dict[str, Any] = {}
-        if body.refresh_ttl is not None:
-            kwargs["refresh_ttl"] = body.refresh_ttl
+        if value["refresh_ttl"] is not None:
+            kwargs["refresh_ttl"] = value["refresh_ttl"]
         items = await self.store.asearch(
-            tuple(body.namespace_prefix),
-            query=body.query,
-            filter=body.filter,
-            limit=body.limit,
-            offset=body.offset,
+            tuple(value["namespace"]),
+            query=value["query"],
+            filter=wanted or None,
+            limit=value["limit"],
+            offset=value["offset"],
             **kwargs,
         )
         return json_response({"items": [_item_json(i) for i in items]})
 
     async def list_namespaces(self, request: Request) -> Response:
         body = self._validate(_Namespaces, await self._body(request))
+        value = body.model_dump()
+        value["namespace"] = value.pop("prefix")
+        value = await self._store_event(request, "list_namespaces", value)
+        for labels in (value["namespace"], value["suffix"]):
+            if labels:
+                _labels(labels)
         found = await self.store.alist_namespaces(
-            prefix=tuple(body.prefix) if body.prefix else None,
-            suffix=tuple(body.suffix) if body.suffix else None,
-            max_depth=body.max_depth,
-            limit=body.limit,
-            offset=body.offset,
+            prefix=tuple(value["namespace"]) if value["namespace"] else None,
+            suffix=tuple(value["suffix"]) if value["suffix"] else None,
+            max_depth=value["max_depth"],
+            limit=value["limit"],
+            offset=value["offset"],
         )
         return json_response({"namespaces": [list(ns) for ns in found]})

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from streamtap.server._auth import filter_matches
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._records import ThreadRecord
@@ -39,30 +40,44 @@ class ThreadRoutes(ApiBase):
 
     async def create_thread(self, request: Request) -> Response:
         spec = self._validate(ThreadCreate, await self._body(request))
+        value: dict[str, Any] = {
+            "thread_id": spec.thread_id,
+            "metadata": dict(spec.metadata or {}),
+            "if_exists": spec.if_exists,
+        }
+        filters = await self._authorize(request, "threads", "create", value)
         if spec.thread_id is not None:
             existing = await self.backend.get_thread(spec.thread_id)
             if existing is not None:
-                if spec.if_exists == "do_nothing":
+                if spec.if_exists == "do_nothing" and filter_matches(existing.metadata, filters):
                     return json_response(existing.to_json())
                 raise ApiError(409, f"Thread {spec.thread_id!r} already exists")
         thread = ThreadRecord(
-            thread_id=spec.thread_id or str(uuid.uuid4()), metadata=spec.metadata or {}
+            thread_id=spec.thread_id or str(uuid.uuid4()), metadata=value["metadata"] or {}
         )
         await self.backend.put_thread(thread)
         return json_response(thread.to_json())
 
     async def search_threads(self, request: Request) -> Response:
         spec = self._validate(ThreadSearch, await self._body(request))
+        value = {
+            "metadata": spec.metadata or {},
+            "status": spec.status,
+            "limit": spec.limit,
+            "offset": spec.offset,
+        }
+        filters = await self._authorize(request, "threads", "search", value)
         found = [
             t
             for t in await self.backend.list_threads()
-            if (spec.status is None or t.status == spec.status)
+            if filter_matches(t.metadata, filters)
+            and (spec.status is None or t.status == spec.status)
             and all(t.metadata.get(k) == v for k, v in (spec.metadata or {}).items())
         ]
         return json_response([t.to_json() for t in found[spec.offset : spec.offset + spec.limit]])
 
     async def get_thread(self, request: Request) -> Response:
-        thread = await self._thread(request.path_params["thread_id"])
+        thread = await self._owned_thread(request, request.path_params["thread_id"])
         entry = self._thread_graph(thread)
         if entry is None:
             return json_response(thread.to_json())
@@ -72,15 +87,17 @@ class ThreadRoutes(ApiBase):
         return json_response(thread.to_json(values=state["values"], interrupts=interrupts))
 
     async def delete_thread(self, request: Request) -> Response:
-        thread = await self._thread(request.path_params["thread_id"])
+        thread = await self._owned_thread(request, request.path_params["thread_id"], "delete")
         for entry in self.manager.graphs.values():
             with contextlib.suppress(Exception):
                 entry.delete_thread(thread.thread_id)
         await self.backend.delete_thread(thread.thread_id)
         return Response(status_code=204)
 
-    async def _graph_of(self, thread_id: str) -> tuple[ThreadRecord, GraphEntry]:
-        thread = await self._thread(thread_id)
+    async def _graph_of(
+        self, request: Request, action: str = "read"
+    ) -> tuple[ThreadRecord, GraphEntry]:
+        thread = await self._owned_thread(request, request.path_params["thread_id"], action)
         entry = self._thread_graph(thread)
         if entry is None:
             raise ApiError(
@@ -92,7 +109,7 @@ class ThreadRoutes(ApiBase):
         return thread, entry
 
     async def thread_state(self, request: Request) -> Response:
-        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        thread, entry = await self._graph_of(request)
         subgraphs = request.query_params.get("subgraphs") in ("1", "true", "True")
         secrets = self.manager.secrets
         checkpoint_id = request.path_params.get("checkpoint_id")
@@ -106,7 +123,7 @@ class ThreadRoutes(ApiBase):
 
     async def thread_state_at(self, request: Request) -> Response:
         """``POST /threads/{id}/state/checkpoint``: the state at a ``checkpoint`` object."""
-        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        thread, entry = await self._graph_of(request)
         body = self._validate(_StateAt, await self._body(request))
         state = await entry.state_at(
             thread.thread_id,
@@ -119,7 +136,7 @@ class ThreadRoutes(ApiBase):
     async def update_thread_state(self, request: Request) -> Response:
         """``POST /threads/{id}/state``: the SDK's ``update_state`` (``as_node``, at a
         ``checkpoint``); answers the new checkpoint."""
-        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        thread, entry = await self._graph_of(request, "update")
         body = self._validate(_StateUpdate, await self._body(request))
         if any(not r.done for r in await self.backend.list_runs(thread.thread_id)):
             raise ApiError(409, f"Thread {thread.thread_id!r} is busy with a run")
@@ -136,9 +153,14 @@ class ThreadRoutes(ApiBase):
 
     async def copy_thread(self, request: Request) -> Response:
         """``POST /threads/{id}/copy``: a new thread with the same metadata and history."""
-        thread, entry = await self._graph_of(request.path_params["thread_id"])
+        thread, entry = await self._graph_of(request)
+        value: dict[str, Any] = {
+            "thread_id": str(uuid.uuid4()),
+            "metadata": dict(thread.metadata),
+        }
+        await self._authorize(request, "threads", "create", value)
         copy = ThreadRecord(
-            thread_id=str(uuid.uuid4()), metadata=dict(thread.metadata), status=thread.status
+            thread_id=value["thread_id"], metadata=value["metadata"], status=thread.status
         )
         await entry.copy_thread(thread.thread_id, copy.thread_id)
         await self.backend.put_thread(copy)
@@ -146,16 +168,18 @@ class ThreadRoutes(ApiBase):
 
     async def patch_thread(self, request: Request) -> Response:
         """``PATCH /threads/{id}``: ``metadata`` merged into the thread's."""
-        thread = await self._thread(request.path_params["thread_id"])
         body = self._validate(_Patch, await self._body(request))
-        merged = {**thread.metadata, **(body.metadata or {})}
+        thread_id = request.path_params["thread_id"]
+        value = {"thread_id": thread_id, "metadata": dict(body.metadata or {})}
+        thread = await self._owned_thread(request, thread_id, "update", value)
+        merged = {**thread.metadata, **(value["metadata"] or {})}
         updated = await self.backend.update_thread(thread.thread_id, metadata=merged)
         return json_response((updated or thread).to_json())
 
     async def thread_history(self, request: Request) -> Response:
         """``POST`` (body) or ``GET`` (query ``limit`` / ``before``) the thread's states,
         newest first: what ``useStream`` loads to show a thread and branch from it."""
-        thread = await self._thread(request.path_params["thread_id"])
+        thread = await self._owned_thread(request, request.path_params["thread_id"])
         entry = self._thread_graph(thread)
         if request.method == "GET":
             params = dict(request.query_params)

@@ -20,25 +20,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from pydantic import ValidationError
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from streamtap.server._auth import AuthRefused
+from streamtap.server._http import ApiError, Pending
 from streamtap.server._records import EventsExpiredError, RunRecord, UnknownEventIdError
-from streamtap.server._runner import RunManager, ThreadBusy
+from streamtap.server._runner import RunManager
 from streamtap.server._schema import RunRequest, validation_details
 from streamtap.server._serde import dumps, loads
 
 __all__ = ["websocket_run"]
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("detail", ""))
-        self.status = status
-        self.body = body
 
 
 def _frame(event_id: str | None, event: str, data: bytes) -> str:
@@ -46,17 +42,30 @@ def _frame(event_id: str | None, event: str, data: bytes) -> str:
     return (head + b',"data":' + data + b"}").decode()
 
 
-async def _open(first: dict[str, Any], manager: RunManager) -> tuple[RunRecord, str | None]:
+class RunDoor(Protocol):
+    """How a socket gets its run: the same admission the HTTP routes use (graph, thread,
+    custom auth, multitask strategy), so the two transports cannot drift apart."""
+
+    async def launch(
+        self, conn: HTTPConnection, req: RunRequest, thread_id: str | None
+    ) -> RunRecord: ...
+
+    async def readable_run(
+        self, conn: HTTPConnection, run_id: str, thread_id: str | None
+    ) -> RunRecord: ...
+
+    async def identify(self, conn: HTTPConnection, authorization: str | None) -> None: ...
+
+
+async def _open(
+    websocket: WebSocket, first: dict[str, Any], manager: RunManager, door: RunDoor
+) -> tuple[RunRecord, str | None]:
     """Start or join the run the first frame asks for; returns it and the read cursor."""
     thread_id = first.get("thread_id")
     if thread_id is not None and not isinstance(thread_id, str):
-        raise _Refused(422, {"detail": "thread_id must be a string", "fields": ["thread_id"]})
+        raise ApiError(422, "thread_id must be a string", fields=["thread_id"])
     if "run_id" in first and "assistant_id" not in first:
-        run = await manager.backend.get_run(str(first["run_id"]))
-        if run is None or (thread_id is not None and run.thread_id != thread_id):
-            raise _Refused(
-                404, {"detail": "Run not found (unknown id, or its events have expired)"}
-            )
+        run = await door.readable_run(websocket, str(first["run_id"]), thread_id)
         last = first.get("last_event_id")
         after = str(last) if last is not None else None
         if after is None and not run.stream_resumable:
@@ -64,37 +73,16 @@ async def _open(first: dict[str, Any], manager: RunManager) -> tuple[RunRecord, 
         try:
             await manager.backend.check_cursor(run.run_id, after)
         except UnknownEventIdError as exc:
-            raise _Refused(400, {"detail": str(exc)}) from None
+            raise ApiError(400, str(exc)) from None
         except EventsExpiredError as exc:
-            raise _Refused(410, {"detail": str(exc)}) from None
+            raise ApiError(410, str(exc)) from None
         return run, after
+    first.pop("thread_id", None)
     try:
         req = RunRequest.model_validate(first)
     except ValidationError as exc:
-        raise _Refused(422, validation_details(exc)) from None
-    entry = manager.resolve(req.assistant_id)
-    if entry is None:
-        raise _Refused(404, {"detail": f"Assistant {req.assistant_id!r} not found"})
-    if thread_id is not None:
-        thread = await manager.ensure_thread(thread_id, create=req.if_not_exists == "create")
-        if thread is None:
-            raise _Refused(404, {"detail": f"Thread {thread_id!r} not found"})
-        try:
-            queued, start = await manager.make_room(thread_id, req.multitask_strategy, entry)
-        except ThreadBusy as exc:
-            raise _Refused(409, {"detail": str(exc)}) from None
-        run = await manager.start(req, entry, thread_id, after=queued, from_checkpoint=start)
-        return run, None
-    return await manager.start(req, entry, thread_id), None
-
-
-class Pending:
-    """Sockets accepted but not yet past their first frame (unauthenticated, unbounded
-    otherwise): a cap, so idle sockets cannot exhaust the server."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
+        raise ApiError(422, **validation_details(exc)) from None
+    return await door.launch(websocket, req, thread_id), None
 
 
 async def websocket_run(
@@ -104,6 +92,7 @@ async def websocket_run(
     api_token: str | None,
     max_message_bytes: int,
     token_ok: Callable[[str | None, str | None, str | None], bool],
+    door: RunDoor,
     first_frame_timeout: float = 10.0,
     pending: Pending | None = None,
 ) -> None:
@@ -124,24 +113,21 @@ async def websocket_run(
         pending.count -= 1
     try:
         if len(text.encode()) > max_message_bytes:
-            raise _Refused(413, {"detail": f"Message is larger than {max_message_bytes} bytes"})
+            raise ApiError(413, f"Message is larger than {max_message_bytes} bytes")
         try:
             first = loads(text)
         except ValueError:
-            raise _Refused(
-                422, {"detail": "First frame is not valid JSON", "fields": ["body"]}
-            ) from None
+            raise ApiError(422, "First frame is not valid JSON", fields=["body"]) from None
         if not isinstance(first, dict):
-            raise _Refused(422, {"detail": "First frame must be a JSON object", "fields": ["body"]})
+            raise ApiError(422, "First frame must be a JSON object", fields=["body"])
         auth = websocket.headers.get("authorization") or first.pop("authorization", None)
         if auth is not None and not isinstance(auth, str):
-            raise _Refused(
-                422, {"detail": "authorization must be a string", "fields": ["authorization"]}
-            )
+            raise ApiError(422, "authorization must be a string", fields=["authorization"])
         if not token_ok(api_token, auth, websocket.headers.get("x-api-key")):
-            raise _Refused(401, {"detail": "Missing or invalid token"})
-        run, after = await _open(first, manager)
-    except _Refused as refused:
+            raise ApiError(401, "Missing or invalid token")
+        await door.identify(websocket, auth)
+        run, after = await _open(websocket, first, manager, door)
+    except (ApiError, AuthRefused) as refused:
         await websocket.send_text(_frame(None, "error", dumps(refused.body)))
         await websocket.close(code=4000 + refused.status)
         return

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -33,6 +33,13 @@ from starlette.websockets import WebSocket
 
 from streamtap.graph.checkpoint.serde import UnsafeCheckpointError
 from streamtap.server._assistants_api import AssistantRoutes
+from streamtap.server._auth import (
+    AUTH_SCOPE_KEY,
+    AuthGate,
+    AuthMiddleware,
+    AuthRefused,
+    filter_matches,
+)
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._guard import RequestGuard
 from streamtap.server._http import (
@@ -67,11 +74,36 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
     """Route handlers; one instance per app (runs, assistants, sockets; threads in
     ``ThreadRoutes``)."""
 
-    async def _run(self, request: Request) -> RunRecord:
-        run = await self.backend.get_run(request.path_params["run_id"])
-        if run is None or run.thread_id != request.path_params["thread_id"]:
-            raise ApiError(404, "Run not found (unknown id, or its events have expired)")
+    async def _run(self, request: Request, action: str = "read") -> RunRecord:
+        params = request.path_params
+        return await self.readable_run(request, params["run_id"], params["thread_id"], action)
+
+    async def readable_run(
+        self, conn: HTTPConnection, run_id: str, thread_id: str | None, action: str = "read"
+    ) -> RunRecord:
+        """The run, if the caller may ``action`` it (custom auth: its thread's filter, or
+        for a stateless run its own metadata); hidden ones answer as missing ones."""
+        run = await self.backend.get_run(run_id)
+        missing = ApiError(404, "Run not found (unknown id, or its events have expired)")
+        if run is None or (thread_id is not None and run.thread_id != thread_id):
+            raise missing
+        if self.auth is not None:
+            value = {"thread_id": None if run.stateless else run.thread_id, "run_id": run_id}
+            filters = await self._authorize(conn, "threads", action, value)
+            owner = run.metadata
+            if not run.stateless:
+                thread = await self.backend.get_thread(run.thread_id)
+                owner = thread.metadata if thread is not None else {}
+            if filters and not filter_matches(owner, filters):
+                raise missing
         return run
+
+    async def identify(self, conn: HTTPConnection, authorization: str | None) -> None:
+        """A socket's custom-auth identity, from its headers or its first frame."""
+        if self.auth is not None:
+            conn.scope[AUTH_SCOPE_KEY] = await self.auth.authenticate(
+                conn.scope, authorization=authorization
+            )
 
     def _stream(self, request: Request, run: RunRecord, after: str | None) -> Any:
         """SSE of the run's log after ``after``, with the Platform's run headers."""
@@ -109,10 +141,20 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         req = self._validate(RunRequest, await self._body(request))
         if wait and "values" not in req.modes:  # runs.wait answers the last values
             req = req.model_copy(update={"stream_mode": [*req.modes, "values"]})
+        return await self.launch(request, req, thread_id)
+
+    async def launch(
+        self, conn: HTTPConnection, req: RunRequest, thread_id: str | None
+    ) -> RunRecord:
+        """Admit a run (HTTP or WebSocket alike): its graph known, the caller allowed
+        (custom auth may stamp its metadata and hides others' threads), its thread there,
+        the runs already going on it handled by the request's multitask strategy."""
         req, entry = await self.run_assistant(req)  # its config / context under the run's
+        if self.auth is not None:
+            req = await self._authorize_run(conn, req, thread_id)
         if thread_id is not None:
             thread = await self.manager.ensure_thread(
-                thread_id, create=req.if_not_exists == "create"
+                thread_id, create=req.if_not_exists == "create", metadata=req.metadata
             )
             if thread is None:
                 raise ApiError(
@@ -121,6 +163,39 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
                     "or pass if_not_exists='create'",
                 )
         return await self._start(req, entry, thread_id)
+
+    async def _authorize_run(
+        self, conn: HTTPConnection, req: RunRequest, thread_id: str | None
+    ) -> RunRequest:
+        """``threads:create_run`` as the Platform asks it; the user then rides in the
+        run's ``configurable`` (``langgraph_auth_user``...), where ``runtime.server_info``
+        and nodes read it. A client cannot set those keys: they are overwritten."""
+        value: dict[str, Any] = {
+            "thread_id": thread_id,
+            "assistant_id": req.assistant_id,
+            "run_id": None,
+            "status": "pending",
+            "metadata": dict(req.metadata or {}),
+            "prevent_insert_if_inflight": True,
+            "multitask_strategy": req.multitask_strategy or "enqueue",
+            "if_not_exists": req.if_not_exists or "reject",
+            "after_seconds": None,
+            "kwargs": req.model_dump(include={"input", "command", "config", "context"}),
+        }
+        filters = await self._authorize(conn, "threads", "create_run", value)
+        if thread_id is not None and filters:
+            existing = await self.backend.get_thread(thread_id)
+            if existing is not None and not filter_matches(existing.metadata, filters):
+                raise ApiError(404, f"Thread {thread_id!r} not found; create it with POST /threads")
+        who = conn.scope[AUTH_SCOPE_KEY]
+        config = dict(req.config or {})
+        config["configurable"] = {
+            **(config.get("configurable") or {}),
+            "langgraph_auth_user": who,
+            "langgraph_auth_user_id": who.identity,
+            "langgraph_auth_permissions": list(who.permissions),
+        }
+        return req.model_copy(update={"metadata": value["metadata"], "config": config})
 
     async def _start(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
         after: list[str] = []
@@ -194,7 +269,9 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         return json_response((await self._run(request)).to_json())
 
     async def list_runs(self, request: Request) -> Response:
-        runs = await self.backend.list_runs(request.path_params["thread_id"])
+        thread_id = request.path_params["thread_id"]
+        await self._owned_thread(request, thread_id, "search", {"thread_id": thread_id})
+        runs = await self.backend.list_runs(thread_id)
         return json_response(
             [r.to_json() for r in sorted(runs, key=lambda r: r.created_at, reverse=True)]
         )
@@ -203,7 +280,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         """Stop a run: ``action=interrupt`` (the default) keeps what it saved, ``rollback``
         puts the thread back where the run started; ``wait=1`` answers once it stopped
         (202, no body, either way)."""
-        run = await self._run(request)
+        run = await self._run(request, "update")
         action = request.query_params.get("action", "interrupt")
         if action not in ("interrupt", "rollback"):
             raise ApiError(422, "action must be 'interrupt' or 'rollback'", fields=["action"])
@@ -225,9 +302,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
             raise ApiError(422, "The body must be a list of run objects", fields=["body"])
         runs = []
         for item in body:
-            req = self._validate(RunRequest, item)
-            req, entry = await self.run_assistant(req)
-            runs.append(await self._start(req, entry, None))
+            runs.append(await self.launch(request, self._validate(RunRequest, item), None))
         return json_response([r.to_json() for r in runs])
 
     async def crons(self, request: Request) -> Response:
@@ -260,6 +335,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
             api_token=self.api_token,
             max_message_bytes=self.max_body_bytes,
             token_ok=token_ok,
+            door=self,
             pending=self.pending_sockets,
             first_frame_timeout=self.first_frame_timeout,
         )
@@ -275,6 +351,11 @@ def _run_headers(request: Request, run: RunRecord) -> dict[str, str]:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return json_response(exc.body, exc.status)
+
+
+async def _auth_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthRefused)
+    return json_response({"detail": exc.detail}, exc.status, exc.headers or None)
 
 
 async def _unsafe_checkpoint(request: Request, exc: Exception) -> Response:
@@ -303,6 +384,7 @@ def create_app(
     chat_page: bool = True,
     ws_first_frame_timeout: float = 10.0,
     max_pending_sockets: int = 100,
+    auth: Any | None = None,
 ) -> Starlette:
     r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
@@ -319,6 +401,11 @@ def create_app(
     Without ``api_token`` the server answers only loopback ``Host`` names (plus
     ``allowed_hosts``) and browser ``Origin``\ s of its own pages (plus ``cors_origins``);
     a POST body must be JSON either way (``_guard``).
+
+    ``auth`` takes LangGraph's custom auth object (``langgraph_sdk.Auth``) as
+    ``langgraph.json``'s ``"auth"`` would: its ``@auth.authenticate`` names the user of
+    every request, its ``@auth.on...`` handlers allow, stamp and filter threads, runs and
+    store items per user (``_auth``). It replaces ``api_token``; give one or the other.
     """
     if not graphs:
         raise ValueError("create_app needs at least one graph: create_app({'agent': graph})")
@@ -327,6 +414,12 @@ def create_app(
             raise ValueError(f"graph id {name!r} must be a non-empty string without '/'")
     if api_token is not None and len(api_token) < 8:
         raise ValueError("api_token must be at least 8 characters")
+    if auth is not None and api_token is not None:
+        raise ValueError(
+            "Give api_token (one shared token) or auth (a langgraph_sdk.Auth), not both: "
+            "an Auth object's @auth.authenticate can check the token itself"
+        )
+    gate = AuthGate(auth) if auth is not None else None
     if max_body_bytes < 1 or disconnect_grace < 0 or ping_interval < 0:
         raise ValueError("max_body_bytes must be >= 1, disconnect_grace and ping_interval >= 0")
     if store is None:
@@ -348,6 +441,7 @@ def create_app(
         api_token=api_token,
         first_frame_timeout=ws_first_frame_timeout,
         max_pending_sockets=max_pending_sockets,
+        auth=gate,
     )
 
     @contextlib.asynccontextmanager
@@ -413,12 +507,14 @@ def create_app(
     middleware = [
         Middleware(
             RequestGuard,
-            open_server=api_token is None,
+            open_server=api_token is None and auth is None,
             allowed_hosts=allowed_hosts,
             cors_origins=cors_origins,
         ),
         Middleware(TokenGuard, api_token=api_token),
     ]
+    if gate is not None:
+        middleware.append(Middleware(AuthMiddleware, gate=gate, public_paths=_PUBLIC_PATHS))
     if cors_origins:
         middleware.insert(
             1,
@@ -438,6 +534,7 @@ def create_app(
             ApiError: _api_error,
             HTTPException: _http_error,
             UnsafeCheckpointError: _unsafe_checkpoint,
+            AuthRefused: _auth_refused,
         },
     )
     api.store = store

@@ -118,11 +118,6 @@ def test_assistants_graph_schemas_and_subgraphs(got: dict[str, Any], graphs: Any
     assert result["missing"] == {"status": 404, "name": "Error"}
 
 
-@pytest.mark.xfail(
-    reason="POST /assistants/search ignores graph_id (streamtap/server/_assistants_api.py, "
-    "being rebuilt with assistant create/update/versions); LangGraph's server filters",
-    strict=False,
-)
 def test_assistants_search_filters_by_graph_id(got: dict[str, Any]) -> None:
     assert _ok(got, "assistants")["filtered"] == [f"{got['engine']}_nested"]
 
