@@ -43,12 +43,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=5.0,
         help="seconds a run waits for a dropped client to resume before it is cancelled",
     )
+    parser.add_argument(
+        "--auth",
+        metavar="module:attr",
+        default=None,
+        help='a langgraph_sdk.Auth object: per-user auth, as langgraph.json\'s "auth"',
+    )
     parser.add_argument("--no-chat-page", action="store_true", help="serve the API only")
     parser.set_defaults(func=_serve)
 
 
-def load_graphs(target: str) -> dict[str, Any]:
-    """Import ``module:attr`` and turn it into ``{graph_id: compiled graph}``."""
+def _import_attr(target: str) -> tuple[str, Any]:
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise SystemExit(f"streamtap serve: expected module:attr, got {target!r}")
@@ -62,6 +67,25 @@ def load_graphs(target: str) -> dict[str, Any]:
         obj = getattr(module, attr)
     except AttributeError:
         raise SystemExit(f"streamtap serve: {module_name!r} has no attribute {attr!r}") from None
+    return attr, obj
+
+
+def load_auth(target: str) -> Any:
+    """Import ``module:attr`` naming a ``langgraph_sdk.Auth`` (``--auth``)."""
+    from langgraph_sdk import Auth
+
+    _, obj = _import_attr(target)
+    if not isinstance(obj, Auth):
+        raise SystemExit(
+            f"streamtap serve: --auth {target} is a {type(obj).__name__}; expected a "
+            "langgraph_sdk.Auth object (auth = Auth(), with @auth.authenticate)"
+        )
+    return obj
+
+
+def load_graphs(target: str) -> dict[str, Any]:
+    """Import ``module:attr`` and turn it into ``{graph_id: compiled graph}``."""
+    attr, obj = _import_attr(target)
     if callable(obj) and not hasattr(obj, "astream"):
         obj = obj()
     if isinstance(obj, Mapping):
@@ -91,9 +115,17 @@ def _serve(args: argparse.Namespace) -> int:
         from streamtap.server.redis import RedisBackend
 
         backend = RedisBackend(args.redis_url)
+    auth = load_auth(args.auth) if args.auth else None
+    token = os.environ.get("STREAMTAP_API_TOKEN") or None
+    if auth is not None and token is not None:
+        raise SystemExit(
+            "streamtap serve: give STREAMTAP_API_TOKEN or --auth, not both (an Auth object's "
+            "@auth.authenticate can check the token itself)"
+        )
     app = create_app(
         graphs,
-        api_token=os.environ.get("STREAMTAP_API_TOKEN") or None,
+        api_token=token,
+        auth=auth,
         cors_origins=args.cors_origin,
         allowed_hosts=args.allow_host,
         backend=backend,

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from langgraph_sdk import Auth
 
 from streamtap.cli import build_parser
-from streamtap.cli.serve import load_graphs
+from streamtap.cli.serve import load_auth, load_graphs
 from tests.server._support import ScriptedChat, chat_graph
 
 
@@ -22,6 +23,7 @@ def module() -> Iterator[types.ModuleType]:
     mod.graphs = {"a": graph, "b": graph}  # type: ignore[attr-defined]
     mod.make = lambda: {"made": graph}  # type: ignore[attr-defined]
     mod.nothing = 42  # type: ignore[attr-defined]
+    mod.auth = Auth()  # type: ignore[attr-defined]
     sys.modules[mod.__name__] = mod
     yield mod
     del sys.modules[mod.__name__]
@@ -82,3 +84,13 @@ def test_the_server_package_holds_no_demo_code() -> None:
 
     assert importlib.util.find_spec("streamtap.server.demo") is None
     assert callable(run_web_demo)
+
+
+def test_auth_loads_a_langgraph_auth_object(module: Any) -> None:
+    args = build_parser().parse_args(["serve", "m:g", "--auth", f"{module.__name__}:auth"])
+    assert load_auth(args.auth) is module.auth
+    assert build_parser().parse_args(["serve", "m:g"]).auth is None
+    with pytest.raises(SystemExit, match=r"expected a langgraph_sdk\.Auth object"):
+        load_auth(f"{module.__name__}:nothing")
+    with pytest.raises(SystemExit, match="has no attribute"):
+        load_auth(f"{module.__name__}:missing")
