@@ -190,7 +190,11 @@ def test_stop_cancels_the_run(serve: Any, open_page: Callable[[str], Page]) -> N
     seen = page.tab.evaluate("window.__seen")
     assert 20 < len(seen[-1]) < 1000  # stopped part-way through 500 "x " tokens
     assert set(seen[-1]) == {"x", " "}
-    # the page falls back to the thread's state: the cancelled node wrote nothing
+    # the page falls back to the thread's state (a history fetch after the stop, which a
+    # loaded machine may finish after 'idle'): the cancelled node wrote nothing
+    page.tab.wait_for_function(
+        "document.querySelectorAll('#messages li').length === 1", timeout=15_000
+    )
     assert page.messages() == [("human", "go on")]
     tid = page.thread_id
     deadline = time.monotonic() + 10
