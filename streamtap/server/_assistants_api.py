@@ -14,17 +14,20 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from streamtap.server._assistants_store import (
+    Assistant,
     AssistantExists,
     contains,
     inherit,
     new_assistant,
 )
+from streamtap.server._auth import AuthRefused, filter_matches
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._http import ApiBase, ApiError, json_response
+from streamtap.server._records import ThreadRecord
 from streamtap.server._schema import RunRequest, check_config
 
 __all__ = ["AssistantRoutes"]
@@ -191,9 +194,23 @@ class AssistantRoutes(ApiBase):
         entry = self.manager.graphs.get(assistant_id)
         return entry.assistant_id if entry is not None else assistant_id
 
-    async def _assistant(self, assistant_id: str) -> dict[str, Any]:
-        found = await self.manager.assistants.get(self._assistant_key(assistant_id))
-        if found is None:
+    async def _assistant(
+        self,
+        assistant_id: str,
+        conn: HTTPConnection | None = None,
+        action: str = "read",
+        value: dict[str, Any] | None = None,
+    ) -> Assistant:
+        """The assistant, if the caller may ``action`` it: with custom auth, the
+        ``assistants`` handler decides, and one its filter hides answers 404 exactly as a
+        missing one does (langgraph-api's rule)."""
+        key = self._assistant_key(assistant_id)
+        filters = None
+        if conn is not None:
+            asked = value if value is not None else {"assistant_id": key}
+            filters = await self._authorize(conn, "assistants", action, asked)
+        found = await self.manager.assistants.get(key)
+        if found is None or not filter_matches(found["metadata"], filters):
             raise ApiError(
                 404,
                 f"Assistant {assistant_id!r} not found; create one with POST /assistants, "
@@ -210,14 +227,20 @@ class AssistantRoutes(ApiBase):
         return entry
 
     async def _assistant_graph(self, request: Request) -> tuple[dict[str, Any], GraphEntry]:
-        found = await self._assistant(request.path_params["assistant_id"])
+        found = await self._assistant(request.path_params["assistant_id"], request)
         return found, self._graph(found["graph_id"])
 
-    async def run_assistant(self, req: RunRequest) -> tuple[RunRequest, GraphEntry]:
+    async def run_assistant(
+        self, req: RunRequest, conn: HTTPConnection | None = None
+    ) -> tuple[RunRequest, GraphEntry]:
         """What a run with ``req.assistant_id`` runs: the assistant's graph, with its
         ``config`` / ``context`` under the run's own (langgraph-api's merge); the entry
-        carries the assistant's id, so the run and its thread record it."""
+        carries the assistant's id, so the run and its thread record it. With custom
+        auth, a created assistant the caller may not read is not found (langgraph-api
+        checks ``assistants:read`` for every assistant but the system ones)."""
         found = await self._assistant(req.assistant_id)
+        if conn is not None and found["metadata"].get("created_by") != "system":
+            found = await self._assistant(req.assistant_id, conn)
         entry = self._graph(found["graph_id"])
         config, context = inherit(found, req.config, req.context)
         req = req.model_copy(update={"config": config, "context": context})
@@ -230,17 +253,31 @@ class AssistantRoutes(ApiBase):
 
     async def create_assistant(self, request: Request) -> Response:
         spec = self._validate(AssistantCreate, await self._body(request))
+        aid = spec.assistant_id or str(uuid.uuid4())
+        value: dict[str, Any] = {
+            "assistant_id": aid,
+            "graph_id": spec.graph_id,
+            "config": spec.config or {},
+            "context": spec.context or {},
+            "metadata": dict(spec.metadata or {}),
+            "if_exists": spec.if_exists or "raise",
+            "name": spec.name or "Untitled",
+        }
+        filters = await self._authorize(request, "assistants", "create", value)
         self._graph(spec.graph_id)
         config, context = _reconcile(spec.config, spec.context)
         assistant = new_assistant(
-            assistant_id=spec.assistant_id,
+            assistant_id=aid,
             graph_id=spec.graph_id,
             config=config,
             context=context,
-            metadata=spec.metadata or {},
+            metadata=value["metadata"] or {},  # as the handler left it (an owner stamp)
             name=spec.name,
             description=spec.description,
         )
+        existing = await self.manager.assistants.get(aid) if filters else None
+        if existing is not None and not filter_matches(existing["metadata"], filters):
+            raise ApiError(409, f"Assistant {aid} already exists")  # someone else's
         try:
             made = await self.manager.assistants.create(
                 assistant, if_exists=spec.if_exists or "raise"
@@ -254,14 +291,25 @@ class AssistantRoutes(ApiBase):
         return json_response(made)
 
     async def get_assistant(self, request: Request) -> Response:
-        return json_response(await self._assistant(request.path_params["assistant_id"]))
+        return json_response(await self._assistant(request.path_params["assistant_id"], request))
 
     async def update_assistant(self, request: Request) -> Response:
         """``PATCH``: a new version (the latest); what the body leaves out is kept,
         ``metadata`` is merged in."""
         spec = self._validate(AssistantPatch, await self._body(request))
         key = self._assistant_key(request.path_params["assistant_id"])
-        await self._assistant(key)
+        value: dict[str, Any] = {
+            "assistant_id": key,
+            "graph_id": spec.graph_id,
+            "config": spec.config or {},
+            "context": spec.context or {},
+            "metadata": dict(spec.metadata or {}),
+            "name": spec.name,
+            "version": None,
+        }
+        await self._assistant(key, request, "update", value)
+        if spec.metadata is not None or value["metadata"]:
+            spec = spec.model_copy(update={"metadata": value["metadata"]})
         if spec.graph_id is not None:
             self._graph(spec.graph_id)
         config, context = _reconcile(spec.config, spec.context)
@@ -275,14 +323,19 @@ class AssistantRoutes(ApiBase):
         """Forget the assistant and its versions, cancel its runs going on threads and,
         with ``delete_threads=true``, delete the threads it ran on. A system assistant
         may be deleted too (langgraph-api's rule); it is back at the next start."""
-        found = await self._assistant(request.path_params["assistant_id"])
+        key = self._assistant_key(request.path_params["assistant_id"])
+        found = await self._assistant(key, request, "delete", {"assistant_id": key})
         aid = found["assistant_id"]
         purge = request.query_params.get("delete_threads", "").lower() in ("true", "1")
         for thread in await self.backend.list_threads():
             for run in await self.backend.list_runs(thread.thread_id):
                 if run.assistant_id == aid and not run.done:
                     await self.manager.cancel(run.run_id)
-            if purge and thread.metadata.get("assistant_id") == aid:
+            if (
+                purge
+                and thread.metadata.get("assistant_id") == aid
+                and await self._may_delete(request, thread)
+            ):
                 for entry in self.manager.graphs.values():
                     with contextlib.suppress(Exception):
                         entry.delete_thread(thread.thread_id)
@@ -290,15 +343,21 @@ class AssistantRoutes(ApiBase):
         await self.manager.assistants.delete(aid)
         return Response(status_code=204)
 
+    async def _may_delete(self, request: Request, thread: ThreadRecord) -> bool:
+        """A thread the cascade of ``delete_threads`` may take: langgraph-api deletes each
+        as the caller and skips those the ``threads:delete`` handler refuses or hides."""
+        try:
+            value = {"thread_id": thread.thread_id}
+            filters = await self._authorize(request, "threads", "delete", value)
+        except AuthRefused:
+            return False
+        return filter_matches(thread.metadata, filters)
+
     async def search_assistants(self, request: Request) -> Response:
         """Newest first by default (``created_at``); ``X-Pagination-Next`` / ``-Total``
         headers as langgraph-api's, which the SDK's ``response_format="object"`` reads."""
         spec = self._validate(AssistantSearch, await self._body(request))
-        if spec.graph_id is not None:
-            self._graph(spec.graph_id)
-        found = await self.manager.assistants.search(
-            graph_id=spec.graph_id, name=spec.name, metadata=spec.metadata
-        )
+        found = await self._found(request, spec, spec.limit, spec.offset)
         field = spec.sort_by or "created_at"
         found.sort(key=_sort_key(field), reverse=spec.sort_order != "asc")
         page = found[spec.offset : spec.offset + spec.limit]
@@ -315,20 +374,38 @@ class AssistantRoutes(ApiBase):
 
     async def count_assistants(self, request: Request) -> Response:
         spec = self._validate(AssistantCount, await self._body(request))
+        return json_response(len(await self._found(request, spec, 0, 0)))
+
+    async def _found(
+        self, request: Request, spec: AssistantCount, limit: int, offset: int
+    ) -> list[Assistant]:
+        """Search and count alike: the store's matches the ``assistants:search`` filter
+        passes (the handler may also narrow the client's own ``metadata``)."""
+        value: dict[str, Any] = {
+            "graph_id": spec.graph_id,
+            "metadata": dict(spec.metadata or {}),
+            "limit": limit,
+            "offset": offset,
+        }
+        filters = await self._authorize(request, "assistants", "search", value)
         if spec.graph_id is not None:
             self._graph(spec.graph_id)
         found = await self.manager.assistants.search(
-            graph_id=spec.graph_id, name=spec.name, metadata=spec.metadata
+            graph_id=spec.graph_id, name=spec.name, metadata=value["metadata"] or None
         )
-        return json_response(len(found))
+        return [a for a in found if filter_matches(a["metadata"], filters)]
 
     async def assistant_versions(self, request: Request) -> Response:
         """Newest version first; 404 when none matches, as langgraph-api answers."""
         spec = self._validate(VersionSearch, await self._body(request))
         key = self._assistant_key(request.path_params["assistant_id"])
+        filters = await self._authorize(request, "assistants", "read", {"assistant_id": key})
         versions = await self.manager.assistants.versions(key) or []
         versions = [
-            v for v in versions if not spec.metadata or contains(v["metadata"], spec.metadata)
+            v
+            for v in versions
+            if (not spec.metadata or contains(v["metadata"], spec.metadata))
+            and filter_matches(v["metadata"], filters)
         ]
         versions.sort(key=lambda v: v["version"], reverse=True)
         page = versions[spec.offset : spec.offset + spec.limit]
@@ -339,7 +416,9 @@ class AssistantRoutes(ApiBase):
     async def set_latest_version(self, request: Request) -> Response:
         """``POST .../latest``: the assistant is that version again (no new version)."""
         spec = self._validate(VersionChange, await self._body(request))
-        found = await self._assistant(request.path_params["assistant_id"])
+        key = self._assistant_key(request.path_params["assistant_id"])
+        value = {"assistant_id": key, "version": spec.version}
+        found = await self._assistant(key, request, "update", value)
         aid = found["assistant_id"]
         chosen = await self.manager.assistants.set_latest(aid, spec.version)
         if chosen is None:

@@ -149,7 +149,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         """Admit a run (HTTP or WebSocket alike): its graph known, the caller allowed
         (custom auth may stamp its metadata and hides others' threads), its thread there,
         the runs already going on it handled by the request's multitask strategy."""
-        req, entry = await self.run_assistant(req)  # its config / context under the run's
+        req, entry = await self.run_assistant(req, conn)  # its config / context under the run's
         if self.auth is not None:
             req = await self._authorize_run(conn, req, thread_id)
         if thread_id is not None:

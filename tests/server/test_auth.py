@@ -311,3 +311,102 @@ def test_bad_auth_configurations_are_refused_when_the_app_is_made() -> None:
         create_app(graphs, auth=odd)
     with pytest.raises(TypeError, match=r"langgraph_sdk\.Auth"):
         create_app(graphs, auth=object())
+
+
+# --- assistants ------------------------------------------------------------------------------
+async def test_assistants_are_owned_and_hidden_from_other_users(serve: Any) -> None:
+    """The global handler covers ``assistants`` too (langgraph-api's precedence): a created
+    assistant is stamped and only its owner reads, changes, runs or deletes it; the served
+    graphs' system assistants stay runnable by everyone."""
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["hi"]))}, auth=owner_auth())
+    ada, bob = _client(server, "tok-ada-123"), _client(server, "tok-bob-456")
+    made = await ada.assistants.create("agent", name="mine", metadata={"team": "x"})
+    aid = made["assistant_id"]
+    assert made["metadata"] == {"team": "x", "owner": "ada"}
+    assert (await ada.assistants.get(aid))["name"] == "mine"
+    assert [a["assistant_id"] for a in await ada.assistants.search()] == [aid]
+    assert await ada.assistants.count() == 1
+    assert await bob.assistants.search() == [] and await bob.assistants.count() == 0
+
+    hidden = [
+        lambda: bob.assistants.get(aid),
+        lambda: bob.assistants.update(aid, name="taken"),
+        lambda: bob.assistants.get_versions(aid),
+        lambda: bob.assistants.set_latest(aid, 1),
+        lambda: bob.assistants.get_graph(aid),
+        lambda: bob.assistants.get_schemas(aid),
+        lambda: bob.assistants.delete(aid),
+        lambda: bob.runs.wait(None, aid, input=HUMAN),
+    ]
+    for call in hidden:
+        with pytest.raises(httpx.HTTPStatusError) as exc:
+            await call()
+        assert _status(exc) == 404
+    # someone else's id is taken, whatever if_exists says
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        await bob.assistants.create("agent", assistant_id=aid, if_exists="do_nothing")
+    assert _status(exc) == 409
+
+    assert (await ada.assistants.update(aid, name="renamed"))["version"] == 2
+    assert [v["version"] for v in await ada.assistants.get_versions(aid)] == [2, 1]
+    out = await ada.runs.wait(None, aid, input=HUMAN)
+    assert out["messages"][-1]["content"] == "hi"
+    # the system assistant needs no read permission (langgraph-api skips the check)
+    assert (await bob.runs.wait(None, "agent", input=HUMAN))["messages"][-1]["content"] == "hi"
+    await ada.assistants.delete(aid)
+    assert await ada.assistants.count() == 0
+
+    # bob's threads:delete handler refuses: deleting his assistant with delete_threads keeps
+    # the thread he ran on it, as langgraph-api's cascade skips what the caller may not delete
+    his = await bob.assistants.create("agent")
+    kept = await bob.threads.create()
+    await bob.runs.wait(kept["thread_id"], his["assistant_id"], input=HUMAN)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        gone = await http.delete(
+            f"/assistants/{his['assistant_id']}",
+            params={"delete_threads": "true"},
+            headers={"Authorization": "Bearer tok-bob-456"},
+        )
+    assert gone.status_code == 204
+    assert await bob.assistants.count() == 0
+    assert (await bob.threads.get(kept["thread_id"]))["metadata"]["assistant_id"] == (
+        his["assistant_id"]
+    )
+
+
+async def test_assistant_handlers_are_the_most_specific_and_cascades_take_owned_threads(
+    serve: Any,
+) -> None:
+    auth = owner_auth()
+
+    @auth.on.assistants.create
+    async def members_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+        if ctx.user.identity != "ada":
+            raise Auth.exceptions.HTTPException(status_code=403, detail="ask ada")
+        value["metadata"] = {**value["metadata"], "owner": ctx.user.identity, "made": "here"}
+        return None
+
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["hi"]))}, auth=auth)
+    ada, bob = _client(server, "tok-ada-123"), _client(server, "tok-bob-456")
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        await bob.assistants.create("agent")
+    assert (_status(exc), exc.value.response.json()) == (403, {"detail": "ask ada"})
+    made = await ada.assistants.create("agent", metadata={})
+    assert made["metadata"] == {"owner": "ada", "made": "here"}
+
+    # the cascade takes the threads the caller may delete
+    kept = await ada.threads.create()
+    await ada.runs.wait(kept["thread_id"], made["assistant_id"], input=HUMAN)
+    assert (await ada.threads.get(kept["thread_id"]))["metadata"]["assistant_id"] == (
+        made["assistant_id"]
+    )
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        gone = await http.delete(
+            f"/assistants/{made['assistant_id']}",
+            params={"delete_threads": "true"},
+            headers={"Authorization": "Bearer tok-ada-123"},
+        )
+    assert gone.status_code == 204
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        await ada.threads.get(kept["thread_id"])
+    assert _status(exc) == 404  # ada may delete her threads: it went with the assistant
