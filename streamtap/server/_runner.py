@@ -264,7 +264,8 @@ class RunManager:
             status = "interrupted"
         except Exception as exc:
             status = "error"
-            log.warning("run %s failed: %s", run.run_id, type(exc).__name__)
+            # with its traceback, masked on the way out (``_logs``): operators need both
+            log.warning("run %s failed: %s", run.run_id, type(exc).__name__, exc_info=exc)
             await self.backend.publish(
                 run.run_id, "error", dumps(error_payload(exc, *self.secrets))
             )

@@ -49,6 +49,7 @@ from streamtap.server._http import (
     json_response,
     token_ok,
 )
+from streamtap.server._logs import mask_logs
 from streamtap.server._records import (
     EventsExpiredError,
     RunRecord,
@@ -426,6 +427,7 @@ def create_app(
         from langgraph.store.memory import InMemoryStore
 
         store = InMemoryStore()
+    mask_logs((api_token,) if api_token else ())
     entries = {name: GraphEntry(name, graph, checkpointer, store) for name, graph in graphs.items()}
     runs = backend if backend is not None else MemoryBackend()
     manager = RunManager(
