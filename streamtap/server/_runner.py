@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Iterator, Sequence
@@ -28,6 +29,8 @@ from langchain_core.messages import (
 from streamtap.accumulate import Accumulator
 from streamtap.server._assistants_store import AssistantStore, MemoryAssistantStore
 from streamtap.server._graphs import GraphEntry
+from streamtap.server._lifecycle import MODE as LIFECYCLE
+from streamtap.server._lifecycle import with_lifecycle
 from streamtap.server._records import RunRecord, ThreadRecord
 from streamtap.server._schema import RunRequest
 from streamtap.server._serde import dumps, error_payload
@@ -224,7 +227,9 @@ class RunManager:
         modes = req.modes
         graph_modes = list(
             dict.fromkeys(
-                "messages" if m == "messages-tuple" else m for m in modes if m != "events"
+                "messages" if m == "messages-tuple" else m
+                for m in modes
+                if m not in ("events", LIFECYCLE)
             )
         )
         kwargs: dict[str, Any] = {}
@@ -240,15 +245,13 @@ class RunManager:
         status = "success"
         try:
             await self.backend.set_run_status(run.run_id, "running")
-            stream = _items(
-                graph,
-                graph_input,
-                config,
-                graph_modes,
-                events="events" in modes,
-                subgraphs=req.stream_subgraphs,
-                kwargs=kwargs,
+            open_stream = functools.partial(
+                _items, graph, graph_input, config, events="events" in modes, kwargs=kwargs
             )
+            if LIFECYCLE in modes:  # LangGraph's transformer, fed with modes of its own
+                stream = with_lifecycle(open_stream, graph_modes, subgraphs=req.stream_subgraphs)
+            else:
+                stream = open_stream(graph_modes, subgraphs=req.stream_subgraphs)
             async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, dict):  # an astream_events event: the events mode

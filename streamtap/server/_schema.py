@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streamtap.server._lifecycle import available as lifecycle_available
+
 __all__ = [
     "STREAM_MODES",
     "CommandSpec",
@@ -35,8 +37,9 @@ STREAM_MODES = (
     "checkpoints",
     "tools",
     "events",
+    "lifecycle",
 )
-"""Modes this server streams; ``lifecycle`` is not served (422)."""
+"""Modes this server streams (``lifecycle`` needs the ``langgraph`` package: ``_lifecycle``)."""
 
 
 def check_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,6 +100,10 @@ class RunRequest(_Body):
             where = "the mode" if isinstance(value, str) else f"item(s) {unknown}"
             raise ValueError(
                 f"{where} is not a supported stream mode; this server streams {list(STREAM_MODES)}"
+            )
+        if "lifecycle" in modes and not lifecycle_available():
+            raise ValueError(
+                "the lifecycle mode needs the langgraph package (>= 1.2) installed on the server"
             )
         return value
 

@@ -147,6 +147,9 @@ const scenarios = {
     if (sdkName === "sdk1") {
       out.tools = await collect(client.runs.stream(null, g("tools"), { input: HUMAN, streamMode: "tools" }));
     }
+    out.lifecycle = await collect(
+      client.runs.stream(null, g("nested"), { input: HUMAN, streamMode: ["lifecycle"] }),
+    );
     return out;
   },
 

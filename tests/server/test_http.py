@@ -29,7 +29,6 @@ def url(serve: Any, model: ScriptedChat) -> str:
     [
         ({"input": HUMAN}, "assistant_id"),
         ({"assistant_id": "agent", "stream_mode": ["values", "bogus"]}, "stream_mode"),
-        ({"assistant_id": "agent", "stream_mode": "lifecycle"}, "stream_mode"),
         ({"assistant_id": "agent", "stream_subgraphs": "sometimes"}, "stream_subgraphs"),
         ({"assistant_id": "agent", "on_disconnect": "explode"}, "on_disconnect"),
         ({"assistant_id": "agent", "config": {"recursion_limit": 0}}, "config"),

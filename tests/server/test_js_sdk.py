@@ -292,6 +292,24 @@ def test_stream_tools_mode(got: dict[str, Any]) -> None:
     )
 
 
+def test_stream_lifecycle_mode(got: dict[str, Any]) -> None:
+    """``streamMode: ["lifecycle"]``: the subgraph's start and end, and nothing else (1.15.0
+    types the mode; 2.0.0 does not, and sends it all the same)."""
+    parts = _ok(got, "stream_modes")["lifecycle"]
+    assert [p["event"] for p in parts] == ["metadata", "lifecycle", "lifecycle", "end"]
+    started, completed = parts[1]["data"], parts[2]["data"]
+    (namespace,) = started["namespace"]
+    task_id = namespace.removeprefix("sub:")
+    assert re.fullmatch(r"[0-9a-f-]{36}", task_id)
+    assert started == {
+        "event": "started",
+        "namespace": [namespace],
+        "graph_name": "sub",
+        "trigger_call_id": task_id,
+    }
+    assert completed == {"event": "completed", "namespace": [namespace]}
+
+
 def test_background_runs_join_join_stream_get_cancel(got: dict[str, Any]) -> None:
     r = _ok(got, "background")
     graph_id = f"{got['engine']}_agent"
