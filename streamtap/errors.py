@@ -29,6 +29,7 @@ __all__ = [
     "BadRequestError",
     "ContextLengthError",
     "OverloadedError",
+    "ProtocolViolation",
     "ProviderConnectionError",
     "RateLimitError",
     "ServerError",
@@ -134,6 +135,25 @@ class StreamInterrupted(StreamtapError):
     def __init__(self, message: str, *, partial: AIMessageChunk | None, **kw: Any) -> None:
         self.partial = partial
         super().__init__(message, **kw)
+
+
+class ProtocolViolation(StreamInterrupted):
+    """The stream broke its wire format's rules, so it was ended rather than guessed at.
+
+    A delta for a content block that never started, a delta whose type does not
+    fit its block (Anthropic ``text_delta`` to a ``tool_use`` block), a body whose
+    events lack the ``event:`` names the wire needs. ``event`` names the offending
+    event (``"content_block_delta"``); ``.partial`` holds what came before it.
+    """
+
+    hint = "a proxy or compatible server is mangling the stream; `.partial` holds what came before"
+
+    def __init__(
+        self, message: str, *, event: str | None, partial: AIMessageChunk | None, **kw: Any
+    ) -> None:
+        #: The wire event that broke the rules (its ``type``), if there was one.
+        self.event = event
+        super().__init__(message, partial=partial, **kw)
 
 
 class StreamTimeout(StreamtapError):

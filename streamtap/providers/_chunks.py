@@ -15,7 +15,9 @@ cannot drift apart:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessageChunk
@@ -29,6 +31,14 @@ from streamtap.errors import StreamtapError
 #: that the content is already in langchain-core's standard vocabulary.
 CONTENT_FORMAT_KEY = "content_format"
 CONTENT_FORMAT = "streamtap/v1"
+
+#: ``response_metadata`` key of a vendor's usage object whose counts were not usable.
+RAW_USAGE_KEY = "raw_usage"
+#: A token count above this is garbage, not usage: three orders of magnitude beyond
+#: any context window, and the largest value a signed 32-bit column downstream holds.
+MAX_TOKEN_COUNT = 2**31 - 1
+
+logger = logging.getLogger("streamtap.providers")
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "refusal", "pause")
 
@@ -114,12 +124,53 @@ class ProtocolError(StreamtapError):
     hint = "report this with the raw stream; the events do not follow the vendor's format"
 
 
+class WireViolation(Exception):
+    """Raised by a mapping when an event breaks the wire's rules (a delta for a
+    block that never started, a delta of the wrong type for its block).
+
+    An internal signal like :class:`InStreamError`: the stream loop turns it into
+    :class:`~streamtap.errors.ProtocolViolation` carrying the partial message.
+    """
+
+    def __init__(self, event: str | None, detail: str) -> None:
+        self.event = event
+        self.detail = detail
+        super().__init__(detail)
+
+
 class InStreamError(Exception):
     """Raised by a mapping when the stream itself reports an error after it started."""
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self.payload = payload
         super().__init__(str(payload.get("message") or payload))
+
+
+def token_count(value: Any) -> int | None:
+    """A vendor's usage count as an ``int``, or None when it is not a usable count.
+
+    Absent (``None``) is 0; non-negative integers up to :data:`MAX_TOKEN_COUNT` and
+    their decimal strings (``"5"``) and integral floats (``5.0``) are counts;
+    anything else (negative, fractional, huge, ``true``, ``"five"``) is not.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        count = value
+    elif isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities included
+            return None
+        count = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
+            return None
+        count = int(text)
+    else:
+        return None
+    return count if 0 <= count <= MAX_TOKEN_COUNT else None
 
 
 def make_usage(
@@ -177,6 +228,7 @@ class ChunkMapper:
         self._tool_count = 0  # ordinal of the next tool call
         self._refused = False
         self._saw_tool_call = False
+        self._usage_warned = False
 
     # -- to implement -------------------------------------------------------
     def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:  # pragma: no cover
@@ -248,6 +300,59 @@ class ChunkMapper:
             )
         ]
 
+    def set_usage(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        input_tokens: Any,
+        output_tokens: Any,
+        cache_read: Any = None,
+        cache_creation: Any = None,
+        reasoning: Any = None,
+        input_includes_cache: bool = True,
+    ) -> None:
+        """Usage from the vendor's raw counts, each read through :func:`token_count`.
+
+        When any count is not usable nothing is summed: ``usage`` is None, the
+        vendor's ``raw`` usage object is kept under ``response_metadata["raw_usage"]``
+        and one warning per stream is logged. ``input_includes_cache=False``: the
+        vendor's input count leaves cached tokens out (Anthropic), so they are added.
+        """
+        given = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read": cache_read,
+            "cache_creation": cache_creation,
+            "reasoning": reasoning,
+        }
+        counts = {name: token_count(value) for name, value in given.items()}
+        bad = {name: given[name] for name, count in counts.items() if count is None}
+        if bad:
+            self.usage = None
+            self.extra_metadata[RAW_USAGE_KEY] = dict(raw)
+            if not self._usage_warned:
+                self._usage_warned = True
+                fields = ", ".join(f"{k}={reprlib.repr(v)}" for k, v in bad.items())
+                logger.warning(
+                    "%s/%s: usage not summed, not non-negative integer counts (%s); "
+                    "the raw usage is in response_metadata[%r]",
+                    self.model_provider or self.provider,
+                    self.model_name,
+                    fields,
+                    RAW_USAGE_KEY,
+                )
+            return
+        self.extra_metadata.pop(RAW_USAGE_KEY, None)
+        n: dict[str, int] = counts  # type: ignore[assignment]  # none is None here
+        cached = n["cache_read"] + n["cache_creation"]
+        self.usage = make_usage(
+            input_tokens=n["input_tokens"] + (0 if input_includes_cache else cached),
+            output_tokens=n["output_tokens"],
+            cache_read=n["cache_read"],
+            cache_creation=n["cache_creation"],
+            reasoning=n["reasoning"],
+        )
+
     def finish(self, native: str | None, normalized: str | None) -> None:
         self.native_finish_reason = native
         self.finish_reason = normalized
@@ -284,6 +389,8 @@ class ChunkMapper:
             metadata["model_name"] = self.model_name
         if self.model_provider or self.provider:
             metadata["model_provider"] = self.model_provider or self.provider
+        if RAW_USAGE_KEY in self.extra_metadata:
+            metadata[RAW_USAGE_KEY] = self.extra_metadata[RAW_USAGE_KEY]
         if not metadata and self.usage is None:
             return None
         return AIMessageChunk(

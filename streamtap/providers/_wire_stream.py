@@ -31,6 +31,7 @@ from langchain_core.messages.ai import UsageMetadata
 from streamtap._compat import json_loads, sdk_sse_events
 from streamtap.accumulate import Accumulator
 from streamtap.errors import (
+    ProtocolViolation,
     ProviderConnectionError,
     StreamInterrupted,
     StreamtapError,
@@ -38,20 +39,27 @@ from streamtap.errors import (
     from_stream_error,
 )
 from streamtap.providers._blocks import ensure_translator
-from streamtap.providers._chunks import ChunkMapper, InStreamError, ProtocolError
+from streamtap.providers._chunks import ChunkMapper, InStreamError, ProtocolError, WireViolation
 
 __all__ = ["DONE", "SdkChunkStream", "WireStream", "abort_read", "aiter_sse", "iter_sse"]
 
 
 class _Done:
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str = "DONE") -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "DONE"
+        return self.name
 
 
 #: Yielded by :func:`iter_sse` for Chat Completions' ``data: [DONE]``.
 DONE: Final = _Done()
+#: Yielded by :func:`iter_sse`, on a wire that needs ``event:`` names
+#: (``Wire.named_events_only``), for an event without one: it is dropped as the
+#: SDK drops it, and counted, so a body of such events is named for what it is.
+UNNAMED: Final = _Done("UNNAMED")
 
 
 _YIELD_EVERY = 4
@@ -60,7 +68,16 @@ _YIELD_EVERY = 4
 class WireStream:
     """One stream's mapping, its accumulated message and its error translation."""
 
-    __slots__ = ("acc", "api_key", "mapper", "model", "on_open", "provider", "terminal")
+    __slots__ = (
+        "acc",
+        "api_key",
+        "mapper",
+        "model",
+        "on_open",
+        "provider",
+        "terminal",
+        "unnamed",
+    )
 
     def __init__(
         self,
@@ -80,6 +97,8 @@ class WireStream:
         # Errors name the preset ("groq") rather than the wire format it speaks.
         self.provider = provider or mapper.provider
         self.acc = Accumulator()
+        #: Events dropped for want of an ``event:`` name (``UNNAMED``).
+        self.unnamed = 0
         #: Called with the SDK stream once the response headers are in, before any
         #: event is read: a watchdog on another thread can then abort a blocked read.
         self.on_open: Callable[[Any], None] | None = None
@@ -92,6 +111,9 @@ class WireStream:
     def feed(self, data: dict[str, Any] | _Done) -> list[AIMessageChunk]:
         if data is DONE:
             chunks = self.mapper.done()
+        elif data is UNNAMED:
+            self.unnamed += 1
+            return []
         else:
             chunks = self.mapper.feed(data)  # type: ignore[arg-type]
         add = self.acc.add
@@ -104,6 +126,17 @@ class WireStream:
         chunks = self.mapper.eof(strict=strict)
         if chunks is None:
             terminal = self.terminal
+            if self.unnamed:
+                raise ProtocolViolation(
+                    f"stream interrupted: {self.unnamed} event(s) had no `event:` name, which "
+                    "this wire needs (its SDK drops such events), and the stream ended without "
+                    f"its terminal event ({terminal}): a proxy or server sending bare `data:` "
+                    "lines?",
+                    event=None,
+                    partial=self.partial(),
+                    provider=self.provider,
+                    model=self._model_name(),
+                )
             cause = ProviderConnectionError(
                 f"the stream ended without its terminal event ({terminal}): "
                 "the connection was closed early",
@@ -184,6 +217,26 @@ class WireStream:
         cause: StreamtapError | None
         if isinstance(exc, StreamInterrupted):
             return exc
+        if isinstance(exc, WireViolation):
+            return ProtocolViolation(
+                f"stream interrupted: protocol violation in {exc.event or 'an event'}: "
+                f"{exc.detail}",
+                event=exc.event,
+                partial=self.partial(),
+                provider=provider,
+                model=model,
+            )
+        decode = _decode_error(exc)
+        if decode is not None:
+            interrupted = StreamInterrupted(
+                f"stream interrupted: the body is not valid UTF-8 ({decode.reason}, "
+                f"byte {decode.object[decode.start : decode.start + 1]!r})",
+                partial=self.partial(),
+                provider=provider,
+                model=model,
+            )
+            interrupted.__cause__ = decode
+            return interrupted
         if isinstance(exc, InStreamError):
             cause = from_stream_error(
                 exc.payload, provider=provider, model=model, api_key=self.api_key
@@ -201,6 +254,18 @@ class WireStream:
         return interrupted
 
 
+def _decode_error(exc: BaseException) -> UnicodeDecodeError | None:
+    """The UTF-8 decode error behind ``exc`` (raised bare, or wrapped by an SDK), if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, UnicodeDecodeError):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
 # --------------------------------------------------------------------------- SSE reading
 
 
@@ -210,7 +275,7 @@ def _decode(sse: Any, *, named_only: bool) -> dict[str, Any] | _Done | None:
         return DONE
     event = sse.event
     if named_only and event is None:
-        return None  # the anthropic SDK drops unnamed events; so do we
+        return UNNAMED if data else None  # the anthropic SDK drops unnamed events; so do we
     if event == "ping" or not data:
         return None
     try:

@@ -18,7 +18,7 @@ from langchain_core.messages import (
     AIMessageChunk,
 )
 
-from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
+from streamtap.providers._chunks import ChunkMapper, InStreamError, WireViolation
 from streamtap.providers._wire import Wire
 
 _FINISH = {
@@ -31,6 +31,18 @@ _FINISH = {
     "refusal": "refusal",
 }
 
+#: Which block kinds (``MessagesMapper._blocks``) each delta type belongs to. A delta
+#: of a type listed here sent to any other kind of block breaks the protocol; delta
+#: types not listed are newer than this code and are ignored, as are deltas to
+#: blocks of types newer than this code (passed through whole at their start).
+_DELTA_KINDS: dict[str, frozenset[str]] = {
+    "text_delta": frozenset({"text", "other"}),
+    "citations_delta": frozenset({"text", "other"}),
+    "input_json_delta": frozenset({"tool", "server_tool", "other"}),
+    "thinking_delta": frozenset({"reasoning", "other"}),
+    "signature_delta": frozenset({"reasoning", "other"}),
+}
+
 
 class MessagesMapper(ChunkMapper):
     """Anthropic Messages stream events -> normalized chunks."""
@@ -40,8 +52,10 @@ class MessagesMapper(ChunkMapper):
 
     def __init__(self, *, model_provider: str | None = None) -> None:
         super().__init__(model_provider=model_provider)
-        # wire block index -> (kind, our index); kind: text|reasoning|tool|server_tool|citations
+        # wire block index -> (kind, our index); kind: text|reasoning|tool|server_tool|
+        # result (a *_tool_result block)|other (a block type newer than this code)
         self._blocks: dict[int, tuple[str, int]] = {}
+        self._block_types: dict[int, Any] = {}
         self._server_tools: dict[int, dict[str, Any]] = {}
         self._citation_index: dict[int, int] = {}
         self._usage_raw: dict[str, Any] = {}
@@ -79,6 +93,7 @@ class MessagesMapper(ChunkMapper):
 
     def _start(self, index: int, block: dict[str, Any]) -> list[AIMessageChunk]:
         btype = block.get("type")
+        self._block_types[index] = btype
         if btype == "text":
             self._blocks[index] = ("text", -1)
             return self.text(block.get("text") or "")
@@ -103,6 +118,7 @@ class MessagesMapper(ChunkMapper):
             self._server_tools[index] = {**block, "partial_json": ""}
             return []
         if isinstance(btype, str) and btype.endswith("_tool_result"):
+            self._blocks[index] = ("result", -1)
             return self._block(
                 {
                     "type": "server_tool_result",
@@ -112,19 +128,36 @@ class MessagesMapper(ChunkMapper):
                     "extras": {"block_type": btype},
                 }
             )
+        self._blocks[index] = ("other", -1)
         return self.non_standard(block)
 
     def _delta(self, index: int, delta: dict[str, Any]) -> list[AIMessageChunk]:
         dtype = delta.get("type")
+        found = self._blocks.get(index)
+        if found is None:
+            raise WireViolation(
+                "content_block_delta",
+                f"a {dtype} for content block {index}, which never started "
+                "(no content_block_start for that index)",
+            )
+        kind, ours = found
+        homes = _DELTA_KINDS.get(dtype) if isinstance(dtype, str) else None
+        if homes is not None and kind not in homes:
+            raise WireViolation(
+                "content_block_delta",
+                f"a {dtype} for content block {index}, "
+                f"a {self._block_types.get(index)} block, which takes no {dtype}",
+            )
+        if kind == "other":
+            return []  # a block type newer than this code: passed through at its start
         if dtype == "text_delta":
             return self.text(delta.get("text") or "")
-        kind, ours = self._blocks.get(index, ("", -1))
         if dtype == "input_json_delta":
             fragment = delta.get("partial_json") or ""
             if kind == "server_tool":
                 self._server_tools[index]["partial_json"] += fragment
                 return []
-            return self.tool_call(ours, args=fragment) if kind == "tool" else []
+            return self.tool_call(ours, args=fragment)
         if dtype == "thinking_delta":
             return self.reasoning(ours, delta.get("thinking") or "")
         if dtype == "signature_delta":
@@ -170,15 +203,16 @@ class MessagesMapper(ChunkMapper):
             if value is not None:
                 self._usage_raw[key] = value
         raw = self._usage_raw
-        cache_read = raw.get("cache_read_input_tokens") or 0
-        cache_creation = raw.get("cache_creation_input_tokens") or 0
         details = raw.get("output_tokens_details") or {}
-        self.usage = make_usage(
-            input_tokens=(raw.get("input_tokens") or 0) + cache_read + cache_creation,
-            output_tokens=raw.get("output_tokens") or 0,
-            cache_read=cache_read,
-            cache_creation=cache_creation,
-            reasoning=details.get("thinking_tokens") or details.get("reasoning_tokens") or 0,
+        thinking = details.get("thinking_tokens")
+        self.set_usage(
+            raw,
+            input_tokens=raw.get("input_tokens"),
+            output_tokens=raw.get("output_tokens"),
+            cache_read=raw.get("cache_read_input_tokens"),
+            cache_creation=raw.get("cache_creation_input_tokens"),
+            reasoning=details.get("reasoning_tokens") if thinking is None else thinking,
+            input_includes_cache=False,  # Anthropic's input_tokens leaves the cache out
         )
         if server := raw.get("server_tool_use"):
             self.extra_metadata["server_tool_use"] = server

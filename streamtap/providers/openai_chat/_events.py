@@ -14,7 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 
-from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
+from streamtap.providers._chunks import ChunkMapper, InStreamError
 from streamtap.providers._wire import Wire
 
 _FINISH = {
@@ -52,7 +52,7 @@ class ChatCompletionsMapper(ChunkMapper):
             if (value := event.get(key)) is not None:
                 self.extra_metadata[key] = value
         if usage := event.get("usage"):
-            self.usage = _usage(usage)
+            self._usage(usage)
         out: list[AIMessageChunk] = []
         for choice in event.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -89,6 +89,18 @@ class ChatCompletionsMapper(ChunkMapper):
             )
         return self.tool_call(ordinal, args=args)
 
+    def _usage(self, usage: dict[str, Any]) -> None:
+        prompt_details = usage.get("prompt_tokens_details") or {}
+        completion_details = usage.get("completion_tokens_details") or {}
+        self.set_usage(
+            usage,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            cache_read=prompt_details.get("cached_tokens"),
+            cache_creation=prompt_details.get("cache_creation_tokens"),
+            reasoning=completion_details.get("reasoning_tokens"),
+        )
+
     def done(self) -> list[AIMessageChunk]:
         """``data: [DONE]``: the terminal event."""
         self.terminated = True
@@ -102,18 +114,6 @@ class ChatCompletionsMapper(ChunkMapper):
             self.terminated = True
             return self.last()
         return None
-
-
-def _usage(usage: dict[str, Any]) -> Any:
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
-    return make_usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        cache_read=prompt_details.get("cached_tokens") or 0,
-        cache_creation=prompt_details.get("cache_creation_tokens") or 0,
-        reasoning=completion_details.get("reasoning_tokens") or 0,
-    )
 
 
 # --------------------------------------------------------------------------- input side

@@ -17,7 +17,7 @@ from langchain_core.messages import (
 )
 
 from streamtap._stop import StopScanner
-from streamtap.providers._chunks import ChunkMapper, InStreamError, make_usage
+from streamtap.providers._chunks import ChunkMapper, InStreamError, WireViolation
 from streamtap.providers._wire import Wire
 
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -47,22 +47,34 @@ class ResponsesMapper(ChunkMapper):
         self._tool_args_seen: set[int] = set()
         self._reasoning_blocks: dict[tuple[str, int], int] = {}
         self._annotation_blocks: dict[str, int] = {}
+        # item id -> item type, from output_item.added: a delta aimed at an item of
+        # another type breaks the protocol (see _expect).
+        self._item_types: dict[Any, Any] = {}
 
     def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
         etype = event.get("type", "")
         if etype == "response.output_text.delta":
+            if self._item_types:
+                self._expect(event, "message")
             delta = event.get("delta") or ""
             return self._stop_text(delta) if self._stop is not None else self.text(delta)
         if etype == "response.function_call_arguments.delta":
+            self._expect(event, "function_call")
             ordinal = self._tool_ordinal(event)
             if ordinal is None:
-                return []
+                raise WireViolation(
+                    etype,
+                    "function call arguments before any function_call item "
+                    "(no response.output_item.added for one)",
+                )
             self._tool_args_seen.add(ordinal)
             return self.tool_call(ordinal, args=event.get("delta") or "")
         if etype in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            self._expect(event, "reasoning")
             index = self._reasoning_block(event)
             return self.reasoning(index, event.get("delta") or "")
         if etype == "response.refusal.delta":
+            self._expect(event, "message")
             return self.refusal(event.get("delta") or "")
         if etype == "response.output_item.added":
             return self._item_added(event.get("item") or {}, event.get("output_index"))
@@ -90,6 +102,20 @@ class ResponsesMapper(ChunkMapper):
         return []  # part/summary bookkeeping events and event types newer than this code
 
     # -- helpers ---------------------------------------------------------------
+    def _expect(self, event: dict[str, Any], item_type: str) -> None:
+        """A delta must go to an item of its own type, when that item was announced.
+
+        Deltas naming no announced item are accepted (compatible servers such as
+        llama.cpp skip ids and ``output_item.added`` for messages).
+        """
+        announced = self._item_types.get(event.get("item_id"))
+        if announced is not None and announced != item_type:
+            raise WireViolation(
+                event.get("type"),
+                f"a delta for item {event.get('item_id')}, a {announced} item, "
+                f"which takes no {event.get('type')}",
+            )
+
     def _response_info(self, response: dict[str, Any]) -> None:
         if self.message_id is None and response.get("id"):
             self.message_id = response["id"]
@@ -105,11 +131,12 @@ class ResponsesMapper(ChunkMapper):
         if usage := response.get("usage"):
             in_details = usage.get("input_tokens_details") or {}
             out_details = usage.get("output_tokens_details") or {}
-            self.usage = make_usage(
-                input_tokens=usage.get("input_tokens") or 0,
-                output_tokens=usage.get("output_tokens") or 0,
-                cache_read=in_details.get("cached_tokens") or 0,
-                reasoning=out_details.get("reasoning_tokens") or 0,
+            self.set_usage(
+                usage,
+                input_tokens=usage.get("input_tokens"),
+                output_tokens=usage.get("output_tokens"),
+                cache_read=in_details.get("cached_tokens"),
+                reasoning=out_details.get("reasoning_tokens"),
             )
         held = self._stop.flush() if self._stop is not None else ""
         if self._stop is not None and self._stop.stopped:
@@ -147,6 +174,8 @@ class ResponsesMapper(ChunkMapper):
         return self._reasoning_blocks[key]
 
     def _item_added(self, item: dict[str, Any], output_index: int | None) -> list[AIMessageChunk]:
+        if item.get("id") is not None and item.get("type") is not None:
+            self._item_types[item["id"]] = item["type"]
         if item.get("type") != "function_call":
             return []
         ordinal = self.new_tool_call()
