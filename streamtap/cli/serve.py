@@ -49,6 +49,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help='a langgraph_sdk.Auth object: per-user auth, as langgraph.json\'s "auth"',
     )
+    parser.add_argument(
+        "--run-log-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="in-memory backend: keep at most this much of each run's events "
+        "(default 32 MiB; older ones answer 410)",
+    )
+    parser.add_argument(
+        "--log-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="in-memory backend: all runs' events together (default 256 MiB; "
+        "finished runs' logs are dropped first)",
+    )
+    parser.add_argument(
+        "--partial-bound",
+        type=int,
+        default=16_384,
+        metavar="BYTES",
+        help="messages mode: past this size a message's messages/partial events are "
+        "coalesced (default 16384; 0: never, every chunk as the Platform)",
+    )
+    parser.add_argument(
+        "--partial-interval",
+        type=float,
+        default=0.1,
+        metavar="SECONDS",
+        help="messages mode: at most one messages/partial per this many seconds for a "
+        "message past --partial-bound (default 0.1)",
+    )
     parser.add_argument("--no-chat-page", action="store_true", help="serve the API only")
     parser.set_defaults(func=_serve)
 
@@ -110,11 +142,31 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     graphs = load_graphs(args.target)
-    backend = None
+    backend: Any = None
+    bounds = {
+        name: value
+        for name, value in (
+            ("max_bytes_per_run", args.run_log_bytes),
+            ("max_total_bytes", args.log_bytes),
+        )
+        if value is not None
+    }
     if args.redis_url:
         from streamtap.server.redis import RedisBackend
 
+        if bounds:
+            raise SystemExit(
+                "streamtap serve: --run-log-bytes / --log-bytes bound the in-memory backend; "
+                "with --redis-url, Redis keeps each run's last 50,000 events (drop them)"
+            )
         backend = RedisBackend(args.redis_url)
+    elif bounds:
+        from streamtap.server import MemoryBackend
+
+        try:
+            backend = MemoryBackend(**bounds)
+        except ValueError as exc:
+            raise SystemExit(f"streamtap serve: --run-log-bytes / --log-bytes: {exc}") from None
     auth = load_auth(args.auth) if args.auth else None
     token = os.environ.get("STREAMTAP_API_TOKEN") or None
     if auth is not None and token is not None:
@@ -122,16 +174,21 @@ def _serve(args: argparse.Namespace) -> int:
             "streamtap serve: give STREAMTAP_API_TOKEN or --auth, not both (an Auth object's "
             "@auth.authenticate can check the token itself)"
         )
-    app = create_app(
-        graphs,
-        api_token=token,
-        auth=auth,
-        cors_origins=args.cors_origin,
-        allowed_hosts=args.allow_host,
-        backend=backend,
-        disconnect_grace=args.disconnect_grace,
-        chat_page=not args.no_chat_page,
-    )
+    try:
+        app = create_app(
+            graphs,
+            api_token=token,
+            auth=auth,
+            cors_origins=args.cors_origin,
+            allowed_hosts=args.allow_host,
+            backend=backend,
+            disconnect_grace=args.disconnect_grace,
+            chat_page=not args.no_chat_page,
+            partial_bound_bytes=args.partial_bound or None,
+            partial_interval=args.partial_interval,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"streamtap serve: {exc}") from None
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"streamtap: serving {sorted(graphs)} at http://{host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

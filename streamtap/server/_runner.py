@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessageChunk,
@@ -40,6 +41,12 @@ __all__ = ["RunManager"]
 
 log = logging.getLogger("streamtap.server")
 
+PARTIAL_BOUND_BYTES = 16 * 1024
+"""A ``messages/partial`` event this large or larger (its data, in bytes) is coalesced."""
+PARTIAL_INTERVAL = 0.1
+"""Seconds between two ``messages/partial`` events of a message past the bound."""
+_DELTA_EVENTS = frozenset({"on_chat_model_stream", "on_llm_stream"})
+
 
 class RunManager:
     """Starts runs, cancels them, and applies the disconnect policy."""
@@ -52,8 +59,15 @@ class RunManager:
         disconnect_grace: float,
         secrets: tuple[str, ...] = (),
         assistants: AssistantStore | None = None,
+        partial_bound_bytes: int | None = PARTIAL_BOUND_BYTES,
+        partial_interval: float = PARTIAL_INTERVAL,
     ) -> None:
         self.backend = backend
+        #: ``messages`` mode: past this many bytes a message's ``messages/partial`` events
+        #: are coalesced, one per ``partial_interval`` seconds of ``clock`` (``_EventShaper``)
+        self.partial_bound_bytes = partial_bound_bytes
+        self.partial_interval = partial_interval
+        self.clock: Callable[[], float] = time.monotonic
         self.graphs = graphs
         #: the system assistants (one per graph) and those clients create: in this
         #: process unless a shared store is given
@@ -241,7 +255,12 @@ class RunManager:
             kwargs["context"] = req.context
         graph_input = entry.command(req.command) if req.command is not None else req.input
         config = self._config(req, run)
-        shaper = _EventShaper(modes)
+        shaper = _EventShaper(
+            modes,
+            partial_bound=self.partial_bound_bytes,
+            partial_interval=self.partial_interval,
+            clock=self.clock,
+        )
         status = "success"
         try:
             await self.backend.set_run_status(run.run_id, "running")
@@ -255,7 +274,8 @@ class RunManager:
             async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, dict):  # an astream_events event: the events mode
-                        await self.backend.publish(run.run_id, "events", dumps(item))
+                        for event, data in shaper.raw("events", item):
+                            await self.backend.publish(run.run_id, event, data)
                         continue
                     if req.stream_subgraphs:
                         ns, mode, payload = item
@@ -263,12 +283,17 @@ class RunManager:
                         ns, (mode, payload) = (), item
                     for event, data in shaper.events(ns, mode, payload):
                         await self.backend.publish(run.run_id, event, data)
+            await self._flush(run, shaper)
         except asyncio.CancelledError:
             status = "interrupted"
+            with contextlib.suppress(Exception):
+                await self._flush(run, shaper)
         except Exception as exc:
             status = "error"
             # with its traceback, masked on the way out (``_logs``): operators need both
             log.warning("run %s failed: %s", run.run_id, type(exc).__name__, exc_info=exc)
+            with contextlib.suppress(Exception):
+                await self._flush(run, shaper)
             await self.backend.publish(
                 run.run_id, "error", dumps(error_payload(exc, *self.secrets))
             )
@@ -276,6 +301,12 @@ class RunManager:
             await self._finish(run, entry, status)
         except Exception:  # the backend itself failed; nothing left to tell the readers
             log.exception("run %s: could not record its end", run.run_id)
+
+    async def _flush(self, run: RunRecord, shaper: _EventShaper) -> None:
+        """The newest state of every ``messages/partial`` the bound held back: the
+        client's last partial is the whole message, before the run's error or end."""
+        for event, data in shaper.flush():
+            await self.backend.publish(run.run_id, event, data)
 
     async def _finish(self, run: RunRecord, entry: GraphEntry, status: str) -> None:
         if not run.stateless:
@@ -353,18 +384,49 @@ def _ids(entry: GraphEntry) -> dict[str, str]:
 
 
 class _EventShaper:
-    """Stream items to SSE events, named as LangGraph Platform names them."""
+    """Stream items to SSE events, named as LangGraph Platform names them.
 
-    def __init__(self, modes: list[str]) -> None:
+    ``messages`` mode, as the Platform has it: ``messages/metadata`` once per message,
+    then per chunk a ``messages/partial`` carrying the whole message so far. That is
+    quadratic in bytes, so past ``partial_bound`` bytes (the event's data; ``None``:
+    never) a message's partials are coalesced: at most one per ``partial_interval``
+    seconds of ``clock``, the chunks between summed but not sent. Its newest state is
+    never lost: it is sent at once for a chunk with ``chunk_position="last"``, before
+    any other event the run publishes (:meth:`flush`; the per-chunk deltas of
+    ``messages-tuple`` and of the ``events`` mode excepted: they carry no state, and
+    flushing before each would send every partial again), and when the run's stream
+    ends (``RunManager._execute`` calls :meth:`flush` on success, error and cancel).
+    """
+
+    def __init__(
+        self,
+        modes: list[str],
+        *,
+        partial_bound: int | None = PARTIAL_BOUND_BYTES,
+        partial_interval: float = PARTIAL_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.tuples = "messages-tuple" in modes
         self.accumulate = "messages" in modes
         self.plain = frozenset(modes) - {"messages", "messages-tuple"}
+        self.partial_bound = partial_bound
+        self.partial_interval = partial_interval
+        self.clock = clock
         self._messages: dict[str, BaseMessage] = {}
+        #: a coalesced message's AI chunks not yet summed into ``_messages`` (summed
+        #: when its partial is sent, in linear time)
+        self._later: dict[str, Accumulator] = {}
+        #: messages whose partial reached the bound -> when their last partial went
+        self._large: dict[str, float] = {}
+        #: coalesced messages whose newest state is not sent yet -> their event suffix
+        self._pending: dict[str, str] = {}
 
     def events(self, ns: tuple[str, ...], mode: str, payload: Any) -> Iterator[tuple[str, bytes]]:
         suffix = "|" + "|".join(ns) if ns else ""
         if mode != "messages":
             if mode in self.plain:
+                if self._pending:
+                    yield from self.flush()
                 yield mode + suffix, dumps(payload)
             return
         if self.tuples:
@@ -372,22 +434,89 @@ class _EventShaper:
         if self.accumulate:
             yield from self._accumulated(suffix, payload)
 
+    def raw(self, name: str, item: Any) -> Iterator[tuple[str, bytes]]:
+        """An event published as it is (the ``events`` mode): held-back partials first,
+        unless it is a model's token."""
+        if self._pending and item.get("event") not in _DELTA_EVENTS:
+            yield from self.flush()
+        yield name, dumps(item)
+
+    def flush(self) -> Iterator[tuple[str, bytes]]:
+        """The newest state of every message whose ``messages/partial`` was held back."""
+        pending, self._pending = self._pending, {}
+        now = self.clock() if pending else 0.0
+        for key, suffix in pending.items():
+            self._large[key] = now
+            yield "messages/partial" + suffix, self._partial(key)
+
     def _accumulated(self, suffix: str, payload: Any) -> Iterator[tuple[str, bytes]]:
         """The Platform's ``messages`` mode: metadata once, then the message so far."""
         msg, meta = payload
         key = str(msg.id)
         seen = self._messages.get(key)
+        chunk = isinstance(msg, BaseMessageChunk)
         if seen is None:
+            if self._pending:
+                yield from self.flush()
             self._messages[key] = msg
             yield "messages/metadata" + suffix, dumps({key: {"metadata": meta}})
-        elif isinstance(seen, BaseMessageChunk) and isinstance(msg, BaseMessageChunk):
-            self._messages[key] = _sum(seen, msg)
-        else:
+        elif chunk and isinstance(seen, BaseMessageChunk):
+            if key in self._large:
+                self._add_later(key, seen, msg)
+            else:
+                self._messages[key] = _sum(seen, msg)
+        else:  # a complete message, or a chunk after one: it replaces what came before
+            self._later.pop(key, None)
+            self._large.pop(key, None)
+            self._pending.pop(key, None)
             self._messages[key] = msg
-        whole = self._messages[key]
-        name = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
+        if not chunk:
+            if self._pending:
+                yield from self.flush()
+            yield "messages/complete" + suffix, dumps([msg])
+            return
+        now: float | None = None
+        if key in self._large:
+            now = self.clock()
+            last = getattr(msg, "chunk_position", None) == "last"
+            if not last and now - self._large[key] < self.partial_interval:
+                self._pending[key] = suffix  # sent later, or flushed
+                return
+        self._pending.pop(key, None)
+        if self._pending:
+            yield from self.flush()
+        data = self._partial(key)
+        yield "messages/partial" + suffix, data
+        if now is not None:
+            self._large[key] = now
+        elif self.partial_bound is not None and len(data) >= self.partial_bound:
+            self._large[key] = self.clock()  # coalesced from its next chunk on
+
+    def _add_later(self, key: str, seen: BaseMessageChunk, msg: BaseMessageChunk) -> None:
+        """Sum a coalesced message's chunk without building the message (O(1) for a
+        text, reasoning or tool-argument delta)."""
+        if isinstance(msg, AIMessageChunk):
+            later = self._later.get(key)
+            if later is None and isinstance(seen, AIMessageChunk):
+                later = self._later[key] = Accumulator()
+                later.add(seen)
+            if later is not None:
+                later.add(msg)
+                return
+        self._messages[key] = _sum(cast(BaseMessageChunk, self._whole(key)), msg)
+
+    def _whole(self, key: str) -> BaseMessage:
+        later = self._later.pop(key, None)
+        if later is not None:
+            summed = later.message()
+            assert summed is not None  # the message so far went in first
+            self._messages[key] = summed
+        return self._messages[key]
+
+    def _partial(self, key: str) -> bytes:
+        whole = self._whole(key)
         out = message_chunk_to_message(whole) if isinstance(whole, BaseMessageChunk) else whole
-        yield name + suffix, dumps([out])
+        return dumps([out])
 
 
 def _sum(seen: BaseMessageChunk, msg: BaseMessageChunk) -> BaseMessageChunk:

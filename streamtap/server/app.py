@@ -16,6 +16,7 @@ Routes (the subset of the Platform API that streaming clients use):
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,12 @@ from streamtap.server._records import (
     RunRecord,
     UnknownEventIdError,
 )
-from streamtap.server._runner import RunManager, ThreadBusy
+from streamtap.server._runner import (
+    PARTIAL_BOUND_BYTES,
+    PARTIAL_INTERVAL,
+    RunManager,
+    ThreadBusy,
+)
 from streamtap.server._schema import (
     RunRequest,
 )
@@ -370,6 +376,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
 
 
+def _check_partials(bound: int | None, interval: float) -> None:
+    """``create_app``'s ``messages/partial`` bound, refused with what to pass instead."""
+    if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 1):
+        raise ValueError(
+            f"partial_bound_bytes must be a whole number of bytes >= 1 (e.g. 16_384), or None "
+            f"to send the whole message with every chunk as the Platform does; got {bound!r}"
+        )
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not math.isfinite(interval)
+        or interval < 0
+    ):
+        raise ValueError(
+            "partial_interval must be a finite number of seconds >= 0 (e.g. 0.1; 0 sends "
+            f"every partial); got {interval!r}"
+        )
+
+
 def create_app(
     graphs: Mapping[str, Any],
     *,
@@ -386,6 +411,8 @@ def create_app(
     ws_first_frame_timeout: float = 10.0,
     max_pending_sockets: int = 100,
     auth: Any | None = None,
+    partial_bound_bytes: int | None = PARTIAL_BOUND_BYTES,
+    partial_interval: float = PARTIAL_INTERVAL,
 ) -> Starlette:
     r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
@@ -407,6 +434,14 @@ def create_app(
     ``langgraph.json``'s ``"auth"`` would: its ``@auth.authenticate`` names the user of
     every request, its ``@auth.on...`` handlers allow, stamp and filter threads, runs and
     store items per user (``_auth``). It replaces ``api_token``; give one or the other.
+
+    ``messages`` mode sends, as the Platform does, the whole message so far with every
+    chunk (``messages/partial``): quadratic in bytes. Once that event's data reaches
+    ``partial_bound_bytes`` (default 16 KiB; ``None``: never, every chunk as the Platform),
+    a message gets at most one partial per ``partial_interval`` seconds (default 0.1),
+    and always its newest state before any other event of the run and at its end.
+    The in-memory run logs are bounded by ``MemoryBackend(max_events_per_run=,
+    max_bytes_per_run=, max_total_bytes=, ttl=)`` (pass it as ``backend``).
     """
     if not graphs:
         raise ValueError("create_app needs at least one graph: create_app({'agent': graph})")
@@ -421,6 +456,7 @@ def create_app(
             "an Auth object's @auth.authenticate can check the token itself"
         )
     gate = AuthGate(auth) if auth is not None else None
+    _check_partials(partial_bound_bytes, partial_interval)
     if max_body_bytes < 1 or disconnect_grace < 0 or ping_interval < 0:
         raise ValueError("max_body_bytes must be >= 1, disconnect_grace and ping_interval >= 0")
     if store is None:
@@ -435,6 +471,8 @@ def create_app(
         entries,
         disconnect_grace=disconnect_grace,
         secrets=(api_token,) if api_token else (),
+        partial_bound_bytes=partial_bound_bytes,
+        partial_interval=partial_interval,
     )
     api = _Api(
         manager,

@@ -284,8 +284,10 @@ class MemoryBackend(RunBackend):
         seq = self._seq_of(log, after)
         if seq + 1 < log.first_seq:
             raise EventsExpiredError(
-                f"events after {seq} were dropped from the run's buffer "
-                f"(it keeps the last {self.max_events_per_run}); the oldest kept is {log.first_seq}"
+                f"events after {seq} were dropped from the run's buffer (it keeps the last "
+                f"{self.max_events_per_run} events and {self.max_bytes_per_run} bytes, "
+                f"MemoryBackend(max_events_per_run=, max_bytes_per_run=)); the oldest kept "
+                f"is {log.first_seq}: resume from there, or read the thread's state"
             )
 
     async def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
