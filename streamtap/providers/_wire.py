@@ -31,7 +31,8 @@ class Wire:
     mapper: Callable[..., ChunkMapper]
     #: What a complete stream ends with; its absence means the connection was cut.
     terminal: str
-    #: The SDK drops SSE events without an ``event:`` line, so streamtap must too.
+    #: The SDK drops SSE events without an ``event:`` line, so streamtap must too (a
+    #: body of only such events ends in ``ProtocolViolation`` saying so).
     named_events_only: bool
     #: Whether an event (a decoded dict) belongs to this wire.
     owns_event: Callable[[Mapping[str, Any]], bool]

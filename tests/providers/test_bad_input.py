@@ -334,3 +334,44 @@ def test_chat_tool_call_delta_for_a_new_index_starts_a_call(router, mode: str) -
     assert exc is None
     message = total(seen)
     assert [c["name"] for c in message.tool_call_chunks] == ["get_weather"]
+
+
+# -- the same through normalize() / anormalize() on a raw SDK stream ----------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("wire", ["openai", "openai-responses", "anthropic"])
+def test_normalize_raw_stream_invalid_utf8_and_bare_data(router, wire: str, mode: str) -> None:
+    from streamtap.providers import anormalize, normalize
+    from tests.providers.test_normalize import _raw_stream
+
+    body = F.load(wire, "text").body
+    assert body is not None
+    bodies = [body.replace(b'" How"', b'" H\xffow"')]
+    if wire == "anthropic":
+        bodies.append(_body([(None, data) for _, data in _events(wire, "text")]))
+    for bad in bodies:
+        router.post(F.URLS[wire]).mock(
+            return_value=httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=bad
+            )
+        )
+        seen: list[AIMessageChunk] = []
+        with pytest.raises(StreamInterrupted) as info:
+            if mode == "sync":
+                seen.extend(normalize(wire, _raw_stream(wire)))
+            else:
+
+                async def consume(into: list[AIMessageChunk]) -> None:
+                    raw = await _raw_stream(wire, is_async=True)
+                    async for chunk in anormalize(wire, raw):
+                        into.append(chunk)
+
+                asyncio.run(consume(seen))
+        exc = info.value
+        if b"\xff" in bad:
+            assert type(exc) is StreamInterrupted
+            assert isinstance(exc.__cause__, UnicodeDecodeError)
+            assert exc.partial is not None and exc.partial.content == "Hello!"
+        else:
+            assert isinstance(exc, ProtocolViolation) and "`event:` name" in str(exc)

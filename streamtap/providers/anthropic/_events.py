@@ -134,6 +134,8 @@ class MessagesMapper(ChunkMapper):
     def _delta(self, index: int, delta: dict[str, Any]) -> list[AIMessageChunk]:
         dtype = delta.get("type")
         found = self._blocks.get(index)
+        if dtype == "text_delta" and found is not None and found[0] == "text":  # the hot path
+            return self.text(delta.get("text") or "")
         if found is None:
             raise WireViolation(
                 "content_block_delta",

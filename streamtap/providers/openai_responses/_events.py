@@ -54,7 +54,7 @@ class ResponsesMapper(ChunkMapper):
     def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
         etype = event.get("type", "")
         if etype == "response.output_text.delta":
-            if self._item_types:
+            if self._item_types.get(event.get("item_id"), "message") != "message":
                 self._expect(event, "message")
             delta = event.get("delta") or ""
             return self._stop_text(delta) if self._stop is not None else self.text(delta)
