@@ -72,9 +72,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _status_kb(field: str) -> int:
+def _status_kb(field: str, pid: int | str = "self") -> int:
     try:
-        with open("/proc/self/status", encoding="ascii") as f:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])  # "VmRSS:   12345 kB"
@@ -83,24 +83,25 @@ def _status_kb(field: str) -> int:
     return 0
 
 
-def rss_kb() -> int:
-    """Current resident set size in KiB (Linux), 0 where unavailable."""
-    return _status_kb("VmRSS")
+def rss_kb(pid: int | str = "self") -> int:
+    """Current resident set size in KiB (Linux), 0 where unavailable; ``pid``: another
+    process of this user (a server the benchmark started)."""
+    return _status_kb("VmRSS", pid)
 
 
-def peak_rss_kb() -> int:
+def peak_rss_kb(pid: int | str = "self") -> int:
     """Peak resident set size of this process image in KiB (Linux ``VmHWM``), 0 elsewhere.
 
     Not ``ru_maxrss``: Linux carries that across fork and exec, so a child of
     a large parent would report the parent's peak.
     """
-    return _status_kb("VmHWM")
+    return _status_kb("VmHWM", pid)
 
 
-def reset_peak_rss() -> None:
+def reset_peak_rss(pid: int | str = "self") -> None:
     """Start a new ``VmHWM`` peak from the current RSS (Linux ``clear_refs`` value 5)."""
     try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
             f.write("5")
     except OSError:
         pass

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -389,6 +390,25 @@ def _checkpoints(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _server_memory(results: dict[str, Any]) -> str:
+    """`bench/server_memory.json` (`python -m bench.server_memory`): a run line, its table."""
+    path = ROOT / "bench/server_memory.json"
+    if not path.is_file():
+        log.warning("bench/server_memory.json is missing: run python -m bench.server_memory")
+        return ""
+    if str(ROOT) not in sys.path:  # the table is the benchmark's own (stdlib only)
+        sys.path.insert(0, str(ROOT))
+    from bench.server_memory import table
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    m, v = data["machine"], data["versions"]
+    return (
+        f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}, "
+        f"{m['implementation']}, streamtap {v.get('streamtap', '?')}; RSS of the server "
+        "process (`VmRSS`, peak `VmHWM`), a fresh one per row.\n\n" + table(data)
+    )
+
+
 _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": _run,
     "scenarios": _about,
@@ -398,4 +418,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "growth": _growth,
     "concurrency": _concurrency,
     "checkpoints": _checkpoints,
+    "server-memory": _server_memory,
 }
