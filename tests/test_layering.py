@@ -18,7 +18,17 @@ ROOT = Path(__file__).resolve().parents[1] / "streamtap"
 #: Lowest first. A module may import its own layer's package and any lower layer.
 LAYERS: list[set[str]] = [
     # the chunk vocabulary and shared leaves: import nothing above them
-    {"_compat", "_context", "_secrets", "_delta", "_stop", "_local_state", "errors", "accumulate"},
+    {
+        "_compat",
+        "_context",
+        "_secrets",
+        "_log_mask",
+        "_delta",
+        "_stop",
+        "_local_state",
+        "errors",
+        "accumulate",
+    },
     {"providers"},
     {"middleware"},
     {"resilience"},

@@ -5,7 +5,9 @@ parameters by name, and any text (bodies, header values, error messages) by the
 shape of well-known credentials or by a key-like field name followed by a
 token-like value. The detector is streamtap's one (``streamtap._secrets``): the
 same shapes are masked in error messages and the server's error events, and
-``streamtap cassette scan`` reports them.
+``streamtap cassette scan`` reports them. Which headers are credentials by name
+(``is_secret_header``: ``Authorization``, ``api-key``, ``X-Auth-Key``, a model's
+``secret_headers=``...) is decided there too.
 
 Redaction is idempotent and keeps chunk boundaries: a credential split across two
 chunks is replaced where it starts and removed from where it continues.
@@ -13,13 +15,18 @@ chunks is replaced where it starts and removed from where it continues.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 
 import httpx2
 
-from streamtap._secrets import REDACTED, Finding, find_credentials
+from streamtap._secrets import (
+    REDACTED,
+    Finding,
+    find_credentials,
+    is_secret_header,
+    is_secret_query,
+)
 from streamtap.testing.model import Chunk, Headers, Interaction, RecordedRequest
 
 __all__ = [
@@ -39,26 +46,6 @@ __all__ = [
 
 RedactHook = Callable[[Interaction], Interaction | None]
 """User hook: gets an already redacted interaction, returns it (or ``None`` after editing in place)."""
-
-_SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-goog-api-key",
-        "openai-organization",
-        "openai-project",
-        "anthropic-organization-id",
-        "cookie",
-        "set-cookie",
-        "ocp-apim-subscription-key",
-    }
-)
-_SECRET_HEADER_SUFFIX = re.compile(
-    r"(?i)(?:^|[-_])(?:api[-_]?key|secret|password|token|credentials?|signature)$"
-)
-_SECRET_QUERY_WORDS = ("key", "token", "secret", "password", "signature", "credential")
 
 
 def redact_text(text: str) -> str:
@@ -104,25 +91,12 @@ def _rewrite(texts: list[str], joined: str, findings: list[Finding]) -> list[str
     return output
 
 
-def is_secret_header(name: str) -> bool:
-    """Whether a header carries a credential by its name alone."""
-    lowered = name.lower()
-    return lowered in _SECRET_HEADERS or bool(_SECRET_HEADER_SUFFIX.search(lowered))
-
-
 def redact_headers(headers: Headers) -> Headers:
     """Secret headers blanked by name; other values scrubbed of credential shapes."""
     return [
         (name, REDACTED if is_secret_header(name) else redact_text(value))
         for name, value in headers
     ]
-
-
-def _is_secret_query(name: str) -> bool:
-    normalized = re.sub(r"[^a-z]", "", name.lower())
-    return normalized in ("sig", "auth", "code") or any(
-        word in normalized for word in _SECRET_QUERY_WORDS
-    )
 
 
 def redact_url(url: str) -> str:
@@ -132,7 +106,7 @@ def redact_url(url: str) -> str:
     changed = False
     cleaned: list[tuple[str, str]] = []
     for name, value in params:
-        if _is_secret_query(name) and value and value != REDACTED:
+        if is_secret_query(name) and value and value != REDACTED:
             cleaned.append((name, REDACTED))
             changed = True
         else:

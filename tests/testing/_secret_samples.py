@@ -32,5 +32,24 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "Hugging Face token": ("hf " + "hf_" + _TAIL + "A1b2C3d4E5f6", "hf_" + _TAIL),
     "private key": ("-----BEGIN RSA " + "PRIVATE KEY-----", "BEGIN RSA " + "PRIVATE KEY"),
     "credential in a key-like field": ('{"client_secret": "' + _HEX + '"}', _HEX),
+    "Groq API key": ("key " + "gsk_" + _TAIL + " rejected", _TAIL),
+    "xAI API key": ("key " + "xai-" + _TAIL + " rejected", _TAIL),
+    "Fireworks API key": ("key " + "fw_" + _TAIL, _TAIL),
+    "Together API key": ("key " + "tgp_" + "v1_" + _TAIL, _TAIL),
+    "Google OAuth access token": ("adc " + "ya29" + "." + _TAIL, _TAIL),
+    "JSON Web Token": (
+        "jwt " + "eyJ" + "hbGciOiJIUzI1NiJ9." + "eyJ" + "zdWIiOiIxMjM0In0." + _TAIL,
+        "zdWIiOiIxMjM0In0." + _TAIL,
+    ),
+    "basic auth credentials": ("Authorization: " + "Basic " + "dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    "password in a URL": ("dsn https://" + "gw-user:" + "pw" + _TAIL + "@db.example/x", _TAIL),
+    "credential in a URL query": ("GET /v1/m?alt=sse&" + "key=" + _TAIL + " 200", _TAIL),
+    "AWS SigV4 signature": ("SignedHeaders=host, " + "Signature=" + _HEX + _HEX[:24], _HEX),
+    "AWS secret access key": (
+        "aws secret " + "wJalrXUtnFEMI" + "/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
+    "credential in a logged header": ("[(b'x-auth-" + "key', b'" + "plain-value')]", "plain-value"),
+    "credential in a key or token field": ('{"token": "' + "tok" + _TAIL + '"}', _TAIL),
 }
 """Credential kind (as ``find_credentials`` names it) -> ``(text, secret)``."""
