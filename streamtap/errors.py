@@ -16,10 +16,11 @@ import contextlib
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from streamtap._secrets import redact_secrets
+from streamtap._secrets import redact_headers, redact_secrets
 
 if TYPE_CHECKING:
     from langchain_core.messages import AIMessageChunk
@@ -38,6 +39,7 @@ __all__ = [
     "StreamtapError",
     "from_sdk_error",
     "from_stream_error",
+    "raw_causes",
     "redact_secrets",
 ]
 
@@ -271,17 +273,110 @@ def from_stream_error(
     )
 
 
+_KEEP_RAW_CAUSES: ContextVar[bool] = ContextVar("streamtap_keep_raw_causes", default=False)
+
+
+@contextlib.contextmanager
+def raw_causes() -> Iterator[None]:
+    """Keep the SDK exception behind a streamtap error as the SDK raised it, credentials
+    included (for debugging a gateway, never in production).
+
+    By default the exception kept as ``__cause__`` is redacted in place: its message,
+    ``body``, ``response`` (a copy: secret headers masked, body text redacted) and
+    ``request`` (secret headers masked, URL passwords and ``?key=`` values masked).
+    Inside ``with raw_causes():`` errors raised in this context keep the original.
+    """
+    token = _KEEP_RAW_CAUSES.set(True)
+    try:
+        yield
+    finally:
+        _KEEP_RAW_CAUSES.reset(token)
+
+
+def _redact_value(value: Any, api_key: str | None) -> Any:
+    """A copy of a decoded body (dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return redact_secrets(value, api_key)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(v, api_key) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(v, api_key) for v in value)
+    return value
+
+
+def _redact_bytes(data: bytes, api_key: str | None) -> bytes:
+    # latin-1 maps every byte to one code point, so any body survives the round trip
+    return redact_secrets(data.decode("latin-1"), api_key).encode("latin-1")
+
+
+def _redacted_request(request: Any, api_key: str | None) -> Any:
+    import httpx2
+
+    try:
+        content = _redact_bytes(request.content, api_key)
+    except httpx2.RequestNotRead:
+        content = b""
+    headers = redact_headers(request.headers)
+    headers.pop("content-length", None)
+    url = redact_secrets(str(request.url), api_key)
+    return httpx2.Request(request.method, url, headers=headers, content=content)
+
+
+def _redacted_response(response: Any, request: Any, api_key: str | None) -> Any:
+    import httpx2
+
+    try:
+        content = _redact_bytes(response.content, api_key)
+    except httpx2.ResponseNotRead:  # a stream that failed mid-way: its body was not kept
+        content = b""
+    headers = redact_headers(response.headers)
+    for name in ("content-length", "content-encoding", "transfer-encoding"):
+        headers.pop(name, None)
+    return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+
 def _scrub(exc: BaseException, api_key: str | None) -> None:
-    """Redact the SDK exception itself: it stays reachable as ``__cause__`` and in tracebacks."""
-    exc.args = tuple(redact_secrets(a, api_key) if isinstance(a, str) else a for a in exc.args)
-    message = getattr(exc, "message", None)
-    if isinstance(message, str):
-        with contextlib.suppress(AttributeError):  # read-only on some exception types
-            exc.message = redact_secrets(message, api_key)  # type: ignore[attr-defined]
-    body = getattr(exc, "body", None)
-    for holder in (body, body.get("error") if isinstance(body, dict) else None):
-        if isinstance(holder, dict) and isinstance(holder.get("message"), str):
-            holder["message"] = redact_secrets(holder["message"], api_key)
+    """Redact the SDK exception itself: it stays reachable as ``__cause__`` and in tracebacks.
+
+    Its message and arguments, its decoded ``body`` (every string in it, ``param`` fields
+    and text or HTML bodies included), and its ``request`` / ``response`` replaced by
+    redacted copies; exceptions chained below it get their messages redacted too.
+    Skipped inside :func:`raw_causes`.
+    """
+    if _KEEP_RAW_CAUSES.get():
+        return
+    import httpx2
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(_redact_value(a, api_key) for a in current.args)
+        message = getattr(current, "message", None)
+        if isinstance(message, str):
+            with contextlib.suppress(AttributeError):  # read-only on some exception types
+                current.message = redact_secrets(message, api_key)  # type: ignore[attr-defined]
+        with contextlib.suppress(AttributeError):
+            if getattr(current, "body", None) is not None:
+                current.body = _redact_value(current.body, api_key)  # type: ignore[attr-defined]
+        request = current.__dict__.get("request") or current.__dict__.get("_request")
+        response = current.__dict__.get("response")
+        if isinstance(response, httpx2.Response) and request is None:
+            with contextlib.suppress(RuntimeError):  # a response built without a request
+                request = response.request
+        redacted_request = (
+            _redacted_request(request, api_key) if isinstance(request, httpx2.Request) else None
+        )
+        with contextlib.suppress(AttributeError):
+            if "request" in current.__dict__ and redacted_request is not None:
+                current.request = redacted_request  # type: ignore[attr-defined]
+            if "_request" in current.__dict__ and redacted_request is not None:
+                current._request = redacted_request  # type: ignore[attr-defined]
+            if isinstance(response, httpx2.Response):
+                current.response = _redacted_response(  # type: ignore[attr-defined]
+                    response, redacted_request, api_key
+                )
+        current = current.__cause__ or current.__context__
 
 
 def from_sdk_error(

@@ -20,11 +20,12 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessageChunk, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_serializer
 
 from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
+from streamtap.providers._masking import masked_text, redact_params, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._source import BindsTools
 from streamtap.providers._wire import Wire
@@ -70,6 +71,11 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request-body parameters, sent as given."""
     default_headers: dict[str, str] | None = None
+    """Headers sent with every request. Those whose name says credential (``Authorization``,
+    ``api-key``, ``X-Auth-Key``, ``X-Amz-Security-Token``...) and those in ``secret_headers``
+    are masked in errors, ``repr``, ``model_dump()``, callbacks' payloads and logs."""
+    secret_headers: list[str] | None = None
+    """More header names to treat as credentials, beyond those whose name says so."""
     streaming: bool = False
     """Make ``invoke`` stream (and fire token callbacks) even without a streaming handler."""
     http_client: Any = Field(default=None, exclude=True)
@@ -97,6 +103,38 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
                 if value := os.environ.get(name):
                     self.base_url = value
                     break
+        self._remember_credentials()
+
+    def _remember_credentials(self) -> None:
+        """Make this model's credentials known to streamtap's one detector, so errors,
+        logs, cassettes and callbacks mask them even where they have no vendor shape."""
+        remember_credentials(
+            self._secret(), self.default_headers, self.secret_headers, self.base_url
+        )
+
+    # -- what leaves the model: repr, model_dump, dict(), callbacks' payloads -----
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact_params({name: value}).get(name, value) if name else value
+
+    @model_serializer(mode="wrap")
+    def _serialize_masked(self, handler: Any) -> Any:
+        data = handler(self)
+        return redact_params(data) if isinstance(data, dict) else data
+
+    def to_json(self) -> Any:
+        """LangChain's serialized form (``dumpd``; the ``serialized`` payload every callback
+        handler receives) with credentials masked: secret headers and URL passwords."""
+        data = super().to_json()
+        kwargs = data.get("kwargs") if isinstance(data, dict) else None
+        if isinstance(kwargs, dict):
+            data["kwargs"] = redact_params(kwargs)  # type: ignore[typeddict-unknown-key]
+        return data
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return redact_params(super()._get_invocation_params(stop=stop, **kwargs))
 
     # -- what the model can do ------------------------------------------------------
     def _profile_source(self) -> str | None:
@@ -471,7 +509,7 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
         return {
             "model": self.model,
             "provider": self.provider_name,
-            "base_url": self.base_url,
+            "base_url": masked_text(self.base_url) if self.base_url else self.base_url,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
