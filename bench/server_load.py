@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LoadResult", "ServerProcess", "build_app", "run_load"]
+__all__ = ["LoadResult", "ServerProcess", "agent_graph", "build_app", "run_load"]
 
 
 # ---------------------------------------------------------------- server side
@@ -40,7 +40,6 @@ def build_app(chunks: int, delay: float) -> Any:
     from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-    from streamtap.graph import END, START, MessagesState, StateGraph
     from streamtap.server import create_app
 
     class Scripted(BaseChatModel):
@@ -67,7 +66,12 @@ def build_app(chunks: int, delay: float) -> Any:
                     await run_manager.on_llm_new_token(chunk.text, chunk=gen)
                 yield gen
 
-    model = Scripted(n=chunks, pause=delay)
+    return create_app({"agent": agent_graph(Scripted(n=chunks, pause=delay))}, disconnect_grace=1.0)
+
+
+def agent_graph(model: Any) -> Any:
+    """``START -> agent -> END``: the one node asks ``model`` with the thread's messages."""
+    from streamtap.graph import END, START, MessagesState, StateGraph
 
     async def agent(state: MessagesState) -> dict[str, Any]:
         return {"messages": [await model.ainvoke(state["messages"])]}
@@ -76,7 +80,7 @@ def build_app(chunks: int, delay: float) -> Any:
     builder.add_node("agent", agent)
     builder.add_edge(START, "agent")
     builder.add_edge("agent", END)
-    return create_app({"agent": builder.compile()}, disconnect_grace=1.0)
+    return builder.compile()
 
 
 def _serve(port: int, chunks: int, delay: float) -> None:

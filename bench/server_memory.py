@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine, peak_rss_kb, reset_peak_rss, rss_kb, versions
-from bench.server_load import ServerProcess
+from bench.server_load import ServerProcess, agent_graph
 
 __all__ = ["Settings", "build_app", "measure", "table"]
 
@@ -78,7 +78,7 @@ def build_app(variant: str, settings: Settings) -> Any:
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
     from typing_extensions import TypedDict
 
-    from streamtap.graph import END, START, MessagesState, StateGraph, get_stream_writer
+    from streamtap.graph import END, START, StateGraph, get_stream_writer
     from streamtap.server import MemoryBackend, create_app
 
     class Scripted(BaseChatModel):
@@ -103,16 +103,7 @@ def build_app(variant: str, settings: Settings) -> Any:
                 yield gen
 
     def answer(n: int) -> Any:
-        model = Scripted(n=n)
-
-        async def agent(state: MessagesState) -> dict[str, Any]:
-            return {"messages": [await model.ainvoke(state["messages"])]}
-
-        builder = StateGraph(MessagesState)
-        builder.add_node("agent", agent)
-        builder.add_edge(START, "agent")
-        builder.add_edge("agent", END)
-        return builder.compile()
+        return agent_graph(Scripted(n=n))
 
     class Bulk(TypedDict, total=False):
         done: int
