@@ -2,7 +2,8 @@
 
 Loopback only, bounded in count (200 runs) and time (the run is abandoned after
 120 s); the assertion is completeness and order, not speed (see
-``python -m bench.server_load`` for latency and throughput).
+``python -m bench.server_load`` for CPU, latency, throughput and memory, side by side
+with a floor and ``langgraph dev``).
 """
 
 from __future__ import annotations
@@ -20,3 +21,4 @@ async def test_every_client_gets_every_event_in_order() -> None:
     # metadata + CHUNKS tokens + the closing empty chunk + end, for every client
     assert result.events == CLIENTS * (1 + CHUNKS + 1 + 1)
     assert len(result.latencies) == CLIENTS * CHUNKS
+    assert result.runs == CLIENTS and len(result.ttfts) == CLIENTS
