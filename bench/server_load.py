@@ -276,6 +276,21 @@ _LANGGRAPH_ENV = {
 }
 
 
+def _langgraph_settings(workdir: str) -> None:
+    """Write the settings the server runs with (``langgraph_api.config``, read once
+    ``run_server`` has set its environment) to ``workdir/settings.json``."""
+    for _ in range(1200):
+        config = sys.modules.get("langgraph_api.config")
+        if config is not None and hasattr(config, "N_JOBS_PER_WORKER"):
+            names = ("N_JOBS_PER_WORKER", "BG_JOB_ISOLATED_LOOPS")
+            found = {name.lower(): getattr(config, name, None) for name in names}
+            found["file_persistence"] = os.environ.get("LANGGRAPH_DISABLE_FILE_PERSISTENCE")
+            found["file_persistence"] = found["file_persistence"] != "true"
+            Path(workdir, "settings.json").write_text(json.dumps(found), encoding="utf-8")
+            return
+        time.sleep(0.1)
+
+
 def _serve_langgraph(port: int, workdir: str, jobs: int | None) -> None:
     """What ``langgraph dev --no-browser --no-reload --config langgraph.json`` runs,
     in this process: its config validated by the CLI, then ``run_server``."""
@@ -285,7 +300,7 @@ def _serve_langgraph(port: int, workdir: str, jobs: int | None) -> None:
     from langgraph_cli.config import validate_config_file  # type: ignore[import-not-found]
 
     logging.getLogger("langgraph_api.cli").setLevel(logging.WARNING)  # its banner
-
+    threading.Thread(target=_langgraph_settings, args=(workdir,), daemon=True).start()
     os.chdir(workdir)
     sys.path.append(workdir)
     config = dict(validate_config_file(Path(workdir) / "langgraph.json"))
@@ -869,6 +884,17 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
                 "rss_mb": round(server.rss_kb() * 1024 / MB, 1),
             }
             results["failures"] += [f"{target} warm-up: {f}" for f in warm.failures]
+            if server.workdir is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    path = Path(server.workdir, "settings.json")
+                    seen = json.loads(path.read_text(encoding="utf-8"))
+                    results["config"]["langgraph_dev"]["running_with"] = seen
+                    results["notes"].append(
+                        f"`langgraph dev` ran at most {seen['n_jobs_per_worker']} run(s) at a time "
+                        "(N_JOBS_PER_WORKER; 1 is its default without --n-jobs-per-worker, "
+                        "`--langgraph-jobs N` here); the others wait in its queue, which "
+                        "looks for pending runs every 0.5 s when idle: its TTFT includes that"
+                    )
             progress(f"  {target} up (pid {server.pid}), warm-up run done")
         done = 0
         for rnd in range(settings.rounds):
@@ -894,6 +920,14 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         results["final_rss_mb"] = {
             target: round(server.rss_kb() * 1024 / MB, 1) for target, server in servers.items()
         }
+        for server in servers.values():  # what langgraph dev wrote to disk (its persistence)
+            if server.workdir is not None:
+                files = sorted(Path(server.workdir).rglob("*"))
+                results["config"]["langgraph_dev"]["files_at_end"] = {
+                    str(f.relative_to(server.workdir)): f.stat().st_size
+                    for f in files
+                    if f.is_file() and f.name not in ("graph.py", "langgraph.json", "settings.json")
+                }
     results["machine"]["load_average_end"] = load_average()
     results["seconds"] = round(time.perf_counter() - began, 1)
     summarize(results)

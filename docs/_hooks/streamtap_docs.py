@@ -409,6 +409,33 @@ def _server_memory(results: dict[str, Any]) -> str:
     )
 
 
+def _server_load(results: dict[str, Any]) -> str:
+    """`bench/server_load.json` (`python -m bench.server_load --write`): a run line, its tables."""
+    path = ROOT / "bench/server_load.json"
+    if not path.is_file():
+        log.warning("bench/server_load.json is missing: run python -m bench.server_load --write")
+        return ""
+    if str(ROOT) not in sys.path:  # the table is the benchmark's own (stdlib only)
+        sys.path.insert(0, str(ROOT))
+    from bench.server_load import table
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    m, v, c = data["machine"], data["versions"], data["config"]
+    loads = (m.get("load_average_start") or []) + (m.get("load_average_end") or [])
+    load = f", load average {min(loads):.2f}–{max(loads):.2f}" if loads else ""
+    libs = ", ".join(
+        f"{name} {v[name]}"
+        for name in ("streamtap", "langgraph", "langgraph-api", "langchain-core", "uvicorn")
+        if v.get(name, "not installed") != "not installed"
+    )
+    return (
+        f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
+        f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers, about "
+        f"{c['events_per_cell']:,} events per cell, {c['rounds']} rounds in rotating order "
+        "(medians shown); clients and servers share the machine.\n\n" + table(data)
+    )
+
+
 _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": _run,
     "scenarios": _about,
@@ -419,4 +446,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "concurrency": _concurrency,
     "checkpoints": _checkpoints,
     "server-memory": _server_memory,
+    "server-load": _server_load,
 }
