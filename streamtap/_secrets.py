@@ -20,6 +20,7 @@ This is the bottom layer: it imports nothing from streamtap.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,7 @@ def _spans(match: re.Match[str]) -> tuple[int, int, int]:
 _KEYISH_NAME = re.compile(rf"(?i)(?:{_KEYISH_WORDS}|authorization|(?:^|[_-])token$)")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a field or config key carries a credential by its name alone (``api_key``,
     ``openai_api_key``, ``auth_token``...): its value is kept out of stored data."""

@@ -10,10 +10,11 @@ Every model implements the chunk-source seam (``streamtap.providers.ChunkSource`
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -25,6 +26,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_serializer
 from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
+from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
 from streamtap.providers._masking import masked_text, redact_params, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._source import BindsTools
@@ -39,6 +41,16 @@ from streamtap.providers._wire_stream import (
 )
 
 __all__ = ["StreamtapChatModel"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _signed(fn: _F) -> _F:
+    """``fn`` with its signature computed once: langchain-core calls ``inspect.signature``
+    on ``_generate`` / ``_agenerate`` for every invoke (~25 µs), and ``inspect`` takes a
+    function's ``__signature__`` as it is."""
+    fn.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    return fn
 
 
 class StreamtapChatModel(BindsTools, BaseChatModel):
@@ -134,7 +146,10 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        return redact_params(super()._get_invocation_params(stop=stop, **kwargs))
+        if type(self).dict is not BaseChatModel.dict:  # a deprecated override: honour it
+            return redact_params(super()._get_invocation_params(stop=stop, **kwargs))
+        # langchain-core's own, minus its deprecation-warning machinery (~15 µs a call)
+        return redact_params({**self.asdict(), "stop": stop, **kwargs})
 
     # -- what the model can do ------------------------------------------------------
     def _profile_source(self) -> str | None:
@@ -461,18 +476,7 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
             return False
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
-    def _fires_tokens(
-        self,
-        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
-    ) -> bool:
-        """Whether langchain-core would have streamed this invoke to its callbacks."""
-        if run_manager is None:
-            return False
-        return BaseChatModel._should_stream(
-            self, async_api=False, run_manager=run_manager, **kwargs
-        )
-
+    @_signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -481,13 +485,14 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run = self._new_run(stop)
-        fire = run_manager is not None and self._fires_tokens(run_manager, kwargs)
+        fire = invoke_fires_tokens(self, run_manager, kwargs)
         with closing(self.stream_chunks(messages, stop=stop, run=run, **kwargs)) as chunks:
             for chunk in chunks:
                 if fire:
                     run_manager.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[union-attr, arg-type]
         return _result(run)
 
+    @_signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -496,11 +501,13 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run = self._new_run(stop)
-        fire = run_manager is not None and self._fires_tokens(run_manager, kwargs)
+        sink, slow = async_token_sinks(self, run_manager, kwargs)
         async with aclosing(self.astream_chunks(messages, stop=stop, run=run, **kwargs)) as chunks:
             async for chunk in chunks:
-                if fire:
-                    await run_manager.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[union-attr, arg-type]
+                if sink is not None:
+                    sink(chunk)
+                elif slow is not None:
+                    await slow.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[arg-type]
         return _result(run)
 
     # -- LangChain surface ------------------------------------------------------------

@@ -40,6 +40,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamtap._compat import callers_local
 from streamtap.providers import ChunkSource, chat_model
+from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
 from streamtap.providers._source import BindsTools
 from streamtap.resilience._attempts import astream_attempts, stream_attempts
 from streamtap.resilience._call import Call, Recovery
@@ -186,11 +187,6 @@ class ResilientChatModel(BindsTools, BaseChatModel):
     def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
         return False
 
-    def _tokens_wanted(self, run_manager: Any, async_api: bool) -> bool:
-        return run_manager is not None and BaseChatModel._should_stream(
-            self, async_api=async_api, run_manager=run_manager
-        )
-
     def _new_call(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> Call:
@@ -242,7 +238,7 @@ class ResilientChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._new_call(messages, stop, kwargs)
-        tokens = self._tokens_wanted(run_manager, async_api=False)
+        tokens = invoke_fires_tokens(self, run_manager, {})
         try:
             with closing(stream_attempts(call, run_manager)) as chunks:
                 for chunk in chunks:
@@ -265,12 +261,14 @@ class ResilientChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._new_call(messages, stop, kwargs)
-        tokens = self._tokens_wanted(run_manager, async_api=True)
+        sink, slow = async_token_sinks(self, run_manager, {})
         try:
             async with aclosing(astream_attempts(call, run_manager)) as chunks:
                 async for chunk in chunks:
-                    if tokens and run_manager is not None:
-                        await run_manager.on_llm_new_token(
+                    if sink is not None:
+                        sink(chunk)
+                    elif slow is not None:
+                        await slow.on_llm_new_token(
                             chunk.content,  # type: ignore[arg-type]
                             chunk=ChatGenerationChunk(message=chunk),
                         )

@@ -51,6 +51,7 @@ from streamtap.errors import (
 )
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk, make_usage
+from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
 from streamtap.providers._profiles import Continuation, refused
 from streamtap.providers._source import BindsTools
 
@@ -470,6 +471,18 @@ class FakeChatModel(BindsTools, BaseChatModel):
         finally:
             await stream.aclose()
 
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        # invoke streams to the callbacks from _generate, as streamtap's models do
+        if run_manager is not None and not kwargs.get("stream") and self.output_version != "v1":
+            return False
+        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -478,8 +491,11 @@ class FakeChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         acc = Accumulator()
+        fire = invoke_fires_tokens(self, run_manager, kwargs)
         for generation in self._stream(messages, stop, run_manager, **kwargs):
             acc.add(generation.message)  # type: ignore[arg-type]
+            if fire and run_manager is not None:
+                run_manager.on_llm_new_token(generation.text, chunk=generation)
         return _result(acc)
 
     async def _agenerate(
@@ -490,8 +506,17 @@ class FakeChatModel(BindsTools, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         acc = Accumulator()
-        async for generation in self._astream(messages, stop, run_manager, **kwargs):
-            acc.add(generation.message)  # type: ignore[arg-type]
+        sink, slow = async_token_sinks(self, run_manager, kwargs)
+        stream = self.open(messages, stop=stop, **kwargs)
+        try:
+            async for chunk in stream:
+                acc.add(chunk)
+                if sink is not None:
+                    sink(chunk)
+                elif slow is not None:
+                    await slow.on_llm_new_token(chunk.text, chunk=generation_chunk(chunk))
+        finally:
+            await stream.aclose()
         return _result(acc)
 
 
