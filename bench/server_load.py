@@ -721,6 +721,17 @@ def _versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        git = ["git", "-C", str(ROOT)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "streamtap"], capture_output=True, text=True
+        )
+        if head.returncode == 0:
+            changed = " + uncommitted changes" if dirty.stdout.strip() else ""
+            out["streamtap_commit"] = head.stdout.strip() + changed
     return out
 
 
