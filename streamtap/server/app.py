@@ -118,15 +118,8 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
         run_path = f"{base}/threads/{run.thread_id}/runs/{run.run_id}"
         backend = self.backend
 
-        async def events() -> AsyncIterator[bytes]:
-            async for batch in backend.read(run.run_id, after):
-                yield b"".join(
-                    ServerSentEvent(data=e.data.decode(), event=e.event, id=e.id, sep="\n").encode()
-                    for e in batch
-                )
-
         response = EventSourceResponse(
-            events(),
+            backend.read_sse(run.run_id, after),
             headers={"Location": f"{run_path}/stream", "Content-Location": run_path},
             ping=self.ping_interval,
             # the Platform's idle comment, on which the JS SDK arms its reconnect timer

@@ -24,6 +24,7 @@ from streamtap.server._records import (
     ThreadRecord,
     UnknownEventIdError,
     now_iso,
+    sse_frame,
 )
 
 __all__ = ["END_EVENT", "MemoryBackend", "RunBackend"]
@@ -88,6 +89,12 @@ class RunBackend(ABC):
         A reader that starts at or after the ``end`` event gets nothing and returns.
         """
 
+    async def read_sse(self, run_id: str, after: str | None) -> AsyncIterator[bytes]:
+        """:meth:`read`'s batches as SSE bytes, one ``bytes`` a batch (a backend that
+        keeps its events framed hands them out as they are)."""
+        async for batch in self.read(run_id, after):
+            yield b"".join(event.sse() for event in batch)
+
     # readers and cancellation
     @abstractmethod
     async def add_listener(self, run_id: str, delta: int) -> int:
@@ -125,13 +132,32 @@ class RunBackend(ABC):
 @dataclass(slots=True)
 class _Log:
     run: RunRecord
-    events: list[StreamEvent] = field(default_factory=list)
-    first_seq: int = 1  # seq of events[0]
+    #: each event as its SSE bytes, framed once at publish: what readers send, and the
+    #: whole of what a finished run keeps (a few dozen bytes over its wire size)
+    frames: list[bytes] = field(default_factory=list)
+    first_seq: int = 1  # seq of frames[0]
     next_seq: int = 1
-    size: int = 0  # bytes of the events kept
+    size: int = 0  # bytes of the frames kept
     listeners: int = 0
     finished_at: float | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False  # the END event is in
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def changed(self) -> None:
+        """Until the next publish (a cancelled wait leaves nothing behind)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                self.waiters.remove(waiter)
 
 
 class MemoryBackend(RunBackend):
@@ -231,30 +257,34 @@ class MemoryBackend(RunBackend):
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         log = self._log(run_id)
         seq = log.next_seq
-        log.events.append(StreamEvent(str(seq), event, data))
-        added = len(data) + len(event)
+        event_id = str(seq)
+        frame = sse_frame(event_id, event, data)
+        log.frames.append(frame)
+        added = len(frame)
         log.size += added
         self.total_bytes += added
-        excess = len(log.events) - self.max_events_per_run
+        excess = len(log.frames) - self.max_events_per_run
         if excess > self.max_events_per_run // 8:  # trim in batches: amortised O(1)
             self._trim(log, excess)
         if log.size > self.max_bytes_per_run:  # down to 3/4 of the bound, the last kept
             cut, size = 0, log.size
-            while size > self.max_bytes_per_run * 3 // 4 and cut < len(log.events) - 1:
-                size -= len(log.events[cut].data) + len(log.events[cut].event)
+            while size > self.max_bytes_per_run * 3 // 4 and cut < len(log.frames) - 1:
+                size -= len(log.frames[cut])
                 cut += 1
             self._trim(log, cut)
         if self.total_bytes > self.max_total_bytes:
             self._evict()
         log.next_seq = seq + 1
-        changed, log.changed = log.changed, asyncio.Event()
-        changed.set()
-        return str(seq)
+        if event == END_EVENT:
+            log.ended = True
+        if log.waiters:
+            log.wake()
+        return event_id
 
     def _trim(self, log: _Log, count: int) -> None:
         """Forget the oldest ``count`` events of a log."""
-        dropped = sum(len(e.data) + len(e.event) for e in log.events[:count])
-        del log.events[:count]
+        dropped = sum(len(frame) for frame in log.frames[:count])
+        del log.frames[:count]
         log.first_seq += count
         log.size -= dropped
         self.total_bytes -= dropped
@@ -291,23 +321,31 @@ class MemoryBackend(RunBackend):
             )
 
     async def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
+        async for frames in self._frames(run_id, after):
+            yield [StreamEvent.from_sse(frame) for frame in frames]
+
+    async def read_sse(self, run_id: str, after: str | None) -> AsyncIterator[bytes]:
+        async for frames in self._frames(run_id, after):
+            yield frames[0] if len(frames) == 1 else b"".join(frames)
+
+    async def _frames(self, run_id: str, after: str | None) -> AsyncIterator[list[bytes]]:
         log = self._log(run_id)
         seq = self._seq_of(log, after)
         while True:
-            changed = log.changed
             if seq + 1 < log.first_seq:
                 raise EventsExpiredError(f"reader fell behind the buffer after event {seq}")
             start = seq + 1 - log.first_seq
-            batch = log.events[start:]
+            batch = log.frames[start:]
             if batch:
-                seq = int(batch[-1].id)
+                seq = log.first_seq + len(log.frames) - 1
+                ended = log.ended and seq == log.next_seq - 1
                 yield batch
-                if batch[-1].event == END_EVENT:
+                if ended:
                     return
                 continue
-            if log.events and log.events[-1].event == END_EVENT:
+            if log.ended:
                 return  # joined after the end: nothing more will come
-            await changed.wait()
+            await log.changed()
 
     async def add_listener(self, run_id: str, delta: int) -> int:
         log = self._logs.get(run_id)

@@ -251,9 +251,9 @@ class FakeChunkStream:
 
     # -- playing a script --------------------------------------------------------------------
     def _steps(self) -> list[Step]:
-        script = self._model._take(self.request)
+        number, script = self._model._take(self.request)
         mapper = self._mapper
-        mapper.message_id = f"{self._model.id_prefix}{len(self._model.requests)}"
+        mapper.message_id = f"{self._model.id_prefix}{number}"
         mapper.model_name = self._model.model
         return script
 
@@ -387,7 +387,12 @@ class FakeChatModel(BindsTools, BaseChatModel):
     #: Message ids are ``id_prefix`` + the request's number (1, 2, ...).
     id_prefix: str = "fake-"
 
+    #: ``False``: requests are counted (``served``), not kept: a fake serving a
+    #: long-running server or a benchmark would otherwise grow without end
+    keep_requests: bool = True
+
     _requests: list[FakeRequest] = PrivateAttr(default_factory=list)
+    _served: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def model_post_init(self, context: Any, /) -> None:
@@ -403,17 +408,25 @@ class FakeChatModel(BindsTools, BaseChatModel):
         """Every request so far, in order."""
         return self._requests
 
-    def _take(self, request: FakeRequest) -> list[Step]:
+    @property
+    def served(self) -> int:
+        """How many requests it has played (``requests`` only keeps them with
+        ``keep_requests``)."""
+        return self._served
+
+    def _take(self, request: FakeRequest) -> tuple[int, list[Step]]:
         with self._lock:
-            n = len(self._requests)
+            n = self._served
             if n >= len(self.scripts) and not (self.cycle and self.scripts):
                 raise AssertionError(
                     f"FakeChatModel({self.model!r}): request {n + 1} but only "
                     f"{len(self.scripts)} script(s)"
                 )
-            self._requests.append(request)
+            self._served = n + 1
+            if self.keep_requests:
+                self._requests.append(request)
             script = self.scripts[n % len(self.scripts)]
-        return [script] if isinstance(script, str) else list(script)
+        return n + 1, [script] if isinstance(script, str) else list(script)
 
     # -- the chunk-source seam ---------------------------------------------------------------
     def open(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+import sys
+from typing import Any
+
+import orjson
 import pytest
 
-from streamtap.server._records import EventsExpiredError, RunRecord
+from streamtap.server._records import EventsExpiredError, RunRecord, StreamEvent
 from streamtap.server.backend import END_EVENT, MemoryBackend
 
 
@@ -22,13 +27,14 @@ async def test_a_runs_log_keeps_its_newest_events_within_the_byte_bound() -> Non
         await backend.publish("r", "messages", chunk)
     log = backend._logs["r"]
     assert log.size <= 1_000_000 and backend.total_bytes == log.size
-    assert log.events[-1].id == "1000" and int(log.events[0].id) == log.first_seq > 1
+    events = [StreamEvent.from_sse(frame) for frame in log.frames]
+    assert events[-1].id == "1000" and int(events[0].id) == log.first_seq > 1
     # a reader from the start fell behind what was trimmed: 410, not a silent gap
     with pytest.raises(EventsExpiredError):
         await backend.check_cursor("r", "0")
     # the newest events are still readable
     await backend.publish("r", END_EVENT, b"{}")
-    reader = backend.read("r", log.events[-3].id)
+    reader = backend.read("r", events[-2].id)
     batch = await reader.__anext__()
     assert [e.id for e in batch] == ["1000", "1001"]  # what follows the cursor
 
@@ -44,3 +50,37 @@ async def test_finished_runs_logs_are_dropped_to_stay_under_the_total() -> None:
     assert await backend.get_run("a") is None  # the oldest finished run went first
     assert await backend.get_run("d") is not None
     assert backend.total_bytes == sum(log.size for log in backend._logs.values())
+
+
+def _allocated() -> Any:
+    """glibc's ``malloc_usable_size``: what a large ``bytes`` really holds (None elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None)
+        usable = libc.malloc_usable_size
+    except (OSError, AttributeError):
+        return None
+    usable.restype, usable.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
+    return usable
+
+
+async def test_a_finished_run_keeps_about_the_bytes_it_sent() -> None:
+    """Each event is kept as its SSE bytes in one compact allocation: orjson's output
+    holds ~8 KiB whatever its length, ten times a token event's size."""
+    usable = _allocated()
+    if usable is None:
+        pytest.skip("needs glibc's malloc_usable_size")
+    backend = MemoryBackend()
+    await backend.create_run(_run("r"))
+    payload = [{"content": "c1 ", "type": "AIMessageChunk", "id": "x" * 40}, {"k": "v" * 600}]
+    data = orjson.dumps(payload)
+    assert usable(id(data)) > 4 * len(data)  # the waste this guards against
+    for _ in range(200):
+        await backend.publish("r", "messages", orjson.dumps(payload))
+    await backend.publish("r", END_EVENT, orjson.dumps({"status": "success"}))
+    await backend.set_run_status("r", "success")
+    wire = b"".join([chunk async for chunk in backend.read_sse("r", None)])
+    frames = backend._logs["r"].frames
+    assert b"".join(frames) == wire and len(frames) == 201
+    kept = sum(usable(id(frame)) for frame in frames if len(frame) > 512) + sys.getsizeof(frames)
+    kept += sum(sys.getsizeof(frame) for frame in frames if len(frame) <= 512)
+    assert kept <= 1.2 * len(wire)

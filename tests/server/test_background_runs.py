@@ -224,6 +224,7 @@ async def test_cancel_actions_batch_and_crons(serve: Any) -> None:
     await client.runs.wait(tid, "log", input={"log": ["zero"]})
     # interrupt: the run stops, the thread keeps what it saved (the input)
     run = await client.runs.create(tid, "log", input={"log": ["one"]})
+    await asyncio.sleep(0.1)  # inside its 0.3 s node: the input is saved (before, it races)
     assert await client.runs.cancel(tid, run["run_id"], wait=True) is None  # 202, once stopped
     assert (await client.runs.get(tid, run["run_id"]))["status"] == "interrupted"
     assert (await client.threads.get_state(tid))["values"]["log"] == ["zero", "done", "one"]

@@ -127,3 +127,12 @@ async def test_astream_events_and_a_graph_messages_mode() -> None:
         for chunk, _ in graph.stream({"messages": [("user", "hi")]}, stream_mode="messages")
     ]
     assert tokens[:2] == ["Hi ", "there"]
+
+
+def test_keep_requests_off_counts_without_keeping() -> None:
+    fake = FakeChatModel(scripts=["a", "b"], cycle=True, keep_requests=False, id_prefix="m-")
+    ids = [fake.invoke("hi").id for _ in range(3)]
+    assert ids == ["m-1", "m-2", "m-3"] and fake.served == 3 and fake.requests == []
+    kept = FakeChatModel(scripts=["a"], cycle=True)
+    kept.invoke("hi")
+    assert kept.served == 1 and len(kept.requests) == 1
