@@ -428,11 +428,14 @@ def _server_load(results: dict[str, Any]) -> str:
         for name in ("streamtap", "langgraph", "langgraph-api", "langchain-core", "uvicorn")
         if v.get(name, "not installed") != "not installed"
     )
+    if v.get("streamtap_commit"):
+        libs = libs.replace(f"streamtap {v['streamtap']}", f"streamtap at {v['streamtap_commit']}")
     return (
         f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
         f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers, about "
         f"{c['events_per_cell']:,} events per cell, {c['rounds']} rounds in rotating order "
-        "(medians shown); clients and servers share the machine.\n\n" + table(data)
+        "(medians shown); server CPU and RSS are the server process tree's; clients and servers "
+        "share the machine.\n\n" + table(data)
     )
 
 
