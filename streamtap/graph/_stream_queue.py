@@ -168,13 +168,12 @@ class AsyncStreamQueue(_StreamQueue):
             self._handoff()
 
     async def get(self) -> Any:
-        try:
-            item = self.q.get_nowait()
+        q = self.q
+        if q.items:  # no exception on the common empty path: it is every token's path
             self.idle = False
-            return item
-        except asyncio.QueueEmpty:
-            self.idle = True
-            try:
-                return await self.q.get()
-            finally:
-                self.idle = False
+            return q.items.popleft()
+        self.idle = True
+        try:
+            return await q.get()
+        finally:
+            self.idle = False

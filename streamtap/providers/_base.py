@@ -10,11 +10,10 @@ Every model implements the chunk-source seam (``streamtap.providers.ChunkSource`
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, closing
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -26,7 +25,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_serializer
 from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
-from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
+from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens, signed
 from streamtap.providers._masking import masked_text, redact_params, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._source import BindsTools
@@ -41,16 +40,6 @@ from streamtap.providers._wire_stream import (
 )
 
 __all__ = ["StreamtapChatModel"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _signed(fn: _F) -> _F:
-    """``fn`` with its signature computed once: langchain-core calls ``inspect.signature``
-    on ``_generate`` / ``_agenerate`` for every invoke (~25 µs), and ``inspect`` takes a
-    function's ``__signature__`` as it is."""
-    fn.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
-    return fn
 
 
 class StreamtapChatModel(BindsTools, BaseChatModel):
@@ -476,7 +465,7 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
             return False
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
-    @_signed
+    @signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -492,7 +481,7 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
                     run_manager.on_llm_new_token(chunk.content, chunk=generation_chunk(chunk))  # type: ignore[union-attr, arg-type]
         return _result(run)
 
-    @_signed
+    @signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import (
     AsyncCallbackHandler,
@@ -28,7 +28,13 @@ from langchain_core.messages import AIMessageChunk
 
 from streamtap.providers._chunks import generation_chunk
 
-__all__ = ["TokenSink", "async_token_sinks", "direct_token_sink", "invoke_fires_tokens"]
+__all__ = [
+    "TokenSink",
+    "async_token_sinks",
+    "direct_token_sink",
+    "invoke_fires_tokens",
+    "signed",
+]
 
 # langchain-core logs a failing handler under its own logger: keep the same name
 _log = logging.getLogger("langchain_core.callbacks.manager")
@@ -94,3 +100,14 @@ def async_token_sinks(
         return None, None
     sink = direct_token_sink(run_manager)
     return (sink, None) if sink is not None else (None, run_manager)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def signed(fn: _F) -> _F:
+    """``fn`` with its signature computed once: langchain-core calls ``inspect.signature``
+    on ``_generate`` / ``_agenerate`` for every invoke (~25 µs), and ``inspect`` takes a
+    function's ``__signature__`` as it is."""
+    fn.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    return fn

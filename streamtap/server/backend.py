@@ -190,40 +190,38 @@ class MemoryBackend(RunBackend):
         self.max_runs = max_runs
         self.total_bytes = 0
         self._logs: dict[str, _Log] = {}
+        #: finished runs, oldest first -> when they finished (what eviction walks)
+        self._finished: dict[str, float] = {}
+        #: thread id -> its runs, in creation order
+        self._by_thread: dict[str, dict[str, None]] = {}
         self._threads: dict[str, ThreadRecord] = {}
 
     def _evict(self) -> None:
+        """Drop finished runs' logs: expired ones, then the oldest finished while over the
+        byte or run bounds. ``_finished`` is in finishing order, so this costs what it drops."""
+        finished = self._finished
         now = time.monotonic()
-        expired = [
-            run_id
-            for run_id, log in self._logs.items()
-            if log.finished_at is not None and now - log.finished_at >= self.ttl
-        ]
-        for run_id in expired:
+        while finished:
+            run_id, at = next(iter(finished.items()))
+            if now - at < self.ttl:
+                break
             self._drop(run_id)
         if self.total_bytes > self.max_total_bytes:
-            finished = sorted(
-                (log.finished_at, run_id)
-                for run_id, log in self._logs.items()
-                if log.finished_at is not None
-            )
-            for _, run_id in finished:
-                if self.total_bytes <= self.max_total_bytes * 3 // 4:
-                    break
-                self._drop(run_id)
-        if len(self._logs) >= self.max_runs:
-            finished = sorted(
-                (log.finished_at, run_id)
-                for run_id, log in self._logs.items()
-                if log.finished_at is not None
-            )
-            for _, run_id in finished[: len(self._logs) - self.max_runs + 1]:
-                self._drop(run_id)
+            while finished and self.total_bytes > self.max_total_bytes * 3 // 4:
+                self._drop(next(iter(finished)))
+        while finished and len(self._logs) >= self.max_runs:
+            self._drop(next(iter(finished)))
 
     def _drop(self, run_id: str) -> None:
         log = self._logs.pop(run_id, None)
+        self._finished.pop(run_id, None)
         if log is not None:
             self.total_bytes -= log.size
+            runs = self._by_thread.get(log.run.thread_id)
+            if runs is not None:
+                runs.pop(run_id, None)
+                if not runs:
+                    del self._by_thread[log.run.thread_id]
 
     def _log(self, run_id: str) -> _Log:
         log = self._logs.get(run_id)
@@ -234,6 +232,7 @@ class MemoryBackend(RunBackend):
     async def create_run(self, run: RunRecord) -> None:
         self._evict()
         self._logs[run.run_id] = _Log(run=run)
+        self._by_thread.setdefault(run.thread_id, {})[run.run_id] = None
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         log = self._logs.get(run_id)
@@ -249,10 +248,10 @@ class MemoryBackend(RunBackend):
         log.run.status = status  # type: ignore[assignment]
         log.run.updated_at = now_iso()
         if log.run.done and log.finished_at is None:
-            log.finished_at = time.monotonic()
+            log.finished_at = self._finished[run_id] = time.monotonic()
 
     async def list_runs(self, thread_id: str) -> list[RunRecord]:
-        return [log.run for log in self._logs.values() if log.run.thread_id == thread_id]
+        return [self._logs[run_id].run for run_id in self._by_thread.get(thread_id, ())]
 
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         log = self._log(run_id)

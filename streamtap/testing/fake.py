@@ -51,7 +51,7 @@ from streamtap.errors import (
 )
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk, make_usage
-from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
+from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens, signed
 from streamtap.providers._profiles import Continuation, refused
 from streamtap.providers._source import BindsTools
 
@@ -496,6 +496,7 @@ class FakeChatModel(BindsTools, BaseChatModel):
             return False
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
+    @signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -511,6 +512,7 @@ class FakeChatModel(BindsTools, BaseChatModel):
                 run_manager.on_llm_new_token(generation.text, chunk=generation)
         return _result(acc)
 
+    @signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],

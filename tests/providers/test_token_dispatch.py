@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 from typing import Any
 from uuid import UUID
@@ -144,7 +145,9 @@ async def test_no_token_callbacks_without_a_streaming_handler() -> None:
 
 
 def test_generate_signature_is_computed_once() -> None:
-    for name in ("_generate", "_agenerate"):
-        fn = getattr(StreamtapChatModel, name)
+    for name, cls in itertools.product(
+        ("_generate", "_agenerate"), (StreamtapChatModel, FakeChatModel)
+    ):
+        fn = getattr(cls, name)
         assert fn.__signature__ == inspect.signature(fn, follow_wrapped=False)
         assert "run_manager" in inspect.signature(fn).parameters

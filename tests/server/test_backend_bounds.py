@@ -84,3 +84,27 @@ async def test_a_finished_run_keeps_about_the_bytes_it_sent() -> None:
     kept = sum(usable(id(frame)) for frame in frames if len(frame) > 512) + sys.getsizeof(frames)
     kept += sum(sys.getsizeof(frame) for frame in frames if len(frame) <= 512)
     assert kept <= 1.2 * len(wire)
+
+
+async def test_eviction_follows_finishing_order_and_spares_running_runs() -> None:
+    backend = MemoryBackend(max_runs=3)
+    for name in ("a", "b", "c"):
+        await backend.create_run(_run(name))
+    await backend.set_run_status("b", "success")  # b finishes first, then a; c runs on
+    await backend.set_run_status("a", "error")
+    await backend.create_run(_run("d"))  # 3 kept at most: the first to finish goes
+    assert [await backend.get_run(n) is not None for n in "abcd"] == [True, False, True, True]
+    await backend.create_run(_run("e"))
+    assert [await backend.get_run(n) is not None for n in "acde"] == [False, True, True, True]
+    await backend.create_run(_run("f"))  # nothing finished is left: running runs stay
+    assert [r.run_id for r in await backend.list_runs("t")] == ["c", "d", "e", "f"]
+
+
+async def test_expired_runs_go_at_the_next_run_and_leave_their_thread_index() -> None:
+    backend = MemoryBackend(ttl=0.0)
+    await backend.create_run(_run("old"))
+    await backend.publish("old", END_EVENT, b"{}")
+    await backend.set_run_status("old", "success")
+    await backend.create_run(_run("new"))
+    assert list(backend._logs) == ["new"] and backend.total_bytes == 0
+    assert [r.run_id for r in await backend.list_runs("t")] == ["new"]
