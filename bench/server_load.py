@@ -5,7 +5,10 @@ Three servers, each in its own child process on 127.0.0.1 under uvicorn, answer 
 "stream_mode": "messages-tuple"}``) with the same events:
 
 * ``streamtap``: ``create_app`` serving a one-node graph whose scripted chat model
-  streams ``--chunks`` chunks, each stamped with the wall-clock time it was made;
+  streams ``--chunks`` chunks (``--model fake``, the default: streamtap's
+  ``FakeChatModel``, streaming as streamtap's vendor models do; ``--model langchain``:
+  a plain langchain-core model firing its own token callbacks, each chunk stamped with
+  the wall-clock time it was made, for per-event latency);
 * ``floor``: the same events sent with no graph: per event one ``AIMessageChunk`` built
   and ``model_dump``-ed with the metadata streamtap sends, ``orjson``, SSE framing
   (``sse-starlette``, as streamtap) and the write; what any server must spend;
@@ -54,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "MODELS",
     "TARGETS",
     "LoadResult",
     "SSEReader",
@@ -111,9 +115,27 @@ def langgraph_dev_available() -> bool:
 _MODELS: dict[tuple[int, float], Any] = {}
 
 
-def scripted_model(chunks: int, delay: float) -> Any:
-    """A chat model streaming ``c0 `` .. ``c{chunks-1} ``, each chunk's
-    ``additional_kwargs["t"]`` the time it was made; ``delay`` seconds before each."""
+MODELS = ("fake", "langchain")
+
+
+def scripted_model(chunks: int, delay: float, kind: str = "fake") -> Any:
+    """A chat model streaming ``c0 `` .. ``c{chunks-1} `` (``delay`` seconds before each).
+
+    ``fake``: streamtap's ``FakeChatModel``, which streams as streamtap's vendor models do
+    (tokens handed straight to the graph's ``messages`` handler). ``langchain``: a plain
+    langchain-core model whose ``_astream`` fires ``on_llm_new_token`` itself, each
+    chunk's ``additional_kwargs["t"]`` the time it was made (per-event latency), and
+    tokens through langchain-core's async callback dispatch, as third-party models do."""
+    if kind == "fake":
+        from streamtap.testing import FakeChatModel
+        from streamtap.testing.fake import Pause, Step
+
+        steps: list[Step] = []
+        for i in range(chunks):
+            steps += [Pause(delay), f"c{i} "] if delay else [f"c{i} "]
+        return FakeChatModel(scripts=[steps], cycle=True, keep_requests=False)
+    if kind != "langchain":
+        raise ValueError(f"unknown model {kind!r}: one of {', '.join(MODELS)}")
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -145,11 +167,12 @@ def scripted_model(chunks: int, delay: float) -> Any:
     return Scripted(n=chunks, pause=delay)
 
 
-def build_app(chunks: int, delay: float) -> Any:
-    """streamtap: a one-node graph whose model streams ``chunks`` time-stamped chunks."""
+def build_app(chunks: int, delay: float, model: str = "fake") -> Any:
+    """streamtap: a one-node graph whose model streams ``chunks`` chunks."""
     from streamtap.server import create_app
 
-    return create_app({"agent": agent_graph(scripted_model(chunks, delay))}, disconnect_grace=1.0)
+    graph = agent_graph(scripted_model(chunks, delay, model))
+    return create_app({"agent": graph}, disconnect_grace=1.0)
 
 
 def agent_graph(model: Any) -> Any:
@@ -180,7 +203,7 @@ def langgraph_agent_graph(model: Any) -> Any:
     return builder.compile()
 
 
-def build_floor_app(chunks: int, delay: float) -> Any:
+def build_floor_app(chunks: int, delay: float, model: str = "fake") -> Any:
     """The floor: streamtap's events for the same answer, sent with no graph and no
     callbacks. Per token: the ``AIMessageChunk`` the model makes (same content, stamp and
     id), ``[chunk.model_dump(), metadata]`` (streamtap's metadata dict) through
@@ -189,7 +212,7 @@ def build_floor_app(chunks: int, delay: float) -> Any:
     from importlib import metadata as dist
 
     import orjson
-    from langchain_core.messages import AIMessageChunk
+    from langchain_core.messages import AIMessageChunk, HumanMessage
     from sse_starlette import EventSourceResponse, ServerSentEvent
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -199,6 +222,8 @@ def build_floor_app(chunks: int, delay: float) -> Any:
     # streamtap's assistant id for the graph "agent" (uuid5 of its graph id)
     assistant_id = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), "agent"))
     lc_versions = {"langchain-core": dist.version("langchain-core")}
+    chat = scripted_model(chunks, delay, model)
+    ls_params = {k: v for k, v in chat._get_ls_params().items() if v is not None}
 
     def frame(event: str, n: int, data: bytes) -> bytes:
         return ServerSentEvent(data=data.decode(), event=event, id=str(n), sep="\n").encode()
@@ -222,10 +247,23 @@ def build_floor_app(chunks: int, delay: float) -> Any:
             "langgraph_path": ["__pregel_pull", "agent"],
             "langgraph_checkpoint_ns": ns,
             "checkpoint_ns": ns,
-            "ls_provider": "scripted",
-            "ls_model_type": "chat",
+            **ls_params,
             "lc_versions": lc_versions,
         }
+
+        async def fake_events() -> AsyncIterator[bytes]:
+            # the fake model's own chunks, as its stream makes them: no callbacks, no graph
+            yield frame("metadata", 1, orjson.dumps({"run_id": str(run_id), "attempt": 1}))
+            stream = chat.open([HumanMessage(str(body["input"]["messages"][0]["content"]))])
+            n = 1
+            try:
+                async for chunk in stream:
+                    n += 1
+                    yield frame("messages", n, orjson.dumps([chunk.model_dump(), meta]))
+            finally:
+                await stream.aclose()
+            end = {"run_id": str(run_id), "status": "success"}
+            yield frame("end", n + 1, orjson.dumps(end))
 
         async def events() -> AsyncIterator[bytes]:
             yield frame("metadata", 1, orjson.dumps({"run_id": str(run_id), "attempt": 1}))
@@ -242,7 +280,7 @@ def build_floor_app(chunks: int, delay: float) -> Any:
 
         path = f"/threads/{thread_id}/runs/{run_id}"
         return EventSourceResponse(
-            events(),
+            fake_events() if model == "fake" else events(),
             headers={"Location": f"{path}/stream", "Content-Location": path},
             ping=5.0,
             ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep="\n"),
@@ -252,10 +290,11 @@ def build_floor_app(chunks: int, delay: float) -> Any:
     return Starlette(routes=[Route("/runs/stream", stream, methods=["POST"])])
 
 
-def _serve(target: str, port: int, chunks: int, delay: float) -> None:
+def _serve(target: str, port: int, chunks: int, delay: float, model: str) -> None:
     import uvicorn
 
-    app = build_floor_app(chunks, delay) if target == "floor" else build_app(chunks, delay)
+    build = build_floor_app if target == "floor" else build_app
+    app = build(chunks, delay, model)
     uvicorn.run(app, host="127.0.0.1", port=port, **_UVICORN)  # type: ignore[arg-type]
 
 
@@ -263,7 +302,7 @@ def _serve(target: str, port: int, chunks: int, delay: float) -> None:
 _LANGGRAPH_GRAPH = """\
 from bench.server_load import langgraph_agent_graph, scripted_model
 
-graph = langgraph_agent_graph(scripted_model({chunks}, {delay!r}))
+graph = langgraph_agent_graph(scripted_model({chunks}, {delay!r}, {model!r}))
 """
 # No version check against PyPI, no tracing, logs at warning; anything else as it comes.
 _LANGGRAPH_ENV = {
@@ -370,7 +409,12 @@ class ServerProcess:
     its CPU and RSS read from /proc over its process tree (Linux)."""
 
     def __init__(
-        self, chunks: int, delay: float, target: str = "streamtap", jobs: int | None = None
+        self,
+        chunks: int,
+        delay: float,
+        target: str = "streamtap",
+        jobs: int | None = None,
+        model: str = "fake",
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}: one of {', '.join(TARGETS)}")
@@ -380,6 +424,7 @@ class ServerProcess:
         self.args = [
             sys.executable, "-m", "bench.server_load", "--serve", "--target", target,
             "--port", str(self.port), "--chunks", str(chunks), "--delay", str(delay),
+            "--model", model,
         ]  # fmt: skip
         self.env: dict[str, str] = {}
         self.workdir: str | None = None
@@ -387,7 +432,8 @@ class ServerProcess:
         if target == "langgraph-dev":
             self.workdir = tempfile.mkdtemp(prefix="streamtap-bench-langgraph-")
             Path(self.workdir, "graph.py").write_text(
-                _LANGGRAPH_GRAPH.format(chunks=int(chunks), delay=float(delay)), encoding="utf-8"
+                _LANGGRAPH_GRAPH.format(chunks=int(chunks), delay=float(delay), model=model),
+                encoding="utf-8",
             )
             config = {"graphs": {"agent": "./graph.py:graph"}, "dependencies": ["."]}
             Path(self.workdir, "langgraph.json").write_text(json.dumps(config), encoding="utf-8")
@@ -699,6 +745,7 @@ class Settings:
     events_per_cell: int = 20_000
     rounds: int = 3
     delay: float = 0.0
+    model: str = "fake"
     timeout: float = 300.0
     langgraph_jobs: int | None = None
 
@@ -881,7 +928,9 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
     with contextlib.ExitStack() as stack:
         servers: dict[str, ServerProcess] = {}
         for target in settings.targets:
-            server = ServerProcess(settings.chunks, settings.delay, target, settings.langgraph_jobs)
+            server = ServerProcess(
+                settings.chunks, settings.delay, target, settings.langgraph_jobs, settings.model
+            )
             stack.callback(server.__exit__)
             server.start()
             servers[target] = server
@@ -1024,6 +1073,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-cell", type=int, default=defaults.events_per_cell)
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--delay", type=float, default=0.0, help="model pause per chunk (s)")
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=defaults.model,
+        help="fake: streamtap's FakeChatModel; langchain: a model firing its own callbacks",
+    )
     parser.add_argument("--timeout", type=float, default=defaults.timeout, help="per cell (s)")
     parser.add_argument(
         "--langgraph-jobs",
@@ -1042,7 +1097,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.target == "langgraph-dev":
             _serve_langgraph(args.port, args.workdir, args.langgraph_jobs)
         else:
-            _serve(args.target, args.port, args.chunks, args.delay)
+            _serve(args.target, args.port, args.chunks, args.delay, args.model)
         return 0
 
     available = langgraph_dev_available()
@@ -1070,6 +1125,7 @@ def main(argv: list[str] | None = None) -> int:
         events_per_cell=args.events_per_cell,
         rounds=args.rounds,
         delay=args.delay,
+        model=args.model,
         timeout=args.timeout,
         langgraph_jobs=args.langgraph_jobs,
     )

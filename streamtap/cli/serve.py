@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=None,
         metavar="BYTES",
-        help="in-memory backend: all runs' events together (default 256 MiB; "
+        help="in-memory backend: all runs' events together (default 64 MiB; "
         "finished runs' logs are dropped first)",
     )
     parser.add_argument(

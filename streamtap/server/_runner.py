@@ -334,7 +334,7 @@ class RunManager:
         return thread
 
 
-async def _items(
+def _items(
     graph: Any,
     graph_input: Any,
     config: dict[str, Any],
@@ -347,12 +347,22 @@ async def _items(
     """The graph's stream items; with the ``events`` mode, ``astream_events`` (v2) events
     too, as the Platform frames them: the root run's own stream chunks are the stream
     modes' items, every other event is an ``events`` event."""
-    if not events:
-        async for item in graph.astream(
+    if not events:  # the graph's own stream: no generator layer around every token
+        return graph.astream(  # type: ignore[no-any-return]
             graph_input, config, stream_mode=modes, subgraphs=subgraphs, **kwargs
-        ):
-            yield item
-        return
+        )
+    return _with_events(graph, graph_input, config, modes, subgraphs=subgraphs, kwargs=kwargs)
+
+
+async def _with_events(
+    graph: Any,
+    graph_input: Any,
+    config: dict[str, Any],
+    modes: list[str],
+    *,
+    subgraphs: bool,
+    kwargs: dict[str, Any],
+) -> AsyncGenerator[Any, None]:
     root: Any = None
     async for event in graph.astream_events(
         graph_input,

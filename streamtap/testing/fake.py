@@ -504,13 +504,15 @@ class FakeChatModel(BindsTools, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        acc = Accumulator()
         fire = invoke_fires_tokens(self, run_manager, kwargs)
-        for generation in self._stream(messages, stop, run_manager, **kwargs):
-            acc.add(generation.message)  # type: ignore[arg-type]
-            if fire and run_manager is not None:
-                run_manager.on_llm_new_token(generation.text, chunk=generation)
-        return _result(acc)
+        stream = self.open(messages, stop=stop, **kwargs)
+        try:
+            for chunk in stream:
+                if fire and run_manager is not None:
+                    run_manager.on_llm_new_token(chunk.text, chunk=generation_chunk(chunk))
+        finally:
+            stream.close()
+        return _result(stream._acc)  # the stream sums its chunks already
 
     @signed
     async def _agenerate(
@@ -520,19 +522,17 @@ class FakeChatModel(BindsTools, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        acc = Accumulator()
         sink, slow = async_token_sinks(self, run_manager, kwargs)
         stream = self.open(messages, stop=stop, **kwargs)
         try:
             async for chunk in stream:
-                acc.add(chunk)
                 if sink is not None:
                     sink(chunk)
                 elif slow is not None:
                     await slow.on_llm_new_token(chunk.text, chunk=generation_chunk(chunk))
         finally:
             await stream.aclose()
-        return _result(acc)
+        return _result(stream._acc)  # the stream sums its chunks already
 
 
 def _result(acc: Accumulator) -> ChatResult:

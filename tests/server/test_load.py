@@ -15,7 +15,9 @@ CHUNKS = 200
 
 
 async def test_every_client_gets_every_event_in_order() -> None:
-    with ServerProcess(CHUNKS, delay=0.0) as server:
+    # a plain langchain-core model: tokens through langchain-core's own callback dispatch,
+    # each stamped when made (the benchmark's default fake model is covered in tests/bench)
+    with ServerProcess(CHUNKS, delay=0.0, model="langchain") as server:
         result = await run_load(server.url, CLIENTS, CHUNKS, timeout=120.0)
     assert result.failures == []
     # metadata + CHUNKS tokens + the closing empty chunk + end, for every client
