@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
@@ -32,9 +33,9 @@ PACKAGES = (
 )
 
 
-def versions() -> dict[str, str]:
+def versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -175,32 +175,24 @@ def build_app(chunks: int, delay: float, model: str = "fake") -> Any:
     return create_app({"agent": graph}, disconnect_grace=1.0)
 
 
-def agent_graph(model: Any) -> Any:
-    """``START -> agent -> END``: the one node asks ``model`` with the thread's messages."""
-    from streamtap.graph import END, START, MessagesState, StateGraph
+def agent_graph(model: Any, engine: str = "streamtap.graph") -> Any:
+    """``START -> agent -> END``: the one node asks ``model`` with the thread's messages;
+    built with ``engine`` (``streamtap.graph`` or LangGraph's ``langgraph.graph``)."""
+    graph = importlib.import_module(engine)
 
-    async def agent(state: MessagesState) -> dict[str, Any]:
+    async def agent(state: dict[str, Any]) -> dict[str, Any]:
         return {"messages": [await model.ainvoke(state["messages"])]}
 
-    builder = StateGraph(MessagesState)
+    builder = graph.StateGraph(graph.MessagesState)
     builder.add_node("agent", agent)
-    builder.add_edge(START, "agent")
-    builder.add_edge("agent", END)
+    builder.add_edge(graph.START, "agent")
+    builder.add_edge("agent", graph.END)
     return builder.compile()
 
 
 def langgraph_agent_graph(model: Any) -> Any:
     """:func:`agent_graph` built with LangGraph's own ``langgraph.graph``."""
-    from langgraph.graph import END, START, MessagesState, StateGraph
-
-    async def agent(state: MessagesState) -> dict[str, Any]:
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    builder = StateGraph(MessagesState)
-    builder.add_node("agent", agent)
-    builder.add_edge(START, "agent")
-    builder.add_edge("agent", END)
-    return builder.compile()
+    return agent_graph(model, "langgraph.graph")
 
 
 def build_floor_app(chunks: int, delay: float, model: str = "fake") -> Any:
@@ -759,15 +751,9 @@ def _progress(message: str) -> None:
 
 
 def _versions() -> dict[str, str]:
-    import platform
-    from importlib import metadata
+    from bench.machine import versions
 
-    out = {"python": platform.python_version()}
-    for name in VERSIONS:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+    out = versions(VERSIONS)
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         git = ["git", "-C", str(ROOT)]
         head = subprocess.run(

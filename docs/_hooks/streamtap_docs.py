@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -390,17 +391,25 @@ def _checkpoints(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _bench_file(module: str, command: str) -> tuple[dict[str, Any], Callable[..., str]] | None:
+    """``bench/<module>.json`` and the benchmark's own ``table`` (stdlib only), or ``None``
+    (with a warning naming ``command``) when the results file is missing."""
+    path = ROOT / f"bench/{module}.json"
+    if not path.is_file():
+        log.warning("bench/%s.json is missing: run %s", module, command)
+        return None
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    table = importlib.import_module(f"bench.{module}").table
+    return json.loads(path.read_text(encoding="utf-8")), table
+
+
 def _server_memory(results: dict[str, Any]) -> str:
     """`bench/server_memory.json` (`python -m bench.server_memory`): a run line, its table."""
-    path = ROOT / "bench/server_memory.json"
-    if not path.is_file():
-        log.warning("bench/server_memory.json is missing: run python -m bench.server_memory")
+    found = _bench_file("server_memory", "python -m bench.server_memory")
+    if found is None:
         return ""
-    if str(ROOT) not in sys.path:  # the table is the benchmark's own (stdlib only)
-        sys.path.insert(0, str(ROOT))
-    from bench.server_memory import table
-
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data, table = found
     m, v = data["machine"], data["versions"]
     return (
         f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}, "
@@ -411,15 +420,10 @@ def _server_memory(results: dict[str, Any]) -> str:
 
 def _server_load(results: dict[str, Any]) -> str:
     """`bench/server_load.json` (`python -m bench.server_load --write`): a run line, its tables."""
-    path = ROOT / "bench/server_load.json"
-    if not path.is_file():
-        log.warning("bench/server_load.json is missing: run python -m bench.server_load --write")
+    found = _bench_file("server_load", "python -m bench.server_load --write")
+    if found is None:
         return ""
-    if str(ROOT) not in sys.path:  # the table is the benchmark's own (stdlib only)
-        sys.path.insert(0, str(ROOT))
-    from bench.server_load import table
-
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data, table = found
     m, v, c = data["machine"], data["versions"], data["config"]
     loads = (m.get("load_average_start") or []) + (m.get("load_average_end") or [])
     load = f", load average {min(loads):.2f}–{max(loads):.2f}" if loads else ""
@@ -430,9 +434,11 @@ def _server_load(results: dict[str, Any]) -> str:
     )
     if v.get("streamtap_commit"):
         libs = libs.replace(f"streamtap {v['streamtap']}", f"streamtap at {v['streamtap_commit']}")
+    model = {"fake": "streamtap's `FakeChatModel`", "langchain": "a plain langchain-core model"}
     return (
         f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
-        f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers, about "
+        f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers from "
+        f"{model.get(c.get('model', 'langchain'), c.get('model'))}, about "
         f"{c['events_per_cell']:,} events per cell, {c['rounds']} rounds in rotating order "
         "(medians shown); server CPU and RSS are the server process tree's; clients and servers "
         "share the machine.\n\n" + table(data)

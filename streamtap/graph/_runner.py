@@ -17,7 +17,7 @@ import contextvars
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from typing import Any
 
 from greenlet import getcurrent, greenlet
@@ -52,6 +52,45 @@ def _finish(
             yield item
     if failure is not None:
         raise failure
+
+
+async def _in_context(coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> Any:
+    """``await asyncio.create_task(coro, context=ctx)`` without the task: a loop turn to
+    start it and one to report it done, for a step's only task.
+
+    It steps ``coro`` in ``ctx`` as ``Task`` does: each future the coroutine yields is
+    waited for here (the coroutine reads its outcome when resumed), a bare ``yield``
+    (``asyncio.sleep(0)``) gives the loop a turn. Cancelling this task cancels the
+    future the coroutine waits on, so the coroutine gets the ``CancelledError`` as it
+    would in a task of its own; a cancel that finds no such future is thrown in.
+    """
+    step: Callable[..., Any] = coro.send
+    arg: Any = None
+    try:
+        while True:
+            try:
+                yielded = ctx.run(step, arg)
+            except StopIteration as stop:
+                return stop.value
+            step, arg = coro.send, None
+            if yielded is None:
+                try:
+                    await asyncio.sleep(0)
+                except BaseException as exc:  # cancelled while waiting for a turn
+                    step, arg = coro.throw, exc
+                continue
+            if not getattr(yielded, "_asyncio_future_blocking", False):
+                raise RuntimeError(f"a task's coroutine yielded {yielded!r}, not a future")
+            yielded._asyncio_future_blocking = False
+            try:
+                await yielded
+            except BaseException as exc:
+                # the future's own failure: the coroutine reads it when resumed; a cancel
+                # of this task that did not cancel the future: thrown in
+                if isinstance(exc, asyncio.CancelledError) and not yielded.cancelled():
+                    step, arg = coro.throw, exc
+    finally:
+        coro.close()
 
 
 def _scheduled(loop: StepLoop) -> list[Task]:
@@ -306,9 +345,7 @@ async def astream_steps(
                     task = tasks[0]
                     exc: BaseException | None = None
                     try:
-                        await asyncio.create_task(
-                            aexecute_task(loop, task), context=contextvars.copy_context()
-                        )
+                        await _in_context(aexecute_task(loop, task), contextvars.copy_context())
                     except asyncio.CancelledError:
                         raise
                     except BaseException as e:

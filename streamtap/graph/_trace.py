@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from langchain_core.tracers.base import BaseTracer
 
+from streamtap._callbacks import achain_end, achain_start
 from streamtap._compat import StreamingCallbackHandler
 
 __all__ = ["aend_run", "astart_run", "end_run", "start_run"]
@@ -61,7 +62,7 @@ def start_run(manager: Any, payload: Any, name: str, policy: Any) -> Any:
 async def astart_run(manager: Any, payload: Any, name: str, policy: Any) -> Any:
     recorded = _recorded(payload, getattr(policy, "process_inputs", None))
     if recorded is payload:
-        return await manager.on_chain_start(None, payload, name=name)
+        return await achain_start(manager, None, payload, name=name)
     real, tracers = _split(manager)
     run = await real.on_chain_start(None, payload, name=name)
     await tracers.on_chain_start(None, recorded, name=name, run_id=run.run_id)
@@ -82,7 +83,7 @@ def end_run(run: Any, output: Any, policy: Any) -> None:
 async def aend_run(run: Any, output: Any, policy: Any) -> None:
     recorded = _recorded(output, getattr(policy, "process_outputs", None))
     if recorded is output:
-        await run.on_chain_end(output)
+        await achain_end(run, output)
         return
     real, tracers = _split(run)
     await tracers.on_chain_end(recorded)  # tracers first: a cancel never leaves theirs open

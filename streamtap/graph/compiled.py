@@ -19,6 +19,7 @@ from langchain_core.runnables.config import (
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from pydantic import BaseModel
 
+from streamtap._callbacks import achain_end, achain_start
 from streamtap.graph._algo import branch_writes
 from streamtap.graph._cache import ClearCache
 from streamtap.graph._config import ensure_config
@@ -209,8 +210,8 @@ class CompiledStateGraph(
             config, stream_mode, subgraphs, version, context, control
         )
         manager = get_async_callback_manager_for_config(config)
-        run_manager = await manager.on_chain_start(
-            None, input, **self._callbacks(manager, config, modes, version)
+        run_manager = await achain_start(
+            manager, None, input, **self._callbacks(manager, config, modes, version)
         )
         loop: StepLoop | None = None
         try:
@@ -237,7 +238,7 @@ class CompiledStateGraph(
         except BaseException as exc:
             await run_manager.on_chain_error(exc)
             raise
-        await run_manager.on_chain_end(loop.output)
+        await achain_end(run_manager, loop.output)
 
     # ------------------------------------------------------------------ invoke
 

@@ -25,7 +25,12 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_serializer
 from streamtap.errors import from_sdk_error
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk
-from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens, signed
+from streamtap.providers._dispatch import (
+    InvokeStreamsToCallbacks,
+    async_token_sinks,
+    invoke_fires_tokens,
+    signed,
+)
 from streamtap.providers._masking import masked_text, redact_params, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._source import BindsTools
@@ -42,7 +47,7 @@ from streamtap.providers._wire_stream import (
 __all__ = ["StreamtapChatModel"]
 
 
-class StreamtapChatModel(BindsTools, BaseChatModel):
+class StreamtapChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
     """Base class of streamtap's chat models (one subclass per wire format)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -451,20 +456,6 @@ class StreamtapChatModel(BindsTools, BaseChatModel):
             await sdk_stream.close()
 
     # -- non-streaming calls stream too: one code path, the same message ------------
-    def _should_stream(
-        self,
-        *,
-        async_api: bool,
-        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> bool:
-        # On invoke (a run manager, no explicit stream=True) _generate streams to the
-        # callbacks itself: langchain-core's own path copies response_metadata per
-        # chunk and keeps every chunk alive until a final merge.
-        if run_manager is not None and not kwargs.get("stream") and self.output_version != "v1":
-            return False
-        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
-
     @signed
     def _generate(
         self,

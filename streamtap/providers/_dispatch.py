@@ -5,30 +5,25 @@ the handlers that are not ``run_inline`` for every token, even when there are
 none: about 8 µs per chunk, most of what a graph's ``messages`` mode adds over
 the raw SDK. When every handler that listens for tokens is synchronous and
 ``run_inline`` (streamtap's and LangGraph's ``messages`` handlers, LangSmith's
-tracer), that gather awaits nothing, and calling those handlers in order, with
-the arguments and error handling of langchain-core's ``_ahandle_event_for_handler``,
-is the same dispatch. Anything else (an async handler, a handler langchain-core
-would run in an executor) keeps langchain-core's own path.
+tracer), the handlers are called directly (``streamtap._callbacks``: same calls,
+same error handling). Anything else keeps langchain-core's own path.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from langchain_core.callbacks import (
-    AsyncCallbackHandler,
-    AsyncCallbackManagerForLLMRun,
-    BaseCallbackHandler,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 
+from streamtap._callbacks import call_inline, inline_listeners
 from streamtap.providers._chunks import generation_chunk
 
 __all__ = [
+    "InvokeStreamsToCallbacks",
     "TokenSink",
     "async_token_sinks",
     "direct_token_sink",
@@ -36,48 +31,27 @@ __all__ = [
     "signed",
 ]
 
-# langchain-core logs a failing handler under its own logger: keep the same name
-_log = logging.getLogger("langchain_core.callbacks.manager")
-
 TokenSink = Callable[[AIMessageChunk], None]
-
-_NO_OPS = (BaseCallbackHandler.on_llm_new_token, AsyncCallbackHandler.on_llm_new_token)
-
-
-def _listens(handler: BaseCallbackHandler) -> bool:
-    if getattr(handler, "ignore_llm", False):
-        return False
-    return getattr(type(handler), "on_llm_new_token", None) not in _NO_OPS
 
 
 def direct_token_sink(run_manager: AsyncCallbackManagerForLLMRun) -> TokenSink | None:
     """A plain function delivering one token to every listening handler, or ``None``
     when one of them needs langchain-core's async dispatch (await the run manager)."""
-    listeners = [h for h in run_manager.handlers if _listens(h)]
-    for handler in listeners:
-        if not handler.run_inline or inspect.iscoroutinefunction(handler.on_llm_new_token):
-            return None
+    listeners = inline_listeners(run_manager.handlers, "on_llm_new_token", "ignore_llm")
+    if listeners is None:
+        return None
     run_id, parent_run_id, tags = run_manager.run_id, run_manager.parent_run_id, run_manager.tags
 
     def sink(message: AIMessageChunk) -> None:
-        token, chunk = message.content, generation_chunk(message)
-        for handler in listeners:
-            try:
-                handler.on_llm_new_token(
-                    token, chunk=chunk, run_id=run_id, parent_run_id=parent_run_id, tags=tags
-                )
-            except NotImplementedError as exc:
-                _log.warning(
-                    "NotImplementedError in %s.on_llm_new_token callback: %r",
-                    type(handler).__name__,
-                    exc,
-                )
-            except Exception as exc:
-                _log.warning(
-                    "Error in %s.on_llm_new_token callback: %r", type(handler).__name__, exc
-                )
-                if handler.raise_error:
-                    raise
+        call_inline(
+            listeners,
+            "on_llm_new_token",
+            message.content,
+            chunk=generation_chunk(message),
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            tags=tags,
+        )
 
     return sink
 
@@ -111,3 +85,21 @@ def signed(fn: _F) -> _F:
     function's ``__signature__`` as it is."""
     fn.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
     return fn
+
+
+class InvokeStreamsToCallbacks(BaseChatModel):
+    """A chat model whose ``_generate`` / ``_agenerate`` stream to the callbacks
+    themselves on invoke (:func:`invoke_fires_tokens`, :func:`async_token_sinks`):
+    langchain-core's own path copies ``response_metadata`` per chunk and keeps every
+    chunk alive until a final merge."""
+
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        if run_manager is not None and not kwargs.get("stream") and self.output_version != "v1":
+            return False  # invoke: _generate streams to the callbacks itself
+        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)

@@ -188,6 +188,9 @@ class RunManager:
         """A reader left: start the grace clock if it was the last and the run cancels."""
         left = await self.backend.add_listener(run.run_id, -1)
         if left == 0 and run.on_disconnect == "cancel":
+            current = await self.backend.get_run(run.run_id)
+            if current is None or current.done:  # the usual end of a stream: no timer
+                return
             timer = asyncio.create_task(self._cancel_if_abandoned(run.run_id))
             self._timers.add(timer)
             timer.add_done_callback(self._timers.discard)

@@ -51,7 +51,12 @@ from streamtap.errors import (
 )
 from streamtap.providers._blocks import ensure_translator
 from streamtap.providers._chunks import ChunkMapper, generation_chunk, make_usage
-from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens, signed
+from streamtap.providers._dispatch import (
+    InvokeStreamsToCallbacks,
+    async_token_sinks,
+    invoke_fires_tokens,
+    signed,
+)
 from streamtap.providers._profiles import Continuation, refused
 from streamtap.providers._source import BindsTools
 
@@ -366,7 +371,7 @@ class FakeChunkStream:
 # --------------------------------------------------------------------------- the model
 
 
-class FakeChatModel(BindsTools, BaseChatModel):
+class FakeChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
     """A chat model that plays one scripted stream per request (see the module docs).
 
     ``scripts`` are consumed in order, one per request; a ``str`` script is a
@@ -483,18 +488,6 @@ class FakeChatModel(BindsTools, BaseChatModel):
                 yield generation_chunk(chunk)
         finally:
             await stream.aclose()
-
-    def _should_stream(
-        self,
-        *,
-        async_api: bool,
-        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> bool:
-        # invoke streams to the callbacks from _generate, as streamtap's models do
-        if run_manager is not None and not kwargs.get("stream") and self.output_version != "v1":
-            return False
-        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
     @signed
     def _generate(
