@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
+import functools
 import queue
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from greenlet import getcurrent, greenlet
@@ -28,7 +31,7 @@ from streamtap.graph._execute import aexecute_task, execute_task
 from streamtap.graph._lifecycle import Lifecycle
 from streamtap.graph._loop import StepLoop
 from streamtap.graph._runtime import StreamPart
-from streamtap.graph._stream_queue import AsyncStreamQueue, StreamClosed, SyncStreamQueue
+from streamtap.graph._stream_queue import AsyncStreamQueue, Parts, StreamClosed, SyncStreamQueue
 from streamtap.graph.errors import StreamThreadError, is_invalid_resume
 
 _DONE = object()
@@ -54,43 +57,90 @@ def _finish(
         raise failure
 
 
-async def _in_context(coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> Any:
-    """``await asyncio.create_task(coro, context=ctx)`` without the task: a loop turn to
-    start it and one to report it done, for a step's only task.
+def _wake(waiter: asyncio.Future[None], _: object = None) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
-    It steps ``coro`` in ``ctx`` as ``Task`` does: each future the coroutine yields is
-    waited for here (the coroutine reads its outcome when resumed), a bare ``yield``
+
+async def _stepped(
+    coro: Coroutine[Any, Any, Any], ctx: contextvars.Context, parts: Parts
+) -> AsyncGenerator[None, None]:
+    """Run a step's only task in the runner's own task: a task of its own costs a loop
+    turn to start, one to report it done, and one more for every token it streams (the
+    runner woken by each put). Yields whenever ``parts`` holds parts the runner must
+    hand on, before the coroutine waits: a node's tokens stream as they come.
+
+    It steps ``coro`` in ``ctx`` as ``Task`` does: a future the coroutine yields is
+    waited for here (the coroutine reads its outcome when resumed; a part put from
+    another thread, a sync node's, wakes the wait too), a bare ``yield``
     (``asyncio.sleep(0)``) gives the loop a turn. Cancelling this task cancels the
-    future the coroutine waits on, so the coroutine gets the ``CancelledError`` as it
-    would in a task of its own; a cancel that finds no such future is thrown in.
+    future the coroutine waits on, so the coroutine gets the ``CancelledError`` as in a
+    task of its own; a cancel that finds no such future is thrown in. Closed before
+    the coroutine ended (the consumer stopped reading), the coroutine is cancelled and
+    run to its end, its cleanup awaited.
     """
+    loop = asyncio.get_running_loop()
     step: Callable[..., Any] = coro.send
     arg: Any = None
+    finished = False
     try:
         while True:
             try:
                 yielded = ctx.run(step, arg)
-            except StopIteration as stop:
-                return stop.value
+            except StopIteration:
+                finished = True
+                return
+            except BaseException:
+                finished = True
+                raise
             step, arg = coro.send, None
+            if parts.items:
+                yield
             if yielded is None:
                 try:
                     await asyncio.sleep(0)
-                except BaseException as exc:  # cancelled while waiting for a turn
+                except asyncio.CancelledError as exc:  # cancelled while waiting for a turn
                     step, arg = coro.throw, exc
                 continue
             if not getattr(yielded, "_asyncio_future_blocking", False):
                 raise RuntimeError(f"a task's coroutine yielded {yielded!r}, not a future")
             yielded._asyncio_future_blocking = False
-            try:
-                await yielded
-            except BaseException as exc:
-                # the future's own failure: the coroutine reads it when resumed; a cancel
-                # of this task that did not cancel the future: thrown in
-                if isinstance(exc, asyncio.CancelledError) and not yielded.cancelled():
-                    step, arg = coro.throw, exc
+            while not yielded.done():
+                waiter = parts.waiter = loop.create_future()
+                wake = functools.partial(_wake, waiter)
+                yielded.add_done_callback(wake)
+                try:
+                    await waiter
+                except asyncio.CancelledError as exc:
+                    if not yielded.cancel():  # nothing left to cancel: thrown in
+                        step, arg = coro.throw, exc
+                finally:
+                    yielded.remove_done_callback(wake)
+                    if parts.waiter is waiter:
+                        parts.waiter = None
+                if parts.items and not yielded.done():
+                    yield
     finally:
-        coro.close()
+        if not finished:
+            await _cancelled_to_the_end(coro, ctx)
+
+
+async def _cancelled_to_the_end(coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> None:
+    """Throw ``CancelledError`` into ``coro`` and run it to its end (its ``finally``
+    blocks may await), as a cancelled task would run."""
+    step: Callable[..., Any] = coro.throw
+    arg: Any = asyncio.CancelledError()
+    with contextlib.suppress(asyncio.CancelledError, StopIteration):
+        while True:
+            yielded = ctx.run(step, arg)
+            step, arg = coro.send, None
+            if yielded is not None:
+                yielded._asyncio_future_blocking = False
+                with contextlib.suppress(BaseException):
+                    await yielded
+            else:
+                await asyncio.sleep(0)
+    coro.close()
 
 
 def _scheduled(loop: StepLoop) -> list[Task]:
@@ -340,16 +390,27 @@ async def astream_steps(
                 for item in drain():
                     yield shape(item)
                 timed = loop.graph.step_timeout is not None
+                # not for a streaming node: a chat model's tokens come from a task of
+                # langchain-core's own (agenerate's gather), so each still wakes the
+                # runner, through a longer path than the queue's
                 inline = not loop.live and not functional
                 if len(tasks) == 1 and not timed and (inline or tasks[0].hidden):
                     task = tasks[0]
                     exc: BaseException | None = None
+                    stepped = _stepped(aexecute_task(loop, task), contextvars.copy_context(), q)
                     try:
-                        await _in_context(aexecute_task(loop, task), contextvars.copy_context())
+                        async with aclosing(stepped):
+                            async for _ in stepped:
+                                for item in drain():
+                                    yield shape(item)
                     except asyncio.CancelledError:
+                        raise
+                    except GeneratorExit:
                         raise
                     except BaseException as e:
                         exc = e
+                    for item in drain():
+                        yield shape(item)
                     loop.commit(task, exc)
                     if saves is not None:
                         await saves.aflush()

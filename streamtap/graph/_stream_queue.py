@@ -108,7 +108,7 @@ class SyncStreamQueue(_StreamQueue):
                 self.idle = False
 
 
-class _Parts:
+class Parts:
     """``asyncio.Queue`` for one consumer: a deque and at most one waiting future.
 
     Every token crosses this queue from the node's task to the stream's consumer;
@@ -145,7 +145,7 @@ class AsyncStreamQueue(_StreamQueue):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.get_running_loop()
-        self.q = _Parts(self.loop)
+        self.q = Parts(self.loop)
 
     def put(self, item: StreamPart) -> None:
         if self.closed:
@@ -158,7 +158,7 @@ class AsyncStreamQueue(_StreamQueue):
             self._handoff()
 
     async def get(self) -> Any:
-        # _Parts.get inlined: this is every token's path, one coroutine frame less
+        # Parts.get inlined: this is every token's path, one coroutine frame less
         q = self.q
         items = q.items
         if not items:

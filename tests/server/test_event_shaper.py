@@ -106,3 +106,14 @@ def test_tuples_and_accumulation_together_keep_their_order() -> None:
         "messages/metadata|sub:1",
         "messages/partial|sub:1",
     ]
+
+
+def test_numpy_values_serialize_as_lists_and_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    payload = {
+        "a": np.arange(3),
+        "m": np.array([[1.5, 2.0]]),
+        "s": np.float32(0.5),
+        "i": np.int64(7),
+    }
+    assert dumps(payload) == b'{"a":[0,1,2],"m":[[1.5,2.0]],"s":0.5,"i":7}'
