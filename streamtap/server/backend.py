@@ -142,8 +142,18 @@ class _Log:
     finished_at: float | None = None
     ended: bool = False  # the END event is in
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    waking: bool = False  # a wake is scheduled
+
+    def wake_soon(self) -> None:
+        """Wake the readers a loop turn from now, not at once: a run that publishes an
+        event per turn has published the next by then, so a reader sends two (or more)
+        per wake-up and write: a task switch and a send less per event, for one turn."""
+        if not self.waking:
+            self.waking = True
+            asyncio.get_running_loop().call_soon(self.wake)
 
     def wake(self) -> None:
+        self.waking = False
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -277,7 +287,7 @@ class MemoryBackend(RunBackend):
         if event == END_EVENT:
             log.ended = True
         if log.waiters:
-            log.wake()
+            log.wake_soon()
         return event_id
 
     def _trim(self, log: _Log, count: int) -> None:
