@@ -734,16 +734,23 @@ class Settings:
     targets: tuple[str, ...] = TARGETS
     concurrency: tuple[int, ...] = (1, 20, 100)
     chunks: int = 200
-    events_per_cell: int = 20_000
+    # CPU time is read in clock ticks (10 ms): 60,000 events make a streamtap or floor
+    # cell last a couple of seconds; langgraph dev, ~15x their CPU per event and one run
+    # at a time, is measured as precisely on fewer (its C = 1 cell alone takes minutes)
+    events_per_cell: int = 60_000
+    langgraph_events_per_cell: int = 20_000
     rounds: int = 3
     delay: float = 0.0
     model: str = "fake"
     timeout: float = 300.0
     langgraph_jobs: int | None = None
 
-    def runs_per_client(self, clients: int) -> int:
+    def runs_per_client(self, clients: int, target: str = "streamtap") -> int:
         per_run = self.chunks + 3
-        return max(1, round(self.events_per_cell / (clients * per_run)))
+        events = self.events_per_cell
+        if target == "langgraph-dev":
+            events = min(events, self.langgraph_events_per_cell)
+        return max(1, round(events / (clients * per_run)))
 
 
 def _progress(message: str) -> None:
@@ -792,7 +799,7 @@ async def _cell(server: ServerProcess, clients: int, settings: Settings) -> Load
             clients,
             settings.chunks,
             settings.timeout,
-            runs=settings.runs_per_client(clients),
+            runs=settings.runs_per_client(clients, server.target),
             target=server.target,
         )
         after = await _settle(server, pids)
@@ -887,6 +894,9 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         "config": {
             **asdict(settings),
             "runs_per_client": {str(c): settings.runs_per_client(c) for c in settings.concurrency},
+            "langgraph_runs_per_client": {
+                str(c): settings.runs_per_client(c, "langgraph-dev") for c in settings.concurrency
+            },
             "events_per_run": {t: settings.chunks + 2 + FRAMING[t]["end"] for t in TARGETS},
             "uvicorn": dict(_UVICORN),
             "langgraph_dev": {
@@ -1056,7 +1066,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=_ints, default=defaults.concurrency)
     parser.add_argument("--chunks", type=int, default=defaults.chunks)
-    parser.add_argument("--events-per-cell", type=int, default=defaults.events_per_cell)
+    parser.add_argument(
+        "--events-per-cell",
+        type=int,
+        default=defaults.events_per_cell,
+        help=f"events per cell (langgraph dev: at most {defaults.langgraph_events_per_cell:,})",
+    )
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--delay", type=float, default=0.0, help="model pause per chunk (s)")
     parser.add_argument(

@@ -439,7 +439,9 @@ def _server_load(results: dict[str, Any]) -> str:
         f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
         f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers from "
         f"{model.get(c.get('model', 'langchain'), c.get('model'))}, about "
-        f"{c['events_per_cell']:,} events per cell, {c['rounds']} rounds in rotating order "
+        f"{c['events_per_cell']:,} events per cell "
+        f"({min(c['events_per_cell'], c.get('langgraph_events_per_cell', c['events_per_cell'])):,}"
+        f" for `langgraph dev`), {c['rounds']} rounds in rotating order "
         "(medians shown); server CPU and RSS are the server process tree's; clients and servers "
         "share the machine.\n\n" + table(data)
     )
