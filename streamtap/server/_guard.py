@@ -16,6 +16,7 @@ Clients that are not browsers (the SDKs, curl) send no ``Origin`` and pass.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every request, of a handful of hosts
 def is_loopback(host: str) -> bool:
     name = _host_name(host)
     if name in _LOOPBACK_NAMES or name.endswith(".localhost"):

@@ -422,6 +422,7 @@ class _EventShaper:
         self.tuples = "messages-tuple" in modes
         self.accumulate = "messages" in modes
         self.plain = frozenset(modes) - {"messages", "messages-tuple"}
+        self.tuples_only = self.tuples and not self.accumulate
         self.partial_bound = partial_bound
         self.partial_interval = partial_interval
         self.clock = clock
@@ -434,7 +435,12 @@ class _EventShaper:
         #: coalesced messages whose newest state is not sent yet -> their event suffix
         self._pending: dict[str, str] = {}
 
-    def events(self, ns: tuple[str, ...], mode: str, payload: Any) -> Iterator[tuple[str, bytes]]:
+    def events(self, ns: tuple[str, ...], mode: str, payload: Any) -> Sequence[tuple[str, bytes]]:
+        if self.tuples_only and mode == "messages" and not ns:  # every token of messages-tuple
+            return (("messages", dumps(payload)),)
+        return list(self._events(ns, mode, payload))
+
+    def _events(self, ns: tuple[str, ...], mode: str, payload: Any) -> Iterator[tuple[str, bytes]]:
         suffix = "|" + "|".join(ns) if ns else ""
         if mode != "messages":
             if mode in self.plain:
