@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
         "_context",
         "_secrets",
         "_log_mask",
+        "_callbacks",
         "_delta",
         "_stop",
         "_local_state",
