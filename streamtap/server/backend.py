@@ -334,24 +334,8 @@ class MemoryBackend(RunBackend):
             yield [StreamEvent.from_sse(frame) for frame in frames]
 
     async def read_sse(self, run_id: str, after: str | None) -> AsyncIterator[bytes]:
-        # _frames' loop, not a layer over it: every event of every reader passes here
-        log = self._log(run_id)
-        seq = self._seq_of(log, after)
-        while True:
-            if seq + 1 < log.first_seq:
-                raise EventsExpiredError(f"reader fell behind the buffer after event {seq}")
-            frames = log.frames
-            start = seq + 1 - log.first_seq
-            if start < len(frames):
-                seq = log.first_seq + len(frames) - 1
-                ended = log.ended and seq == log.next_seq - 1
-                yield frames[start] if start == len(frames) - 1 else b"".join(frames[start:])
-                if ended:
-                    return
-                continue
-            if log.ended:
-                return
-            await log.changed()
+        async for frames in self._frames(run_id, after):
+            yield frames[0] if len(frames) == 1 else b"".join(frames)
 
     async def _frames(self, run_id: str, after: str | None) -> AsyncIterator[list[bytes]]:
         log = self._log(run_id)
