@@ -20,15 +20,26 @@ import inspect
 import logging
 from contextvars import copy_context
 from typing import Any
+from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.callbacks.manager import (
     AsyncCallbackManager,
     AsyncCallbackManagerForChainRun,
+    AsyncCallbackManagerForLLMRun,
+    AsyncRunManager,
 )
+from langchain_core.messages import BaseMessage
 from langchain_core.utils.uuid import uuid7
 
-__all__ = ["achain_end", "achain_start", "call_inline", "inline_listeners"]
+__all__ = [
+    "achain_end",
+    "achain_start",
+    "achat_model_start",
+    "arun_event",
+    "call_inline",
+    "inline_listeners",
+]
 
 # langchain-core logs a failing handler under its own logger: keep the same name
 _log = logging.getLogger("langchain_core.callbacks.manager")
@@ -104,21 +115,75 @@ async def achain_start(
 
 
 async def achain_end(run: AsyncCallbackManagerForChainRun, outputs: Any, **kwargs: Any) -> None:
-    """``await run.on_chain_end(outputs, **kwargs)``, directly when it can (in a copy of
-    the context, as langchain-core's shielded task runs it)."""
+    """``await run.on_chain_end(outputs, **kwargs)``, directly when it can."""
+    await arun_event(run, "on_chain_end", "ignore_chain", outputs, **kwargs)
+
+
+async def arun_event(
+    run: AsyncRunManager, method: str, ignore: str, *args: Any, **kwargs: Any
+) -> None:
+    """``await run.<method>(*args, **kwargs)`` for a run's end or error event, directly
+    when it can (in a copy of the context, as langchain-core's shielded task runs it)."""
     if not run.handlers:
         return
-    listeners = inline_listeners(run.handlers, "on_chain_end", "ignore_chain")
+    listeners = inline_listeners(run.handlers, method, ignore)
     if listeners is None:
-        await run.on_chain_end(outputs, **kwargs)
+        await getattr(run, method)(*args, **kwargs)
         return
     copy_context().run(
         call_inline,
         listeners,
-        "on_chain_end",
-        outputs,
+        method,
+        *args,
         run_id=run.run_id,
         parent_run_id=run.parent_run_id,
         tags=run.tags,
         **kwargs,
+    )
+
+
+def _chat_start_falls_back(handler: BaseCallbackHandler) -> bool:
+    """A handler without ``on_chat_model_start`` of its own gets ``on_llm_start``
+    with the messages as strings (langchain-core's fallback): not done here."""
+    return _is_no_op(handler, "on_chat_model_start") and not _is_no_op(handler, "on_llm_start")
+
+
+async def achat_model_start(
+    manager: AsyncCallbackManager,
+    serialized: dict[str, Any],
+    messages: list[BaseMessage],
+    run_id: UUID | None = None,
+    **kwargs: Any,
+) -> AsyncCallbackManagerForLLMRun:
+    """``(await manager.on_chat_model_start(serialized, [messages], run_id, **kwargs))[0]``,
+    directly when it can: one prompt, one run."""
+    listeners = inline_listeners(manager.handlers, "on_chat_model_start", "ignore_chat_model")
+    if listeners is None or any(
+        _chat_start_falls_back(h)
+        for h in manager.handlers
+        if not getattr(h, "ignore_chat_model", False)
+    ):
+        runs = await manager.on_chat_model_start(serialized, [messages], run_id, **kwargs)
+        return runs[0]
+    run_id = run_id or uuid7()
+    call_inline(
+        listeners,
+        "on_chat_model_start",
+        serialized,
+        [messages],
+        run_id=run_id,
+        parent_run_id=manager.parent_run_id,
+        tags=manager.tags,
+        metadata=manager.metadata,
+        **kwargs,
+    )
+    return AsyncCallbackManagerForLLMRun(
+        run_id=run_id,
+        handlers=manager.handlers,
+        inheritable_handlers=manager.inheritable_handlers,
+        parent_run_id=manager.parent_run_id,
+        tags=manager.tags,
+        inheritable_tags=manager.inheritable_tags,
+        metadata=manager.metadata,
+        inheritable_metadata=manager.inheritable_metadata,
     )

@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from langchain_core.runnables import RunnableConfig
@@ -120,10 +121,15 @@ def run_with_retry(
             config = _next_attempt(task, config, failed + 1)
 
 
+#: set in a node's context when its runner closes it without cancelling a task (a
+#: node run in the runner's own task, its consumer gone): that cancel was asked for
+CLOSING: ContextVar[bool] = ContextVar("streamtap_node_closing", default=False)
+
+
 def _raised_by_node() -> bool:
     """A ``CancelledError`` nobody asked for (``cancelling() == 0``) came from the node."""
     current = asyncio.current_task()
-    return current is not None and current.cancelling() == 0
+    return current is not None and current.cancelling() == 0 and not CLOSING.get()
 
 
 async def arun_with_retry(

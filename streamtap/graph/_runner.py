@@ -30,6 +30,7 @@ from streamtap.graph._call_runner import AsyncCalls, SyncCalls
 from streamtap.graph._execute import aexecute_task, execute_task
 from streamtap.graph._lifecycle import Lifecycle
 from streamtap.graph._loop import StepLoop
+from streamtap.graph._retry import CLOSING
 from streamtap.graph._runtime import StreamPart
 from streamtap.graph._stream_queue import AsyncStreamQueue, Parts, StreamClosed, SyncStreamQueue
 from streamtap.graph.errors import StreamThreadError, is_invalid_resume
@@ -128,6 +129,7 @@ async def _stepped(
 async def _cancelled_to_the_end(coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> None:
     """Throw ``CancelledError`` into ``coro`` and run it to its end (its ``finally``
     blocks may await), as a cancelled task would run."""
+    ctx.run(CLOSING.set, True)
     step: Callable[..., Any] = coro.throw
     arg: Any = asyncio.CancelledError()
     with contextlib.suppress(asyncio.CancelledError, StopIteration):
@@ -390,10 +392,7 @@ async def astream_steps(
                 for item in drain():
                     yield shape(item)
                 timed = loop.graph.step_timeout is not None
-                # not for a streaming node: a chat model's tokens come from a task of
-                # langchain-core's own (agenerate's gather), so each still wakes the
-                # runner, through a longer path than the queue's
-                inline = not loop.live and not functional
+                inline = not functional
                 if len(tasks) == 1 and not timed and (inline or tasks[0].hidden):
                     task = tasks[0]
                     exc: BaseException | None = None

@@ -160,10 +160,16 @@ class StreamMessagesHandler(BaseCallbackHandler, StreamingCallbackHandler[Any]):
         tags: list[str] | None = None,
         **kwargs: Any,
     ) -> Any:
+        if isinstance(chunk, ChatGenerationChunk):
+            self.on_message_token(chunk.message, run_id)
+
+    def on_message_token(self, message: BaseMessage, run_id: UUID) -> None:
+        """``on_llm_new_token`` for a chunk streamtap's own models made: the message
+        itself, no ``ChatGenerationChunk`` around it (``providers._dispatch`` calls this
+        directly when every token listener has it)."""
         meta = self.metadata.get(run_id)
-        if meta is None or not isinstance(chunk, ChatGenerationChunk):
+        if meta is None:
             return
-        message = chunk.message
         if message.id is None:
             message.id = str(uuid4())
         self.seen.add(message.id)

@@ -151,3 +151,47 @@ def test_generate_signature_is_computed_once() -> None:
         fn = getattr(cls, name)
         assert fn.__signature__ == inspect.signature(fn, follow_wrapped=False)
         assert "run_manager" in inspect.signature(fn).parameters
+
+
+class Hooked(Recorder):
+    """A handler with streamtap's ``on_message_token`` (as the graph's messages handler)."""
+
+    def __init__(self, *, fail: bool = False, raise_error: bool = False) -> None:
+        super().__init__()
+        self.fail, self.raise_error = fail, raise_error
+        self.messages: list[tuple[Any, UUID]] = []
+
+    def on_message_token(self, message: Any, run_id: UUID) -> None:
+        if self.fail:
+            raise ValueError("hook broke")
+        self.messages.append((message, run_id))
+
+
+async def test_a_lone_handler_with_the_message_hook_gets_the_message_itself() -> None:
+    hooked = Hooked()
+    fake = FakeChatModel(scripts=[SCRIPT])
+    message = await fake.ainvoke("hi", {"callbacks": [hooked]})
+    assert message.content == "one two three"
+    assert [m.content for m, _ in hooked.messages] == ["one ", "two ", "three", ""]
+    assert hooked.calls == []  # not also through on_llm_new_token
+    assert len({run_id for _, run_id in hooked.messages}) == 1
+    # beside another listener, every handler gets on_llm_new_token as langchain-core calls it
+    hooked, other = Hooked(), Recorder()
+    await FakeChatModel(scripts=[SCRIPT]).ainvoke("hi", {"callbacks": [hooked, other]})
+    assert hooked.messages == [] and [c[0] for c in hooked.calls] == [c[0] for c in other.calls]
+    assert len(other.calls) == 4
+
+
+async def test_a_failing_message_hook_is_logged_or_raised_as_langchain_core_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="langchain_core.callbacks.manager"):
+        message = await FakeChatModel(scripts=[SCRIPT]).ainvoke(
+            "hi", {"callbacks": [Hooked(fail=True)]}
+        )
+    assert message.content == "one two three"
+    assert "Error in Hooked.on_llm_new_token callback: ValueError('hook broke')" in caplog.text
+    with pytest.raises(ValueError, match="hook broke"):
+        await FakeChatModel(scripts=[SCRIPT]).ainvoke(
+            "hi", {"callbacks": [Hooked(fail=True, raise_error=True)]}
+        )
