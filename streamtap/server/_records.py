@@ -8,7 +8,6 @@ ship them through Redis unchanged. Field names follow LangGraph Platform's
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -66,15 +65,22 @@ def sse_frame(event_id: str, event: str, data: bytes) -> bytes:
     """``id``, ``event`` and ``data`` lines as sse-starlette writes them, in one new
     compact ``bytes`` (orjson's own output keeps an ~8 KiB allocation however short
     it is: a log of those costs ten times its size)."""
-    if b"\n" in data or b"\r" in data or _UNSAFE.search(event_id + event):
+    if (
+        10 in data  # b"\n", b"\r": an int is looked for with memchr, a bytes is not
+        or 13 in data
+        or "\n" in event_id
+        or "\r" in event_id
+        or "\n" in event
+        or "\r" in event
+    ):
         from sse_starlette import ServerSentEvent  # rare: multi-line data, odd names
 
         text = data.decode()
         return ServerSentEvent(data=text, event=event, id=event_id, sep="\n").encode()
-    return b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), event.encode(), data)
-
-
-_UNSAFE = re.compile(r"[\r\n]")
+    # one join: a third of ``%`` formatting's cost, on every event the server sends
+    return b"".join(
+        (b"id: ", event_id.encode(), b"\nevent: ", event.encode(), b"\ndata: ", data, b"\n\n")
+    )
 
 
 @dataclass(slots=True)

@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
+from sse_starlette import ServerSentEvent
 
-from streamtap.server._records import EventsExpiredError, RunRecord, StreamEvent
+from streamtap.server._records import EventsExpiredError, RunRecord, StreamEvent, sse_frame
 from streamtap.server.backend import END_EVENT, MemoryBackend
 
 
@@ -108,3 +109,26 @@ async def test_expired_runs_go_at_the_next_run_and_leave_their_thread_index() ->
     await backend.create_run(_run("new"))
     assert list(backend._logs) == ["new"] and backend.total_bytes == 0
     assert [r.run_id for r in await backend.list_runs("t")] == ["new"]
+
+
+@pytest.mark.parametrize(
+    ("event_id", "event", "data"),
+    [
+        ("1", "messages", b'{"a":"b"}'),
+        ("42", "values", b"x" * 5000),
+        ("7", "messages", b"line one\nline two"),
+        ("7", "messages", b"cr\ronly"),
+        ("7", "messages", b"crlf\r\nend"),
+        ("8", "odd\nname", b"{}"),
+        ("9\r", "end", b"null"),
+    ],
+)
+def test_a_stored_frame_is_what_sse_starlette_writes(
+    event_id: str, event: str, data: bytes
+) -> None:
+    """The run log frames each event itself (once, at publish); readers send those bytes
+    as they are, so they must be sse-starlette's own framing of the event."""
+    expected = ServerSentEvent(data=data.decode(), event=event, id=event_id, sep="\n").encode()
+    assert sse_frame(event_id, event, data) == expected
+    if not any(c in (event + event_id).encode() + data for c in (10, 13)):
+        assert StreamEvent.from_sse(expected) == StreamEvent(event_id, event, data)
