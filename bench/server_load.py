@@ -285,8 +285,11 @@ def build_floor_app(chunks: int, delay: float, model: str = "fake") -> Any:
 def _serve(target: str, port: int, chunks: int, delay: float, model: str) -> None:
     import uvicorn
 
+    from streamtap.cli.serve import freeze_startup_heap
+
     build = build_floor_app if target == "floor" else build_app
     app = build(chunks, delay, model)
+    freeze_startup_heap()  # as ``streamtap serve`` starts (the floor too: same process setup)
     uvicorn.run(app, host="127.0.0.1", port=port, **_UVICORN)  # type: ignore[arg-type]
 
 

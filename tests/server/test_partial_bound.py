@@ -227,6 +227,10 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     sys.modules[mod.__name__] = mod
     got: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: got.update(app=app))
+    # not this test process's heap: record that serve freezes its own before uvicorn.run
+    monkeypatch.setattr(
+        "streamtap.cli.serve.freeze_startup_heap", lambda: got.update(frozen="app" not in got)
+    )
     yield got
     del sys.modules[mod.__name__]
 
@@ -241,6 +245,7 @@ def test_serve_sets_the_partial_bound_and_the_log_bounds(served: dict[str, Any])
         return served["app"].state.manager
 
     manager = serve()
+    assert served["frozen"] is True  # the startup heap frozen before uvicorn.run
     assert (manager.partial_bound_bytes, manager.partial_interval) == (PARTIAL_BOUND_BYTES, 0.1)
     assert isinstance(manager.backend, MemoryBackend)
     assert manager.backend.max_bytes_per_run == 32 * 2**20
@@ -389,3 +394,18 @@ def _one_past_the_bound_then_the_last(events: list[tuple[str, Any]], bound: int)
     sizes = [len(dumps(data)) for name, data in events if name == "messages/partial"]
     assert len([s for s in sizes if s >= bound]) == 2
     assert sizes == sorted(sizes) and sizes[-2] < sizes[-1]
+
+
+def test_freezing_the_startup_heap_takes_what_is_alive_out_of_collections() -> None:
+    import gc
+
+    from streamtap.cli.serve import freeze_startup_heap
+
+    assert gc.get_freeze_count() == 0
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 1000  # modules, functions, the graphs built so far
+        assert len(gc.get_objects(generation=2)) < 1000  # a full collection walks little
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
