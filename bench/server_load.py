@@ -742,7 +742,7 @@ class Settings:
     # at a time, is measured as precisely on fewer (its C = 1 cell alone takes minutes)
     events_per_cell: int = 60_000
     langgraph_events_per_cell: int = 20_000
-    rounds: int = 3
+    rounds: int = 5  # the VM moves a cell by +-10 %: a median of five
     delay: float = 0.0
     model: str = "fake"
     timeout: float = 300.0

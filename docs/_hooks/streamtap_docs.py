@@ -447,7 +447,46 @@ def _server_load(results: dict[str, Any]) -> str:
     )
 
 
+def _short(results: dict[str, Any]) -> str:
+    """`bench/short_answers.json` (`python -m bench --quick`, 100-token answers): what the
+    graph `messages` path adds per chunk over the raw SDK, per-run setup included."""
+    path = ROOT / "bench/short_answers.json"
+    if not path.is_file():
+        log.warning("bench/short_answers.json is missing: run %s", SHORT_COMMAND)
+        return ""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = [
+        _run(data),
+        "",
+        "| vendor | transport | raw SDK µs/chunk (sync / async) "
+        "| graph `messages` added µs (sync / async) | LangGraph added (sync / async) "
+        "| target: async ≤ 5 µs |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for vendor in VENDORS:
+        for transport in data["config"]["transports"]:
+
+            def row(name: str, key: str, v: str = vendor, t: str = transport) -> float | None:
+                found = data[v].get(name, {}).get("by_transport", {}).get(t)
+                return None if found is None else found[key]
+
+            added = row("streamtap_graph_messages_async", "added_us")
+            out.append(
+                f"| {TITLE[vendor]} | {transport} "
+                f"| {_f(row('raw_sdk', 'us_per_chunk'))} / {_f(row('raw_sdk_async', 'us_per_chunk'))} "
+                f"| {_f(row('streamtap_graph_messages_sync', 'added_us'), '+.1f')} / "
+                f"{_f(added, '+.1f')} "
+                f"| {_f(row('langgraph_messages_sync', 'added_us'), '+.1f')} / "
+                f"{_f(row('langgraph_messages_async', 'added_us'), '+.1f')} "
+                f"| {_check(added, 5.0) if transport == 'inprocess' else '— (in process only)'} |"
+            )
+    return "\n".join(out)
+
+
+SHORT_COMMAND = "python -m bench --quick --warmup 1 --repeats 7 --json bench/short_answers.json"
+
 _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "short": _short,
     "run": _run,
     "scenarios": _about,
     "inprocess": _scenarios("inprocess"),
