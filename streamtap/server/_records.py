@@ -17,6 +17,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "StreamEvent",
+    "ThreadBusy",
     "ThreadRecord",
     "ThreadStatus",
     "UnknownEventIdError",
@@ -149,6 +150,14 @@ class ThreadRecord:
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> ThreadRecord:
         return cls(**data)
+
+
+class ThreadBusy(Exception):
+    """A run refused by the ``reject`` strategy: its thread has a run going."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id!r} is busy with another run")
+        self.thread_id = thread_id
 
 
 class UnknownEventIdError(LookupError):

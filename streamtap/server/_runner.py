@@ -32,12 +32,12 @@ from streamtap.server._assistants_store import AssistantStore, MemoryAssistantSt
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._lifecycle import MODE as LIFECYCLE
 from streamtap.server._lifecycle import with_lifecycle
-from streamtap.server._records import RunRecord, ThreadRecord
+from streamtap.server._records import RunRecord, ThreadBusy, ThreadRecord
 from streamtap.server._schema import RunRequest
 from streamtap.server._serde import dumps, error_payload
 from streamtap.server.backend import END_EVENT, RunBackend
 
-__all__ = ["RunManager"]
+__all__ = ["RunManager", "ThreadBusy"]
 
 log = logging.getLogger("streamtap.server")
 
@@ -382,14 +382,6 @@ async def _with_events(
                 yield event["data"]["chunk"]
         else:
             yield event
-
-
-class ThreadBusy(Exception):
-    """A run refused by the ``reject`` strategy: its thread has a run going."""
-
-    def __init__(self, thread_id: str) -> None:
-        super().__init__(f"Thread {thread_id!r} is busy with another run")
-        self.thread_id = thread_id
 
 
 def _ids(entry: GraphEntry) -> dict[str, str]:
