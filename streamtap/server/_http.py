@@ -21,6 +21,7 @@ from streamtap.server._schema import validation_details
 from streamtap.server._serde import dumps, loads
 
 __all__ = [
+    "PUBLIC_PATHS",
     "ApiBase",
     "ApiError",
     "AuthRefused",
@@ -31,7 +32,8 @@ __all__ = [
     "token_ok",
 ]
 
-_PUBLIC_PATHS = ("/", "/ok", "/favicon.ico")
+#: answered without a token: the chat page, liveness and readiness probes, the icon
+PUBLIC_PATHS = ("/", "/ok", "/ready", "/favicon.ico")
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -79,7 +81,7 @@ class TokenGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in _PUBLIC_PATHS or path.startswith("/static/"):
+        if path in PUBLIC_PATHS or path.startswith("/static/"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

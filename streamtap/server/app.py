@@ -44,6 +44,7 @@ from streamtap.server._auth import (
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._guard import RequestGuard
 from streamtap.server._http import (
+    PUBLIC_PATHS,
     ApiError,
     ClosingResponse,
     TokenGuard,
@@ -74,7 +75,6 @@ from streamtap.server.backend import MemoryBackend, RunBackend
 __all__ = ["ApiError", "create_app"]
 
 _STATIC = Path(__file__).parent / "static"
-_PUBLIC_PATHS = ("/", "/ok", "/favicon.ico")
 
 
 class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
@@ -318,6 +318,20 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
     async def ok(self, request: Request) -> Response:
         return json_response({"ok": True})
 
+    async def ready(self, request: Request) -> Response:
+        """Readiness, for a load balancer or an orchestrator: 200 while every part the
+        backend needs answers, else 503 naming the part that does not (``/ok`` is
+        liveness only: the process answers)."""
+        parts = await self.backend.check()
+        failing = {name: why for name, why in parts.items() if why is not None}
+        body: dict[str, Any] = {
+            "ok": not failing,
+            "parts": {name: why or "ok" for name, why in parts.items()},
+        }
+        if failing:
+            body["error"] = "; ".join(f"{name}: {why}" for name, why in failing.items())
+        return json_response(body, 503 if failing else 200)
+
     async def info(self, request: Request) -> Response:
         from streamtap import __version__
 
@@ -489,6 +503,7 @@ def create_app(
     run_path = "/threads/{thread_id}/runs/{run_id}"
     routes: list[Any] = [
         Route("/ok", api.ok),
+        Route("/ready", api.ready),
         Route("/store/items", api.put_item, methods=["PUT"]),
         Route("/store/items", api.get_item, methods=["GET"]),
         Route("/store/items", api.delete_item, methods=["DELETE"]),
@@ -547,7 +562,7 @@ def create_app(
         Middleware(TokenGuard, api_token=api_token),
     ]
     if gate is not None:
-        middleware.append(Middleware(AuthMiddleware, gate=gate, public_paths=_PUBLIC_PATHS))
+        middleware.append(Middleware(AuthMiddleware, gate=gate, public_paths=PUBLIC_PATHS))
     if cors_origins:
         middleware.insert(
             1,

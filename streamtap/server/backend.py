@@ -55,6 +55,12 @@ class RunBackend(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (called from the app's lifespan)."""
 
+    async def check(self) -> dict[str, str | None]:
+        """Each external part this backend needs, and why it does not answer (``None``:
+        it answers). ``GET /ready`` is 200 only while every part answers; a backend in
+        this process's memory has none."""
+        return {}
+
     # runs
     @abstractmethod
     async def create_run(self, run: RunRecord) -> None: ...

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from streamtap._secrets import redact_secrets
 from streamtap.server._records import (
     TERMINAL,
     EventsExpiredError,
@@ -68,6 +69,8 @@ class RedisBackend(RunBackend):
         self.ttl = ttl
         self.block_ms = block_ms
         self._redis: Any = None
+        #: seconds ``check`` (``GET /ready``) waits for Redis's answer
+        self.check_timeout = 2.0
         self._listener: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ connection
@@ -98,6 +101,15 @@ class RedisBackend(RunBackend):
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+    async def check(self) -> dict[str, str | None]:
+        try:
+            async with asyncio.timeout(self.check_timeout):
+                await self.redis.ping()
+        except Exception as exc:  # a refused, reset or timed-out connection alike
+            reason = str(exc) or "no answer"
+            return {"redis": f"{type(exc).__name__}: {redact_secrets(reason, self.url)}"}
+        return {"redis": None}
 
     async def _listen(self, pubsub: Any) -> None:
         try:

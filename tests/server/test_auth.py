@@ -107,6 +107,8 @@ async def test_requests_without_a_known_user_are_refused_by_authenticate(serve: 
         wrong = await http.post("/threads", json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         assert (await http.get("/ok")).status_code == 200  # the health probe stays public
+        ready = await http.get("/ready")  # and the readiness probe: nothing external to ask
+        assert (ready.status_code, ready.json()) == (200, {"ok": True, "parts": {}})
 
 
 async def test_threads_are_owned_and_hidden_from_other_users(serve: Any) -> None:

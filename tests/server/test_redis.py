@@ -26,40 +26,32 @@ pytestmark = pytest.mark.skipif(
 RUN = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of its own on a free loopback port, nothing persisted."""
+    assert REDIS is not None
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    args = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--appendonly", "no", "--dir", str(workdir)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = _start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -149,3 +141,30 @@ async def test_threads_and_unknown_ids_are_shared(pair: tuple[Any, Any, Scripted
             assert [e async for e in sse_events(r)] == whole
         for bad in ("12", "99999999999999-0"):
             assert (await client_b.get(location, headers={"Last-Event-ID": bad})).status_code == 400
+
+
+async def test_ready_answers_while_redis_does_and_names_it_when_it_stops(
+    serve: Any, tmp_path: Path
+) -> None:
+    proc, url = _start_redis(tmp_path)
+    try:
+        graph = chat_graph(ScriptedChat(tokens=["a"]))
+        server = serve({"agent": graph}, backend=RedisBackend(url), api_token="s3cret-token")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            ready = await http.get("/ready")  # a probe carries no token
+            assert (ready.status_code, ready.json()) == (
+                200,
+                {"ok": True, "parts": {"redis": "ok"}},
+            )
+            proc.kill()
+            proc.wait(timeout=10)
+            down = await http.get("/ready")
+            assert down.status_code == 503
+            body = down.json()
+            assert body["ok"] is False and body["parts"]["redis"] != "ok"
+            assert body["error"].startswith("redis: ") and "Error" in body["error"]
+            assert (await http.get("/ok")).status_code == 200  # liveness: the process answers
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
