@@ -5,7 +5,7 @@
 SSE and WebSocket run streams, resumable with ``Last-Event-ID``, threads with
 checkpointed state and interrupts, and cancellation that closes the model stream.
 Needs the ``server`` extra (``pip install streamtap[server]``); the Redis backend
-needs the ``redis`` extra.
+needs the ``redis`` extra, the Postgres one ``postgres`` and ``redis``.
 """
 
 from streamtap.server._records import RunRecord, StreamEvent, ThreadRecord
@@ -14,6 +14,7 @@ from streamtap.server.backend import MemoryBackend, RunBackend
 
 __all__ = [
     "MemoryBackend",
+    "PostgresBackend",
     "RedisBackend",
     "RunBackend",
     "RunRecord",
@@ -28,4 +29,8 @@ def __getattr__(name: str) -> object:
         from streamtap.server.redis import RedisBackend
 
         return RedisBackend
+    if name == "PostgresBackend":  # likewise: needs the postgres and redis extras
+        from streamtap.server.postgres import PostgresBackend
+
+        return PostgresBackend
     raise AttributeError(f"module 'streamtap.server' has no attribute {name!r}")

@@ -177,8 +177,8 @@ class RedisBackend(RunBackend):
 
     async def list_runs(self, thread_id: str) -> list[RunRecord]:
         ids = await self.redis.smembers(self._thread_runs_key(thread_id))
-        runs = [await self.get_run(_text(i)) for i in ids]
-        return [r for r in runs if r is not None]
+        runs = [run for i in ids if (run := await self.get_run(_text(i))) is not None]
+        return sorted(runs, key=lambda run: run.created_at)  # a set has no order: creation's
 
     # ------------------------------------------------------------------ events
 

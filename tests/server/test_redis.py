@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,44 +13,13 @@ import pytest
 
 from streamtap.server import RedisBackend
 from tests.server._support import ScriptedChat, chat_graph
-from tests.server.conftest import HUMAN, sse_events
+from tests.server.conftest import HUMAN, sse_events, start_redis
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(
     REDIS is None, reason="redis-server not installed (Debian package: redis-server)"
 )
 RUN = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
-
-
-def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server of its own on a free loopback port, nothing persisted."""
-    assert REDIS is not None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    args += ["--appendonly", "no", "--dir", str(workdir)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = _start_redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -146,7 +111,7 @@ async def test_threads_and_unknown_ids_are_shared(pair: tuple[Any, Any, Scripted
 async def test_ready_answers_while_redis_does_and_names_it_when_it_stops(
     serve: Any, tmp_path: Path
 ) -> None:
-    proc, url = _start_redis(tmp_path)
+    proc, url = start_redis(tmp_path)
     try:
         graph = chat_graph(ScriptedChat(tokens=["a"]))
         server = serve({"agent": graph}, backend=RedisBackend(url), api_token="s3cret-token")
