@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 from contextvars import copy_context
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
@@ -91,9 +91,26 @@ async def achain_start(
     if listeners is None:
         return await manager.on_chain_start(serialized, inputs, **kwargs)
     run_id = kwargs.pop("run_id", None) or uuid7()
+    _start_inline(manager, listeners, "on_chain_start", serialized, inputs, run_id, kwargs)
+    return _run_manager(AsyncCallbackManagerForChainRun, manager, run_id)
+
+
+_R = TypeVar("_R", AsyncCallbackManagerForChainRun, AsyncCallbackManagerForLLMRun)
+
+
+def _start_inline(
+    manager: AsyncCallbackManager,
+    listeners: list[BaseCallbackHandler],
+    method: str,
+    serialized: Any,
+    inputs: Any,
+    run_id: UUID,
+    kwargs: dict[str, Any],
+) -> None:
+    """A run's start event, as ``AsyncCallbackManager.on_*_start`` hands it to a handler."""
     call_inline(
         listeners,
-        "on_chain_start",
+        method,
         serialized,
         inputs,
         run_id=run_id,
@@ -102,7 +119,11 @@ async def achain_start(
         metadata=manager.metadata,
         **kwargs,
     )
-    return AsyncCallbackManagerForChainRun(
+
+
+def _run_manager(cls: type[_R], manager: AsyncCallbackManager, run_id: UUID) -> _R:
+    """The run's own manager, as ``AsyncCallbackManager.on_*_start`` returns it."""
+    return cls(
         run_id=run_id,
         handlers=manager.handlers,
         inheritable_handlers=manager.inheritable_handlers,
@@ -166,24 +187,5 @@ async def achat_model_start(
         runs = await manager.on_chat_model_start(serialized, [messages], run_id, **kwargs)
         return runs[0]
     run_id = run_id or uuid7()
-    call_inline(
-        listeners,
-        "on_chat_model_start",
-        serialized,
-        [messages],
-        run_id=run_id,
-        parent_run_id=manager.parent_run_id,
-        tags=manager.tags,
-        metadata=manager.metadata,
-        **kwargs,
-    )
-    return AsyncCallbackManagerForLLMRun(
-        run_id=run_id,
-        handlers=manager.handlers,
-        inheritable_handlers=manager.inheritable_handlers,
-        parent_run_id=manager.parent_run_id,
-        tags=manager.tags,
-        inheritable_tags=manager.inheritable_tags,
-        metadata=manager.metadata,
-        inheritable_metadata=manager.inheritable_metadata,
-    )
+    _start_inline(manager, listeners, "on_chat_model_start", serialized, [messages], run_id, kwargs)
+    return _run_manager(AsyncCallbackManagerForLLMRun, manager, run_id)

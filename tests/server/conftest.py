@@ -73,3 +73,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def pg_pool(postgres_db: str) -> AsyncIterator[Any]:
+    """A connection pool on a migrated database of this test's own (``_pg_schema``)."""
+    pytest.importorskip("psycopg_pool")
+    from psycopg_pool import AsyncConnectionPool
+
+    from streamtap.server._pg_schema import migrate
+
+    async with AsyncConnectionPool(
+        postgres_db, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
+    ) as pool:
+        async with pool.connection() as conn:
+            await migrate(conn)
+        yield pool

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,20 +13,6 @@ import pytest
 from streamtap.server._pg_queue import LeaseLost, NewRun, QueuedRun, RunQueue
 from streamtap.server._pg_schema import MIGRATIONS, migrate, schema_version
 from streamtap.server._records import ThreadBusy
-
-pytest.importorskip("psycopg_pool")
-
-
-@pytest.fixture
-async def pool(postgres_db: str) -> AsyncIterator[Any]:
-    from psycopg_pool import AsyncConnectionPool
-
-    async with AsyncConnectionPool(
-        postgres_db, min_size=1, max_size=16, open=False, kwargs={"autocommit": True}
-    ) as pool:
-        async with pool.connection() as conn:
-            await migrate(conn)
-        yield pool
 
 
 def _run(thread_id: str | None, retries: int = 0) -> NewRun:
@@ -68,8 +53,8 @@ async def test_migrations_apply_once_even_when_processes_start_together(
             await c.close()
 
 
-async def test_reject_admits_exactly_one_of_simultaneous_requests(pool: Any) -> None:
-    queue = RunQueue(pool)
+async def test_reject_admits_exactly_one_of_simultaneous_requests(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool)
     for round_ in range(20):
         thread = f"t{round_}"
         outcomes = await _admit_all(queue, thread, 12, "reject")
@@ -80,8 +65,8 @@ async def test_reject_admits_exactly_one_of_simultaneous_requests(pool: Any) -> 
         assert [r.status for r in await queue.on_thread(thread)] == ["pending"]
 
 
-async def test_enqueue_admits_all_and_they_run_one_at_a_time_in_order(pool: Any) -> None:
-    queue = RunQueue(pool)
+async def test_enqueue_admits_all_and_they_run_one_at_a_time_in_order(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool)
     outcomes = await _admit_all(queue, "t", 12, "enqueue")
     assert sorted(len(o) for o in outcomes) == list(range(12))  # each after those before
     order = [r.run_id for r in await queue.on_thread("t")]
@@ -107,9 +92,9 @@ async def test_enqueue_admits_all_and_they_run_one_at_a_time_in_order(pool: Any)
 
 
 async def test_competing_workers_claim_each_run_once_and_never_two_on_a_thread(
-    pool: Any,
+    pg_pool: Any,
 ) -> None:
-    queue = RunQueue(pool)
+    queue = RunQueue(pg_pool)
     runs = [_run(f"t{i % 5}") for i in range(20)] + [_run(None) for _ in range(5)]
     for run in runs:
         await queue.admit(run)
@@ -142,8 +127,8 @@ async def test_competing_workers_claim_each_run_once_and_never_two_on_a_thread(
     assert all(r.attempts == 1 for r in claimed)
 
 
-async def test_a_lost_workers_run_is_retried_then_fails_as_worker_lost(pool: Any) -> None:
-    queue = RunQueue(pool, lease=1.0)  # long enough that a busy machine never loses it early
+async def test_a_lost_workers_run_is_retried_then_fails_as_worker_lost(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=1.0)  # long enough that a busy machine never loses it early
     run = _run("t", retries=1)
     await queue.admit(run)
     first = await queue.claim("w1")
@@ -166,8 +151,8 @@ async def test_a_lost_workers_run_is_retried_then_fails_as_worker_lost(pool: Any
     assert await queue.expire() == []
 
 
-async def test_without_a_checkpointer_a_lost_run_fails_at_once(pool: Any) -> None:
-    queue = RunQueue(pool, lease=0.1)
+async def test_without_a_checkpointer_a_lost_run_fails_at_once(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=0.1)
     run = _run("t", retries=0)
     await queue.admit(run)
     assert await queue.claim("w1") is not None
@@ -176,8 +161,8 @@ async def test_without_a_checkpointer_a_lost_run_fails_at_once(pool: Any) -> Non
     assert (lost.status, lost.error) == ("error", "worker lost")
 
 
-async def test_cancel_ends_a_pending_run_and_tells_a_running_ones_worker(pool: Any) -> None:
-    queue = RunQueue(pool, lease=1.0)
+async def test_cancel_ends_a_pending_run_and_tells_a_running_ones_worker(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=1.0)
     going, waiting = _run("t"), _run("t")
     await queue.admit(going)
     await queue.admit(waiting)
@@ -192,8 +177,8 @@ async def test_cancel_ends_a_pending_run_and_tells_a_running_ones_worker(pool: A
     assert await queue.cancel("no-such-run") is None
 
 
-async def test_interrupt_stops_the_going_run_before_the_new_one_starts(pool: Any) -> None:
-    queue = RunQueue(pool)
+async def test_interrupt_stops_the_going_run_before_the_new_one_starts(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool)
     first, queued, newest = _run("t"), _run("t"), _run("t")
     await queue.admit(first)
     await queue.admit(queued)
@@ -206,10 +191,10 @@ async def test_interrupt_stops_the_going_run_before_the_new_one_starts(pool: Any
     assert (await queue.claim("w2")).run_id == newest.run_id  # type: ignore[union-attr]
 
 
-async def test_bad_arguments_are_refused(pool: Any) -> None:
+async def test_bad_arguments_are_refused(pg_pool: Any) -> None:
     with pytest.raises(ValueError, match="lease"):
-        RunQueue(pool, lease=0)
-    queue = RunQueue(pool)
+        RunQueue(pg_pool, lease=0)
+    queue = RunQueue(pg_pool)
     with pytest.raises(ValueError, match="multitask_strategy 'queue'"):
         await queue.admit(_run("t"), "queue")
     with pytest.raises(ValueError, match="status 'done'"):

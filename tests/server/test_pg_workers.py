@@ -6,32 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from streamtap.server._pg_queue import NewRun, QueuedRun, RunQueue
-from streamtap.server._pg_schema import migrate
 from streamtap.server._pg_workers import RunWorkers
-
-pytest.importorskip("psycopg_pool")
-
-
-@pytest.fixture
-async def pool(postgres_db: str) -> AsyncIterator[Any]:
-    from psycopg_pool import AsyncConnectionPool
-
-    async with AsyncConnectionPool(
-        postgres_db, min_size=1, max_size=12, open=False, kwargs={"autocommit": True}
-    ) as pool:
-        async with pool.connection() as conn:
-            await migrate(conn)
-        yield pool
 
 
 def _run(thread_id: str | None, retries: int = 0) -> NewRun:
     return NewRun(str(uuid.uuid4()), thread_id, "a", "agent", retries=retries)
+
+
+def _blocking() -> tuple[asyncio.Event, asyncio.Event, Any]:
+    """An execute that runs until cancelled: (started, stopped, execute)."""
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def execute(run: QueuedRun) -> tuple[str, str | None]:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return "success", None
+
+    return started, stopped, execute
 
 
 async def _until(check: Any, timeout: float = 20.0) -> None:
@@ -41,8 +41,8 @@ async def _until(check: Any, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_workers_in_three_processes_run_every_run_once_one_per_thread(pool: Any) -> None:
-    queue = RunQueue(pool, lease=2.0)
+async def test_workers_in_three_processes_run_every_run_once_one_per_thread(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=2.0)
     executed: list[tuple[str, str]] = []  # (worker, run)
     going: dict[str, str] = {}  # thread -> run
     clashes: list[str] = []
@@ -83,19 +83,9 @@ async def test_workers_in_three_processes_run_every_run_once_one_per_thread(pool
     assert len({name for name, _ in executed}) > 1  # the work was shared
 
 
-async def test_a_client_cancel_stops_the_run_where_it_runs(pool: Any) -> None:
-    queue = RunQueue(pool, lease=1.0)
-    started, stopped = asyncio.Event(), asyncio.Event()
-
-    async def execute(run: QueuedRun) -> tuple[str, str | None]:
-        started.set()
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            stopped.set()
-            raise
-        return "success", None
-
+async def test_a_client_cancel_stops_the_run_where_it_runs(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=1.0)
+    started, stopped, execute = _blocking()
     workers = RunWorkers(queue, execute, heartbeat=0.1, poll=0.05)
     run = _run("t")
     await queue.admit(run)
@@ -113,8 +103,8 @@ async def test_a_client_cancel_stops_the_run_where_it_runs(pool: Any) -> None:
         await workers.close()
 
 
-async def test_a_run_whose_process_died_is_retried_by_another(pool: Any) -> None:
-    queue = RunQueue(pool, lease=0.5)
+async def test_a_run_whose_process_died_is_retried_by_another(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=0.5)
     run = _run("t", retries=1)
     await queue.admit(run)
     claimed = await queue.claim("dead-process")  # claims, then is killed: no heartbeat
@@ -138,26 +128,16 @@ async def test_a_run_whose_process_died_is_retried_by_another(pool: Any) -> None
     assert attempts == [2]
 
 
-async def test_a_worker_that_lost_its_lease_stops_and_writes_nothing(pool: Any) -> None:
-    queue = RunQueue(pool, lease=1.0)
-    started, stopped = asyncio.Event(), asyncio.Event()
-
-    async def execute(run: QueuedRun) -> tuple[str, str | None]:
-        started.set()
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            stopped.set()
-            raise
-        return "success", None
-
+async def test_a_worker_that_lost_its_lease_stops_and_writes_nothing(pg_pool: Any) -> None:
+    queue = RunQueue(pg_pool, lease=1.0)
+    started, stopped, execute = _blocking()
     workers = RunWorkers(queue, execute, heartbeat=0.1, poll=0.05, worker_id="slow")
     run = _run("t")
     await queue.admit(run)
     await workers.start()
     try:
         await asyncio.wait_for(started.wait(), 10)
-        async with pool.connection() as conn:  # the lease went to another process meanwhile
+        async with pg_pool.connection() as conn:  # the lease went to another process meanwhile
             await conn.execute(
                 "UPDATE streamtap_runs SET worker = 'other' WHERE run_id = %s", (run.run_id,)
             )
@@ -174,9 +154,9 @@ async def _idle(workers: RunWorkers) -> bool:
 
 
 async def test_close_interrupts_this_processs_runs_and_bad_settings_are_refused(
-    pool: Any,
+    pg_pool: Any,
 ) -> None:
-    queue = RunQueue(pool, lease=1.0)
+    queue = RunQueue(pg_pool, lease=1.0)
     started = asyncio.Event()
 
     async def execute(run: QueuedRun) -> tuple[str, str | None]:

@@ -22,19 +22,23 @@ pytestmark = pytest.mark.skipif(
 RUN = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
 
 
-@pytest.fixture
+@pytest.fixture(params=["redis", "postgres"])
 def pair(
     serve: Any, redis_url: str, request: pytest.FixtureRequest
 ) -> tuple[Any, Any, ScriptedChat]:
+    """Two server processes sharing runs: through Redis alone, or Postgres + Redis."""
     model = ScriptedChat(tokens=[f"r{i}" for i in range(60)], delay=0.01)
     graph = chat_graph(model)
     prefix = f"test-{request.node.name}:"
-    a = serve(
-        {"agent": graph}, backend=RedisBackend(redis_url, prefix=prefix), disconnect_grace=1.0
-    )
-    b = serve(
-        {"agent": graph}, backend=RedisBackend(redis_url, prefix=prefix), disconnect_grace=1.0
-    )
+    if request.param == "postgres":
+        pytest.importorskip("psycopg_pool")
+        from streamtap.server.postgres import PostgresBackend
+
+        database = request.getfixturevalue("postgres_db")
+        backends = [PostgresBackend(database, redis_url, prefix=prefix) for _ in range(2)]
+    else:
+        backends = [RedisBackend(redis_url, prefix=prefix) for _ in range(2)]
+    a, b = (serve({"agent": graph}, backend=x, disconnect_grace=1.0) for x in backends)
     return a, b, model
 
 
