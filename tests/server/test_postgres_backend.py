@@ -32,7 +32,7 @@ def pair(serve: Any, postgres_db: str, redis_url: str, request: pytest.FixtureRe
 
 
 async def test_a_threads_runs_and_status_are_seen_from_the_other_process(pair: Any) -> None:
-    a, b, model = pair
+    a, b, _ = pair
     async with httpx.AsyncClient(base_url=a.url) as http_a:
         thread = (await http_a.post("/threads", json={})).json()
         path = f"/threads/{thread['thread_id']}/runs/wait"
