@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--redis-url", default=None, help="share runs between processes through Redis"
     )
     parser.add_argument(
+        "--database-url",
+        default=None,
+        help="keep threads and runs in Postgres (postgresql://...; needs --redis-url for events)",
+    )
+    parser.add_argument(
         "--disconnect-grace",
         type=float,
         default=5.0,
@@ -152,15 +157,25 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    if args.database_url and not args.redis_url:
+        raise SystemExit(
+            "streamtap serve: --database-url keeps threads and runs in Postgres; each run's "
+            "events go through Redis: add --redis-url redis://..."
+        )
     if args.redis_url:
-        from streamtap.server.redis import RedisBackend
-
         if bounds:
             raise SystemExit(
                 "streamtap serve: --run-log-bytes / --log-bytes bound the in-memory backend; "
                 "with --redis-url, Redis keeps each run's last 50,000 events (drop them)"
             )
-        backend = RedisBackend(args.redis_url)
+        if args.database_url:
+            from streamtap.server.postgres import PostgresBackend
+
+            backend = PostgresBackend(args.database_url, args.redis_url)
+        else:
+            from streamtap.server.redis import RedisBackend
+
+            backend = RedisBackend(args.redis_url)
     elif bounds:
         from streamtap.server import MemoryBackend
 

@@ -262,6 +262,16 @@ def test_serve_sets_the_partial_bound_and_the_log_bounds(served: dict[str, Any])
         serve("--partial-interval", "-1")
     with pytest.raises(SystemExit, match="the limits must be >= 1"):
         serve("--run-log-bytes", "0")
+    from streamtap.server.postgres import PostgresBackend
+    from streamtap.server.redis import RedisBackend
+
+    redis = "redis://127.0.0.1:6399/0"
+    assert isinstance(serve("--redis-url", redis).backend, RedisBackend)
+    backend = serve("--redis-url", redis, "--database-url", "postgresql://u@db/app").backend
+    assert isinstance(backend, PostgresBackend)
+    assert (backend.database_url, backend.events.url) == ("postgresql://u@db/app", redis)
+    with pytest.raises(SystemExit, match="add --redis-url"):
+        serve("--database-url", "postgresql://u@db/app")
     with pytest.raises(SystemExit, match="bound the in-memory backend"):
         serve("--redis-url", "redis://127.0.0.1:1/0", "--log-bytes", "1000")
 
