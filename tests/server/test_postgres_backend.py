@@ -55,3 +55,33 @@ async def test_ready_names_postgres_and_redis(pair: Any) -> None:
         200,
         {"ok": True, "parts": {"postgres": "ok", "redis": "ok"}},
     )
+
+
+async def test_ready_is_503_naming_postgres_while_the_database_is_gone(
+    serve: Any, postgres_dsn: str, redis_url: str
+) -> None:
+    """The database disappears under a serving process (connections cut, then gone): the
+    readiness probe says so within its timeout; ``/ok`` still answers."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests._postgres import database_dsn
+
+    name = f"gone_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    backend = PostgresBackend(database_dsn(postgres_dsn, name), redis_url, check_timeout=1.0)
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["a"]))}, backend=backend)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        assert (await http.get("/ready")).status_code == 200
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+            admin.execute(drop)
+        down = await http.get("/ready")
+        assert down.status_code == 503
+        body = down.json()
+        assert body["parts"]["redis"] == "ok" and body["parts"]["postgres"] != "ok"
+        assert body["error"].startswith("postgres: ")
+        assert (await http.get("/ok")).status_code == 200
