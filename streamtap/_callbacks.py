@@ -38,6 +38,7 @@ __all__ = [
     "achat_model_start",
     "arun_event",
     "call_inline",
+    "handler_failed",
     "inline_listeners",
 ]
 
@@ -78,9 +79,15 @@ def call_inline(
                 "NotImplementedError in %s.%s callback: %r", type(handler).__name__, method, exc
             )
         except Exception as exc:
-            _log.warning("Error in %s.%s callback: %r", type(handler).__name__, method, exc)
-            if handler.raise_error:
-                raise
+            handler_failed(handler, method, exc)
+
+
+def handler_failed(handler: BaseCallbackHandler, method: str, exc: Exception) -> None:
+    """What langchain-core does when a handler raises: log it under its own logger, and
+    raise it again only for a handler with ``raise_error``."""
+    _log.warning("Error in %s.%s callback: %r", type(handler).__name__, method, exc)
+    if handler.raise_error:
+        raise exc
 
 
 async def achain_start(

@@ -12,7 +12,6 @@ same error handling). Anything else keeps langchain-core's own path.
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,7 +27,13 @@ from langchain_core.language_models import chat_models as _lc
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import LLMResult, RunInfo
 
-from streamtap._callbacks import achat_model_start, arun_event, call_inline, inline_listeners
+from streamtap._callbacks import (
+    achat_model_start,
+    arun_event,
+    call_inline,
+    handler_failed,
+    inline_listeners,
+)
 from streamtap.providers._chunks import generation_chunk
 
 __all__ = [
@@ -45,8 +50,6 @@ TokenSink = Callable[[AIMessageChunk], None]
 #: a handler's method taking ``(message, run_id)`` for a token (streamtap's messages
 #: handler has it): called instead of ``on_llm_new_token`` when it is the only listener
 _TOKEN_HOOK = "on_message_token"
-# langchain-core logs a failing handler under its own logger: keep the same name
-_log = logging.getLogger("langchain_core.callbacks.manager")
 
 
 def direct_token_sink(run_manager: AsyncCallbackManagerForLLMRun) -> TokenSink | None:
@@ -63,11 +66,7 @@ def direct_token_sink(run_manager: AsyncCallbackManagerForLLMRun) -> TokenSink |
             try:
                 on_token(message, run_id)
             except Exception as exc:
-                _log.warning(
-                    "Error in %s.on_llm_new_token callback: %r", type(handler).__name__, exc
-                )
-                if handler.raise_error:
-                    raise
+                handler_failed(handler, "on_llm_new_token", exc)
 
         return direct
 
