@@ -41,7 +41,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--database-url",
         default=None,
-        help="keep threads and runs in Postgres (postgresql://...; needs --redis-url for events)",
+        help="keep threads, runs, checkpoints and the store in Postgres (postgresql://...; "
+        "needs --redis-url for events): the production layout, any number of processes",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=10,
+        help="with --database-url: runs this process executes at once (default 10; more "
+        "capacity = more processes)",
+    )
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --database-url: how long a run stays this process's without a heartbeat "
+        "(default 30); then another process retries or fails it",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --database-url: how often a running run's lease is renewed (default 10)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="with --database-url: how many times a run whose process died is retried from "
+        "its last checkpoint (default 1)",
     )
     parser.add_argument(
         "--disconnect-grace",
@@ -171,7 +201,16 @@ def _serve(args: argparse.Namespace) -> int:
         if args.database_url:
             from streamtap.server.postgres import PostgresBackend
 
-            backend = PostgresBackend(args.database_url, args.redis_url)
+            try:
+                backend = PostgresBackend(
+                    args.database_url,
+                    args.redis_url,
+                    lease=args.lease,
+                    heartbeat=args.heartbeat,
+                    retries=args.retries,
+                )
+            except ValueError as exc:
+                raise SystemExit(f"streamtap serve: {exc}") from None
         else:
             from streamtap.server.redis import RedisBackend
 
@@ -202,6 +241,7 @@ def _serve(args: argparse.Namespace) -> int:
             chat_page=not args.no_chat_page,
             partial_bound_bytes=args.partial_bound or None,
             partial_interval=args.partial_interval,
+            jobs=args.jobs,
         )
     except ValueError as exc:
         raise SystemExit(f"streamtap serve: {exc}") from None

@@ -25,7 +25,10 @@ __all__ = [
     "contains",
     "inherit",
     "new_assistant",
+    "restore",
+    "revise",
     "system_assistant",
+    "system_assistants",
 ]
 
 _VERSION_FIELDS = (
@@ -83,6 +86,13 @@ def system_assistant(graph_id: str, assistant_id: str, created_at: str) -> Assis
     }
 
 
+def system_assistants(graphs: Iterable[tuple[str, str]]) -> list[Assistant]:
+    """One system assistant per ``(graph_id, assistant_id)``, all created at once: the
+    same ``created_at``, so a search lists them in the order they are served."""
+    now = _now()
+    return [system_assistant(g, a, now) for g, a in graphs]
+
+
 def new_assistant(
     *,
     assistant_id: str | None,
@@ -107,6 +117,36 @@ def new_assistant(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def revise(
+    current: Mapping[str, Any], changes: Mapping[str, Any], version: int
+) -> tuple[Assistant, Assistant]:
+    """``update``'s rule, one for every store: the new latest (``changes`` over
+    ``current`` as :meth:`AssistantStore.update` says, numbered ``version``) and its
+    version record, both made now."""
+    now = _now()
+    new = copy.deepcopy(dict(current))
+    if changes.get("config"):
+        new["config"] = copy.deepcopy(changes["config"])
+    for key in ("graph_id", "context", "name", "description"):
+        if changes.get(key) is not None:
+            new[key] = copy.deepcopy(changes[key])
+    new["metadata"] = {**current["metadata"], **copy.deepcopy(changes.get("metadata") or {})}
+    new["version"] = version
+    new["updated_at"] = now
+    # the assistant keeps the created_at of its creation; each version has its own
+    record = {k: copy.deepcopy(new[k]) for k in _VERSION_FIELDS}
+    return new, {**record, "created_at": now}
+
+
+def restore(current: Mapping[str, Any], chosen: Mapping[str, Any]) -> Assistant:
+    """``set_latest``'s rule, one for every store: the version record ``chosen`` as the
+    latest again, with the assistant's own ``created_at``, updated now."""
+    head = copy.deepcopy(dict(chosen))
+    head["created_at"] = current["created_at"]
+    head["updated_at"] = _now()
+    return head
 
 
 def inherit(
@@ -195,10 +235,8 @@ class MemoryAssistantStore(AssistantStore):
 
     @classmethod
     def serving(cls, graphs: Iterable[tuple[str, str]]) -> MemoryAssistantStore:
-        """One system assistant per ``(graph_id, assistant_id)``, all created at once:
-        the same ``created_at``, so a search lists them in the order they are served."""
-        now = _now()
-        return cls(system_assistant(g, a, now) for g, a in graphs)
+        """One system assistant per ``(graph_id, assistant_id)`` (:func:`system_assistants`)."""
+        return cls(system_assistants(graphs))
 
     def _put(self, assistant: Assistant) -> None:
         aid = assistant["assistant_id"]
@@ -225,21 +263,10 @@ class MemoryAssistantStore(AssistantStore):
         current = self._latest.get(assistant_id)
         if current is None:
             return None
-        now = _now()
-        new = copy.deepcopy(current)
-        if changes.get("config"):
-            new["config"] = copy.deepcopy(changes["config"])
-        for key in ("graph_id", "context", "name", "description"):
-            if changes.get(key) is not None:
-                new[key] = copy.deepcopy(changes[key])
-        new["metadata"] = {**current["metadata"], **copy.deepcopy(changes.get("metadata") or {})}
         # the highest version + 1, not the latest + 1: after set_latest(1), an update is v3
-        new["version"] = max(self._versions[assistant_id]) + 1
-        new["updated_at"] = now
+        new, record = revise(current, changes, max(self._versions[assistant_id]) + 1)
         self._latest[assistant_id] = new
-        # the assistant keeps the created_at of its creation; each version has its own
-        version = {k: copy.deepcopy(new[k]) for k in _VERSION_FIELDS}
-        self._versions[assistant_id][new["version"]] = {**version, "created_at": now}
+        self._versions[assistant_id][new["version"]] = record
         return copy.deepcopy(new)
 
     async def delete(self, assistant_id: str) -> bool:
@@ -271,8 +298,6 @@ class MemoryAssistantStore(AssistantStore):
         chosen = self._versions.get(assistant_id, {}).get(version)
         if current is None or chosen is None:
             return None
-        head = copy.deepcopy(chosen)
-        head["created_at"] = current["created_at"]
-        head["updated_at"] = _now()
+        head = restore(current, chosen)
         self._latest[assistant_id] = head
         return copy.deepcopy(head)

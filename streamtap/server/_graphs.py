@@ -55,6 +55,15 @@ class GraphEntry:
         self.graph_id = graph_id
         self.assistant_id = assistant_uuid(graph_id)
         self.langgraph = _is_langgraph(graph)
+        self._graph = graph
+        self.bind(checkpointer, store)
+
+    def bind(self, checkpointer: Any | None, store: Any | None) -> None:
+        """Serve with the app's ``checkpointer`` and ``store`` (``None``: the graph's own, or
+        one in memory). Called again at start-up with savers that need the running event
+        loop to be made (LangGraph's Postgres ones); a graph compiled with its own store
+        keeps it."""
+        graph = self._graph
         saver = checkpointer if checkpointer is not None else self._own_saver(graph)
         if not getattr(graph, "trust_checkpoints", False):
             # GET /threads/{id}/state must not run what a tampered store names

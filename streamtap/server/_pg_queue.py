@@ -26,7 +26,7 @@ from typing import Any
 
 from streamtap.server._records import ThreadBusy
 
-__all__ = ["LeaseLost", "NewRun", "QueuedRun", "RunQueue"]
+__all__ = ["LeaseLost", "NewRun", "Outcome", "QueuedRun", "RunQueue"]
 
 _COLUMNS = (
     "run_id, seq, thread_id, assistant_id, graph_id, status, kwargs, metadata, "
@@ -35,6 +35,15 @@ _COLUMNS = (
 _TERMINAL = ("success", "error", "timeout", "interrupted")
 # the lock key of a thread: its id hashed (64 bits), in a key space of its own
 _THREAD_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 20))"
+# a thread's status once one of its runs ended: busy while another is pending or running
+# (written in the transaction that ends the run, so a run claimed meanwhile keeps it busy)
+_SETTLE = (
+    "UPDATE streamtap_threads SET status = CASE WHEN EXISTS (SELECT 1 FROM streamtap_runs"
+    " WHERE thread_id = %(thread)s AND status IN ('pending', 'running')) THEN 'busy'"
+    " ELSE %(status)s END, updated_at = now() WHERE thread_id = %(thread)s"
+)
+#: the thread's status after a run ended so, unless the graph's state says otherwise
+THREAD_STATUS = {"success": "idle", "error": "error", "timeout": "error", "interrupted": "idle"}
 
 
 class LeaseLost(Exception):
@@ -56,6 +65,19 @@ class NewRun:
     kwargs: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
+    #: merged into the thread's metadata as it turns ``busy`` (``None``: a stateless
+    #: run, whose thread is not a stored one)
+    thread_metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an execution ended: the run's status and error, and the thread's status
+    (``None``: :data:`THREAD_STATUS` of the run's)."""
+
+    status: str
+    error: str | None = None
+    thread_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +116,15 @@ class RunQueue:
         self.pool = pool
         self.lease = lease
 
-    async def admit(self, run: NewRun, strategy: str = "enqueue") -> list[str]:
-        """Queue ``run`` under ``strategy``; returns the runs of its thread it comes after.
+    async def admit(self, run: NewRun, strategy: str = "enqueue") -> list[tuple[str, str]]:
+        """Queue ``run`` under ``strategy``; returns the runs of its thread it comes after,
+        with the status each had (``pending`` / ``running``).
 
         ``reject``: :class:`ThreadBusy` when the thread has a run pending or running.
         ``interrupt`` / ``rollback``: those runs are asked to stop (pending ones end at
-        once, as ``interrupted``); the new run is claimed once they have ended."""
+        once, as ``interrupted``); the new run is claimed once they have ended, and with
+        ``rollback`` its kwargs name them (``rollback_of``) so its executor undoes them
+        first. The thread turns ``busy`` in the same transaction."""
         if strategy not in ("reject", "enqueue", "interrupt", "rollback"):
             raise ValueError(
                 f"multitask_strategy {strategy!r}: one of reject, enqueue, interrupt, rollback"
@@ -116,8 +141,11 @@ class RunQueue:
                 ahead = [(r[0], r[1]) for r in await cur.fetchall()]
             if ahead and strategy == "reject":
                 raise ThreadBusy(run.thread_id or "")
+            kwargs = run.kwargs
             if ahead and strategy in ("interrupt", "rollback"):
                 ids = [run_id for run_id, _ in ahead]
+                if strategy == "rollback":
+                    kwargs = {**kwargs, "rollback_of": ids}
                 await conn.execute(
                     "UPDATE streamtap_runs SET status = CASE WHEN status = 'pending'"
                     " THEN 'interrupted' ELSE status END, cancel = %s, updated_at = now()"
@@ -133,13 +161,19 @@ class RunQueue:
                     run.thread_id,
                     run.assistant_id,
                     run.graph_id,
-                    _json(run.kwargs),
+                    _json(kwargs),
                     _json(run.metadata),
                     strategy,
                     run.retries,
                 ),
             )
-        return [run_id for run_id, _ in ahead]
+            if run.thread_id is not None and run.thread_metadata is not None:
+                await conn.execute(
+                    "UPDATE streamtap_threads SET status = 'busy', metadata = metadata || %s,"
+                    " updated_at = now() WHERE thread_id = %s",
+                    (_json(run.thread_metadata), run.thread_id),
+                )
+        return ahead
 
     async def claim(self, worker: str) -> QueuedRun | None:
         """The next run this worker may execute, now ``running`` under its lease."""
@@ -178,27 +212,40 @@ class RunQueue:
             raise LeaseLost(run_id)
         return row[0]  # type: ignore[no-any-return]
 
-    async def finish(self, run_id: str, worker: str, status: str, error: str | None = None) -> None:
-        """Record the outcome; :class:`LeaseLost` (nothing written) when the run is no
-        longer this worker's: another attempt, or the ``worker lost`` outcome, stands."""
-        if status not in _TERMINAL:
-            raise ValueError(f"status {status!r}: one of {', '.join(_TERMINAL)}")
-        async with self.pool.connection() as conn:
+    async def finish(self, run_id: str, worker: str, outcome: Outcome | str) -> None:
+        """Record the outcome, and the thread's status with it; :class:`LeaseLost`
+        (nothing written) when the run is no longer this worker's: another attempt, or the
+        ``worker lost`` outcome, stands."""
+        if isinstance(outcome, str):
+            outcome = Outcome(outcome)
+        if outcome.status not in _TERMINAL:
+            raise ValueError(f"status {outcome.status!r}: one of {', '.join(_TERMINAL)}")
+        async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "UPDATE streamtap_runs SET status = %s, error = %s, worker = NULL,"
                 " lease_until = NULL, updated_at = now()"
-                " WHERE run_id = %s AND worker = %s AND status = 'running' RETURNING run_id",
-                (status, error, run_id, worker),
+                " WHERE run_id = %s AND worker = %s AND status = 'running' RETURNING thread_id",
+                (outcome.status, outcome.error, run_id, worker),
             )
-            if await cur.fetchone() is None:
+            row = await cur.fetchone()
+            if row is None:
                 raise LeaseLost(run_id)
+            thread_status = outcome.thread_status or THREAD_STATUS[outcome.status]
+            await conn.execute(_SETTLE, {"thread": row[0], "status": thread_status})
 
-    async def cancel(self, run_id: str, action: str = "interrupt") -> QueuedRun | None:
+    async def cancel(self, run_id: str, action: str = "interrupt") -> tuple[QueuedRun, str] | None:
         """Ask a run to stop: a pending one ends at once (``interrupted``), a running one
-        is told at its worker's next heartbeat. ``None``: no such run."""
+        is told at its worker's next heartbeat (and at once by whoever relays it). Returns
+        the run now and the status it had; ``None``: no such run."""
         if action not in ("interrupt", "rollback"):
             raise ValueError(f"action {action!r}: interrupt or rollback")
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT status FROM streamtap_runs WHERE run_id = %s FOR UPDATE", (run_id,)
+            )
+            before = await cur.fetchone()
+            if before is None:
+                return None
             cur = await conn.execute(
                 "UPDATE streamtap_runs SET cancel = CASE WHEN status IN ('pending', 'running')"
                 " THEN %s ELSE cancel END, status = CASE WHEN status = 'pending'"
@@ -206,14 +253,17 @@ class RunQueue:
                 f" WHERE run_id = %s RETURNING {_COLUMNS}",
                 (action, run_id),
             )
-            row = await cur.fetchone()
-        return None if row is None else _run(row)
+            run = _run(await cur.fetchone())
+            if before[0] == "pending" and run.thread_id is not None:
+                await conn.execute(_SETTLE, {"thread": run.thread_id, "status": "idle"})
+        return run, before[0]
 
     async def expire(self) -> list[QueuedRun]:
         """Runs whose lease ran out: back to the queue while retries are left, else
         ``error`` with ``worker lost`` (``interrupted`` when a client had asked it to
-        stop). Any process may call it, as often as it likes."""
-        async with self.pool.connection() as conn:
+        stop). The threads of runs that ended so are settled with them. Any process may
+        call it, as often as it likes."""
+        async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "UPDATE streamtap_runs SET"
                 " status = CASE WHEN cancel IS NOT NULL THEN 'interrupted'"
@@ -225,7 +275,12 @@ class RunQueue:
                 "   AND lease_until < now() FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_COLUMNS}"
             )
-            return [_run(row) for row in await cur.fetchall()]
+            runs = [_run(row) for row in await cur.fetchall()]
+            for run in runs:
+                if run.done and run.thread_id is not None:
+                    status = THREAD_STATUS[run.status]
+                    await conn.execute(_SETTLE, {"thread": run.thread_id, "status": status})
+            return runs
 
     async def get(self, run_id: str) -> QueuedRun | None:
         async with self.pool.connection() as conn:

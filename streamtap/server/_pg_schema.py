@@ -67,6 +67,48 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             WHERE status = 'running'
         """,
     ),
+    2: (
+        # each assistant at its latest version (``_pg_assistants``). seq: creation order,
+        # which a search keeps (assistants created at once, as the served graphs' are, tie
+        # on created_at); created_at / updated_at: the ISO strings the store's rules made,
+        # kept as text so either store answers with the same ones. config / context /
+        # metadata are json, not jsonb: json keeps the text it was given (key order, 1e+20
+        # as a float, "\u0000" in a string: jsonb reorders, makes 1e+20 an integer, refuses
+        # "\u0000"), and nothing here filters them in SQL. name / description too: a text
+        # column refuses a NUL a client may put in them
+        """
+        CREATE TABLE streamtap_assistants (
+            assistant_id text PRIMARY KEY,
+            seq bigserial NOT NULL,
+            graph_id text NOT NULL,
+            config json NOT NULL,
+            context json NOT NULL,
+            metadata json NOT NULL,
+            name json NOT NULL,
+            description json NOT NULL,
+            version integer NOT NULL,
+            created_at text NOT NULL,
+            updated_at text NOT NULL
+        )
+        """,
+        "CREATE INDEX streamtap_assistants_by_graph ON streamtap_assistants (graph_id)",
+        # every version of each, the latest included; they go with their assistant
+        """
+        CREATE TABLE streamtap_assistant_versions (
+            assistant_id text NOT NULL
+                REFERENCES streamtap_assistants (assistant_id) ON DELETE CASCADE,
+            version integer NOT NULL,
+            graph_id text NOT NULL,
+            config json NOT NULL,
+            context json NOT NULL,
+            metadata json NOT NULL,
+            name json NOT NULL,
+            description json NOT NULL,
+            created_at text NOT NULL,
+            PRIMARY KEY (assistant_id, version)
+        )
+        """,
+    ),
 }
 
 

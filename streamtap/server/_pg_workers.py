@@ -24,17 +24,23 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from streamtap.server._pg_queue import LeaseLost, QueuedRun, RunQueue
+from streamtap.server._pg_queue import LeaseLost, Outcome, QueuedRun, RunQueue
 
-__all__ = ["Execute", "RunWorkers"]
+__all__ = ["Ended", "Execute", "RunWorkers"]
 
 log = logging.getLogger("streamtap.server")
 
-#: executes one claimed run; returns its outcome: ``(status, error)``
-Execute = Callable[[QueuedRun], Coroutine[Any, Any, tuple[str, str | None]]]
+#: executes one claimed run; returns its outcome
+Execute = Callable[[QueuedRun], Coroutine[Any, Any, Outcome]]
+#: told of a run that ended for good (recorded by this process): its readers need to know
+Ended = Callable[[QueuedRun, Outcome], Awaitable[None]]
+
+
+async def _nothing(run: QueuedRun, outcome: Outcome) -> None:
+    pass
 
 
 class RunWorkers:
@@ -49,6 +55,7 @@ class RunWorkers:
         heartbeat: float = 10.0,
         poll: float = 0.5,
         worker_id: str | None = None,
+        ended: Ended = _nothing,
     ) -> None:
         if jobs < 1 or not heartbeat > 0 or not poll > 0:
             raise ValueError("jobs must be >= 1, heartbeat and poll positive")
@@ -59,6 +66,9 @@ class RunWorkers:
             )
         self.queue = queue
         self.execute = execute
+        #: called once a run's outcome is recorded, by this process's worker or by its
+        #: reaping of another's lost lease (requeued runs are not ended)
+        self.ended = ended
         self.jobs = jobs
         self.heartbeat = heartbeat
         self.poll = poll
@@ -100,6 +110,8 @@ class RunWorkers:
                         log.warning(
                             "run %s: its worker's lease ran out: now %s", run.run_id, run.status
                         )
+                        if run.done:
+                            await self._tell(run, Outcome(run.status, run.error))
                 while len(self.running) < self.jobs:
                     claimed = await self.queue.claim(self.worker_id)
                     if claimed is None:
@@ -121,21 +133,33 @@ class RunWorkers:
         self.running.pop(run_id, None)
         self.wake()  # a slot is free, and the thread's next run may go
 
+    async def _tell(self, run: QueuedRun, outcome: Outcome) -> None:
+        try:
+            await self.ended(run, outcome)
+        except Exception:
+            log.exception("run %s: could not tell its readers it ended", run.run_id)
+
     async def _run(self, run: QueuedRun) -> None:
         work = asyncio.create_task(self.execute(run))
         lost = asyncio.Event()
         renew = asyncio.create_task(self._renew(run, work, lost))
-        status, error = "interrupted", None
+        outcome = Outcome("interrupted")
         try:
-            status, error = await work
+            outcome = await work
         except asyncio.CancelledError:
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(BaseException):
-                    await work
-            status = "interrupted"
+            # this task was cancelled (a client's cancel relayed here, or shutdown): the
+            # run ends interrupted, and the outcome is still recorded
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            finished = work.done()  # it ended as the cancel came: its outcome stands
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                outcome = await work
+            if not finished and outcome.status != "interrupted":
+                outcome = Outcome("interrupted")
         except Exception as exc:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
+            outcome = Outcome("error", f"{type(exc).__name__}: {exc}")
         finally:
             renew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -143,12 +167,18 @@ class RunWorkers:
         if lost.is_set():
             return  # not ours any more: the queue's outcome stands
         try:
-            await self.queue.finish(run.run_id, self.worker_id, status, error)
+            await self.queue.finish(run.run_id, self.worker_id, outcome)
         except LeaseLost:
             log.warning("run %s ended after its lease was lost: outcome not recorded", run.run_id)
+            return
+        except Exception:
+            # the database is away: the lease runs out and another process decides
+            log.exception("run %s: could not record its end", run.run_id)
+            return
+        await self._tell(run, outcome)
 
     async def _renew(
-        self, run: QueuedRun, work: asyncio.Task[tuple[str, str | None]], lost: asyncio.Event
+        self, run: QueuedRun, work: asyncio.Task[Outcome], lost: asyncio.Event
     ) -> None:
         renewed = time.monotonic()
         while not work.done():

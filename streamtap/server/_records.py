@@ -97,14 +97,17 @@ class RunRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    #: why a run ended ``error`` when no event could say it (``worker lost``)
+    error: str | None = None
 
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
 
     def to_json(self) -> dict[str, Any]:
-        """The Platform's ``Run`` shape (what ``client.runs.get`` returns)."""
-        return {
+        """The Platform's ``Run`` shape (what ``client.runs.get`` returns), with ``error``
+        when the run has one."""
+        shape = {
             "run_id": self.run_id,
             "thread_id": self.thread_id,
             "assistant_id": self.assistant_id,
@@ -115,6 +118,9 @@ class RunRecord:
             "multitask_strategy": "reject",
             "kwargs": {"stream_resumable": self.stream_resumable},
         }
+        if self.error is not None:
+            shape["error"] = self.error
+        return shape
 
     def to_store(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

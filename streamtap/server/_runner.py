@@ -6,6 +6,10 @@ endpoint) or when its last reader has been gone for the grace period and the run
 was started with ``on_disconnect="cancel"``. Cancelling the task cancels the
 graph's ``astream``, which cancels async nodes and makes a sync node's next token
 raise, so the upstream model stream is closed either way.
+
+With a backend that has a run queue (``PostgresBackend``) runs are admitted to it and
+executed by whichever process's workers claim them (``_queued``); this module then only
+runs the graph for them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from streamtap.server._assistants_store import AssistantStore, MemoryAssistantSt
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._lifecycle import MODE as LIFECYCLE
 from streamtap.server._lifecycle import with_lifecycle
+from streamtap.server._pg_queue import THREAD_STATUS
+from streamtap.server._queued import QueuedRuns
 from streamtap.server._records import RunRecord, ThreadBusy, ThreadRecord
 from streamtap.server._schema import RunRequest
 from streamtap.server._serde import dumps, error_payload
@@ -61,8 +67,14 @@ class RunManager:
         assistants: AssistantStore | None = None,
         partial_bound_bytes: int | None = PARTIAL_BOUND_BYTES,
         partial_interval: float = PARTIAL_INTERVAL,
+        jobs: int = 10,
     ) -> None:
+        if jobs < 1:
+            raise ValueError("jobs (background runs one process executes at once) must be >= 1")
         self.backend = backend
+        #: with a run queue: how many runs this process's workers execute at once
+        self.jobs = jobs
+        self.queued: QueuedRuns | None = None
         #: ``messages`` mode: past this many bytes a message's ``messages/partial`` events
         #: are coalesced, one per ``partial_interval`` seconds of ``clock`` (``_EventShaper``)
         self.partial_bound_bytes = partial_bound_bytes
@@ -83,6 +95,13 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: set[asyncio.Task[None]] = set()
         backend.set_cancel_handler(self._cancel_local)
+
+    async def open(self) -> None:
+        """Start this process's workers when the backend has a run queue (after the
+        backend started)."""
+        if self.backend.queue is not None and self.queued is None:
+            self.queued = QueuedRuns(self, cast(Any, self.backend), jobs=self.jobs)
+            await self.queued.start()
 
     def resolve(self, assistant_id: str) -> GraphEntry | None:
         """A graph by its name (the Platform's graph id) or by its assistant uuid."""
@@ -124,7 +143,10 @@ class RunManager:
     ) -> RunRecord:
         """Create the run, log its ``metadata`` event and launch it; returns at once. It
         runs once the runs ``after`` names have ended (``enqueue``), from
-        ``from_checkpoint`` if given (``rollback``)."""
+        ``from_checkpoint`` if given (``rollback``). With a run queue: admitted to it
+        under the request's strategy (:class:`ThreadBusy` for ``reject``)."""
+        if self.queued is not None:
+            return await self.queued.admit(req, entry, thread_id)
         run_id = str(uuid.uuid4())
         record = RunRecord(
             run_id=run_id,
@@ -147,7 +169,7 @@ class RunManager:
         if from_checkpoint is not None:
             req = req.model_copy(update={"checkpoint_id": from_checkpoint})
         task = asyncio.create_task(
-            self._queued(record, req, entry, list(after)), name=f"streamtap-run-{run_id}"
+            self._in_turn(record, req, entry, list(after)), name=f"streamtap-run-{run_id}"
         )
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
@@ -157,15 +179,22 @@ class RunManager:
         task = self._tasks.get(run_id)
         if task is not None and not task.done():
             task.cancel()
+        elif self.queued is not None:
+            self.queued.cancel_local(run_id)
 
-    async def cancel(self, run_id: str) -> None:
+    async def cancel(self, run_id: str, action: str = "interrupt") -> None:
         """Cancel a run wherever it runs (this process or, with a shared backend, another)."""
-        if run_id in self._tasks:
+        if self.queued is not None:
+            await self.queued.cancel(run_id, action)
+        elif run_id in self._tasks:
             self._cancel_local(run_id)
         else:
             await self.backend.request_cancel(run_id)
 
     async def wait(self, run_id: str) -> None:
+        if self.queued is not None:
+            await self.queued.wait(run_id)
+            return
         task = self._tasks.get(run_id)
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -178,6 +207,9 @@ class RunManager:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.queued is not None:
+            await self.queued.close()
+            self.queued = None
 
     # ------------------------------------------------------------------ readers
 
@@ -225,7 +257,7 @@ class RunManager:
         config["run_id"] = uuid.UUID(run.run_id)
         return config
 
-    async def _queued(
+    async def _in_turn(
         self, run: RunRecord, req: RunRequest, entry: GraphEntry, after: list[str]
     ) -> None:
         """Wait (pending) for the runs ahead on the thread, then run."""
@@ -237,9 +269,30 @@ class RunManager:
             raise
         if after and not run.stateless:  # the run ahead set the thread idle when it ended
             await self.backend.update_thread(run.thread_id, status="busy")
-        await self._execute(run, req, entry)
+        try:
+            await self.backend.set_run_status(run.run_id, "running")
+        except Exception as exc:  # e.g. another run of the thread is running
+            with contextlib.suppress(Exception):
+                await self.backend.publish(
+                    run.run_id, "error", dumps(error_payload(exc, *self.secrets))
+                )
+            await self._end(run, entry, "error")
+            return
+        status, _ = await self.run_graph(run, req, entry)
+        await self._end(run, entry, status)
 
-    async def _execute(self, run: RunRecord, req: RunRequest, entry: GraphEntry) -> None:
+    async def _end(self, run: RunRecord, entry: GraphEntry, status: str) -> None:
+        try:
+            await self._finish(run, entry, status)
+        except Exception:  # the backend itself failed; nothing left to tell the readers
+            log.exception("run %s: could not record its end", run.run_id)
+
+    async def run_graph(
+        self, run: RunRecord, req: RunRequest, entry: GraphEntry, *, resume: bool = False
+    ) -> tuple[str, str | None]:
+        """Stream the graph into the run's log; its status and error text (``resume``:
+        no input, from the thread's latest checkpoint). A failure is published as the
+        run's ``error`` event; cancelling it ends it ``interrupted``."""
         graph = entry.stateless if run.stateless else entry.stateful
         modes = req.modes
         graph_modes = list(
@@ -257,6 +310,8 @@ class RunManager:
         if req.context is not None:
             kwargs["context"] = req.context
         graph_input = entry.command(req.command) if req.command is not None else req.input
+        if resume:
+            graph_input = None
         config = self._config(req, run)
         shaper = _EventShaper(
             modes,
@@ -264,9 +319,8 @@ class RunManager:
             partial_interval=self.partial_interval,
             clock=self.clock,
         )
-        status = "success"
+        status, error = "success", None
         try:
-            await self.backend.set_run_status(run.run_id, "running")
             open_stream = functools.partial(
                 _items, graph, graph_input, config, events="events" in modes, kwargs=kwargs
             )
@@ -295,15 +349,12 @@ class RunManager:
             status = "error"
             # with its traceback, masked on the way out (``_logs``): operators need both
             log.warning("run %s failed: %s", run.run_id, type(exc).__name__, exc_info=exc)
+            payload = error_payload(exc, *self.secrets)
+            error = f"{payload['error']}: {payload['message']}"
             with contextlib.suppress(Exception):
                 await self._flush(run, shaper)
-            await self.backend.publish(
-                run.run_id, "error", dumps(error_payload(exc, *self.secrets))
-            )
-        try:
-            await self._finish(run, entry, status)
-        except Exception:  # the backend itself failed; nothing left to tell the readers
-            log.exception("run %s: could not record its end", run.run_id)
+                await self.backend.publish(run.run_id, "error", dumps(payload))
+        return status, error
 
     async def _flush(self, run: RunRecord, shaper: _EventShaper) -> None:
         """The newest state of every ``messages/partial`` the bound held back: the
@@ -311,14 +362,19 @@ class RunManager:
         for event, data in shaper.flush():
             await self.backend.publish(run.run_id, event, data)
 
+    async def thread_status(self, run: RunRecord, entry: GraphEntry, status: str) -> str:
+        """The thread's status once the run ended so: ``interrupted`` when a successful run
+        left the graph waiting (an interrupt, or nodes still to run)."""
+        if status == "success" and not run.stateless:
+            with contextlib.suppress(Exception):
+                state = await entry.state(run.thread_id)
+                if state["next"] or state["interrupts"]:
+                    return "interrupted"
+        return THREAD_STATUS.get(status, "idle")
+
     async def _finish(self, run: RunRecord, entry: GraphEntry, status: str) -> None:
         if not run.stateless:
-            thread_status = {"error": "error", "interrupted": "idle"}.get(status, "idle")
-            if status == "success":
-                with contextlib.suppress(Exception):
-                    state = await entry.state(run.thread_id)
-                    if state["next"] or state["interrupts"]:
-                        thread_status = "interrupted"
+            thread_status = await self.thread_status(run, entry, status)
             await self.backend.update_thread(run.thread_id, status=thread_status)
         await self.backend.set_run_status(run.run_id, status)
         await self.backend.publish(
@@ -400,7 +456,7 @@ class _EventShaper:
     any other event the run publishes (:meth:`flush`; the per-chunk deltas of
     ``messages-tuple`` and of the ``events`` mode excepted: they carry no state, and
     flushing before each would send every partial again), and when the run's stream
-    ends (``RunManager._execute`` calls :meth:`flush` on success, error and cancel).
+    ends (``RunManager.run_graph`` calls :meth:`flush` on success, error and cancel).
     """
 
     def __init__(

@@ -16,6 +16,7 @@ Routes (the subset of the Platform API that streaming clients use):
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -71,10 +72,13 @@ from streamtap.server._store_api import StoreRoutes
 from streamtap.server._threads_api import ThreadRoutes
 from streamtap.server._ws import websocket_run
 from streamtap.server.backend import MemoryBackend, RunBackend
+from streamtap.server.postgres import PostgresBackend
 
 __all__ = ["ApiError", "create_app"]
 
 _STATIC = Path(__file__).parent / "static"
+
+log = logging.getLogger("streamtap.server")
 
 
 class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
@@ -200,14 +204,16 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
     async def _start(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
         after: list[str] = []
         start: str | None = None
-        if thread_id is not None:
-            try:
+        try:
+            if thread_id is not None and self.manager.queued is None:
                 after, start = await self.manager.make_room(
                     thread_id, req.multitask_strategy, entry
                 )
-            except ThreadBusy as exc:
-                raise ApiError(409, str(exc)) from None
-        return await self.manager.start(req, entry, thread_id, after=after, from_checkpoint=start)
+            return await self.manager.start(
+                req, entry, thread_id, after=after, from_checkpoint=start
+            )
+        except ThreadBusy as exc:  # reject: the thread has a run going
+            raise ApiError(409, str(exc)) from None
 
     async def run_stream(self, request: Request) -> Any:
         run = await self._admit(request)
@@ -286,7 +292,7 @@ class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
             raise ApiError(422, "action must be 'interrupt' or 'rollback'", fields=["action"])
         wait = request.query_params.get("wait") in ("1", "true", "True")
         if not run.done:
-            await self.manager.cancel(run.run_id)
+            await self.manager.cancel(run.run_id, action)
             if wait or action == "rollback":
                 await self.manager.wait(run.run_id)
         if action == "rollback" and not run.stateless:
@@ -402,6 +408,43 @@ def _check_partials(bound: int | None, interval: float) -> None:
         )
 
 
+def _backend(
+    backend: RunBackend | None, database_url: str | None, redis_url: str | None
+) -> RunBackend:
+    if backend is not None and (database_url or redis_url):
+        raise ValueError("give backend= or database_url= / redis_url=, not both")
+    if database_url:
+        if not redis_url:
+            raise ValueError(
+                "database_url keeps threads and runs in Postgres; each run's events go "
+                "through Redis: add redis_url='redis://...'"
+            )
+        return PostgresBackend(database_url, redis_url)
+    if redis_url:
+        from streamtap.server.redis import RedisBackend
+
+        return RedisBackend(redis_url)
+    return backend if backend is not None else MemoryBackend()
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A part the server needs (Postgres, Redis) did not answer: 503, retry later. The
+    error's text is left out: a driver's message may name the database's address."""
+    log.warning(
+        "%s %s: 503, backend unavailable (%s)", request.method, request.url.path, type(exc).__name__
+    )
+    return json_response(
+        {"detail": f"The server's {_part(exc)} is not answering; retry shortly."},
+        503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _part(exc: Exception) -> str:
+    module = type(exc).__module__
+    return "database" if module.startswith("psycopg") else "event store (Redis)"
+
+
 def create_app(
     graphs: Mapping[str, Any],
     *,
@@ -420,6 +463,9 @@ def create_app(
     auth: Any | None = None,
     partial_bound_bytes: int | None = PARTIAL_BOUND_BYTES,
     partial_interval: float = PARTIAL_INTERVAL,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    jobs: int = 10,
 ) -> Starlette:
     r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
@@ -429,7 +475,14 @@ def create_app(
     default an ``InMemoryStore``) serves ``/store/...`` and is the store of every graph
     compiled without its own. ``backend`` stores runs and
     their events (default: :class:`MemoryBackend`; use ``RedisBackend`` to share runs
-    between processes). A reader that disconnects cancels its run after
+    between processes).
+
+    ``database_url`` (``postgresql://...``, with ``redis_url``) is the production layout:
+    threads, runs and the run queue in Postgres (``PostgresBackend``), checkpoints and the
+    store with LangGraph's Postgres libraries (for graphs and an app without their own),
+    run events, cancels and wake-ups through Redis; each process executes up to ``jobs``
+    queued runs at once, and more processes behind a load balancer add capacity.
+    ``redis_url`` alone shares run events between processes (``RedisBackend``). A reader that disconnects cancels its run after
     ``disconnect_grace`` seconds unless the run asked for ``on_disconnect="continue"``
     or a reader resumed it meanwhile.
 
@@ -466,13 +519,14 @@ def create_app(
     _check_partials(partial_bound_bytes, partial_interval)
     if max_body_bytes < 1 or disconnect_grace < 0 or ping_interval < 0:
         raise ValueError("max_body_bytes must be >= 1, disconnect_grace and ping_interval >= 0")
+    runs = _backend(backend, database_url, redis_url)
+    own_store = store is not None
     if store is None:
         from langgraph.store.memory import InMemoryStore
 
         store = InMemoryStore()
     mask_logs((api_token,) if api_token else ())
     entries = {name: GraphEntry(name, graph, checkpointer, store) for name, graph in graphs.items()}
-    runs = backend if backend is not None else MemoryBackend()
     manager = RunManager(
         runs,
         entries,
@@ -480,6 +534,7 @@ def create_app(
         secrets=(api_token,) if api_token else (),
         partial_bound_bytes=partial_bound_bytes,
         partial_interval=partial_interval,
+        jobs=jobs,
     )
     api = _Api(
         manager,
@@ -493,11 +548,24 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        persistence = None
         await runs.start()
         try:
+            if isinstance(runs, PostgresBackend) and (checkpointer is None or not own_store):
+                from streamtap.server._pg_persistence import open_persistence
+
+                persistence = await open_persistence(runs.database_url)
+                saver = checkpointer if checkpointer is not None else persistence.checkpointer
+                if not own_store:
+                    api.store = persistence.store
+                for entry in entries.values():
+                    entry.bind(saver, api.store)
+            await manager.open()
             yield
         finally:
             await manager.shutdown()
+            if persistence is not None:
+                await persistence.close()
             await runs.close()
 
     run_path = "/threads/{thread_id}/runs/{run_id}"
@@ -583,6 +651,7 @@ def create_app(
             HTTPException: _http_error,
             UnsafeCheckpointError: _unsafe_checkpoint,
             AuthRefused: _auth_refused,
+            **dict.fromkeys(runs.unavailable_errors, _unavailable),
         },
     )
     api.store = store

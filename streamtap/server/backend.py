@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamtap.server._records import (
     EventsExpiredError,
@@ -26,6 +26,9 @@ from streamtap.server._records import (
     now_iso,
     sse_frame,
 )
+
+if TYPE_CHECKING:
+    from streamtap.server._pg_queue import RunQueue
 
 __all__ = ["END_EVENT", "MemoryBackend", "RunBackend"]
 
@@ -38,8 +41,19 @@ CancelHandler = Callable[[str], None]
 class RunBackend(ABC):
     """Storage for runs, threads and per-run event logs, plus cross-process cancel."""
 
+    #: the durable run queue every process shares (``PostgresBackend``, once started): runs
+    #: are admitted to it and executed by whichever process's workers claim them; without
+    #: one, a run executes in the process that admitted it
+    queue: RunQueue | None = None
+
     def __init__(self) -> None:
         self._cancel_handler: CancelHandler | None = None
+
+    @property
+    def unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors that mean a part this backend needs is not answering: a request that
+        meets one gets 503 (retry later), not 500."""
+        return ()
 
     def set_cancel_handler(self, handler: CancelHandler) -> None:
         """Called with a run id when any process asks to cancel a run (it may not be ours)."""

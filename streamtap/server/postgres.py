@@ -8,18 +8,24 @@ rules that must hold across processes: a partial unique index makes a second run
 on one thread impossible (the run that would have been it fails with ``ThreadBusy``
 instead of writing competing checkpoints).
 
-Thread *state* is the checkpointer's: give every process LangGraph's ``PostgresSaver``
-on the same database (``langgraph-checkpoint-postgres``).
+Runs go through the queue in Postgres (``_pg_queue``): admitted atomically under the
+thread's multitask strategy, executed by whichever process's workers claim them
+(``_pg_workers``; ``RunManager`` drives both), retried from their last checkpoint when
+the process running them dies.
+
+Thread *state* is the checkpointer's: ``create_app(database_url=...)`` gives every graph
+without a checkpointer of its own LangGraph's ``AsyncPostgresSaver`` on the same database.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from streamtap._secrets import redact_secrets
+from streamtap.server._pg_queue import RunQueue
 from streamtap.server._pg_schema import migrate
 from streamtap.server._records import RunRecord, StreamEvent, ThreadBusy, ThreadRecord
 from streamtap.server.backend import RunBackend
@@ -28,7 +34,8 @@ from streamtap.server.redis import RedisBackend
 __all__ = ["PostgresBackend"]
 
 _RUN_COLUMNS = (
-    "run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, created_at, updated_at"
+    "run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, created_at,"
+    " updated_at, error"
 )
 _THREAD_COLUMNS = "thread_id, metadata, status, created_at, updated_at"
 
@@ -38,7 +45,9 @@ def _iso(value: datetime) -> str:
 
 
 def _run(row: Any) -> RunRecord:
-    run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, created, updated = row
+    run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, created, updated, error = (
+        row
+    )
     return RunRecord(
         run_id=run_id,
         thread_id=thread_id,
@@ -51,6 +60,7 @@ def _run(row: Any) -> RunRecord:
         metadata=metadata,
         created_at=_iso(created),
         updated_at=_iso(updated),
+        error=error,
     )
 
 
@@ -60,9 +70,15 @@ def _thread(row: Any) -> ThreadRecord:
 
 
 class PostgresBackend(RunBackend):
-    """Records in Postgres (``database_url``, ``postgresql://...``), events in Redis
-    (``redis_url``); ``pip install 'streamtap[postgres,redis]'``. ``pool_size``: the most
-    database connections this process opens."""
+    """Records and the run queue in Postgres (``database_url``, ``postgresql://...``),
+    events in Redis (``redis_url``); ``pip install 'streamtap[postgres,redis]'``.
+
+    ``pool_size``: the most database connections this process opens. ``lease``: seconds a
+    process holds a run it claimed without renewing (every ``heartbeat`` seconds); once a
+    lease runs out the run is retried up to ``retries`` times from its last checkpoint (when
+    its graph has a checkpointer), else ends ``error`` with ``worker lost``.
+    ``connect_timeout``: seconds a request waits for a database connection before it fails
+    with 503."""
 
     def __init__(
         self,
@@ -72,16 +88,38 @@ class PostgresBackend(RunBackend):
         prefix: str = "streamtap:",
         pool_size: int = 10,
         check_timeout: float = 2.0,
+        lease: float = 30.0,
+        heartbeat: float = 10.0,
+        retries: int = 1,
+        connect_timeout: float = 5.0,
     ) -> None:
         super().__init__()
-        if pool_size < 1 or not check_timeout > 0:
-            raise ValueError("pool_size must be >= 1 and check_timeout positive")
+        if pool_size < 1 or not check_timeout > 0 or not connect_timeout > 0:
+            raise ValueError("pool_size must be >= 1, check_timeout and connect_timeout positive")
+        if not 0 < heartbeat < lease or retries < 0:
+            raise ValueError(
+                f"need 0 < heartbeat < lease and retries >= 0 (got heartbeat={heartbeat}, "
+                f"lease={lease}, retries={retries}): a lease that runs out between two "
+                "renewals would be taken from a live process"
+            )
         self.database_url = database_url
         self.events = RedisBackend(redis_url, prefix=prefix)
         self.events.check_timeout = check_timeout
+        self.events.records = self  # a quiet stream's run is over when Postgres says so
         self.pool_size = pool_size
         self.check_timeout = check_timeout
+        self.lease = lease
+        self.heartbeat = heartbeat
+        self.retries = retries
+        self.connect_timeout = connect_timeout
         self._pool: Any = None
+
+    @property
+    def unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        from psycopg import OperationalError
+        from psycopg_pool import PoolTimeout
+
+        return (OperationalError, PoolTimeout, *self.events.unavailable_errors)
 
     @property
     def pool(self) -> Any:
@@ -99,7 +137,10 @@ class PostgresBackend(RunBackend):
             min_size=1,
             max_size=self.pool_size,
             open=False,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(self.connect_timeout))},
+            # a connection the database dropped (a restart) is replaced, not handed out
+            check=AsyncConnectionPool.check_connection,
+            timeout=self.connect_timeout,
         )
         await pool.open(wait=True, timeout=30)
         try:
@@ -111,12 +152,35 @@ class PostgresBackend(RunBackend):
             await pool.close()
             raise
         self._pool = pool
+        self.queue = RunQueue(pool, lease=self.lease)
 
     async def close(self) -> None:
+        self.queue = None
         await self.events.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    # ------------------------------------------------------------------ the queue's helpers
+
+    def set_wake_handler(self, handler: Callable[[], None]) -> None:
+        self.events.set_wake_handler(handler)
+
+    async def wake_workers(self) -> None:
+        """Every process's workers look for runs now, not at their next poll."""
+        await self.events.wake_workers()
+
+    async def open_stream(self, run: RunRecord) -> None:
+        """The run's event stream and reader count, before it is admitted: a worker of
+        another process may claim it the moment it is."""
+        await self.events.create_run(run)
+
+    async def forget_stream(self, run: RunRecord) -> None:
+        await self.events.forget_run(run.run_id, run.thread_id)
+
+    async def mark_ended(self, run_id: str, status: str) -> None:
+        """The queue recorded the run's end: its stream expires as a finished run's."""
+        await self.events.set_run_status(run_id, status)
 
     async def check(self) -> dict[str, str | None]:
         postgres: str | None = None

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from streamtap._secrets import redact_secrets
@@ -31,8 +32,14 @@ from streamtap.server.backend import END_EVENT, RunBackend
 
 __all__ = ["RedisBackend"]
 
+log = logging.getLogger("streamtap.server")
+
 _ID = re.compile(r"^(\d+)-(\d+)$")
 _UNFINISHED_TTL = 24 * 3600  # a run whose process died still expires eventually
+#: a command that meets a dropped connection is retried, backing off to 1 s, for about 6 s
+#: in all: a restarting Redis costs a pause, not the run (a reply lost on the way back
+#: is the only way one event could be written twice)
+_RETRIES = 10
 
 
 def _id_key(event_id: str) -> tuple[int, int]:
@@ -71,7 +78,11 @@ class RedisBackend(RunBackend):
         self._redis: Any = None
         #: seconds ``check`` (``GET /ready``) waits for Redis's answer
         self.check_timeout = 2.0
+        #: whose run records say whether a run is over when its stream has gone quiet:
+        #: this backend's, or (``PostgresBackend``) the database's
+        self.records: RunBackend = self
         self._listener: asyncio.Task[None] | None = None
+        self._wake_handler: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -85,12 +96,16 @@ class RedisBackend(RunBackend):
 
     async def start(self) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import EqualJitterBackoff
+        from redis.exceptions import ConnectionError, TimeoutError
 
-        self._redis = Redis.from_url(self.url)
+        retry = Retry(EqualJitterBackoff(cap=1.0, base=0.05), _RETRIES)
+        self._redis = Redis.from_url(
+            self.url, retry=retry, retry_on_error=[ConnectionError, TimeoutError]
+        )
         await self._redis.ping()
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._cancel_channel)
-        self._listener = asyncio.create_task(self._listen(pubsub))
+        self._listener = asyncio.create_task(self._listen())
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -111,18 +126,48 @@ class RedisBackend(RunBackend):
             return {"redis": f"{type(exc).__name__}: {redact_secrets(reason, self.url)}"}
         return {"redis": None}
 
-    async def _listen(self, pubsub: Any) -> None:
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    self._deliver_cancel(_text(message["data"]))
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(pubsub.aclose())
+    async def _listen(self) -> None:
+        """Cancels and wake-ups from every process, for as long as this backend is open:
+        a subscription lost with its connection (Redis restarted) is made again."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._cancel_channel, self._wake_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    if _text(message["channel"]) == self._wake_channel:
+                        if self._wake_handler is not None:
+                            self._wake_handler()
+                    else:
+                        self._deliver_cancel(_text(message["data"]))
+            except Exception as exc:  # the connection dropped: subscribe again
+                log.warning("redis subscription lost (%s); subscribing again", type(exc).__name__)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())
+
+    @property
+    def unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        return (ConnectionError, TimeoutError)
+
+    def set_wake_handler(self, handler: Callable[[], None]) -> None:
+        """Called when any process asks the run workers to look for work now."""
+        self._wake_handler = handler
+
+    async def wake_workers(self) -> None:
+        await self.redis.publish(self._wake_channel, b"")
 
     @property
     def _cancel_channel(self) -> str:
         return f"{self.prefix}cancel"
+
+    @property
+    def _wake_channel(self) -> str:
+        return f"{self.prefix}wake"
 
     def _run_key(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"
@@ -152,6 +197,13 @@ class RedisBackend(RunBackend):
             pipe.expire(key, _UNFINISHED_TTL)
             pipe.sadd(self._thread_runs_key(run.thread_id), run.run_id)
             pipe.expire(self._thread_runs_key(run.thread_id), _UNFINISHED_TTL)
+            await pipe.execute()
+
+    async def forget_run(self, run_id: str, thread_id: str) -> None:
+        """Remove a run that was never admitted (its stream, record and thread entry)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._run_key(run_id), self._events_key(run_id))
+            pipe.srem(self._thread_runs_key(thread_id), run_id)
             await pipe.execute()
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -233,7 +285,7 @@ class RedisBackend(RunBackend):
         while True:
             reply = await self.redis.xread({key: cursor}, count=1000, block=self.block_ms)
             if not reply:
-                run = await self.get_run(run_id)
+                run = await self.records.get_run(run_id)
                 if run is None or (run.done and await self.last_event_id(run_id) == cursor):
                     return
                 continue

@@ -168,8 +168,12 @@ async def test_cancel_ends_a_pending_run_and_tells_a_running_ones_worker(pg_pool
     await queue.admit(waiting)
     assert (await queue.claim("w1")).run_id == going.run_id  # type: ignore[union-attr]
     cancelled = await queue.cancel(waiting.run_id)
-    assert cancelled is not None and cancelled.status == "interrupted"
-    assert (await queue.cancel(going.run_id)).status == "running"  # type: ignore[union-attr]
+    assert cancelled is not None and (cancelled[0].status, cancelled[1]) == (
+        "interrupted",
+        "pending",
+    )
+    stopping = await queue.cancel(going.run_id)
+    assert stopping is not None and (stopping[0].status, stopping[1]) == ("running", "running")
     assert await queue.heartbeat(going.run_id, "w1") == "interrupt"
     await asyncio.sleep(1.1)  # its worker dies before it stops: interrupted, not retried
     (lost,) = await queue.expire()
@@ -183,7 +187,10 @@ async def test_interrupt_stops_the_going_run_before_the_new_one_starts(pg_pool: 
     await queue.admit(first)
     await queue.admit(queued)
     assert (await queue.claim("w1")).run_id == first.run_id  # type: ignore[union-attr]
-    assert await queue.admit(newest, "interrupt") == [first.run_id, queued.run_id]
+    assert await queue.admit(newest, "interrupt") == [
+        (first.run_id, "running"),
+        (queued.run_id, "pending"),
+    ]
     assert await queue.heartbeat(first.run_id, "w1") == "interrupt"
     assert (await queue.get(queued.run_id)).status == "interrupted"  # type: ignore[union-attr]
     assert await queue.claim("w2") is None  # the first still runs

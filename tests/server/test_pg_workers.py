@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from streamtap.server._pg_queue import NewRun, QueuedRun, RunQueue
+from streamtap.server._pg_queue import NewRun, Outcome, QueuedRun, RunQueue
 from streamtap.server._pg_workers import RunWorkers
 
 
@@ -22,14 +22,14 @@ def _blocking() -> tuple[asyncio.Event, asyncio.Event, Any]:
     """An execute that runs until cancelled: (started, stopped, execute)."""
     started, stopped = asyncio.Event(), asyncio.Event()
 
-    async def execute(run: QueuedRun) -> tuple[str, str | None]:
+    async def execute(run: QueuedRun) -> Outcome:
         started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
             stopped.set()
             raise
-        return "success", None
+        return Outcome("success")
 
     return started, stopped, execute
 
@@ -48,7 +48,7 @@ async def test_workers_in_three_processes_run_every_run_once_one_per_thread(pg_p
     clashes: list[str] = []
 
     def execute_as(name: str) -> Any:
-        async def execute(run: QueuedRun) -> tuple[str, str | None]:
+        async def execute(run: QueuedRun) -> Outcome:
             assert run.thread_id is not None
             if run.thread_id in going:
                 clashes.append(run.thread_id)
@@ -56,7 +56,7 @@ async def test_workers_in_three_processes_run_every_run_once_one_per_thread(pg_p
             executed.append((name, run.run_id))
             await asyncio.sleep(0.01)
             del going[run.thread_id]
-            return "success", None
+            return Outcome("success")
 
         return execute
 
@@ -111,9 +111,9 @@ async def test_a_run_whose_process_died_is_retried_by_another(pg_pool: Any) -> N
     assert claimed is not None
     attempts: list[int] = []
 
-    async def execute(queued: QueuedRun) -> tuple[str, str | None]:
+    async def execute(queued: QueuedRun) -> Outcome:
         attempts.append(queued.attempts)
-        return "success", None
+        return Outcome("success")
 
     workers = RunWorkers(queue, execute, heartbeat=0.1, poll=0.05)
     await workers.start()
@@ -159,10 +159,10 @@ async def test_close_interrupts_this_processs_runs_and_bad_settings_are_refused(
     queue = RunQueue(pg_pool, lease=1.0)
     started = asyncio.Event()
 
-    async def execute(run: QueuedRun) -> tuple[str, str | None]:
+    async def execute(run: QueuedRun) -> Outcome:
         started.set()
         await asyncio.sleep(60)
-        return "success", None
+        return Outcome("success")
 
     workers = RunWorkers(queue, execute, heartbeat=0.2, poll=0.05)
     run = _run(None)
