@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streamtap.server._auth import Identity
 from streamtap.server._pg_queue import NewRun, Outcome, QueuedRun
@@ -33,10 +33,9 @@ from streamtap.server.backend import END_EVENT
 
 if TYPE_CHECKING:
     from streamtap.server._graphs import GraphEntry
-    from streamtap.server._runner import RunManager
     from streamtap.server.postgres import PostgresBackend
 
-__all__ = ["WORKER_LOST", "QueuedRuns", "dump_request", "load_request"]
+__all__ = ["WORKER_LOST", "GraphRunner", "QueuedRuns", "dump_request", "load_request"]
 
 WORKER_LOST = "worker lost"
 """The error of a run whose process stopped renewing its lease and that has no retry left."""
@@ -66,10 +65,22 @@ def load_request(data: dict[str, Any]) -> RunRequest:
     return req
 
 
+class GraphRunner(Protocol):
+    """What executes a claimed run's graph (``RunManager``)."""
+
+    graphs: dict[str, GraphEntry]
+
+    async def run_graph(
+        self, run: RunRecord, req: RunRequest, entry: GraphEntry, *, resume: bool = False
+    ) -> tuple[str, str | None]: ...
+
+    async def thread_status(self, run: RunRecord, entry: GraphEntry, status: str) -> str: ...
+
+
 class QueuedRuns:
     """This process's side of the queue: admission, cancel, wait, and its workers."""
 
-    def __init__(self, manager: RunManager, backend: PostgresBackend, *, jobs: int) -> None:
+    def __init__(self, manager: GraphRunner, backend: PostgresBackend, *, jobs: int) -> None:
         queue = backend.queue
         if queue is None:
             raise RuntimeError("the backend's queue is not open: start the backend first")

@@ -24,7 +24,6 @@ from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -33,15 +32,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from streamtap.graph.checkpoint.serde import UnsafeCheckpointError
 from streamtap.server._assistants_api import AssistantRoutes
 from streamtap.server._auth import (
     AUTH_SCOPE_KEY,
     AuthGate,
     AuthMiddleware,
-    AuthRefused,
     filter_matches,
 )
+from streamtap.server._errors import error_handlers
 from streamtap.server._graphs import GraphEntry
 from streamtap.server._guard import RequestGuard
 from streamtap.server._http import (
@@ -52,6 +50,7 @@ from streamtap.server._http import (
     json_response,
     token_ok,
 )
+from streamtap.server._layout import choose_backend, shared_state
 from streamtap.server._logs import mask_logs
 from streamtap.server._records import (
     EventsExpiredError,
@@ -71,8 +70,7 @@ from streamtap.server._serde import loads
 from streamtap.server._store_api import StoreRoutes
 from streamtap.server._threads_api import ThreadRoutes
 from streamtap.server._ws import websocket_run
-from streamtap.server.backend import MemoryBackend, RunBackend
-from streamtap.server.postgres import PostgresBackend
+from streamtap.server.backend import RunBackend
 
 __all__ = ["ApiError", "create_app"]
 
@@ -368,27 +366,6 @@ def _run_headers(request: Request, run: RunRecord) -> dict[str, str]:
     return {"Location": f"{path}/join", "Content-Location": path}
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return json_response(exc.body, exc.status)
-
-
-async def _auth_refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AuthRefused)
-    return json_response({"detail": exc.detail}, exc.status, exc.headers or None)
-
-
-async def _unsafe_checkpoint(request: Request, exc: Exception) -> Response:
-    # a store that names code to run is a server-side fault the client can't fix;
-    # the message says which type was refused and how an operator allows it
-    return json_response({"detail": f"The thread's stored state was refused: {exc}"}, 500)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
-
-
 def _check_partials(bound: int | None, interval: float) -> None:
     """``create_app``'s ``messages/partial`` bound, refused with what to pass instead."""
     if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 1):
@@ -406,43 +383,6 @@ def _check_partials(bound: int | None, interval: float) -> None:
             "partial_interval must be a finite number of seconds >= 0 (e.g. 0.1; 0 sends "
             f"every partial); got {interval!r}"
         )
-
-
-def _backend(
-    backend: RunBackend | None, database_url: str | None, redis_url: str | None
-) -> RunBackend:
-    if backend is not None and (database_url or redis_url):
-        raise ValueError("give backend= or database_url= / redis_url=, not both")
-    if database_url:
-        if not redis_url:
-            raise ValueError(
-                "database_url keeps threads and runs in Postgres; each run's events go "
-                "through Redis: add redis_url='redis://...'"
-            )
-        return PostgresBackend(database_url, redis_url)
-    if redis_url:
-        from streamtap.server.redis import RedisBackend
-
-        return RedisBackend(redis_url)
-    return backend if backend is not None else MemoryBackend()
-
-
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    """A part the server needs (Postgres, Redis) did not answer: 503, retry later. The
-    error's text is left out: a driver's message may name the database's address."""
-    log.warning(
-        "%s %s: 503, backend unavailable (%s)", request.method, request.url.path, type(exc).__name__
-    )
-    return json_response(
-        {"detail": f"The server's {_part(exc)} is not answering; retry shortly."},
-        503,
-        headers={"Retry-After": "1"},
-    )
-
-
-def _part(exc: Exception) -> str:
-    module = type(exc).__module__
-    return "database" if module.startswith("psycopg") else "event store (Redis)"
 
 
 def create_app(
@@ -519,7 +459,7 @@ def create_app(
     _check_partials(partial_bound_bytes, partial_interval)
     if max_body_bytes < 1 or disconnect_grace < 0 or ping_interval < 0:
         raise ValueError("max_body_bytes must be >= 1, disconnect_grace and ping_interval >= 0")
-    runs = _backend(backend, database_url, redis_url)
+    runs = choose_backend(backend, database_url, redis_url)
     own_store = store is not None
     if store is None:
         from langgraph.store.memory import InMemoryStore
@@ -548,24 +488,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        persistence = None
         await runs.start()
         try:
-            if isinstance(runs, PostgresBackend) and (checkpointer is None or not own_store):
-                from streamtap.server._pg_persistence import open_persistence
-
-                persistence = await open_persistence(runs.database_url)
-                saver = checkpointer if checkpointer is not None else persistence.checkpointer
-                if not own_store:
-                    api.store = persistence.store
-                for entry in entries.values():
-                    entry.bind(saver, api.store)
-            await manager.open()
-            yield
+            async with shared_state(runs, manager, api, checkpointer, own_store):
+                await manager.open()
+                try:
+                    yield
+                finally:
+                    await manager.shutdown()
         finally:
-            await manager.shutdown()
-            if persistence is not None:
-                await persistence.close()
             await runs.close()
 
     run_path = "/threads/{thread_id}/runs/{run_id}"
@@ -646,13 +577,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            UnsafeCheckpointError: _unsafe_checkpoint,
-            AuthRefused: _auth_refused,
-            **dict.fromkeys(runs.unavailable_errors, _unavailable),
-        },
+        exception_handlers=error_handlers(runs.unavailable_errors),
     )
     api.store = store
     app.state.manager = manager

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,16 +85,223 @@ async def test_start_on_a_join_on_b_cancel_on_c(cluster: Cluster) -> None:
             assert response.status_code == 200
             async for event in sse_events(response):
                 seen.append(event)
-                tokens = [e for e in seen if e[1] == "values"]
                 if len(seen) == 3:
                     assert (await c.post(f"{run_url}/cancel")).status_code == 202
-        assert seen[0][1] == "metadata" and seen[0][2]["run_id"] == run["run_id"]
+        assert seen[0][1] == "metadata" and seen[0][2] == {"run_id": run["run_id"], "attempt": 1}
         assert seen[-1][1] == "end" and seen[-1][2]["status"] == "interrupted"
         for client in clients:
             got = (await client.get(run_url)).json()
             assert got["status"] == "interrupted"
         thread_now = (await c.get(f"/threads/{thread}")).json()
         assert thread_now["status"] == "idle"
-        del tokens
     finally:
         await _close(clients)
+
+
+async def _db_rows(cluster: Cluster, sql: str, *args: Any) -> list[Any]:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(cluster.database_url) as conn:
+        cur = await conn.execute(sql, args)
+        return await cur.fetchall()
+
+
+async def _until(check: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def _overlaps(cluster: Cluster, threads: set[str]) -> dict[str, list[str]]:
+    """Per thread, the ``answer`` executions (run ids, by start) that overlapped the one
+    before them: none when runs on a thread never ran at once."""
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    for line in cluster.traces():
+        if line[0] == "answer" and line[2] in threads:
+            spans.setdefault(line[2], []).append((float(line[4]), float(line[5]), line[1]))
+    clashes: dict[str, list[str]] = {}
+    for thread, runs in spans.items():
+        runs.sort()
+        for (_, end, _), (start, _, run_id) in itertools.pairwise(runs):
+            if start < end:
+                clashes.setdefault(thread, []).append(run_id)
+    return clashes
+
+
+@pytest.mark.parametrize("strategy", ["reject", "enqueue"])
+async def test_race_on_one_thread_never_runs_two_at_once(cluster: Cluster, strategy: str) -> None:
+    """100 rounds of 12 simultaneous requests on one thread, spread over the three
+    processes: ``reject`` admits exactly one (the others 409), the default strategy admits
+    all and runs them one at a time in admission order. Ten rounds go at once."""
+    clients = _clients(cluster)
+    rounds, batch, requests = 100, 10, 12
+    pace = _run(5, 0.08) if strategy == "reject" else _run(1, 0.0)  # reject: outlasts the race
+    threads: set[str] = set()
+    try:
+
+        async def one_round(n: int) -> tuple[str, list[int]]:
+            owner = clients[n % 3]
+            thread = (await owner.post("/threads", json={})).json()["thread_id"]
+            body = {**pace, "multitask_strategy": strategy}
+            answers = await asyncio.gather(
+                *(
+                    clients[(n + i) % 3].post(f"/threads/{thread}/runs", json=body)
+                    for i in range(requests)
+                )
+            )
+            return thread, [a.status_code for a in answers]
+
+        for start in range(0, rounds, batch):
+            outcomes = await asyncio.gather(*(one_round(n) for n in range(start, start + batch)))
+            for thread, codes in outcomes:
+                threads.add(thread)
+                if strategy == "reject":
+                    assert sorted(codes) == [200] + [409] * (requests - 1), codes
+                else:
+                    assert codes == [200] * requests, codes
+        expected = len(threads) * (1 if strategy == "reject" else requests)
+
+        async def all_done() -> bool:
+            rows = await _db_rows(
+                cluster,
+                "SELECT count(*) FROM streamtap_runs WHERE thread_id = ANY(%s)"
+                " AND status = 'success'",
+                list(threads),
+            )
+            return bool(rows[0][0] == expected)
+
+        await _until(all_done, timeout=240, what=f"{expected} runs to succeed")
+        assert _overlaps(cluster, threads) == {}
+        # executed in admission order: each thread's answers by start time == runs by seq
+        started: dict[str, list[str]] = {}
+        for line in sorted(
+            (x for x in cluster.traces() if x[0] == "answer" and x[2] in threads),
+            key=lambda x: float(x[4]),
+        ):
+            started.setdefault(line[2], []).append(line[1])
+        rows = await _db_rows(
+            cluster,
+            "SELECT thread_id, run_id FROM streamtap_runs WHERE thread_id = ANY(%s) ORDER BY seq",
+            list(threads),
+        )
+        admitted: dict[str, list[str]] = {}
+        for thread, run_id in rows:
+            admitted.setdefault(thread, []).append(run_id)
+        assert started == admitted
+        statuses = {(await clients[0].get(f"/threads/{t}")).json()["status"] for t in threads}
+        assert statuses == {"idle"}
+    finally:
+        await _close(clients)
+
+
+async def _claimed_by(cluster: Cluster, run_id: str) -> int:
+    """The index of the process whose worker holds the run (from the queue's record)."""
+
+    async def worker() -> str | None:
+        rows = await _db_rows(
+            cluster,
+            "SELECT worker FROM streamtap_runs WHERE run_id = %s AND status = 'running'",
+            run_id,
+        )
+        return rows[0][0] if rows and rows[0][0] else None
+
+    holder = await _until(worker, what="the run to be claimed")
+    return cluster.index_of(int(holder.split(":")[1]))
+
+
+async def _read_until_end(response: httpx.Response, seen: list[Any], on_event: Any = None) -> None:
+    async for event in sse_events(response):
+        seen.append(event)
+        if on_event is not None:
+            await on_event(event)
+        if event[1] == "end":
+            return
+
+
+def _contents(events: list[Any]) -> list[str]:
+    """The model's tokens in ``messages-tuple`` events (not the ``prepared`` message)."""
+    texts = [e[2][0]["content"] for e in events if e[1] == "messages"]
+    return [t for t in texts if t.startswith("t") and t[1:].isdigit()]
+
+
+async def test_a_killed_process_s_run_is_retried_from_its_checkpoint(cluster: Cluster) -> None:
+    """``kill -9`` of the process running a run: once its lease runs out another process
+    takes the run up again from the checkpoint it had written (``prepare`` is not run
+    twice), a client joined through a third process sees the second attempt to its end,
+    and the thread holds one answer."""
+    clients = _clients(cluster)
+    try:
+        thread = (await clients[0].post("/threads", json={})).json()["thread_id"]
+        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+        run = (await clients[0].post(f"/threads/{thread}/runs", json=body)).json()
+        victim = await _claimed_by(cluster, run["run_id"])
+        reader = clients[(victim + 1) % 3]
+        seen: list[Any] = []
+        killed = asyncio.Event()
+
+        async def kill_after_tokens(event: Any) -> None:
+            if not killed.is_set() and len(_contents(seen)) == 5:
+                killed.set()
+                cluster.kill(victim)
+
+        url = f"/threads/{thread}/runs/{run['run_id']}/stream"
+        async with reader.stream("GET", url) as response:
+            await asyncio.wait_for(_read_until_end(response, seen, kill_after_tokens), 60)
+        assert killed.is_set()
+        metadata = [e[2] for e in seen if e[1] == "metadata"]
+        assert metadata == [
+            {"run_id": run["run_id"], "attempt": 1},
+            {"run_id": run["run_id"], "attempt": 2},
+        ]
+        assert seen[-1][1] == "end" and seen[-1][2]["status"] == "success"
+        # the second attempt streamed the whole answer after the first one's five tokens
+        second = seen[next(i for i, e in enumerate(seen) if e[1] == "metadata" and i) :]
+        assert _contents(second) == [f"t{i}" for i in range(60)]
+        assert _contents(seen)[:5] == [f"t{i}" for i in range(5)]
+        prepared = [x for x in cluster.traces() if x[0] == "prepare" and x[1] == run["run_id"]]
+        assert len(prepared) == 1  # resumed from the checkpoint after it
+        alive = clients[(victim + 2) % 3]
+        got = (await alive.get(f"/threads/{thread}/runs/{run['run_id']}")).json()
+        assert got["status"] == "success" and "error" not in got
+        state = (await alive.get(f"/threads/{thread}/state")).json()
+        texts = [m["content"] for m in state["values"]["messages"]]
+        assert texts == ["hi", "prepared", "".join(f"t{i}" for i in range(60))]
+        assert (await alive.get(f"/threads/{thread}")).json()["status"] == "idle"
+    finally:
+        await _close(clients)
+        cluster.restart(victim)
+
+
+async def test_a_killed_process_s_run_without_a_retry_ends_worker_lost(cluster: Cluster) -> None:
+    """A stateless run has no checkpoint to resume from: when its process is killed it
+    ends ``error`` with ``worker lost``, in its record and as an ``error`` event to the
+    client joined elsewhere, never left ``running``."""
+    clients = _clients(cluster)
+    try:
+        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+        run = (await clients[0].post("/runs", json=body)).json()
+        victim = await _claimed_by(cluster, run["run_id"])
+        reader = clients[(victim + 1) % 3]
+        seen: list[Any] = []
+
+        async def kill_after_tokens(event: Any) -> None:
+            if len(_contents(seen)) == 3 and cluster.procs[victim].poll() is None:  # type: ignore[union-attr]
+                cluster.kill(victim)
+
+        url = f"/threads/{run['thread_id']}/runs/{run['run_id']}/stream"
+        async with reader.stream("GET", url) as response:
+            await asyncio.wait_for(_read_until_end(response, seen, kill_after_tokens), 60)
+        tokens = _contents(seen)  # what the first and only attempt sent before it died
+        assert tokens == [f"t{i}" for i in range(len(tokens))] and 3 <= len(tokens) < 10
+        assert seen[-2][1] == "error" and seen[-2][2]["error"] == "WorkerLost"
+        assert "worker lost" in seen[-2][2]["message"]
+        assert seen[-1][1] == "end" and seen[-1][2]["status"] == "error"
+        got = (await reader.get(f"/threads/{run['thread_id']}/runs/{run['run_id']}")).json()
+        assert (got["status"], got["error"]) == ("error", "worker lost")
+    finally:
+        await _close(clients)
+        cluster.restart(victim)

@@ -20,8 +20,8 @@ from langchain_core.messages import AIMessageChunk, message_chunk_to_message
 from langgraph_sdk import get_client
 
 from streamtap.server import create_app
-from streamtap.server._runner import PARTIAL_BOUND_BYTES, _EventShaper
 from streamtap.server._serde import dumps, loads
+from streamtap.server._shaper import PARTIAL_BOUND_BYTES, EventShaper
 from tests.server._support import LiveServer, ScriptedChat, chat_graph
 from tests.server.conftest import HUMAN
 from tests.server.test_event_shaper import META, STREAMS, _reference
@@ -51,7 +51,7 @@ def _partial_of(chunks: list[AIMessageChunk]) -> bytes:
 
 
 def _feed(
-    shaper: _EventShaper,
+    shaper: EventShaper,
     chunks: list[AIMessageChunk],
     clock: FakeClock | None = None,
     step: float = 0.0,
@@ -70,7 +70,7 @@ def _feed(
 @pytest.mark.parametrize("name", list(STREAMS))
 def test_under_the_bound_every_chunk_yields_the_platforms_partial(name: str) -> None:
     stream = STREAMS[name]
-    shaper = _EventShaper(["messages"])  # the default bound
+    shaper = EventShaper(["messages"])  # the default bound
     events = [e for msg in stream for e in shaper.events((), "messages", (msg, META))]
     assert events == _reference(stream)
     assert list(shaper.flush()) == []  # nothing held back
@@ -79,7 +79,7 @@ def test_under_the_bound_every_chunk_yields_the_platforms_partial(name: str) -> 
 def test_a_message_under_the_bound_is_never_coalesced_whatever_the_clock() -> None:
     chunks = _text(300)  # ~3 KB at its end
     clock = FakeClock()  # frozen: a coalesced partial would never be due
-    shaper = _EventShaper(["messages"], clock=clock)
+    shaper = EventShaper(["messages"], clock=clock)
     got = [(name, data) for _, name, data in _feed(shaper, chunks)]
     assert got == _reference(chunks)  # type: ignore[arg-type]
     assert max(len(d) for _, d in got) < PARTIAL_BOUND_BYTES
@@ -91,7 +91,7 @@ def test_a_message_under_the_bound_is_never_coalesced_whatever_the_clock() -> No
 def test_past_the_bound_partials_are_coalesced_by_the_interval() -> None:
     chunks = _text(60, last=False)
     clock = FakeClock()
-    shaper = _EventShaper(["messages"], partial_bound=300, partial_interval=0.1, clock=clock)
+    shaper = EventShaper(["messages"], partial_bound=300, partial_interval=0.1, clock=clock)
     events = list(_feed(shaper, chunks, clock, step=0.03))  # one chunk every 30 ms
     sizes = [len(_partial_of(chunks[: i + 1])) for i in range(len(chunks))]
     crossing = next(i for i, size in enumerate(sizes) if size >= 300)
@@ -112,7 +112,7 @@ def test_past_the_bound_partials_are_coalesced_by_the_interval() -> None:
 def test_the_last_chunk_sends_the_whole_message_at_once() -> None:
     chunks = _text(80)  # ends with chunk_position="last"
     clock = FakeClock()  # frozen: only the last chunk (or a flush) sends past the bound
-    shaper = _EventShaper(
+    shaper = EventShaper(
         ["messages-tuple", "messages"], partial_bound=300, partial_interval=0.1, clock=clock
     )
     events = list(_feed(shaper, chunks))
@@ -133,7 +133,7 @@ def test_the_last_chunk_sends_the_whole_message_at_once() -> None:
 def test_a_held_back_partial_goes_before_the_next_event_of_another_mode(mode: str) -> None:
     chunks = _text(50, last=False)
     clock = FakeClock()
-    shaper = _EventShaper(["messages", mode], partial_bound=300, clock=clock)
+    shaper = EventShaper(["messages", mode], partial_bound=300, clock=clock)
     events = [(name, data) for _, name, data in _feed(shaper, chunks)]
     assert _partial_of(chunks) not in [data for _, data in events]  # held back
     after = list(shaper.events((), mode, {"k": 1}))
@@ -144,7 +144,7 @@ def test_a_held_back_partial_goes_before_the_next_event_of_another_mode(mode: st
 def test_a_held_back_partial_goes_before_another_messages_events() -> None:
     first = _text(50, msg_id="a", last=False)
     second = AIMessageChunk(content="b", id="b")
-    shaper = _EventShaper(["messages"], partial_bound=300, clock=FakeClock())
+    shaper = EventShaper(["messages"], partial_bound=300, clock=FakeClock())
     list(_feed(shaper, first))
     names = [name for name, _ in shaper.events((), "messages", (second, META))]
     assert names == ["messages/partial", "messages/metadata", "messages/partial"]
@@ -158,7 +158,7 @@ def test_a_held_back_partial_goes_before_another_messages_events() -> None:
 
 def test_a_complete_message_replaces_what_was_held_back() -> None:
     chunks = _text(50, last=False)
-    shaper = _EventShaper(["messages"], partial_bound=300, clock=FakeClock())
+    shaper = EventShaper(["messages"], partial_bound=300, clock=FakeClock())
     list(_feed(shaper, chunks))
     done = message_chunk_to_message(reduce(operator.add, chunks))
     out = list(shaper.events((), "messages", (done, META)))
@@ -168,10 +168,10 @@ def test_a_complete_message_replaces_what_was_held_back() -> None:
 
 def test_a_5000_token_answer_sends_far_less_than_the_quadratic_size() -> None:
     chunks = _text(5_000)
-    platform = _EventShaper(["messages"], partial_bound=None)
+    platform = EventShaper(["messages"], partial_bound=None)
     quadratic = sum(len(d) for _, _, d in _feed(platform, chunks))
     clock = FakeClock()
-    bounded = _EventShaper(["messages"], clock=clock)  # the defaults: 16 KiB, 0.1 s
+    bounded = EventShaper(["messages"], clock=clock)  # the defaults: 16 KiB, 0.1 s
     events = list(_feed(bounded, chunks, clock, step=0.002))  # a fast model: 500 tokens/s
     sent = sum(len(d) for _, _, d in events)
     assert events[-1][1:] == ("messages/partial", _partial_of(chunks))
