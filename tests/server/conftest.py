@@ -43,13 +43,15 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None
 REDIS = shutil.which("redis-server")
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server of its own on a free loopback port, nothing persisted."""
+def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of its own on a free loopback port (or ``port``: a restart), nothing
+    persisted."""
     if REDIS is None:
         pytest.skip("redis-server not installed (Debian package: redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     args = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     args += ["--appendonly", "no", "--dir", str(workdir)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -35,26 +35,45 @@ def _run(tokens: int = 3, delay: float = 0.0, **extra: Any) -> dict[str, Any]:
     }
 
 
+class RedisServer:
+    """The cluster's redis-server, which a test may restart on the same port (its data
+    lost: nothing is persisted)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc, self.url = start_redis(workdir)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def start(self) -> None:
+        self.proc, _ = start_redis(self.workdir, self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, Path]]:
-    workdir = tmp_path_factory.mktemp("cluster-redis")
-    proc, url = start_redis(workdir)
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("cluster-redis"))
     try:
-        yield proc, url, workdir
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def cluster(
     postgres_dsn: str,
-    redis_server: tuple[Any, str, Path],
+    redis_server: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
     with (
         fresh_database(postgres_dsn) as database,
-        Cluster(database, redis_server[1], tmp_path_factory.mktemp("cluster")) as c,
+        Cluster(database, redis_server.url, tmp_path_factory.mktemp("cluster")) as c,
     ):
         yield c
 
@@ -305,3 +324,50 @@ async def test_a_killed_process_s_run_without_a_retry_ends_worker_lost(cluster: 
     finally:
         await _close(clients)
         cluster.restart(victim)
+
+
+async def test_redis_restarting_mid_run_costs_a_pause_not_a_token(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    """Redis killed and started again (empty) while a run streams: the run's process
+    retries its writes, the reading process its reads; a client that loses its stream
+    resumes through another process from its ``Last-Event-ID``; every token arrives
+    once, in order, and the run ends ``success``."""
+    clients = _clients(cluster)
+    try:
+        thread = (await clients[0].post("/threads", json={})).json()["thread_id"]
+        body = _run(40, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+        run = (await clients[0].post(f"/threads/{thread}/runs", json=body)).json()
+        url = f"/threads/{thread}/runs/{run['run_id']}/stream"
+        seen: list[Any] = []
+        restarted = False
+
+        async def restart_redis(event: Any) -> None:
+            nonlocal restarted
+            if not restarted and len(_contents(seen)) == 5:
+                restarted = True
+                redis_server.kill()
+                await asyncio.sleep(0.5)
+                redis_server.start()
+
+        for attempt in range(5):  # as the SDK does: reconnect with the last id it saw
+            reader = clients[(1 + attempt) % 3]
+            headers = {"Last-Event-ID": seen[-1][0]} if seen else {}
+            try:
+                async with reader.stream("GET", url, headers=headers) as response:
+                    assert response.status_code == 200, await response.aread()
+                    await asyncio.wait_for(_read_until_end(response, seen, restart_redis), 60)
+            except httpx.HTTPError:
+                continue
+            if seen and seen[-1][1] == "end":
+                break
+        print(f"redis restart: the client read the run in {attempt + 1} connection(s)")
+        assert restarted
+        assert seen[-1][1] == "end" and seen[-1][2]["status"] == "success", seen[-3:]
+        assert _contents(seen) == [f"t{i}" for i in range(40)]
+        ids = [e[0] for e in seen]
+        assert len(set(ids)) == len(ids)
+        state = (await clients[2].get(f"/threads/{thread}/state")).json()
+        assert state["values"]["messages"][-1]["content"] == "".join(f"t{i}" for i in range(40))
+    finally:
+        await _close(clients)

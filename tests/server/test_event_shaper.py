@@ -14,8 +14,8 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 
-from streamtap.server._runner import _EventShaper
 from streamtap.server._serde import dumps
+from streamtap.server._shaper import EventShaper
 
 META = {"langgraph_node": "agent"}
 
@@ -92,13 +92,13 @@ STREAMS = {
 @pytest.mark.parametrize("name", list(STREAMS))
 def test_accumulated_messages_match_the_plain_sum(name: str) -> None:
     stream = STREAMS[name]
-    shaper = _EventShaper(["messages"])
+    shaper = EventShaper(["messages"])
     events = [e for msg in stream for e in shaper.events((), "messages", (msg, META))]
     assert events == _reference(stream)
 
 
 def test_tuples_and_accumulation_together_keep_their_order() -> None:
-    shaper = _EventShaper(["messages-tuple", "messages"])
+    shaper = EventShaper(["messages-tuple", "messages"])
     chunk = AIMessageChunk(content="hi", id="a")
     events = list(shaper.events(("sub:1",), "messages", (chunk, META)))
     assert [name for name, _ in events] == [

@@ -3,6 +3,7 @@ run started through one is resumed, listed and cancelled through the other."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -85,3 +86,69 @@ async def test_ready_is_503_naming_postgres_while_the_database_is_gone(
         assert body["parts"]["redis"] == "ok" and body["parts"]["postgres"] != "ok"
         assert body["error"].startswith("postgres: ")
         assert (await http.get("/ok")).status_code == 200
+
+
+async def test_while_postgres_is_unreachable_requests_fail_503_and_nothing_is_half_written(
+    serve: Any, postgres_db: str, redis_url: str, request: pytest.FixtureRequest
+) -> None:
+    """The network to Postgres drops (a proxy cut: connections reset, new ones refused)
+    and comes back. Meanwhile every request that needs the database answers 503 with
+    ``Retry-After`` within the connect timeout, ``/ready`` names postgres, and nothing of
+    a refused run stays behind (no run stream in Redis, no thread, no queued run); once
+    the database answers again, so does the server, on the same connections pool."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from redis.asyncio import Redis
+
+    from tests.server._tcp_proxy import TcpProxy
+
+    parts = urlsplit(postgres_db)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
+    through_proxy = urlunsplit(parts._replace(netloc=netloc))
+    prefix = f"pg-{request.node.name}:"
+    backend = PostgresBackend(
+        through_proxy, redis_url, prefix=prefix, check_timeout=1.0, connect_timeout=1.0
+    )
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["a", "b"]))}, backend=backend)
+    redis = Redis.from_url(redis_url)
+    body = {"assistant_id": "agent", "input": HUMAN}
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+            thread = (await http.post("/threads", json={})).json()["thread_id"]
+            assert (await http.post(f"/threads/{thread}/runs/wait", json=body)).status_code == 200
+            keys_before = sorted(await redis.keys(f"{prefix}*"))
+            proxy.cut()
+            ready = await http.get("/ready")
+            assert ready.status_code == 503 and ready.json()["parts"]["redis"] == "ok"
+            assert ready.json()["parts"]["postgres"] != "ok"
+            refused = [
+                await http.post("/threads", json={}),
+                await http.post(f"/threads/{thread}/runs", json=body),
+                await http.post("/runs", json=body),
+                await http.get(f"/threads/{thread}"),
+            ]
+            for answer in refused:
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["retry-after"] == "1"
+                assert answer.json() == {
+                    "detail": "The server's database is not answering; retry shortly."
+                }
+            assert sorted(await redis.keys(f"{prefix}*")) == keys_before
+            proxy.restore()
+            deadline = asyncio.get_running_loop().time() + 15
+            while (await http.get("/ready")).status_code != 200:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.2)
+            again = await http.post(f"/threads/{thread}/runs/wait", json=body)
+            assert again.status_code == 200
+            assert again.json()["messages"][-1]["content"] == "ab"
+        with psycopg.connect(postgres_db, autocommit=True) as conn:
+            threads = conn.execute("SELECT count(*) FROM streamtap_threads").fetchone()
+            runs = conn.execute("SELECT status FROM streamtap_runs ORDER BY seq").fetchall()
+        assert threads == (1,)
+        assert [r[0] for r in runs] == ["success", "success"]
+    finally:
+        await redis.aclose()
+        proxy.close()
