@@ -28,6 +28,7 @@ from streamtap.server._records import (
     UnknownEventIdError,
     now_iso,
 )
+from streamtap.server._redis_tail import RedisTail
 from streamtap.server.backend import END_EVENT, RunBackend
 
 __all__ = ["RedisBackend"]
@@ -75,6 +76,8 @@ class RedisBackend(RunBackend):
         self.max_events_per_run = max_events_per_run
         self.ttl = ttl
         self.block_ms = block_ms
+        #: Redis connections this process opens at most (a request beyond waits)
+        self.max_connections = 64
         self._redis: Any = None
         #: seconds ``check`` (``GET /ready``) waits for Redis's answer
         self.check_timeout = 2.0
@@ -82,6 +85,7 @@ class RedisBackend(RunBackend):
         #: this backend's, or (``PostgresBackend``) the database's
         self.records: RunBackend = self
         self._listener: asyncio.Task[None] | None = None
+        self._tail: RedisTail | None = None
         self._wake_handler: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ connection
@@ -95,26 +99,37 @@ class RedisBackend(RunBackend):
         return self._redis
 
     async def start(self) -> None:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import EqualJitterBackoff
         from redis.exceptions import ConnectionError, TimeoutError
 
         retry = Retry(EqualJitterBackoff(cap=1.0, base=0.05), _RETRIES)
-        self._redis = Redis.from_url(
-            self.url, retry=retry, retry_on_error=[ConnectionError, TimeoutError]
+        # a burst of requests waits for a connection (up to 10 s) instead of failing at
+        # the pool's limit; readers hold none of their own (``_redis_tail``)
+        pool = BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=self.max_connections,
+            timeout=10,
+            retry=retry,
+            retry_on_error=[ConnectionError, TimeoutError],
         )
+        self._redis = Redis(connection_pool=pool)
         await self._redis.ping()
+        self._tail = RedisTail(lambda: self.redis, self.prefix, block_ms=self.block_ms)
         self._listener = asyncio.create_task(self._listen())
 
     async def close(self) -> None:
+        if self._tail is not None:
+            await self._tail.close()
+            self._tail = None
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
         if self._redis is not None:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
             self._redis = None
 
     async def check(self) -> dict[str, str | None]:
@@ -277,25 +292,32 @@ class RedisBackend(RunBackend):
                 )
 
     async def read(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamEvent]]:
-        key = self._events_key(run_id)
+        """Through the process's one tail loop (``_redis_tail``): a reader costs no Redis
+        connection of its own, however many there are."""
         cursor = self._cursor(after)
         last = await self._last(run_id)
         if last is not None and last[1] == END_EVENT and _id_key(cursor) >= _id_key(last[0]):
             return
-        while True:
-            reply = await self.redis.xread({key: cursor}, count=1000, block=self.block_ms)
-            if not reply:
-                run = await self.records.get_run(run_id)
-                if run is None or (run.done and await self.last_event_id(run_id) == cursor):
+        assert self._tail is not None
+        sub = await self._tail.subscribe(self._events_key(run_id), cursor)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.block_ms / 1000):
+                        entries = await sub.queue.get()
+                except TimeoutError:  # quiet: over, or its events expired?
+                    run = await self.records.get_run(run_id)
+                    if run is None or (run.done and await self.last_event_id(run_id) == sub.cursor):
+                        return
+                    continue
+                batch = [StreamEvent(_text(i), _text(f[b"e"]), bytes(f[b"d"])) for i, f in entries]
+                end = next((n for n, e in enumerate(batch) if e.event == END_EVENT), None)
+                if end is not None:
+                    yield batch[: end + 1]
                     return
-                continue
-            batch = [StreamEvent(_text(i), _text(f[b"e"]), bytes(f[b"d"])) for i, f in reply[0][1]]
-            cursor = batch[-1].id
-            end = next((n for n, e in enumerate(batch) if e.event == END_EVENT), None)
-            if end is not None:
-                yield batch[: end + 1]
-                return
-            yield batch
+                yield batch
+        finally:
+            self._tail.unsubscribe(sub)
 
     # ------------------------------------------------------------------ readers, cancel
 

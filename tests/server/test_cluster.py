@@ -371,3 +371,57 @@ async def test_redis_restarting_mid_run_costs_a_pause_not_a_token(
         assert state["values"]["messages"][-1]["content"] == "".join(f"t{i}" for i in range(40))
     finally:
         await _close(clients)
+
+
+def _id_key(event_id: str | None) -> tuple[int, int]:
+    assert event_id is not None
+    ms, seq = event_id.split("-")
+    return int(ms), int(seq)
+
+
+async def test_500_sse_clients_over_three_processes_get_every_event_once_in_order(
+    cluster: Cluster,
+) -> None:
+    """100 background runs spread over the processes, each read from its start by five
+    clients joined through the three processes: 500 streams at once, each with the run's
+    every event exactly once, in id order, tokens complete, ending ``success``."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    clients = [httpx.AsyncClient(base_url=u, timeout=120, limits=limits) for u in cluster.urls]
+    runs_n, readers, tokens = 100, 5, 20
+    body = _run(tokens, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+    try:
+        made = await asyncio.gather(
+            *(clients[i % 3].post("/runs", json=body) for i in range(runs_n))
+        )
+        runs = [m.json() for m in made]
+        connected = 0
+
+        async def read(run: dict[str, Any], k: int) -> list[Any]:
+            nonlocal connected
+            url = f"/threads/{run['thread_id']}/runs/{run['run_id']}/stream"
+            seen: list[Any] = []
+            async with clients[k % 3].stream("GET", url) as response:
+                assert response.status_code == 200
+                connected += 1
+                await _read_until_end(response, seen)
+            return seen
+
+        streams = await asyncio.wait_for(
+            asyncio.gather(
+                *(read(run, i + k) for i, run in enumerate(runs) for k in range(readers))
+            ),
+            timeout=300,
+        )
+        assert connected == runs_n * readers
+        for n, seen in enumerate(streams):
+            run = runs[n // readers]
+            ids = [e[0] for e in seen]
+            assert ids == sorted(ids, key=_id_key) and len(set(ids)) == len(ids)
+            assert seen[0][1:] == ("metadata", {"run_id": run["run_id"], "attempt": 1})
+            assert _contents(seen) == [f"t{i}" for i in range(tokens)]
+            assert seen[-1][1:] == ("end", {"run_id": run["run_id"], "status": "success"})
+        # the five readers of a run saw the same events, whichever process served them
+        for n in range(0, len(streams), readers):
+            assert all(s == streams[n] for s in streams[n : n + readers])
+    finally:
+        await _close(clients)
