@@ -15,7 +15,8 @@ from typing import Any
 
 from streamtap._secrets import redact_secrets
 from streamtap.graph.checkpoint.serde import harden, types_in_schemas
-from streamtap.server._schema import CommandSpec
+from streamtap.server._records import RunRecord
+from streamtap.server._schema import CommandSpec, RunRequest
 
 __all__ = ["GraphEntry", "assistant_uuid"]
 
@@ -92,6 +93,20 @@ class GraphEntry:
         bound.checkpointer = saver
         bound.store = self.store
         return bound
+
+    def new_run(self, req: RunRequest, thread_id: str | None) -> RunRecord:
+        """The record of a run of this graph that ``req`` asks for (``thread_id`` ``None``:
+        stateless, on a thread of its own that is never stored)."""
+        return RunRecord(
+            run_id=str(uuid.uuid4()),
+            thread_id=thread_id or str(uuid.uuid4()),
+            assistant_id=self.assistant_id,
+            graph_id=self.graph_id,
+            stateless=thread_id is None,
+            stream_resumable=req.stream_resumable,
+            on_disconnect=req.on_disconnect,
+            metadata=dict(req.metadata or {}),
+        )
 
     @property
     def saver(self) -> Any:

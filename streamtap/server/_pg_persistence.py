@@ -7,11 +7,16 @@ graph on the same database, and back. Both need the running event loop to be mad
 app makes them at start-up (``create_app``'s lifespan) and binds them to its graphs then.
 The library sets up its own tables (``setup()``): idempotent, but not safe when several
 processes run it at once (they race on ``CREATE TABLE``), so it runs under a session
-advisory lock: the first process sets up, the others wait and find nothing to do.
+advisory lock: the first process sets up, the others wait and find nothing to do. They
+wait by polling ``pg_try_advisory_lock``, not in ``pg_advisory_lock``: the setup builds
+indexes ``CONCURRENTLY``, which waits for every statement in the database that holds a
+snapshot, and a waiting ``pg_advisory_lock`` holds one while the lock's holder (another
+connection of the process building the index) is idle, a deadlock Postgres cannot see.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +65,12 @@ async def open_persistence(
         checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         store = AsyncPostgresStore(pool)  # type: ignore[arg-type]
         async with pool.connection() as lock:
-            await lock.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+            while True:
+                cur = await lock.execute("SELECT pg_try_advisory_lock(%s) AS got", (_SETUP_LOCK,))
+                row = await cur.fetchone()
+                if row and row["got"]:  # type: ignore[call-overload]  # dict rows
+                    break
+                await asyncio.sleep(0.1)
             try:
                 await checkpointer.setup()
                 await store.setup()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streamtap.server._auth import Identity
@@ -103,16 +102,7 @@ class QueuedRuns:
     async def admit(self, req: RunRequest, entry: GraphEntry, thread_id: str | None) -> RunRecord:
         """Queue the run under its multitask strategy (``ThreadBusy`` for ``reject`` on a
         busy thread: nothing of it stays). Runs it stops are told at once."""
-        record = RunRecord(
-            run_id=str(uuid.uuid4()),
-            thread_id=thread_id or str(uuid.uuid4()),
-            assistant_id=entry.assistant_id,
-            graph_id=entry.graph_id,
-            stateless=thread_id is None,
-            stream_resumable=req.stream_resumable,
-            on_disconnect=req.on_disconnect,
-            metadata=dict(req.metadata or {}),
-        )
+        record = entry.new_run(req, thread_id)
         resumable = not record.stateless and entry.saver is not None
         new = NewRun(
             run_id=record.run_id,

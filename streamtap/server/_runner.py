@@ -134,17 +134,8 @@ class RunManager:
         under the request's strategy (:class:`ThreadBusy` for ``reject``)."""
         if self.queued is not None:
             return await self.queued.admit(req, entry, thread_id)
-        run_id = str(uuid.uuid4())
-        record = RunRecord(
-            run_id=run_id,
-            thread_id=thread_id or str(uuid.uuid4()),
-            assistant_id=entry.assistant_id,
-            graph_id=entry.graph_id,
-            stateless=thread_id is None,
-            stream_resumable=req.stream_resumable,
-            on_disconnect=req.on_disconnect,
-            metadata=dict(req.metadata or {}),
-        )
+        record = entry.new_run(req, thread_id)
+        run_id = record.run_id
         await self.backend.create_run(record)
         await self.backend.publish(run_id, "metadata", dumps({"run_id": run_id, "attempt": 1}))
         if not record.stateless:

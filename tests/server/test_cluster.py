@@ -113,6 +113,12 @@ async def test_start_on_a_join_on_b_cancel_on_c(cluster: Cluster) -> None:
             assert got["status"] == "interrupted"
         thread_now = (await c.get(f"/threads/{thread}")).json()
         assert thread_now["status"] == "idle"
+        # a second run started through C is waited on through A and B (join, runs.wait)
+        second = (await c.post(f"/threads/{thread}/runs", json=_run(3, 0.01))).json()
+        joined = await _join(a, thread, second["run_id"])
+        assert [m["content"] for m in joined["messages"]][-1] == "t0t1t2"
+        waited = await b.post(f"/threads/{thread}/runs/wait", json=_run(2))
+        assert [m["content"] for m in waited.json()["messages"]][-1] == "t0t1"
     finally:
         await _close(clients)
 
