@@ -10,14 +10,12 @@ process serves the same threads, assistants and store items.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from streamtap.server.backend import MemoryBackend, RunBackend
 from streamtap.server.postgres import PostgresBackend
 
-__all__ = ["choose_backend", "shared_state"]
+__all__ = ["choose_backend", "open_shared_state"]
 
 
 def choose_backend(
@@ -39,13 +37,11 @@ def choose_backend(
     return backend if backend is not None else MemoryBackend()
 
 
-@contextlib.asynccontextmanager
-async def shared_state(
+async def open_shared_state(
     runs: RunBackend, manager: Any, api: Any, checkpointer: Any | None, own_store: bool
-) -> AsyncIterator[None]:
-    """Open what a started ``PostgresBackend`` shares besides runs; close it at the end."""
+) -> None:
+    """Bring up what a started ``PostgresBackend`` shares besides runs, on its pool."""
     if not isinstance(runs, PostgresBackend):
-        yield
         return
     from streamtap.server._pg_assistants import PostgresAssistantStore
 
@@ -53,17 +49,12 @@ async def shared_state(
     await assistants.serve((g.graph_id, g.assistant_id) for g in manager.graphs.values())
     manager.assistants = assistants
     if checkpointer is not None and own_store:
-        yield
         return
     from streamtap.server._pg_persistence import open_persistence
 
-    persistence = await open_persistence(runs.database_url, connect_timeout=runs.connect_timeout)
-    try:
-        saver = checkpointer if checkpointer is not None else persistence.checkpointer
-        if not own_store:
-            api.store = persistence.store
-        for entry in manager.graphs.values():
-            entry.bind(saver, api.store)
-        yield
-    finally:
-        await persistence.close()
+    persistence = await open_persistence(runs.pool)
+    saver = checkpointer if checkpointer is not None else persistence.checkpointer
+    if not own_store:
+        api.store = persistence.store
+    for entry in manager.graphs.values():
+        entry.bind(saver, api.store)

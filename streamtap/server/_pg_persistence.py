@@ -28,55 +28,29 @@ _SETUP_LOCK = 0x6C67736574757000
 
 @dataclass(slots=True)
 class PostgresPersistence:
-    pool: Any
     checkpointer: Any
     store: Any
 
-    async def close(self) -> None:
-        await self.pool.close()
 
-
-async def open_persistence(
-    database_url: str, *, pool_size: int = 10, connect_timeout: float = 5.0
-) -> PostgresPersistence:
-    """A pool as LangGraph's Postgres savers want it (autocommit, dict rows, no prepared
-    statements, so it works behind PgBouncer), the saver and the store on it, set up."""
+async def open_persistence(pool: Any) -> PostgresPersistence:
+    """The saver and the store on ``pool`` (the backend's: one pool per process, which
+    ``GET /ready`` checks), their tables set up. LangGraph's savers ask every cursor for
+    dict rows themselves, so the pool's connections need no row factory."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from langgraph.store.postgres.aio import AsyncPostgresStore
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
 
-    pool = AsyncConnectionPool(
-        database_url,
-        min_size=1,
-        max_size=pool_size,
-        open=False,
-        kwargs={
-            "autocommit": True,
-            "prepare_threshold": None,
-            "row_factory": dict_row,
-            "connect_timeout": max(1, round(connect_timeout)),
-        },
-        check=AsyncConnectionPool.check_connection,
-        timeout=connect_timeout,
-    )
-    await pool.open(wait=True, timeout=30)
-    try:
-        checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        store = AsyncPostgresStore(pool)  # type: ignore[arg-type]
-        async with pool.connection() as lock:
-            while True:
-                cur = await lock.execute("SELECT pg_try_advisory_lock(%s) AS got", (_SETUP_LOCK,))
-                row = await cur.fetchone()
-                if row and row["got"]:  # type: ignore[call-overload]  # dict rows
-                    break
-                await asyncio.sleep(0.1)
-            try:
-                await checkpointer.setup()
-                await store.setup()
-            finally:
-                await lock.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
-    except BaseException:
-        await pool.close()
-        raise
-    return PostgresPersistence(pool, checkpointer, store)
+    checkpointer = AsyncPostgresSaver(pool)
+    store = AsyncPostgresStore(pool)
+    async with pool.connection() as lock:
+        while True:
+            cur = await lock.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK,))
+            row = await cur.fetchone()
+            if row and row[0]:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            await checkpointer.setup()
+            await store.setup()
+        finally:
+            await lock.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+    return PostgresPersistence(checkpointer, store)

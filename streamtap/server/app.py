@@ -50,7 +50,7 @@ from streamtap.server._http import (
     json_response,
     token_ok,
 )
-from streamtap.server._layout import choose_backend, shared_state
+from streamtap.server._layout import choose_backend, open_shared_state
 from streamtap.server._logs import mask_logs
 from streamtap.server._records import (
     EventsExpiredError,
@@ -490,12 +490,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runs.start()
         try:
-            async with shared_state(runs, manager, api, checkpointer, own_store):
-                await manager.open()
-                try:
-                    yield
-                finally:
-                    await manager.shutdown()
+            await open_shared_state(runs, manager, api, checkpointer, own_store)
+            await manager.open()
+            try:
+                yield
+            finally:
+                await manager.shutdown()
         finally:
             await runs.close()
 

@@ -161,22 +161,30 @@ async def test_processes_starting_together_set_up_langgraphs_tables_without_a_de
     ``setup()`` (which builds indexes ``CONCURRENTLY``) runs once per database and no
     start-up waits on another's lock while holding a snapshot (a deadlock Postgres does
     not detect: the lock's holder is an idle connection of the process that waits)."""
+    from psycopg_pool import AsyncConnectionPool
+
     from streamtap.server._pg_persistence import open_persistence
     from tests._postgres_fixtures import fresh_database
 
     for _ in range(5):
         with fresh_database(postgres_dsn) as database:
-            opened = await asyncio.wait_for(
-                asyncio.gather(*(open_persistence(database) for _ in range(4))), 60
-            )
+            pools = [
+                AsyncConnectionPool(database, open=False, kwargs={"autocommit": True})
+                for _ in range(4)
+            ]
             try:
-                async with opened[0].pool.connection() as conn:
-                    cur = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
+                for pool in pools:
+                    await pool.open(wait=True)
+                await asyncio.wait_for(
+                    asyncio.gather(*(open_persistence(pool) for pool in pools)), 60
+                )
+                async with pools[0].connection() as conn:
+                    cur = await conn.execute("SELECT count(*) FROM checkpoint_migrations")
                     first = await cur.fetchone()
-                    cur = await conn.execute("SELECT count(*) AS n FROM store_migrations")
+                    cur = await conn.execute("SELECT count(*) FROM store_migrations")
                     second = await cur.fetchone()
                 assert first is not None and second is not None
-                assert first["n"] > 0 and second["n"] > 0
+                assert first[0] > 0 and second[0] > 0
             finally:
-                for p in opened:
-                    await p.close()
+                for pool in pools:
+                    await pool.close()
