@@ -132,7 +132,7 @@ class QueuedRuns:
             for run_id, status in ahead:
                 if status == "pending":  # ended by the admission itself
                     await self._announce(run_id, "interrupted")
-                else:
+                elif not self.cancel_local(run_id):
                     await self.backend.request_cancel(run_id)
         self.workers.wake()
         with contextlib.suppress(Exception):  # they poll anyway
