@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -79,10 +80,13 @@ TARGETS = ("streamtap", "floor", "langgraph-dev")
 # What each server sends around the tokens: ids on every event, a closing ``end`` event.
 # ``langgraph dev`` sends neither on a stateless ``/runs/stream`` (checked, not assumed:
 # an id or an ``end`` from it would fail the run).
-FRAMING = {
+# ``"stream"``: Redis stream ids (``ms-seq``, increasing), as streamtap sends them on its
+# Redis and Postgres backends (bench/cluster_load.py).
+FRAMING: dict[str, dict[str, Any]] = {
     "streamtap": {"ids": True, "end": True},
     "floor": {"ids": True, "end": True},
     "langgraph-dev": {"ids": False, "end": False},
+    "streamtap-redis": {"ids": "stream", "end": True},
 }
 VERSIONS = (
     "streamtap",
@@ -622,8 +626,19 @@ class SSEReader:
         return self._events(iter([*(bytes(x) for x in self.lines.flush()), b""]))
 
 
+def _in_order(seen: Sequence[str | None], ids: bool | str) -> bool:
+    """``True``: ``1``, ``2``, ... with none missing; ``"stream"``: increasing ``ms-seq``."""
+    if ids != "stream":
+        return list(seen) == [str(i) for i in range(1, len(seen) + 1)]
+    try:
+        keys = [tuple(int(x) for x in str(i).split("-")) for i in seen]
+    except ValueError:
+        return False
+    return all(len(k) == 2 for k in keys) and all(a < b for a, b in itertools.pairwise(keys))
+
+
 async def _one_run(
-    client: Any, label: str, chunks: int, result: LoadResult, ids: bool, end: bool
+    client: Any, label: str, chunks: int, result: LoadResult, ids: bool | str, end: bool
 ) -> None:
     """Read one run to the end and check that every event arrived, once, in order."""
     body = {
@@ -667,7 +682,7 @@ async def _one_run(
         result.ttfts.append(first - sent)
     expected = [f"c{i} " for i in range(chunks)] + [""]
     wanted = ["metadata"] + ["messages"] * (chunks + 1) + (["end"] if end else [])
-    if ids and seen != [str(i) for i in range(1, len(seen) + 1)]:
+    if ids and not _in_order(seen, ids):
         result.failures.append(f"{label}: ids out of order or missing")
     elif not ids and any(x is not None for x in seen):
         result.failures.append(f"{label}: ids where none were expected")
@@ -679,7 +694,7 @@ async def _one_run(
 
 
 async def _one_client(
-    client: Any, index: int, chunks: int, result: LoadResult, runs: int, ids: bool, end: bool
+    client: Any, index: int, chunks: int, result: LoadResult, runs: int, ids: bool | str, end: bool
 ) -> None:
     for n in range(runs):
         await _one_run(client, f"client {index} run {n}", chunks, result, ids, end)
@@ -837,19 +852,44 @@ CPU_TARGET = 1.3  # streamtap CPU per event over the floor's, at every C
 RSS_TARGET = 2.0  # streamtap peak RSS over langgraph dev's, at the largest C
 
 
+def medians_of(
+    cells: list[dict[str, Any]],
+    by: str,
+    names: Sequence[str],
+    concurrency: Sequence[int],
+    keys: Sequence[str] = MEDIAN_KEYS,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{name: {C: medians}}`` over the rounds' cells (``cell[by]`` the name), each with
+    its number of rounds and failures."""
+    medians: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in names:
+        medians[name] = {}
+        for clients in concurrency:
+            rows = [c for c in cells if c[by] == name and c["clients"] == clients]
+            med = {key: _median(rows, key) for key in keys}
+            med["rounds"] = len(rows)
+            med["failures"] = sum(row["failures"] for row in rows)
+            medians[name][str(clients)] = med
+    return medians
+
+
+def rotation(
+    rnd: int, concurrency: Sequence[int], names: Sequence[str]
+) -> list[tuple[int, list[str]]]:
+    """Round ``rnd``'s cells: for each C the names in turn, starting one further along
+    with each round and each C."""
+    out = []
+    for index, clients in enumerate(concurrency):
+        shift = (rnd + index) % len(names)
+        out.append((clients, [*names[shift:], *names[:shift]]))
+    return out
+
+
 def summarize(results: dict[str, Any]) -> None:
     """Medians over rounds per (target, C), ratios and the two targets' checks, in place."""
     settings = results["config"]
     cells = [cell for rnd in results["rounds"] for cell in rnd["cells"]]
-    medians: dict[str, dict[str, dict[str, Any]]] = {}
-    for target in settings["targets"]:
-        medians[target] = {}
-        for clients in settings["concurrency"]:
-            rows = [c for c in cells if c["target"] == target and c["clients"] == clients]
-            med = {key: _median(rows, key) for key in MEDIAN_KEYS}
-            med["rounds"] = len(rows)
-            med["failures"] = sum(row["failures"] for row in rows)
-            medians[target][str(clients)] = med
+    medians = medians_of(cells, "target", settings["targets"], settings["concurrency"])
     ratios: dict[str, dict[str, dict[str, float | None]]] = {}
     for other in settings["targets"]:
         if other == "streamtap" or "streamtap" not in medians:
@@ -958,9 +998,7 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         done = 0
         for rnd in range(settings.rounds):
             record: dict[str, Any] = {"round": rnd + 1, "order": {}, "cells": []}
-            for index, clients in enumerate(settings.concurrency):
-                shift = (rnd + index) % len(settings.targets)
-                order = [*settings.targets[shift:], *settings.targets[:shift]]
+            for clients, order in rotation(rnd, settings.concurrency, settings.targets):
                 record["order"][str(clients)] = order
                 for target in order:
                     result = asyncio.run(_cell(servers[target], clients, settings))
@@ -1096,6 +1134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="streamtap", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run bench.cluster_load instead (in memory vs Postgres + Redis, one process vs "
+        "three); the other options are its own: python -m bench.cluster_load --help",
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    if "--cluster" in argv:
+        from bench.cluster_load import main as cluster_main
+
+        return cluster_main([arg for arg in argv if arg != "--cluster"])
     args = parser.parse_args(argv)
     if args.serve:
         if args.target == "langgraph-dev":
@@ -1139,11 +1188,20 @@ def main(argv: list[str] | None = None) -> int:
             f"--write records the full default benchmark in {RESULTS.relative_to(ROOT)}; "
             "use --json PATH for other runs"
         )
-    results = measure(settings)
-    for path in filter(None, [RESULTS if args.write else None, args.json]):
+    return report(measure(settings), [RESULTS if args.write else None, args.json])
+
+
+def report(
+    results: dict[str, Any],
+    paths: Sequence[Path | None],
+    render: Callable[[dict[str, Any]], str] = table,
+) -> int:
+    """Write the results to ``paths`` (``None`` skipped), print the table and the first
+    failures; the exit status: 1 when anything failed."""
+    for path in filter(None, paths):
         path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         _progress(f"(written to {path})")
-    print(table(results))
+    print(render(results))
     for failure in results["failures"][:20]:
         print("FAILED:", failure, file=sys.stderr)
     return 1 if results["failures"] else 0

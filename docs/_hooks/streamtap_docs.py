@@ -418,33 +418,68 @@ def _server_memory(results: dict[str, Any]) -> str:
     )
 
 
-def _server_load(results: dict[str, Any]) -> str:
-    """`bench/server_load.json` (`python -m bench.server_load --write`): a run line, its tables."""
-    found = _bench_file("server_load", "python -m bench.server_load --write")
-    if found is None:
-        return ""
-    data, table = found
-    m, v, c = data["machine"], data["versions"], data["config"]
+def _bench_run(data: dict[str, Any], libraries: Iterable[str]) -> str:
+    """The run line's start: when, on what (load average over the run), with which
+    versions (streamtap as its commit where the results name one)."""
+    m, v = data["machine"], data["versions"]
     loads = (m.get("load_average_start") or []) + (m.get("load_average_end") or [])
     load = f", load average {min(loads):.2f}–{max(loads):.2f}" if loads else ""
     libs = ", ".join(
-        f"{name} {v[name]}"
-        for name in ("streamtap", "langgraph", "langgraph-api", "langchain-core", "uvicorn")
-        if v.get(name, "not installed") != "not installed"
+        f"{name} {v[name]}" for name in libraries if v.get(name, "not installed") != "not installed"
     )
     if v.get("streamtap_commit"):
         libs = libs.replace(f"streamtap {v['streamtap']}", f"streamtap at {v['streamtap_commit']}")
-    model = {"fake": "streamtap's `FakeChatModel`", "langchain": "a plain langchain-core model"}
     return (
         f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
-        f"{m['implementation']}, {libs}. {c['chunks']}-chunk answers from "
-        f"{model.get(c.get('model', 'langchain'), c.get('model'))}, about "
-        f"{c['events_per_cell']:,} events per cell "
-        f"({min(c['events_per_cell'], c.get('langgraph_events_per_cell', c['events_per_cell'])):,}"
-        f" for `langgraph dev`), {c['rounds']} rounds in rotating order "
-        "(medians shown); server CPU and RSS are the server process tree's; clients and servers "
-        "share the machine.\n\n" + table(data)
+        f"{m['implementation']}, {libs}"
     )
+
+
+def _bench_section(module: str, libraries: Iterable[str], about: Callable[..., str]) -> str:
+    """``bench/<module>.json`` (``python -m bench.<module> --write``) as a run line (what
+    ``about`` says of its config after :func:`_bench_run`) and the benchmark's tables."""
+    found = _bench_file(module, f"python -m bench.{module} --write")
+    if found is None:
+        return ""
+    data, table = found
+    return f"{_bench_run(data, libraries)}. {about(data['config'])}\n\n" + table(data)
+
+
+def _server_load(results: dict[str, Any]) -> str:
+    """`bench/server_load.json` (`python -m bench.server_load --write`): a run line, its tables."""
+
+    def about(c: dict[str, Any]) -> str:
+        model = {"fake": "streamtap's `FakeChatModel`", "langchain": "a plain langchain-core model"}
+        langgraph = min(
+            c["events_per_cell"], c.get("langgraph_events_per_cell", c["events_per_cell"])
+        )
+        return (
+            f"{c['chunks']}-chunk answers from "
+            f"{model.get(c.get('model', 'langchain'), c.get('model'))}, about "
+            f"{c['events_per_cell']:,} events per cell ({langgraph:,} for `langgraph dev`), "
+            f"{c['rounds']} rounds in rotating order (medians shown); server CPU and RSS are "
+            "the server process tree's; clients and servers share the machine."
+        )
+
+    libraries = ("streamtap", "langgraph", "langgraph-api", "langchain-core", "uvicorn")
+    return _bench_section("server_load", libraries, about)
+
+
+def _cluster(results: dict[str, Any]) -> str:
+    """`bench/cluster_load.json` (`python -m bench.cluster_load --write`): a run line, its
+    tables (in memory against Postgres + Redis, one process against three)."""
+
+    def about(c: dict[str, Any]) -> str:
+        return (
+            f"{c['chunks']}-chunk answers, about {c['events_per_cell']:,} events per cell, "
+            f"{c['rounds']} rounds in rotating order (medians shown); a pg process runs at "
+            f"most {c['jobs']} runs at once; server CPU is the layout's processes' together, "
+            "Postgres's and Redis's apart; clients, servers, Postgres and Redis share the "
+            "machine."
+        )
+
+    libraries = ("streamtap", "langchain-core", "uvicorn", "psycopg", "redis")
+    return _bench_section("cluster_load", libraries, about)
 
 
 def _short(results: dict[str, Any]) -> str:
@@ -497,4 +532,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "checkpoints": _checkpoints,
     "server-memory": _server_memory,
     "server-load": _server_load,
+    "cluster": _cluster,
 }
