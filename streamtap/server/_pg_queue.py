@@ -233,6 +233,31 @@ class RunQueue:
             thread_status = outcome.thread_status or THREAD_STATUS[outcome.status]
             await conn.execute(_SETTLE, {"thread": row[0], "status": thread_status})
 
+    async def release(self, run_id: str, worker: str) -> QueuedRun:
+        """Give a running run back because this process is stopping (not because it
+        failed): queued again at its old place when it can resume from a checkpoint and no
+        client asked it to stop (the hand-over costs none of its retries), else
+        ``interrupted``. :class:`LeaseLost` when the run is no longer this worker's."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "UPDATE streamtap_runs SET"
+                " status = CASE WHEN cancel IS NULL AND retries > 0"
+                "   THEN 'pending' ELSE 'interrupted' END,"
+                " retries = CASE WHEN cancel IS NULL AND retries > 0"
+                "   THEN retries + 1 ELSE retries END,"
+                " worker = NULL, lease_until = NULL, updated_at = now()"
+                " WHERE run_id = %s AND worker = %s AND status = 'running'"
+                f" RETURNING {_COLUMNS}",
+                (run_id, worker),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise LeaseLost(run_id)
+            run = _run(row)
+            if run.done and run.thread_id is not None:
+                await conn.execute(_SETTLE, {"thread": run.thread_id, "status": "idle"})
+        return run
+
     async def cancel(self, run_id: str, action: str = "interrupt") -> tuple[QueuedRun, str] | None:
         """Ask a run to stop: a pending one ends at once (``interrupted``), a running one
         is told at its worker's next heartbeat (and at once by whoever relays it). Returns

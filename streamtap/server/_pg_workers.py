@@ -76,6 +76,7 @@ class RunWorkers:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.running: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._draining = False
         self._loop_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -87,7 +88,10 @@ class RunWorkers:
             self._loop_task = asyncio.create_task(self._loop(), name="streamtap-workers")
 
     async def close(self) -> None:
-        """Stop claiming; cancel this process's runs (they end ``interrupted``) and wait."""
+        """Stop claiming; stop this process's runs and hand them back to the queue
+        (``RunQueue.release``: another process resumes them from their checkpoint; one
+        that cannot resume ends ``interrupted``), and wait."""
+        self._draining = True
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,6 +170,9 @@ class RunWorkers:
                 await renew
         if lost.is_set():
             return  # not ours any more: the queue's outcome stands
+        if self._draining and outcome.status == "interrupted":
+            await self._release(run)
+            return
         try:
             await self.queue.finish(run.run_id, self.worker_id, outcome)
         except LeaseLost:
@@ -176,6 +183,17 @@ class RunWorkers:
             log.exception("run %s: could not record its end", run.run_id)
             return
         await self._tell(run, outcome)
+
+    async def _release(self, run: QueuedRun) -> None:
+        try:
+            released = await self.queue.release(run.run_id, self.worker_id)
+        except Exception as exc:  # lost, or the database is away: the lease decides
+            log.warning("run %s: not handed back (%s)", run.run_id, type(exc).__name__)
+            return
+        if released.done:
+            await self._tell(released, Outcome(released.status))
+        else:
+            log.info("run %s: handed back to the queue as this process stops", run.run_id)
 
     async def _renew(
         self, run: QueuedRun, work: asyncio.Task[Outcome], lost: asyncio.Event

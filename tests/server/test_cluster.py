@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -431,3 +432,43 @@ async def test_500_sse_clients_over_three_processes_get_every_event_once_in_orde
             assert all(s == streams[n] for s in streams[n : n + readers])
     finally:
         await _close(clients)
+
+
+async def test_a_stopping_process_hands_its_run_to_another(cluster: Cluster) -> None:
+    """SIGTERM (a rolling restart) of the process running a run nobody reads there: it
+    gives the run back to the queue rather than failing it, another process resumes it from
+    its checkpoint at once (no lease to wait out: ``retries`` is raised by the hand-over,
+    which costs none), and the client joined elsewhere sees it to its end."""
+    clients = _clients(cluster)
+    try:
+        thread = (await clients[0].post("/threads", json={})).json()["thread_id"]
+        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+        run = (await clients[0].post(f"/threads/{thread}/runs", json=body)).json()
+        victim = await _claimed_by(cluster, run["run_id"])
+        reader = clients[(victim + 1) % 3]
+        seen: list[Any] = []
+        stopped = asyncio.Event()
+
+        async def stop_after_tokens(event: Any) -> None:
+            if not stopped.is_set() and len(_contents(seen)) == 5:
+                stopped.set()
+                cluster.kill(victim, signal.SIGTERM)
+
+        url = f"/threads/{thread}/runs/{run['run_id']}/stream"
+        async with reader.stream("GET", url) as response:
+            await asyncio.wait_for(_read_until_end(response, seen, stop_after_tokens), 60)
+        assert [e[2]["attempt"] for e in seen if e[1] == "metadata"] == [1, 2]
+        assert seen[-1][1:] == ("end", {"run_id": run["run_id"], "status": "success"})
+        second = seen[next(i for i, e in enumerate(seen) if e[1] == "metadata" and i) :]
+        assert _contents(second) == [f"t{i}" for i in range(60)]
+        prepared = [x for x in cluster.traces() if x[0] == "prepare" and x[1] == run["run_id"]]
+        assert len(prepared) == 1
+        rows = await _db_rows(
+            cluster,
+            "SELECT status, attempts, retries FROM streamtap_runs WHERE run_id = %s",
+            run["run_id"],
+        )
+        assert rows == [("success", 2, 2)]  # handed over, not expired: a retry is left
+    finally:
+        await _close(clients)
+        cluster.restart(victim)

@@ -208,3 +208,28 @@ async def test_bad_arguments_are_refused(pg_pool: Any) -> None:
         await queue.finish("r", "w", "done")
     with pytest.raises(ValueError, match="action 'stop'"):
         await queue.cancel("r", "stop")
+
+
+async def test_release_hands_a_resumable_run_back_and_stops_the_others(pg_pool: Any) -> None:
+    """A stopping process gives its runs back: one that can resume (retries > 0) is
+    pending again at its old place, with a retry added so the hand-over costs none; one
+    that cannot, or that a client asked to stop, ends ``interrupted``."""
+    queue = RunQueue(pg_pool)
+    resumable, plain, stopping = _run("t1", retries=1), _run("t2"), _run("t3", retries=1)
+    for run in (resumable, plain, stopping):
+        await queue.admit(run)
+    claimed = [await queue.claim("w1") for _ in range(3)]
+    assert {c.run_id for c in claimed if c is not None} == {
+        resumable.run_id,
+        plain.run_id,
+        stopping.run_id,
+    }
+    await queue.cancel(stopping.run_id)
+    back = await queue.release(resumable.run_id, "w1")
+    assert (back.status, back.attempts, back.retries, back.worker) == ("pending", 1, 2, None)
+    assert (await queue.release(plain.run_id, "w1")).status == "interrupted"
+    assert (await queue.release(stopping.run_id, "w1")).status == "interrupted"
+    with pytest.raises(LeaseLost):
+        await queue.release(resumable.run_id, "w1")  # no longer running here
+    again = await queue.claim("w2")
+    assert again is not None and (again.run_id, again.attempts) == (resumable.run_id, 2)
