@@ -135,8 +135,9 @@ class QueuedRuns:
                 elif not self.cancel_local(run_id):
                     await self.backend.request_cancel(run_id)
         self.workers.wake()
-        with contextlib.suppress(Exception):  # they poll anyway
-            await self.backend.wake_workers()
+        if len(self.workers.running) >= self.workers.jobs:  # no room here: others now
+            with contextlib.suppress(Exception):  # they poll anyway
+                await self.backend.wake_workers()
         return record
 
     async def cancel(self, run_id: str, action: str = "interrupt") -> None:

@@ -310,19 +310,21 @@ class RunManager:
                 async for item in stream:
                     if isinstance(item, dict):  # an astream_events event: the events mode
                         for event, data in shaper.raw("events", item):
-                            await self.backend.publish(run.run_id, event, data)
+                            await self.backend.append(run.run_id, event, data)
                         continue
                     if req.stream_subgraphs:
                         ns, mode, payload = item
                     else:
                         ns, (mode, payload) = (), item
                     for event, data in shaper.events(ns, mode, payload):
-                        await self.backend.publish(run.run_id, event, data)
+                        await self.backend.append(run.run_id, event, data)
             await self._flush(run, shaper)
+            await self.backend.flush(run.run_id)  # written before the run's end is
         except asyncio.CancelledError:
             status = "interrupted"
             with contextlib.suppress(Exception):
                 await self._flush(run, shaper)
+                await self.backend.flush(run.run_id)
         except Exception as exc:
             status = "error"
             # with its traceback, masked on the way out (``_logs``): operators need both
@@ -338,7 +340,7 @@ class RunManager:
         """The newest state of every ``messages/partial`` the bound held back: the
         client's last partial is the whole message, before the run's error or end."""
         for event, data in shaper.flush():
-            await self.backend.publish(run.run_id, event, data)
+            await self.backend.append(run.run_id, event, data)
 
     async def thread_status(self, run: RunRecord, entry: GraphEntry, status: str) -> str:
         """The thread's status once the run ended so: ``interrupted`` when a successful run

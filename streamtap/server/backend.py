@@ -94,6 +94,16 @@ class RunBackend(ABC):
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         """Append one event; returns its id (what SSE sends as ``id:``)."""
 
+    async def append(self, run_id: str, event: str, data: bytes) -> None:
+        """Publish without waiting for the event's id: a backend may write behind the run
+        and batch (Redis). Order is kept; a failed write is raised by a later ``append``,
+        by ``flush``, or by ``publish`` of the same run, which comes after what was
+        appended."""
+        await self.publish(run_id, event, data)
+
+    async def flush(self, run_id: str) -> None:  # noqa: B027 - nothing held back by default
+        """Until everything appended for the run is written; raises a failed write."""
+
     @abstractmethod
     async def last_event_id(self, run_id: str) -> str | None:
         """The newest event's id, to start a live-only reader after it."""

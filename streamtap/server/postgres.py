@@ -263,6 +263,12 @@ class PostgresBackend(RunBackend):
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
         return await self.events.publish(run_id, event, data)
 
+    async def append(self, run_id: str, event: str, data: bytes) -> None:
+        await self.events.append(run_id, event, data)
+
+    async def flush(self, run_id: str) -> None:
+        await self.events.flush(run_id)
+
     async def last_event_id(self, run_id: str) -> str | None:
         return await self.events.last_event_id(run_id)
 

@@ -29,6 +29,7 @@ from streamtap.server._records import (
     now_iso,
 )
 from streamtap.server._redis_tail import RedisTail
+from streamtap.server._redis_writer import RedisWriter
 from streamtap.server.backend import END_EVENT, RunBackend
 
 __all__ = ["RedisBackend"]
@@ -86,6 +87,7 @@ class RedisBackend(RunBackend):
         self.records: RunBackend = self
         self._listener: asyncio.Task[None] | None = None
         self._tail: RedisTail | None = None
+        self._writer: RedisWriter | None = None
         self._wake_handler: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ connection
@@ -117,9 +119,15 @@ class RedisBackend(RunBackend):
         self._redis = Redis(connection_pool=pool)
         await self._redis.ping()
         self._tail = RedisTail(lambda: self.redis, self.prefix, block_ms=self.block_ms)
+        self._writer = RedisWriter(
+            lambda: self.redis, self._events_key, maxlen=self.max_events_per_run
+        )
         self._listener = asyncio.create_task(self._listen())
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self._tail is not None:
             await self._tail.close()
             self._tail = None
@@ -249,7 +257,17 @@ class RedisBackend(RunBackend):
 
     # ------------------------------------------------------------------ events
 
+    async def append(self, run_id: str, event: str, data: bytes) -> None:
+        """Behind the run, in pipelines (``_redis_writer``)."""
+        assert self._writer is not None, "RedisBackend is not started"
+        await self._writer.append(run_id, event, data)
+
+    async def flush(self, run_id: str) -> None:
+        if self._writer is not None:
+            await self._writer.flush(run_id)
+
     async def publish(self, run_id: str, event: str, data: bytes) -> str:
+        await self.flush(run_id)  # after what the run appended
         event_id = await self.redis.xadd(
             self._events_key(run_id),
             {"e": event, "d": data},
