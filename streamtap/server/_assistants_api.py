@@ -338,7 +338,7 @@ class AssistantRoutes(ApiBase):
             ):
                 for entry in self.manager.graphs.values():
                     with contextlib.suppress(Exception):
-                        entry.delete_thread(thread.thread_id)
+                        await entry.delete_thread(thread.thread_id)
                 await self.backend.delete_thread(thread.thread_id)
         await self.manager.assistants.delete(aid)
         return Response(status_code=204)

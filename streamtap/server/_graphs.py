@@ -236,7 +236,14 @@ class GraphEntry:
             found.append(_snapshot_json(snap, secrets))
         return found
 
-    def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(self, thread_id: str) -> None:
+        """Forget the thread's checkpoints, through the saver's async method when it has
+        one: an async-only saver (LangGraph's ``AsyncPostgresSaver``) refuses its sync
+        methods on the event loop's thread."""
+        adelete = getattr(self.saver, "adelete_thread", None)
+        if callable(adelete):
+            await adelete(thread_id)
+            return
         delete = getattr(self.saver, "delete_thread", None)
         if callable(delete):
             delete(thread_id)

@@ -90,7 +90,7 @@ class ThreadRoutes(ApiBase):
         thread = await self._owned_thread(request, request.path_params["thread_id"], "delete")
         for entry in self.manager.graphs.values():
             with contextlib.suppress(Exception):
-                entry.delete_thread(thread.thread_id)
+                await entry.delete_thread(thread.thread_id)
         await self.backend.delete_thread(thread.thread_id)
         return Response(status_code=204)
 

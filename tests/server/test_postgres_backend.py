@@ -188,3 +188,30 @@ async def test_processes_starting_together_set_up_langgraphs_tables_without_a_de
             finally:
                 for pool in pools:
                     await pool.close()
+
+
+async def test_the_postgres_layout_keeps_state_in_langgraphs_tables_and_deletes_it(
+    serve: Any, postgres_db: str, redis_url: str, request: pytest.FixtureRequest
+) -> None:
+    """``create_app(database_url=...)``: a thread's checkpoints go to LangGraph's own
+    ``checkpoints`` table (readable by a LangGraph app on the same database), store items
+    to its ``store`` table, and ``DELETE /threads/{id}`` removes the checkpoints, through
+    the async saver (its sync methods refuse the event loop's thread)."""
+    import psycopg
+
+    graph = chat_graph(ScriptedChat(tokens=["x", "y"]))
+    server = serve({"agent": graph}, database_url=postgres_db, redis_url=redis_url)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        thread = (await http.post("/threads", json={})).json()["thread_id"]
+        body = {"assistant_id": "agent", "input": HUMAN}
+        assert (await http.post(f"/threads/{thread}/runs/wait", json=body)).status_code == 200
+        item = {"namespace": ["notes"], "key": "k", "value": {"v": 1}}
+        assert (await http.put("/store/items", json=item)).status_code == 204
+        with psycopg.connect(postgres_db, autocommit=True) as conn:
+            count = "SELECT count(*) FROM checkpoints WHERE thread_id = %s"
+            assert conn.execute(count, (thread,)).fetchone()[0] > 0  # type: ignore[index]
+            stored = conn.execute("SELECT value FROM store WHERE key = 'k'").fetchone()
+            assert stored is not None and stored[0] == {"v": 1}
+            assert (await http.delete(f"/threads/{thread}")).status_code == 204
+            assert conn.execute(count, (thread,)).fetchone()[0] == 0  # type: ignore[index]
+        assert (await http.get(f"/threads/{thread}")).status_code == 404
