@@ -254,30 +254,47 @@ def _contents(events: list[Any]) -> list[str]:
     return [t for t in texts if t.startswith("t") and t[1:].isdigit()]
 
 
+async def _stop_mid_run(
+    cluster: Cluster,
+    clients: list[httpx.AsyncClient],
+    *,
+    thread: str | None,
+    tokens: int,
+    sig: int = signal.SIGKILL,
+) -> tuple[dict[str, Any], int, list[Any]]:
+    """Start a 60-token run (on ``thread``, or stateless), find the process that claimed
+    it, read its stream through another process, and send that process ``sig`` once
+    ``tokens`` tokens arrived. Returns the run, the stopped process and every event read."""
+    body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
+    path = f"/threads/{thread}/runs" if thread is not None else "/runs"
+    run = (await clients[0].post(path, json=body)).json()
+    victim = await _claimed_by(cluster, run["run_id"])
+    seen: list[Any] = []
+    stopped = False
+
+    async def stop_after_tokens(event: Any) -> None:
+        nonlocal stopped
+        if not stopped and len(_contents(seen)) == tokens:
+            stopped = True
+            cluster.kill(victim, sig)
+
+    url = f"/threads/{run['thread_id']}/runs/{run['run_id']}/stream"
+    async with clients[(victim + 1) % 3].stream("GET", url) as response:
+        await asyncio.wait_for(_read_until_end(response, seen, stop_after_tokens), 60)
+    assert stopped
+    return run, victim, seen
+
+
 async def test_a_killed_process_s_run_is_retried_from_its_checkpoint(cluster: Cluster) -> None:
     """``kill -9`` of the process running a run: once its lease runs out another process
     takes the run up again from the checkpoint it had written (``prepare`` is not run
     twice), a client joined through a third process sees the second attempt to its end,
     and the thread holds one answer."""
     clients = _clients(cluster)
+    victim = -1
     try:
         thread = (await clients[0].post("/threads", json={})).json()["thread_id"]
-        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
-        run = (await clients[0].post(f"/threads/{thread}/runs", json=body)).json()
-        victim = await _claimed_by(cluster, run["run_id"])
-        reader = clients[(victim + 1) % 3]
-        seen: list[Any] = []
-        killed = asyncio.Event()
-
-        async def kill_after_tokens(event: Any) -> None:
-            if not killed.is_set() and len(_contents(seen)) == 5:
-                killed.set()
-                cluster.kill(victim)
-
-        url = f"/threads/{thread}/runs/{run['run_id']}/stream"
-        async with reader.stream("GET", url) as response:
-            await asyncio.wait_for(_read_until_end(response, seen, kill_after_tokens), 60)
-        assert killed.is_set()
+        run, victim, seen = await _stop_mid_run(cluster, clients, thread=thread, tokens=5)
         metadata = [e[2] for e in seen if e[1] == "metadata"]
         assert metadata == [
             {"run_id": run["run_id"], "attempt": 1},
@@ -299,7 +316,8 @@ async def test_a_killed_process_s_run_is_retried_from_its_checkpoint(cluster: Cl
         assert (await alive.get(f"/threads/{thread}")).json()["status"] == "idle"
     finally:
         await _close(clients)
-        cluster.restart(victim)
+        if victim >= 0:
+            cluster.restart(victim)
 
 
 async def test_a_killed_process_s_run_without_a_retry_ends_worker_lost(cluster: Cluster) -> None:
@@ -307,20 +325,10 @@ async def test_a_killed_process_s_run_without_a_retry_ends_worker_lost(cluster: 
     ends ``error`` with ``worker lost``, in its record and as an ``error`` event to the
     client joined elsewhere, never left ``running``."""
     clients = _clients(cluster)
+    victim = -1
     try:
-        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
-        run = (await clients[0].post("/runs", json=body)).json()
-        victim = await _claimed_by(cluster, run["run_id"])
+        run, victim, seen = await _stop_mid_run(cluster, clients, thread=None, tokens=3)
         reader = clients[(victim + 1) % 3]
-        seen: list[Any] = []
-
-        async def kill_after_tokens(event: Any) -> None:
-            if len(_contents(seen)) == 3 and cluster.procs[victim].poll() is None:  # type: ignore[union-attr]
-                cluster.kill(victim)
-
-        url = f"/threads/{run['thread_id']}/runs/{run['run_id']}/stream"
-        async with reader.stream("GET", url) as response:
-            await asyncio.wait_for(_read_until_end(response, seen, kill_after_tokens), 60)
         tokens = _contents(seen)  # what the first and only attempt sent before it died
         assert tokens == [f"t{i}" for i in range(len(tokens))] and 3 <= len(tokens) < 10
         assert seen[-2][1] == "error" and seen[-2][2]["error"] == "WorkerLost"
@@ -330,7 +338,8 @@ async def test_a_killed_process_s_run_without_a_retry_ends_worker_lost(cluster: 
         assert (got["status"], got["error"]) == ("error", "worker lost")
     finally:
         await _close(clients)
-        cluster.restart(victim)
+        if victim >= 0:
+            cluster.restart(victim)
 
 
 async def test_redis_restarting_mid_run_costs_a_pause_not_a_token(
@@ -440,23 +449,12 @@ async def test_a_stopping_process_hands_its_run_to_another(cluster: Cluster) -> 
     its checkpoint at once (no lease to wait out: ``retries`` is raised by the hand-over,
     which costs none), and the client joined elsewhere sees it to its end."""
     clients = _clients(cluster)
+    victim = -1
     try:
         thread = (await clients[0].post("/threads", json={})).json()["thread_id"]
-        body = _run(60, 0.05, stream_resumable=True, stream_mode=["messages-tuple"])
-        run = (await clients[0].post(f"/threads/{thread}/runs", json=body)).json()
-        victim = await _claimed_by(cluster, run["run_id"])
-        reader = clients[(victim + 1) % 3]
-        seen: list[Any] = []
-        stopped = asyncio.Event()
-
-        async def stop_after_tokens(event: Any) -> None:
-            if not stopped.is_set() and len(_contents(seen)) == 5:
-                stopped.set()
-                cluster.kill(victim, signal.SIGTERM)
-
-        url = f"/threads/{thread}/runs/{run['run_id']}/stream"
-        async with reader.stream("GET", url) as response:
-            await asyncio.wait_for(_read_until_end(response, seen, stop_after_tokens), 60)
+        run, victim, seen = await _stop_mid_run(
+            cluster, clients, thread=thread, tokens=5, sig=signal.SIGTERM
+        )
         assert [e[2]["attempt"] for e in seen if e[1] == "metadata"] == [1, 2]
         assert seen[-1][1:] == ("end", {"run_id": run["run_id"], "status": "success"})
         second = seen[next(i for i, e in enumerate(seen) if e[1] == "metadata" and i) :]
@@ -471,4 +469,5 @@ async def test_a_stopping_process_hands_its_run_to_another(cluster: Cluster) -> 
         assert rows == [("success", 2, 2)]  # handed over, not expired: a retry is left
     finally:
         await _close(clients)
-        cluster.restart(victim)
+        if victim >= 0:
+            cluster.restart(victim)
