@@ -18,7 +18,7 @@ LOCAL_LOG := $(VENV)/install-local.log
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
 	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF
 # The whole suite but the real local model, for the range checks.
-RANGE_EXTRAS := test,testing,server,redis
+RANGE_EXTRAS := test,testing,server,redis,postgres
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 

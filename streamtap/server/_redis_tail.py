@@ -109,5 +109,9 @@ class RedisTail:
                 if key == self.wake_key:
                     self._wake_id = entries[-1][0].decode()
                     continue
+                fetched_after = _key(streams[key])
                 for sub in list(self._subs.get(key, ())):
-                    sub.offer(entries)
+                    # a reader that came while this XREAD was out may be further back
+                    # than where it read from: it gets its entries from the next one
+                    if _key(sub.cursor) >= fetched_after:
+                        sub.offer(entries)

@@ -7,7 +7,8 @@ gathered since its last round trip, in order, in one pipeline. While Redis answe
 the batches are single events; when tokens come faster than the round trip, or many runs
 write at once, they grow, and the cost per event falls.
 
-Nothing is lost or reordered: a run's events leave in the order they came, a backlog past
+Nothing is lost or reordered: a run's events leave in the order they came, a batch that
+meets a dropped connection is written again (for about six seconds: a Redis restart), a backlog past
 ``high_water`` makes the run wait for it (back-pressure, bounded memory), a failed write
 is raised to the run at its next append or at ``flush`` (which every run calls before its
 end is recorded), and ``publish`` of the same run (its ``end``) waits for the backlog
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +46,18 @@ class RedisWriter:
         *,
         maxlen: int,
         high_water: int = 512,
+        retry_on: tuple[type[BaseException], ...] = (),
+        retry_for: float = 6.0,
     ) -> None:
         self._redis = redis
         self._key = key
         self.maxlen = maxlen
         self.high_water = high_water
+        #: errors after which a batch is written again (Redis restarting), for up to
+        #: ``retry_for`` seconds: redis-py retries a pipeline on a dropped connection only
+        #: in its newer releases
+        self.retry_on = retry_on
+        self.retry_for = retry_for
         self._runs: dict[str, _Backlog] = {}
 
     async def append(self, run_id: str, event: str, data: bytes) -> None:
@@ -81,19 +90,31 @@ class RedisWriter:
                 await self.flush(run_id)
 
     async def _write(self, run_id: str, backlog: _Backlog) -> None:
-        key = self._key(run_id)
         try:
             while backlog.events:
                 batch, backlog.events = backlog.events, []
-                async with self._redis().pipeline(transaction=False) as pipe:
-                    for event, data in batch:
-                        pipe.xadd(
-                            key, {"e": event, "d": data}, maxlen=self.maxlen, approximate=True
-                        )
-                    await pipe.execute()
+                await self._write_batch(self._key(run_id), batch)
         except Exception as exc:  # Redis away past its retries: the run learns it
             backlog.error = exc
             backlog.events.clear()
             return
         if self._runs.get(run_id) is backlog:
             del self._runs[run_id]
+
+    async def _write_batch(self, key: str, batch: list[tuple[str, bytes]]) -> None:
+        deadline = time.monotonic() + self.retry_for
+        pause = 0.05
+        while True:
+            try:
+                async with self._redis().pipeline(transaction=False) as pipe:
+                    for event, data in batch:
+                        pipe.xadd(
+                            key, {"e": event, "d": data}, maxlen=self.maxlen, approximate=True
+                        )
+                    await pipe.execute()
+                return
+            except self.retry_on:
+                if time.monotonic() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)

@@ -30,6 +30,7 @@ from streamtap.server._records import (
 )
 from streamtap.server._redis_tail import RedisTail
 from streamtap.server._redis_writer import RedisWriter
+from streamtap.server._serde import dumps
 from streamtap.server.backend import END_EVENT, RunBackend
 
 __all__ = ["RedisBackend"]
@@ -120,7 +121,10 @@ class RedisBackend(RunBackend):
         await self._redis.ping()
         self._tail = RedisTail(lambda: self.redis, self.prefix, block_ms=self.block_ms)
         self._writer = RedisWriter(
-            lambda: self.redis, self._events_key, maxlen=self.max_events_per_run
+            lambda: self.redis,
+            self._events_key,
+            maxlen=self.max_events_per_run,
+            retry_on=self.unavailable_errors,
         )
         self._listener = asyncio.create_task(self._listen())
 
@@ -325,8 +329,13 @@ class RedisBackend(RunBackend):
                         entries = await sub.queue.get()
                 except TimeoutError:  # quiet: over, or its events expired?
                     run = await self.records.get_run(run_id)
-                    if run is None or (run.done and await self.last_event_id(run_id) == sub.cursor):
+                    if run is None:
                         return
+                    if run.done:
+                        last = await self._last(run_id)
+                        if last is None or last[0] == sub.cursor:  # everything read
+                            yield self._lost_end(run, sub.cursor)
+                            return
                     continue
                 batch = [StreamEvent(_text(i), _text(f[b"e"]), bytes(f[b"d"])) for i, f in entries]
                 end = next((n for n, e in enumerate(batch) if e.event == END_EVENT), None)
@@ -336,6 +345,20 @@ class RedisBackend(RunBackend):
                 yield batch
         finally:
             self._tail.unsubscribe(sub)
+
+    @staticmethod
+    def _lost_end(run: RunRecord, cursor: str) -> list[StreamEvent]:
+        """The end of a run whose ``end`` event never reached its stream (Redis lost it,
+        or was away when it was written): its readers still learn how it ended, under
+        the id of the last event they have."""
+        events = []
+        if run.status == "error":
+            why = run.error or "the run failed; its events were lost"
+            events.append(
+                StreamEvent(cursor, "error", dumps({"error": "RunError", "message": why}))
+            )
+        end = {"run_id": run.run_id, "status": run.status}
+        return [*events, StreamEvent(cursor, END_EVENT, dumps(end))]
 
     # ------------------------------------------------------------------ readers, cancel
 

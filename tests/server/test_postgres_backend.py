@@ -17,7 +17,9 @@ pytest.importorskip("psycopg_pool")
 
 
 @pytest.fixture
-def pair(serve: Any, postgres_db: str, redis_url: str, request: pytest.FixtureRequest) -> Any:
+def pair(postgres_db: str, redis_url: str, request: pytest.FixtureRequest) -> Any:
+    # the servers after the database, so they stop before it is dropped
+    serve = request.getfixturevalue("serve")
     model = ScriptedChat(tokens=[f"p{i}" for i in range(60)], delay=0.01)
     graph = chat_graph(model)
     prefix = f"pg-{request.node.name}:"

@@ -23,10 +23,9 @@ RUN = {"assistant_id": "agent", "input": HUMAN, "stream_mode": "messages-tuple"}
 
 
 @pytest.fixture(params=["redis", "postgres"])
-def pair(
-    serve: Any, redis_url: str, request: pytest.FixtureRequest
-) -> tuple[Any, Any, ScriptedChat]:
-    """Two server processes sharing runs: through Redis alone, or Postgres + Redis."""
+def pair(redis_url: str, request: pytest.FixtureRequest) -> tuple[Any, Any, ScriptedChat]:
+    """Two server processes sharing runs: through Redis alone, or Postgres + Redis (the
+    servers are started after the database, so they stop before it is dropped)."""
     model = ScriptedChat(tokens=[f"r{i}" for i in range(60)], delay=0.01)
     graph = chat_graph(model)
     prefix = f"test-{request.node.name}:"
@@ -38,6 +37,7 @@ def pair(
         backends = [PostgresBackend(database, redis_url, prefix=prefix) for _ in range(2)]
     else:
         backends = [RedisBackend(redis_url, prefix=prefix) for _ in range(2)]
+    serve = request.getfixturevalue("serve")
     a, b = (serve({"agent": graph}, backend=x, disconnect_grace=1.0) for x in backends)
     return a, b, model
 

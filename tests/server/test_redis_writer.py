@@ -87,3 +87,29 @@ async def test_a_backlog_past_high_water_makes_the_run_wait() -> None:
     await writer.flush("r")
     assert fake.written == [str(i).encode() for i in range(20)]
     assert fake.batches < 20  # batched
+
+
+async def test_a_reader_learns_how_a_run_ended_whose_end_event_was_lost(redis_url: str) -> None:
+    """The run's record says it ended, but its ``end`` never reached the stream (Redis
+    lost it, or was away when it was written): the reader, once it has read everything,
+    gets the ending from the record instead of waiting forever."""
+    from streamtap.server._records import RunRecord
+
+    backend = RedisBackend(redis_url, prefix="writer-lost-end:", block_ms=100)
+    await backend.start()
+    try:
+        run = RunRecord(
+            "r", "t", "a", "g", stateless=True, stream_resumable=True, on_disconnect="x"
+        )
+        await backend.create_run(run)
+        first = await backend.publish("r", "messages", b"[1]")
+        await backend.set_run_status("r", "error")
+        events = [e async for batch in backend.read("r", None) for e in batch]
+        assert [(e.id, e.event) for e in events] == [
+            (first, "messages"),
+            (first, "error"),
+            (first, "end"),
+        ]
+        assert events[-1].data == b'{"run_id":"r","status":"error"}'
+    finally:
+        await backend.close()
