@@ -1,0 +1,89 @@
+"""A run as protocol items (``_proto_run``): the root lifecycle around LangGraph's own v3
+events, interrupts as ``input.requested``, failures as ``lifecycle failed``; the same
+items from a streamtap.graph graph and from the LangGraph graph built the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamtap.server._graphs import GraphEntry
+from streamtap.server._proto_run import run_events
+from tests.server._support import ScriptedChat, approval_graph, chat_graph
+
+HUMAN = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+async def _items(graph: Any, thread: str, graph_input: Any = HUMAN) -> list[Any]:
+    entry = GraphEntry("agent", graph, None)
+    config = {"configurable": {"thread_id": thread}}
+    return [
+        item async for item in run_events(entry.stateful, graph_input, config, graph_name="agent")
+    ]
+
+
+def _messages(items: list[Any]) -> list[Any]:
+    return [(d["event"], d.get("delta", {}).get("text")) for m, _, d in items if m == "messages"]
+
+
+async def test_a_streamed_answer_is_framed_by_the_root_lifecycle() -> None:
+    items = await _items(chat_graph(ScriptedChat(tokens=["Hel", "lo"])), "t1")
+    assert items[0] == ("lifecycle", (), {"event": "running", "graph_name": "agent"})
+    assert items[-1] == ("lifecycle", (), {"event": "completed", "graph_name": "agent"})
+    assert _messages(items) == [
+        ("message-start", None),
+        ("content-block-start", None),
+        ("content-block-delta", "Hel"),
+        ("content-block-delta", "lo"),
+        ("content-block-finish", None),
+        ("message-finish", None),
+    ]
+    values = [d for m, _, d in items if m == "values"]
+    assert values[-1]["messages"][-1].text == "Hello"
+
+
+async def test_an_interrupt_is_asked_once_and_ends_the_run_interrupted() -> None:
+    items = await _items(approval_graph(ScriptedChat(tokens=["ok"])), "t2")
+    asked = [d for m, _, d in items if m == "input.requested"]
+    assert len(asked) == 1 and asked[0]["payload"] == {"question": "send it?"}
+    assert isinstance(asked[0]["interrupt_id"], str) and asked[0]["interrupt_id"]
+    assert items[-1] == ("lifecycle", (), {"event": "interrupted", "graph_name": "agent"})
+    where = [m for m, _, _ in items].index("input.requested")
+    assert [m for m, _, _ in items[where + 1 :]] == ["lifecycle"]
+
+
+async def test_a_failure_ends_with_lifecycle_failed_and_no_secret() -> None:
+    model = ScriptedChat(tokens=["a", "b", "c"], fail_after=1)
+    items = [
+        item
+        async for item in run_events(
+            GraphEntry("agent", chat_graph(model), None).stateful,
+            HUMAN,
+            {"configurable": {"thread_id": "t3"}},
+            graph_name="agent",
+            secrets=("sk-abcdefghijklmnopqrstuv",),
+        )
+    ]
+    method, namespace, data = items[-1]
+    assert (method, namespace, data["event"]) == ("lifecycle", (), "failed")
+    assert "model exploded" in data["error"] and "sk-abcdefghijklmnopqrstuv" not in data["error"]
+
+
+async def test_langgraph_builds_the_same_items() -> None:
+    pytest.importorskip("langgraph")
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    model = ScriptedChat(tokens=["Hel", "lo"])
+
+    async def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_edge(START, "agent")
+    builder.add_edge("agent", END)
+    ours = await _items(chat_graph(ScriptedChat(tokens=["Hel", "lo"])), "t4")
+    theirs = await _items(builder.compile(), "t5")
+    assert [(m, ns) for m, ns, _ in ours] == [(m, ns) for m, ns, _ in theirs]
+    assert _messages(ours) == _messages(theirs)
