@@ -29,6 +29,8 @@ from streamtap.server._graphs import GraphEntry
 from streamtap.server._lifecycle import MODE as LIFECYCLE
 from streamtap.server._lifecycle import with_lifecycle
 from streamtap.server._pg_queue import THREAD_STATUS
+from streamtap.server._proto_log import ThreadLog
+from streamtap.server._proto_run import run_events
 from streamtap.server._queued import QueuedRuns
 from streamtap.server._records import RunRecord, ThreadBusy, ThreadRecord
 from streamtap.server._schema import RunRequest
@@ -62,6 +64,9 @@ class RunManager:
         #: with a run queue: how many runs this process's workers execute at once
         self.jobs = jobs
         self.queued: QueuedRuns | None = None
+        #: each thread's protocol events (``_proto_log``), in this process
+        self.protocol_logs: dict[str, ThreadLog] = {}
+        self.protocol_log_bytes = 8 * 1024 * 1024
         #: ``messages`` mode: past this many bytes a message's ``messages/partial`` events
         #: are coalesced, one per ``partial_interval`` seconds of ``clock`` (``EventShaper``)
         self.partial_bound_bytes = partial_bound_bytes
@@ -291,6 +296,8 @@ class RunManager:
         if resume:
             graph_input = None
         config = self._config(req, run)
+        if req._protocol:
+            return await self._run_protocol(run, graph, graph_input, config, entry, kwargs)
         shaper = EventShaper(
             modes,
             partial_bound=self.partial_bound_bytes,
@@ -335,6 +342,39 @@ class RunManager:
                 await self._flush(run, shaper)
                 await self.backend.publish(run.run_id, "error", dumps(payload))
         return status, error
+
+    async def _run_protocol(
+        self,
+        run: RunRecord,
+        graph: Any,
+        graph_input: Any,
+        config: dict[str, Any],
+        entry: GraphEntry,
+        kwargs: dict[str, Any],
+    ) -> tuple[str, str | None]:
+        """A ``run.start`` run: its protocol events into the thread's log; the status from
+        its terminal ``lifecycle`` (interrupted by a client: ``interrupted`` too)."""
+        log = self.protocol_log(run.thread_id)
+        items = run_events(
+            graph, graph_input, config, graph_name=entry.graph_id, secrets=self.secrets, **kwargs
+        )
+        status, error = "success", None
+        try:
+            async for method, namespace, data in items:
+                log.append(method, namespace, data)
+                if method == "lifecycle" and not namespace and data.get("event") == "failed":
+                    status, error = "error", data.get("error")
+        except asyncio.CancelledError:
+            log.append("lifecycle", (), {"event": "interrupted", "graph_name": entry.graph_id})
+            return "interrupted", None
+        return status, error
+
+    def protocol_log(self, thread_id: str) -> ThreadLog:
+        """The thread's Agent Streaming Protocol log (in this process)."""
+        log = self.protocol_logs.get(thread_id)
+        if log is None:
+            log = self.protocol_logs[thread_id] = ThreadLog(self.protocol_log_bytes)
+        return log
 
     async def _flush(self, run: RunRecord, shaper: EventShaper) -> None:
         """The newest state of every ``messages/partial`` the bound held back: the

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from streamtap.server._lifecycle import available as lifecycle_available
 
@@ -88,6 +96,9 @@ class RunRequest(_Body):
     checkpoint: dict[str, Any] | None = None
     if_not_exists: Literal["create", "reject"] | None = None
     multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] | None = None
+    #: started by the Agent Streaming Protocol (``run.start``): its events go to the
+    #: thread's protocol log (``_proto_log``), not to a run stream; never from a body
+    _protocol: bool = PrivateAttr(default=False)
 
     @field_validator("stream_mode")
     @classmethod

@@ -52,6 +52,7 @@ from streamtap.server._http import (
 )
 from streamtap.server._layout import choose_backend, open_shared_state
 from streamtap.server._logs import mask_logs
+from streamtap.server._proto_routes import ProtocolRoutes
 from streamtap.server._records import (
     EventsExpiredError,
     RunRecord,
@@ -79,7 +80,7 @@ _STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("streamtap.server")
 
 
-class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes):
+class _Api(ThreadRoutes, StoreRoutes, AssistantRoutes, ProtocolRoutes):
     """Route handlers; one instance per app (runs, assistants, sockets; threads in
     ``ThreadRoutes``)."""
 
@@ -547,6 +548,9 @@ def create_app(
         Route(f"{run_path}/stream", api.join_stream),
         Route(f"{run_path}/join", api.join_run),
         Route(f"{run_path}/cancel", api.cancel_run, methods=["POST"]),
+        Route("/threads/{thread_id}/commands", api.thread_commands, methods=["POST"]),
+        Route("/threads/{thread_id}/stream/events", api.thread_events, methods=["POST"]),
+        Route("/threads/{thread_id}/stream", api.thread_events, methods=["POST"]),
         WebSocketRoute("/ws", api.websocket),
     ]
     if chat_page:

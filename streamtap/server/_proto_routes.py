@@ -1,0 +1,268 @@
+"""The Agent Streaming Protocol's thread routes, as langgraph-api 0.16.7 serves them and
+``langgraph-sdk`` 0.4's thread streams call them.
+
+* ``POST /threads/{thread_id}/commands``: one command in, one response out. Protocol
+  errors are HTTP 200 with an error envelope; only a body that is not a command is 400.
+* ``POST /threads/{thread_id}/stream/events`` (and the spec's ``/threads/{thread_id}/stream``):
+  SSE of the thread's protocol log, filtered by the body's ``channels`` / ``namespaces`` /
+  ``depth``, after ``since``; ``event:`` is the method, ``id:`` the seq. The stream covers
+  every run of the thread and stays open until the client leaves.
+
+Served so far: ``run.start`` (a resume when the thread waits on an interrupt, as on
+LangGraph's server), ``input.respond``, ``state.get``; other commands answer
+``unknown_command``. Runs go through the run manager (multitask strategies, cancel with
+``POST /threads/{thread_id}/runs/{run_id}/cancel``) and write the thread's log in this
+process, so the routes answer 501 on the many-process layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from streamtap.server._http import ApiBase, ApiError, json_response
+from streamtap.server._proto_filter import Subscription, SubscriptionError
+from streamtap.server._proto_log import Gap
+from streamtap.server._records import RunRecord
+from streamtap.server._schema import RunRequest
+from streamtap.server._serde import dumps
+
+__all__ = ["ProtocolRoutes"]
+
+
+class CommandError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Handler = Callable[["ProtocolRoutes", Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class ProtocolRoutes(ApiBase):
+    def _protocol_layout(self) -> None:
+        if self.manager.queued is not None:
+            raise ApiError(
+                501,
+                "The Agent Streaming Protocol is served on the in-memory layout only for "
+                "now; with --database-url use the run-stream API (/threads/{id}/runs/stream)",
+            )
+
+    if TYPE_CHECKING:
+
+        async def launch(
+            self, conn: HTTPConnection, req: RunRequest, thread_id: str | None
+        ) -> RunRecord: ...
+
+    async def _json_body(self, request: Request) -> Any:
+        try:
+            return await self._raw_json(request)  # size-capped
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            raise ApiError(400, "Invalid JSON body") from None
+
+    def _meta(self, thread_id: str) -> dict[str, int]:
+        log = self.manager.protocol_logs.get(thread_id)
+        return {"applied_through_seq": log.last_seq if log is not None else 0}
+
+    async def thread_commands(self, request: Request) -> Response:
+        self._protocol_layout()
+        thread_id = request.path_params["thread_id"]
+        body = await self._json_body(request)
+        command_id = body.get("id") if isinstance(body, dict) else None
+        method = body.get("method") if isinstance(body, dict) else None
+        if (
+            not isinstance(command_id, int)
+            or isinstance(command_id, bool)
+            or not isinstance(method, str)
+        ):
+            return json_response(
+                {
+                    "type": "error",
+                    "id": command_id,
+                    "error": "invalid_argument",
+                    "message": "Protocol commands must include an integer id and string method.",
+                },
+                400,
+            )
+        params = body.get("params") or {}
+        handler = _COMMANDS.get(method)
+        try:
+            if handler is None:
+                raise CommandError("unknown_command", f"Unknown command: {method}")
+            if not isinstance(params, dict):
+                raise CommandError("invalid_argument", "params must be an object")
+            result = await handler(self, request, thread_id, params)
+        except CommandError as exc:
+            return json_response(
+                {
+                    "type": "error",
+                    "id": command_id,
+                    "error": exc.code,
+                    "message": exc.message,
+                    "meta": self._meta(thread_id),
+                }
+            )
+        return json_response(
+            {"type": "success", "id": command_id, "result": result, "meta": self._meta(thread_id)}
+        )
+
+    async def thread_events(self, request: Request) -> Any:
+        self._protocol_layout()
+        thread_id = request.path_params["thread_id"]
+        if self.auth is not None:
+            await self._owned_thread(request, thread_id, "read")
+        body = await self._json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, "The body must be an object with channels")
+        try:
+            subscription = Subscription.parse(body)
+        except SubscriptionError as exc:
+            raise ApiError(400, str(exc)) from None
+        since = body.get("since")
+        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            since = 0
+        log = self.manager.protocol_log(thread_id)
+
+        async def frames() -> AsyncIterator[bytes]:
+            async for item in log.follow(since, subscription):
+                if isinstance(item, Gap):
+                    gap = {
+                        "type": "error",
+                        "id": None,
+                        "error": "resume_gap",
+                        "message": item.message,
+                        "since": item.since,
+                        "min_available_seq": item.min_available_seq,
+                    }
+                    yield b"event: error\ndata: " + dumps(gap) + b"\n\n"
+                    continue
+                yield (
+                    b"event: "
+                    + item.method.encode()
+                    + b"\ndata: "
+                    + item.frame
+                    + b"\nid: "
+                    + str(item.seq).encode()
+                    + b"\n\n"
+                )
+
+        return EventSourceResponse(
+            frames(),
+            ping=self.ping_interval,
+            ping_message_factory=lambda: ServerSentEvent(comment="heartbeat", sep="\n"),
+            sep="\n",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    # ------------------------------------------------------------------ commands
+
+    async def _launch(self, request: Request, thread_id: str, fields: dict[str, Any]) -> str:
+        try:
+            req = RunRequest.model_validate(
+                {**fields, "if_not_exists": "create", "on_disconnect": "continue"}
+            )
+        except ValueError as exc:
+            raise CommandError("invalid_argument", str(exc).splitlines()[0]) from None
+        req._protocol = True
+        try:
+            run = await self.launch(request, req, thread_id)
+        except ApiError as exc:
+            code = {404: "no_such_run", 409: "invalid_argument"}.get(exc.status, "invalid_argument")
+            raise CommandError(code, str(exc.body.get("detail", exc))) from None
+        return run.run_id
+
+    async def _pending(self, thread_id: str) -> tuple[str | None, list[Any]]:
+        """The thread's graph (assistant id) and the interrupts it waits on."""
+        thread = await self.backend.get_thread(thread_id)
+        if thread is None:
+            return None, []
+        entry = self._thread_graph(thread)
+        if entry is None:
+            return None, []
+        state = await entry.state(thread_id, secrets=self.manager.secrets)
+        return entry.graph_id, list(state.get("interrupts") or ())
+
+    async def _run_start(
+        self, request: Request, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        assistant_id = params.get("assistant_id")
+        if not isinstance(assistant_id, str) or not assistant_id:
+            raise CommandError("invalid_argument", "run.start requires an assistant_id.")
+        fields: dict[str, Any] = {"assistant_id": assistant_id}
+        for key in ("config", "metadata"):
+            if params.get(key) is not None:
+                fields[key] = params[key]
+        strategy = params.get("multitaskStrategy") or params.get("multitask_strategy")
+        if strategy is not None:
+            fields["multitask_strategy"] = strategy
+        graph_input = params.get("input")
+        _, waiting = await self._pending(thread_id)
+        if graph_input is not None and waiting:  # LangGraph's server: a resume
+            fields["command"] = {"resume": graph_input}
+        else:
+            fields["input"] = graph_input
+        return {"run_id": await self._launch(request, thread_id, fields)}
+
+    async def _input_respond(
+        self, request: Request, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        answers = params.get("responses")
+        if answers is None:
+            answers = [params]
+        if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+            raise CommandError("invalid_argument", "responses must be a list of objects")
+        graph_id, waiting = await self._pending(thread_id)
+        if graph_id is None or not waiting:
+            raise CommandError("no_such_run", "No interrupted run is bound to this thread.")
+        known = {str(getattr(i, "id", "")) for i in waiting}
+        resume: dict[str, Any] = {}
+        for answer in answers:
+            interrupt_id = answer.get("interrupt_id")
+            if not isinstance(interrupt_id, str):
+                raise CommandError("invalid_argument", "input.respond requires an interrupt_id")
+            if interrupt_id not in known:
+                raise CommandError("no_such_interrupt", f"No pending interrupt {interrupt_id!r}")
+            resume[interrupt_id] = answer.get("response")
+        command: dict[str, Any] = {"resume": resume}
+        for key in ("update", "goto"):
+            if params.get(key) is not None:
+                command[key] = params[key]
+        fields: dict[str, Any] = {"assistant_id": graph_id, "command": command}
+        for key in ("config", "metadata"):
+            if params.get(key) is not None:
+                fields[key] = params[key]
+        await self._launch(request, thread_id, fields)
+        return {}
+
+    async def _state_get(
+        self, request: Request, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if params.get("namespace") not in (None, []):
+            raise CommandError("no_such_namespace", "state.get serves the root namespace ([])")
+        thread = await self.backend.get_thread(thread_id)
+        entry = self._thread_graph(thread) if thread is not None else None
+        if entry is None:
+            raise CommandError("no_such_run", f"Thread {thread_id!r} has no state yet")
+        state = await entry.state(thread_id, secrets=self.manager.secrets)
+        values = state["values"]
+        keys = params.get("keys")
+        if isinstance(keys, list) and isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k in keys}
+        result: dict[str, Any] = {"values": values}
+        if state.get("checkpoint_id"):
+            result["checkpoint"] = {"id": state["checkpoint_id"]}
+        return result
+
+
+_COMMANDS: dict[str, Handler] = {
+    "run.start": ProtocolRoutes._run_start,
+    "input.respond": ProtocolRoutes._input_respond,
+    "state.get": ProtocolRoutes._state_get,
+}
