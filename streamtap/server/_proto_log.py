@@ -127,6 +127,12 @@ class ThreadLog:
                 cursor = event.seq
                 if subscription.matches(event.method, event.namespace, event.data):
                     yield event
+            await self.beyond(cursor)
+
+    async def beyond(self, seq: int) -> None:
+        """Until the log has an event after ``seq`` (at once if it has one already: events
+        appended while a reader was sending are not waited for again)."""
+        while self.last_seq <= seq:
             if self._signal is None:
                 self._signal = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._signal)

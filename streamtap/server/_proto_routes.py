@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._proto_filter import Subscription, SubscriptionError
 from streamtap.server._proto_log import Gap
+from streamtap.server._proto_socket import protocol_socket
 from streamtap.server._records import RunRecord
 from streamtap.server._schema import RunRequest
 from streamtap.server._serde import dumps
@@ -41,7 +43,9 @@ class CommandError(Exception):
         self.message = message
 
 
-Handler = Callable[["ProtocolRoutes", Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = Callable[
+    ["ProtocolRoutes", HTTPConnection, str, dict[str, Any]], Awaitable[dict[str, Any]]
+]
 
 
 class ProtocolRoutes(ApiBase):
@@ -91,14 +95,8 @@ class ProtocolRoutes(ApiBase):
                 },
                 400,
             )
-        params = body.get("params") or {}
-        handler = _COMMANDS.get(method)
         try:
-            if handler is None:
-                raise CommandError("unknown_command", f"Unknown command: {method}")
-            if not isinstance(params, dict):
-                raise CommandError("invalid_argument", "params must be an object")
-            result = await handler(self, request, thread_id, params)
+            result = await self.run_command(request, thread_id, method, body.get("params"))
         except CommandError as exc:
             return json_response(
                 {
@@ -112,6 +110,22 @@ class ProtocolRoutes(ApiBase):
         return json_response(
             {"type": "success", "id": command_id, "result": result, "meta": self._meta(thread_id)}
         )
+
+    async def run_command(
+        self, conn: HTTPConnection, thread_id: str, method: str, params: Any
+    ) -> dict[str, Any]:
+        """One command's result (HTTP and WebSocket alike); :class:`CommandError`."""
+        handler = _COMMANDS.get(method)
+        if handler is None:
+            raise CommandError("unknown_command", f"Unknown command: {method}")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise CommandError("invalid_argument", "params must be an object")
+        return await handler(self, conn, thread_id, params)
+
+    async def thread_socket(self, websocket: WebSocket) -> None:
+        await protocol_socket(websocket, self)
 
     async def thread_events(self, request: Request) -> Any:
         self._protocol_layout()
@@ -163,7 +177,7 @@ class ProtocolRoutes(ApiBase):
 
     # ------------------------------------------------------------------ commands
 
-    async def _launch(self, request: Request, thread_id: str, fields: dict[str, Any]) -> str:
+    async def _launch(self, request: HTTPConnection, thread_id: str, fields: dict[str, Any]) -> str:
         try:
             req = RunRequest.model_validate(
                 {**fields, "if_not_exists": "create", "on_disconnect": "continue"}
@@ -190,7 +204,7 @@ class ProtocolRoutes(ApiBase):
         return entry.graph_id, list(state.get("interrupts") or ())
 
     async def _run_start(
-        self, request: Request, thread_id: str, params: dict[str, Any]
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         assistant_id = params.get("assistant_id")
         if not isinstance(assistant_id, str) or not assistant_id:
@@ -211,7 +225,7 @@ class ProtocolRoutes(ApiBase):
         return {"run_id": await self._launch(request, thread_id, fields)}
 
     async def _input_respond(
-        self, request: Request, thread_id: str, params: dict[str, Any]
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         answers = params.get("responses")
         if answers is None:
@@ -242,7 +256,7 @@ class ProtocolRoutes(ApiBase):
         return {}
 
     async def _state_get(
-        self, request: Request, thread_id: str, params: dict[str, Any]
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         if params.get("namespace") not in (None, []):
             raise CommandError("no_such_namespace", "state.get serves the root namespace ([])")

@@ -552,6 +552,8 @@ def create_app(
         Route("/threads/{thread_id}/stream/events", api.thread_events, methods=["POST"]),
         Route("/threads/{thread_id}/stream", api.thread_events, methods=["POST"]),
         WebSocketRoute("/ws", api.websocket),
+        WebSocketRoute("/threads/{thread_id}/stream/events", api.thread_socket),
+        WebSocketRoute("/threads/{thread_id}/stream", api.thread_socket),
     ]
     if chat_page:
         routes += [Route("/", api.index), Mount("/static", StaticFiles(directory=_STATIC))]

@@ -145,3 +145,64 @@ async def test_command_and_stream_errors_are_langgraphs(serve: Any) -> None:
         assert nothing_waits.json()["error"] == "no_such_run"
         debug = await http.post(f"{path}/stream/events", json={"channels": ["debug"]})
         assert debug.status_code == 400 and "unsupported entries: debug" in debug.json()["detail"]
+
+
+async def test_the_official_client_over_websocket(serve: Any) -> None:
+    server = serve({"agent": approval_graph(ScriptedChat(tokens=["o", "k"]))})
+    client = sdk.get_client(url=server.url)
+    async with client.threads.stream(assistant_id="agent", transport="websocket") as thread:
+        await thread.run.start(input=HUMAN)
+        streams = [m async for m in thread.messages]
+        texts = [await s.text for s in streams]
+        assert thread.interrupted
+        await thread.run.respond("yes")
+        final = await thread.output
+    assert texts == ["ok"]
+    assert _text(final["messages"][-1]) == "approved: yes"
+
+
+async def test_a_socket_sends_each_event_once_and_honours_since(serve: Any) -> None:
+    """Two subscriptions with different filters on one socket: every event of either,
+    once; a later subscription with ``since`` gets only what the socket had not sent."""
+    import json
+
+    import websockets
+
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["a", "b", "c"]))})
+    thread = "5a0f4c52-0000-4000-8000-000000000003"
+    url = server.url.replace("http://", "ws://") + f"/threads/{thread}/stream/events"
+    async with websockets.connect(url) as ws:
+
+        async def command(n: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+            await ws.send(json.dumps({"id": n, "method": method, "params": params}))
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] != "event":
+                    assert frame["id"] == n
+                    return frame
+                events.append(frame)
+
+        events: list[dict[str, Any]] = []
+        lifecycle = await command(1, "subscription.subscribe", {"channels": ["lifecycle"]})
+        assert lifecycle["type"] == "success" and lifecycle["result"]["replayed_events"] == 0
+        started = await command(2, "run.start", {"assistant_id": "agent", "input": HUMAN})
+        assert started["type"] == "success"
+        while not (
+            events
+            and events[-1]["method"] == "lifecycle"
+            and events[-1]["params"]["data"]["event"] == "completed"
+        ):
+            events.append(json.loads(await ws.recv()))
+        assert {e["method"] for e in events} == {"lifecycle"}
+        # a second subscription from the start: the messages it takes, nothing sent before
+        messages = await command(
+            3, "subscription.subscribe", {"channels": ["messages"], "since": 0}
+        )
+        replayed = [e for e in events if e["method"] == "messages"]
+        assert messages["result"]["replayed_events"] == len(replayed) > 0
+        seqs = [e["seq"] for e in events]
+        assert len(set(seqs)) == len(seqs)
+        bogus = await command(4, "subscription.subscribe", {"channels": ["debug"]})
+        assert (bogus["type"], bogus["error"]) == ("error", "invalid_argument")
+        await ws.send("{nope")
+        assert json.loads(await ws.recv())["error"] == "invalid_argument"
