@@ -176,7 +176,7 @@ async def test_a_socket_sends_each_event_once_and_honours_since(serve: Any) -> N
         async def command(n: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
             await ws.send(json.dumps({"id": n, "method": method, "params": params}))
             while True:
-                frame = json.loads(await ws.recv())
+                frame: dict[str, Any] = json.loads(await ws.recv())
                 if frame["type"] != "event":
                     assert frame["id"] == n
                     return frame
