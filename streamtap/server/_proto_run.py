@@ -9,7 +9,13 @@ around a run, as langgraph-api 0.16.7 does (``event_streaming/session.py``):
   ``failed`` with the error, or ``interrupted``);
 * each interrupt as ``input.requested {interrupt_id, payload}``, once per id, followed by
   the root ``interrupted``;
-* ``messages`` data as the event dict alone (in process it is ``(event, metadata)``).
+* ``messages`` data as the event dict alone (in process it is ``(event, metadata)``);
+* the ``updates``, ``custom``, ``checkpoints`` and ``tools`` channels, which LangGraph's
+  run stream emits only for transformers a graph opts into: every run here has LangGraph's
+  own (``UpdatesTransformer``, ``CustomTransformer``, ``CheckpointsTransformer``,
+  ``ToolCallTransformer``), so a subscriber to any channel the spec defines gets its
+  events. ``updates`` and ``custom`` keep LangGraph's raw shapes (a node's update, the
+  writer's payload); a checkpoint is the spec's ``{id, parent_id, step, source}``.
 
 The items are ``(method, namespace, data)``: the thread's log numbers and frames them.
 """
@@ -41,7 +47,9 @@ async def run_events(
     yield "lifecycle", (), {"event": "running", "graph_name": graph_name}
     asked: set[str] = set()
     try:
-        run = await graph.astream_events(graph_input, config, version="v3", **kwargs)
+        run = await graph.astream_events(
+            graph_input, config, version="v3", transformers=_transformers(), **kwargs
+        )
         async for event in run:
             method, params = event["method"], event["params"]
             namespace = tuple(params.get("namespace") or ())
@@ -52,6 +60,8 @@ async def run_events(
                     continue  # not a protocol event (LangGraph's server drops these too)
             if method == "lifecycle" and not namespace and isinstance(data, dict):
                 continue  # the root's lifecycle is the server's own, below
+            if method == "checkpoints":
+                data = _checkpoint(data)
             yield method, namespace, data
             for interrupt in params.get("interrupts") or ():
                 interrupt_id = str(getattr(interrupt, "id", "") or "")
@@ -80,3 +90,31 @@ async def run_events(
         return
     terminal = "interrupted" if asked else "completed"
     yield "lifecycle", (), {"event": terminal, "graph_name": graph_name}
+
+
+def _transformers() -> list[Any]:
+    from langgraph.prebuilt._tool_call_transformer import ToolCallTransformer
+    from langgraph.stream.transformers import (
+        CheckpointsTransformer,
+        CustomTransformer,
+        UpdatesTransformer,
+    )
+
+    return [UpdatesTransformer, CustomTransformer, CheckpointsTransformer, ToolCallTransformer]
+
+
+def _checkpoint(snapshot: Any) -> dict[str, Any]:
+    """The spec's checkpoint event from LangGraph's ``checkpoints`` snapshot."""
+    if not isinstance(snapshot, dict):
+        return {}
+    conf = (snapshot.get("config") or {}).get("configurable") or {}
+    parent = ((snapshot.get("parent_config") or {}).get("configurable") or {}).get("checkpoint_id")
+    metadata = snapshot.get("metadata") or {}
+    event: dict[str, Any] = {
+        "id": conf.get("checkpoint_id"),
+        "step": metadata.get("step"),
+        "source": metadata.get("source"),
+    }
+    if parent is not None:
+        event["parent_id"] = parent
+    return event

@@ -87,3 +87,57 @@ async def test_langgraph_builds_the_same_items() -> None:
     theirs = await _items(builder.compile(), "t5")
     assert [(m, ns) for m, ns, _ in ours] == [(m, ns) for m, ns, _ in theirs]
     assert _messages(ours) == _messages(theirs)
+
+
+async def test_every_channel_the_spec_defines_has_its_events() -> None:
+    """``updates`` and ``custom`` in LangGraph's raw shapes, ``checkpoints`` as the spec's
+    ``{id, parent_id, step, source}``; ``tools`` from a ToolNode's call."""
+    items = await _items(chat_graph(ScriptedChat(tokens=["a"]), progress=[50, 100]), "t6")
+    by: dict[str, list[Any]] = {}
+    for method, _, data in items:
+        by.setdefault(method, []).append(data)
+    assert by["custom"] == [{"progress": 50}, {"progress": 100}]
+    assert list(by["updates"][-1]) == ["agent"]
+    checkpoints = by["checkpoints"]
+    assert [c["source"] for c in checkpoints] == ["input", "loop", "loop"]
+    assert [c["step"] for c in checkpoints] == [-1, 0, 1]
+    assert "parent_id" not in checkpoints[0]
+    assert [c["parent_id"] for c in checkpoints[1:]] == [c["id"] for c in checkpoints[:-1]]
+
+
+async def test_a_tool_call_is_reported_on_the_tools_channel() -> None:
+    pytest.importorskip("langgraph.prebuilt")
+    from langchain_core.tools import tool
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    @tool
+    def search(q: str) -> str:
+        """Look it up."""
+        return f"found {q}"
+
+    model = ScriptedChat(
+        tokens=[], tool_call={"name": "search", "args": '{"q": "x"}', "id": "call_1"}
+    )
+
+    async def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", ToolNode([search]))
+    builder.add_edge(START, "agent")
+    builder.add_edge("agent", "tools")
+    builder.add_edge("tools", END)
+    items = await _items(builder.compile(), "t7")
+    tools = [d for m, _, d in items if m == "tools"]
+    assert [t["event"] for t in tools] == ["tool-started", "tool-finished"]
+    assert tools[0]["tool_call_id"] == "call_1" and tools[0]["tool_name"] == "search"
+    assert tools[0]["input"] == {"q": "x"}
+    finishes = [d for m, _, d in items if m == "messages" and d["event"] == "content-block-finish"]
+    assert finishes[-1]["content"] == {
+        "type": "tool_call",
+        "id": "call_1",
+        "name": "search",
+        "args": {"q": "x"},
+    }
