@@ -9,8 +9,8 @@
   every run of the thread and stays open until the client leaves.
 
 Served so far: ``run.start`` (a resume when the thread waits on an interrupt, as on
-LangGraph's server), ``input.respond``, ``state.get``; other commands answer
-``unknown_command``. Runs go through the run manager (multitask strategies, cancel with
+LangGraph's server), ``input.respond``, ``state.get``, ``state.listCheckpoints``,
+``state.fork``; other commands answer ``unknown_command``. Runs go through the run manager (multitask strategies, cancel with
 ``POST /threads/{thread_id}/runs/{run_id}/cancel``) and write the thread's log in this
 process, so the routes answer 501 on the many-process layout.
 """
@@ -255,15 +255,63 @@ class ProtocolRoutes(ApiBase):
         await self._launch(request, thread_id, fields)
         return {}
 
+    async def _thread_entry(self, thread_id: str) -> Any:
+        thread = await self.backend.get_thread(thread_id)
+        entry = self._thread_graph(thread) if thread is not None else None
+        if entry is None:
+            raise CommandError("no_such_run", f"Thread {thread_id!r} has no state yet")
+        return entry
+
+    async def _list_checkpoints(
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if params.get("namespace") not in (None, []):
+            raise CommandError("no_such_namespace", "state.listCheckpoints serves the root ([])")
+        limit = params.get("limit")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            limit = 10
+        before = params.get("before")
+        entry = await self._thread_entry(thread_id)
+        states = await entry.history(
+            thread_id,
+            limit=limit,
+            before=before if isinstance(before, str) else None,
+            secrets=self.manager.secrets,
+        )
+        return {
+            "checkpoints": [
+                {
+                    "id": s["checkpoint_id"],
+                    "timestamp": s["created_at"],
+                    "step": (s["metadata"] or {}).get("step"),
+                    "metadata": s["metadata"],
+                }
+                for s in states
+            ]
+        }
+
+    async def _state_fork(
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        checkpoint_id = params.get("checkpoint_id")
+        if not isinstance(checkpoint_id, str) or not checkpoint_id:
+            raise CommandError("invalid_argument", "state.fork requires a checkpoint_id")
+        entry = await self._thread_entry(thread_id)
+        fields: dict[str, Any] = {
+            "assistant_id": entry.graph_id,
+            "input": params.get("input"),
+            "checkpoint_id": checkpoint_id,
+        }
+        if params.get("config") is not None:
+            fields["config"] = params["config"]
+        return {"run_id": await self._launch(request, thread_id, fields), "thread_id": thread_id}
+
     async def _state_get(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         if params.get("namespace") not in (None, []):
             raise CommandError("no_such_namespace", "state.get serves the root namespace ([])")
-        thread = await self.backend.get_thread(thread_id)
-        entry = self._thread_graph(thread) if thread is not None else None
-        if entry is None:
-            raise CommandError("no_such_run", f"Thread {thread_id!r} has no state yet")
+        entry = await self._thread_entry(thread_id)
         state = await entry.state(thread_id, secrets=self.manager.secrets)
         values = state["values"]
         keys = params.get("keys")
@@ -279,4 +327,6 @@ _COMMANDS: dict[str, Handler] = {
     "run.start": ProtocolRoutes._run_start,
     "input.respond": ProtocolRoutes._input_respond,
     "state.get": ProtocolRoutes._state_get,
+    "state.listCheckpoints": ProtocolRoutes._list_checkpoints,
+    "state.fork": ProtocolRoutes._state_fork,
 }

@@ -206,3 +206,40 @@ async def test_a_socket_sends_each_event_once_and_honours_since(serve: Any) -> N
         assert (bogus["type"], bogus["error"]) == ("error", "invalid_argument")
         await ws.send("{nope")
         assert json.loads(await ws.recv())["error"] == "invalid_argument"
+
+
+async def test_state_commands_list_checkpoints_and_fork_from_one(serve: Any) -> None:
+    """The spec's ``state.*`` commands (LangGraph's server answers ``unknown_command``):
+    the thread's checkpoints newest first, and a run forked from the first one."""
+    import asyncio
+
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["x"]))})
+    thread = "5a0f4c52-0000-4000-8000-000000000004"
+    path = f"/threads/{thread}/commands"
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+
+        async def command(n: int, method: str, params: dict[str, Any]) -> Any:
+            answer = await http.post(path, json={"id": n, "method": method, "params": params})
+            body = answer.json()
+            assert body["type"] == "success", body
+            return body["result"]
+
+        await command(1, "run.start", {"assistant_id": "agent", "input": HUMAN})
+        for _ in range(100):
+            if (await http.get(f"/threads/{thread}")).json()["status"] == "idle":
+                break
+            await asyncio.sleep(0.05)
+        listed = (await command(2, "state.listCheckpoints", {"limit": 10}))["checkpoints"]
+        assert [c["step"] for c in listed] == [1, 0, -1]  # newest first
+        assert all(isinstance(c["id"], str) and c["timestamp"] for c in listed)
+        limited = (await command(3, "state.listCheckpoints", {"limit": 1}))["checkpoints"]
+        assert [c["id"] for c in limited] == [listed[0]["id"]]
+        forked = await command(4, "state.fork", {"checkpoint_id": listed[-1]["id"], "input": HUMAN})
+        assert forked["thread_id"] == thread and isinstance(forked["run_id"], str)
+        for _ in range(100):
+            if (await http.get(f"/threads/{thread}")).json()["status"] == "idle":
+                break
+            await asyncio.sleep(0.05)
+        state = await command(5, "state.get", {"namespace": []})
+        # forked from the input checkpoint: one human message, not the first run's two
+        assert [m["type"] for m in state["values"]["messages"]] == ["human", "ai"]
