@@ -72,6 +72,7 @@ class ProtocolRoutes(ApiBase):
             raise ApiError(400, "Invalid JSON body") from None
 
     def _meta(self, thread_id: str) -> dict[str, int]:
+        """``applied_through_seq``: the thread's last seq (taken before a command runs)."""
         log = self.manager.protocol_logs.get(thread_id)
         return {"applied_through_seq": log.last_seq if log is not None else 0}
 
@@ -95,6 +96,9 @@ class ProtocolRoutes(ApiBase):
                 },
                 400,
             )
+        # the log as the command found it: a client subscribing after ``run.start`` with
+        # this cursor gets the run's first events, however fast the run produced them
+        meta = self._meta(thread_id)
         try:
             result = await self.run_command(request, thread_id, method, body.get("params"))
         except CommandError as exc:
@@ -104,12 +108,10 @@ class ProtocolRoutes(ApiBase):
                     "id": command_id,
                     "error": exc.code,
                     "message": exc.message,
-                    "meta": self._meta(thread_id),
+                    "meta": meta,
                 }
             )
-        return json_response(
-            {"type": "success", "id": command_id, "result": result, "meta": self._meta(thread_id)}
-        )
+        return json_response({"type": "success", "id": command_id, "result": result, "meta": meta})
 
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any

@@ -145,7 +145,7 @@ class _Socket:
             await self.send(dumps(_error(command_id, code, str(exc), meta)))
             return
         response = {"type": "success", "id": command_id, "result": result}
-        await self.send(dumps({**response, "meta": self.routes._meta(self.thread_id)}))
+        await self.send(dumps({**response, "meta": meta}))
 
 
 _NOT_JSON = "Protocol commands must be valid JSON."
