@@ -62,6 +62,8 @@ class ThreadLog:
         self._events: deque[LoggedEvent] = deque()
         self._bytes = 0
         self._signal: asyncio.Future[None] | None = None
+        #: the interrupt ids sent as ``input.requested`` on this thread (``_proto_run``)
+        self.asked: set[str] = set()
 
     def append(
         self,

@@ -7,8 +7,8 @@ around a run, as langgraph-api 0.16.7 does (``event_streaming/session.py``):
 
 * the root ``lifecycle``: ``running`` first, one terminal event last (``completed``,
   ``failed`` with the error, or ``interrupted``);
-* each interrupt as ``input.requested {interrupt_id, payload}``, once per id, followed by
-  the root ``interrupted``;
+* each interrupt as ``input.requested {interrupt_id, payload}``, once per id on the
+  thread, followed by the root ``interrupted``;
 * ``messages`` data as the event dict alone (in process it is ``(event, metadata)``);
 * the ``updates``, ``custom``, ``checkpoints`` and ``tools`` channels, which LangGraph's
   run stream emits only for transformers a graph opts into: every run here has LangGraph's
@@ -39,13 +39,17 @@ async def run_events(
     *,
     graph_name: str,
     secrets: tuple[str, ...] = (),
+    asked: set[str] | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[ProtocolItem]:
     """The run's protocol items; a failure ends them with ``lifecycle failed`` (its text
     masked of ``secrets``; the caller learns it from that event, as a client does),
-    cancellation propagates."""
+    cancellation propagates. ``asked``: the interrupt ids the thread's clients were
+    already asked about (a resumed run starts from a state that still carries them); the
+    ones this run raises are added."""
     yield "lifecycle", (), {"event": "running", "graph_name": graph_name}
-    asked: set[str] = set()
+    asked = asked if asked is not None else set()
+    raised: list[str] = []
     try:
         run = await graph.astream_events(
             graph_input, config, version="v3", transformers=_transformers(), **kwargs
@@ -62,20 +66,22 @@ async def run_events(
                 continue  # the root's lifecycle is the server's own, below
             if method == "checkpoints":
                 data = _checkpoint(data)
-            yield method, namespace, data
-            for interrupt in params.get("interrupts") or ():
+            new = [
+                i
+                for i in params.get("interrupts") or ()
+                if str(getattr(i, "id", "") or "") not in asked
+            ]
+            if not (method == "values" and new):
+                # a values event that raises interrupts repeats the state already sent:
+                # LangGraph's server sends those interrupts as input.requested instead
+                yield method, namespace, data
+            for interrupt in new:
                 interrupt_id = str(getattr(interrupt, "id", "") or "")
-                if interrupt_id and interrupt_id not in asked:
+                if interrupt_id:
                     asked.add(interrupt_id)
-                    payload = getattr(interrupt, "value", None)
-                    yield (
-                        "input.requested",
-                        namespace,
-                        {
-                            "interrupt_id": interrupt_id,
-                            "payload": payload,
-                        },
-                    )
+                    raised.append(interrupt_id)
+                    request = {"interrupt_id": interrupt_id, "payload": interrupt.value}
+                    yield "input.requested", namespace, request
     except Exception as exc:
         failure = error_payload(exc, *secrets)
         yield (
@@ -88,7 +94,7 @@ async def run_events(
             },
         )
         return
-    terminal = "interrupted" if asked else "completed"
+    terminal = "interrupted" if raised else "completed"
     yield "lifecycle", (), {"event": terminal, "graph_name": graph_name}
 
 

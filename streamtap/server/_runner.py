@@ -356,7 +356,13 @@ class RunManager:
         its terminal ``lifecycle`` (interrupted by a client: ``interrupted`` too)."""
         log = self.protocol_log(run.thread_id)
         items = run_events(
-            graph, graph_input, config, graph_name=entry.graph_id, secrets=self.secrets, **kwargs
+            graph,
+            graph_input,
+            config,
+            graph_name=entry.graph_id,
+            secrets=self.secrets,
+            asked=log.asked,
+            **kwargs,
         )
         status, error = "success", None
         try:
