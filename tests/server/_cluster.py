@@ -21,6 +21,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL it when the test process dies (a killed pytest must not
+    leave servers behind, holding ports and database connections)."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,6 +79,7 @@ class Cluster:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
 
     def wait_ready(self, i: int, timeout: float = 90.0) -> None:
