@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._proto_filter import Subscription, SubscriptionError
 from streamtap.server._proto_log import Gap
-from streamtap.server._proto_socket import protocol_socket
+from streamtap.server._proto_socket import NOT_A_COMMAND, error_envelope, protocol_socket
 from streamtap.server._records import RunRecord
 from streamtap.server._schema import RunRequest
 from streamtap.server._serde import dumps
@@ -87,30 +87,14 @@ class ProtocolRoutes(ApiBase):
             or isinstance(command_id, bool)
             or not isinstance(method, str)
         ):
-            return json_response(
-                {
-                    "type": "error",
-                    "id": command_id,
-                    "error": "invalid_argument",
-                    "message": "Protocol commands must include an integer id and string method.",
-                },
-                400,
-            )
+            return json_response(error_envelope(command_id, "invalid_argument", NOT_A_COMMAND), 400)
         # the log as the command found it: a client subscribing after ``run.start`` with
         # this cursor gets the run's first events, however fast the run produced them
         meta = self._meta(thread_id)
         try:
             result = await self.run_command(request, thread_id, method, body.get("params"))
         except CommandError as exc:
-            return json_response(
-                {
-                    "type": "error",
-                    "id": command_id,
-                    "error": exc.code,
-                    "message": exc.message,
-                    "meta": meta,
-                }
-            )
+            return json_response(error_envelope(command_id, exc.code, exc.message, meta))
         return json_response({"type": "success", "id": command_id, "result": result, "meta": meta})
 
     async def run_command(

@@ -26,7 +26,7 @@ from streamtap.server._proto_filter import Subscription, SubscriptionError
 from streamtap.server._proto_log import Gap, LoggedEvent, ThreadLog
 from streamtap.server._serde import dumps, loads
 
-__all__ = ["protocol_socket"]
+__all__ = ["NOT_A_COMMAND", "error_envelope", "protocol_socket"]
 
 
 class ProtocolRoutes(Protocol):
@@ -78,7 +78,7 @@ class _Socket:
                     await self.send(event.frame)
             await self.log.beyond(self.cursor)
 
-    async def subscribe(self, command_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         subscription = Subscription.parse(params)  # SubscriptionError: invalid_argument
         since = params.get("since")
         if not isinstance(since, int) or isinstance(since, bool) or since < 0:
@@ -108,7 +108,7 @@ class _Socket:
         try:
             command = loads(raw)
         except ValueError:
-            await self.send(dumps(_error(None, "invalid_argument", _NOT_JSON)))
+            await self.send(dumps(error_envelope(None, "invalid_argument", _NOT_JSON)))
             return
         command_id = command.get("id") if isinstance(command, dict) else None
         method = command.get("method") if isinstance(command, dict) else None
@@ -117,13 +117,13 @@ class _Socket:
             or isinstance(command_id, bool)
             or not isinstance(method, str)
         ):
-            await self.send(dumps(_error(command_id, "invalid_argument", _NOT_COMMAND)))
+            await self.send(dumps(error_envelope(command_id, "invalid_argument", NOT_A_COMMAND)))
             return
         params = command.get("params") or {}
         meta = self.routes._meta(self.thread_id)
         try:
             if method in ("subscription.subscribe", "subscription.reconnect"):
-                result = await self.subscribe(command_id, params)
+                result = await self.subscribe(params)
             elif method == "subscription.unsubscribe":
                 if self.subscriptions.pop(str(params.get("subscription_id")), None) is None:
                     raise _CommandError("no_such_subscription", "No such subscription")
@@ -136,20 +136,20 @@ class _Socket:
             await self.send(dumps(_gap_error(command_id, gap.gap, meta)))
             return
         except SubscriptionError as exc:
-            await self.send(dumps(_error(command_id, "invalid_argument", str(exc), meta)))
+            await self.send(dumps(error_envelope(command_id, "invalid_argument", str(exc), meta)))
             return
         except Exception as exc:
             code = getattr(exc, "code", None)
             if not isinstance(code, str):
                 raise
-            await self.send(dumps(_error(command_id, code, str(exc), meta)))
+            await self.send(dumps(error_envelope(command_id, code, str(exc), meta)))
             return
         response = {"type": "success", "id": command_id, "result": result}
         await self.send(dumps({**response, "meta": meta}))
 
 
 _NOT_JSON = "Protocol commands must be valid JSON."
-_NOT_COMMAND = "Protocol commands must include an integer id and string method."
+NOT_A_COMMAND = "Protocol commands must include an integer id and string method."
 
 
 class _CommandError(Exception):
@@ -164,9 +164,10 @@ class _GapError(Exception):
         self.gap = gap
 
 
-def _error(
+def error_envelope(
     command_id: Any, code: str, message: str, meta: dict[str, int] | None = None
 ) -> dict[str, Any]:
+    """A command's error response (HTTP body or WebSocket frame alike)."""
     body: dict[str, Any] = {"type": "error", "id": command_id, "error": code, "message": message}
     if meta is not None:
         body["meta"] = meta
@@ -175,7 +176,7 @@ def _error(
 
 def _gap_error(command_id: Any, gap: Gap, meta: dict[str, int]) -> dict[str, Any]:
     return {
-        **_error(command_id, "resume_gap", gap.message, meta),
+        **error_envelope(command_id, "resume_gap", gap.message, meta),
         "since": gap.since,
         "min_available_seq": gap.min_available_seq,
     }
