@@ -33,6 +33,7 @@ from streamtap.providers._dispatch import (
 )
 from streamtap.providers._masking import masked_text, redact_params, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
+from streamtap.providers._protocol_events import EmitsProtocolEvents
 from streamtap.providers._source import BindsTools
 from streamtap.providers._wire import Wire
 from streamtap.providers._wire_stream import (
@@ -47,7 +48,7 @@ from streamtap.providers._wire_stream import (
 __all__ = ["StreamtapChatModel"]
 
 
-class StreamtapChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
+class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsTools, BaseChatModel):
     """Base class of streamtap's chat models (one subclass per wire format)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -403,6 +404,16 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
         async with aclosing(self.astream_chunks(messages, stop=stop, **kwargs)) as chunks:
             async for chunk in chunks:
                 yield generation_chunk(chunk)
+
+    def _event_chunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Generator[AIMessageChunk, None, None]:
+        return self.stream_chunks(messages, stop=stop, **kwargs)  # stream_events(version="v3")
+
+    def _aevent_chunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        return self.astream_chunks(messages, stop=stop, **kwargs)
 
     def stream_chunks(
         self,
