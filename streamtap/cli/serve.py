@@ -166,6 +166,21 @@ def load_graphs(target: str) -> dict[str, Any]:
     )
 
 
+def module_transformers(target: str, graphs: Mapping[str, Any]) -> dict[str, Any]:
+    """The target module's ``stream_transformers`` export, for each of its graphs (as
+    LangGraph's server reads a graph module's)."""
+    module = sys.modules.get(target.partition(":")[0])
+    factory = getattr(module, "stream_transformers", None)
+    if factory is None:
+        return {}
+    if not callable(factory):
+        raise SystemExit(
+            f"streamtap serve: {target.partition(':')[0]}.stream_transformers must be a "
+            "function returning a list of StreamTransformer classes or instances"
+        )
+    return {name: factory for name in graphs}
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -242,6 +257,7 @@ def _serve(args: argparse.Namespace) -> int:
             partial_bound_bytes=args.partial_bound or None,
             partial_interval=args.partial_interval,
             jobs=args.jobs,
+            stream_transformers=module_transformers(args.target, graphs),
         )
     except ValueError as exc:
         raise SystemExit(f"streamtap serve: {exc}") from None

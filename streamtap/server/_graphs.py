@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamtap._secrets import redact_secrets
@@ -57,6 +57,8 @@ class GraphEntry:
         self.assistant_id = assistant_uuid(graph_id)
         self.langgraph = _is_langgraph(graph)
         self._graph = graph
+        #: the graph's own protocol transformers (``create_app(stream_transformers=)``)
+        self.stream_transformers: Callable[[], Sequence[Any]] | None = None
         self.bind(checkpointer, store)
 
     def bind(self, checkpointer: Any | None, store: Any | None) -> None:

@@ -15,16 +15,24 @@ around a run, as langgraph-api 0.16.7 does (``event_streaming/session.py``):
   own (``UpdatesTransformer``, ``CustomTransformer``, ``CheckpointsTransformer``,
   ``ToolCallTransformer``), so a subscriber to any channel the spec defines gets its
   events. ``updates`` and ``custom`` keep LangGraph's raw shapes (a node's update, the
-  writer's payload); a checkpoint is the spec's ``{id, parent_id, step, source}``.
+  writer's payload); a checkpoint is the spec's ``{id, parent_id, step, source}``;
+* the ``tasks`` channel, which LangGraph's lifecycle transformers consume and keep out of
+  the log: LangGraph's task payloads (``{id, name, input, triggers}`` when a task starts,
+  ``{id, name, error, result, interrupts}`` when it ends) at the task's namespace;
+* the graph's own transformers (a module's ``stream_transformers``, as langgraph-api
+  reads it): a named channel's items as ``custom`` events ``{name, payload}``, which
+  ``custom:<name>`` subscribes to.
 
 The items are ``(method, namespace, data)``: the thread's log numbers and frames them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from streamtap.server._proto_session import Namespaces, tool_message
 from streamtap.server._serde import error_payload
 
 __all__ = ["ProtocolItem", "run_events"]
@@ -40,30 +48,49 @@ async def run_events(
     graph_name: str,
     secrets: tuple[str, ...] = (),
     asked: set[str] | None = None,
+    transformers: Sequence[Any] = (),
+    tree: Namespaces | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[ProtocolItem]:
     """The run's protocol items; a failure ends them with ``lifecycle failed`` (its text
     masked of ``secrets``; the caller learns it from that event, as a client does),
     cancellation propagates. ``asked``: the interrupt ids the thread's clients were
     already asked about (a resumed run starts from a state that still carries them); the
-    ones this run raises are added."""
+    ones this run raises are added. ``transformers``: the graph's own (factories or
+    instances, as a ``stream_transformers()`` export returns them). ``tree``: where the
+    run's subgraph namespaces are tracked (a caller that stops the run closes them)."""
     yield "lifecycle", (), {"event": "running", "graph_name": graph_name}
     asked = asked if asked is not None else set()
     raised: list[str] = []
+    tree = tree if tree is not None else Namespaces()
     try:
         run = await graph.astream_events(
-            graph_input, config, version="v3", transformers=_transformers(), **kwargs
+            graph_input,
+            config,
+            version="v3",
+            transformers=_with_own(transformers),
+            **kwargs,
         )
         async for event in run:
             method, params = event["method"], event["params"]
             namespace = tuple(params.get("namespace") or ())
             data = params.get("data")
+            if method == _TASKS:
+                method, namespace, data = "tasks", data[0], data[1]
+            elif method.startswith("custom:"):
+                method, data = "custom", {"name": method[len("custom:") :], "payload": data}
             if method == "messages":
                 data = data[0] if isinstance(data, tuple) else data
                 if not isinstance(data, dict) or "event" not in data:
                     continue  # not a protocol event (LangGraph's server drops these too)
-            if method == "lifecycle" and not namespace and isinstance(data, dict):
-                continue  # the root's lifecycle is the server's own, below
+            if method == "lifecycle":
+                # LangGraph's subgraph lifecycle, moved to its namespace; the root's
+                # lifecycle is the server's own
+                for item in tree.lifecycle(data):
+                    yield item
+                continue
+            if namespace:
+                tree.saw(namespace)
             if method == "checkpoints":
                 data = _checkpoint(data)
             new = [
@@ -75,6 +102,9 @@ async def run_events(
                 # a values event that raises interrupts repeats the state already sent:
                 # LangGraph's server sends those interrupts as input.requested instead
                 yield method, namespace, data
+            if method == "tools":
+                for item in tool_message(namespace, data):
+                    yield item
             for interrupt in new:
                 interrupt_id = str(getattr(interrupt, "id", "") or "")
                 if interrupt_id:
@@ -83,6 +113,8 @@ async def run_events(
                     request = {"interrupt_id": interrupt_id, "payload": interrupt.value}
                     yield "input.requested", namespace, request
     except Exception as exc:
+        for item in tree.close():
+            yield item
         failure = error_payload(exc, *secrets)
         yield (
             "lifecycle",
@@ -94,6 +126,8 @@ async def run_events(
             },
         )
         return
+    for item in tree.close():
+        yield item
     terminal = "interrupted" if raised else "completed"
     yield "lifecycle", (), {"event": terminal, "graph_name": graph_name}
 
@@ -106,7 +140,70 @@ def _transformers() -> list[Any]:
         UpdatesTransformer,
     )
 
-    return [UpdatesTransformer, CustomTransformer, CheckpointsTransformer, ToolCallTransformer]
+    return [
+        UpdatesTransformer,
+        CustomTransformer,
+        CheckpointsTransformer,
+        ToolCallTransformer,
+        _tasks,
+    ]
+
+
+_TASKS = "__streamtap_tasks__"
+
+
+def _with_own(own: Sequence[Any]) -> list[Any]:
+    """The server's transformers and the graph's; one of LangGraph's the graph also asks
+    for (its ``UpdatesTransformer``, say) is registered once, the graph's way."""
+    theirs = {item if isinstance(item, type) else type(item) for item in own}
+    return [t for t in _transformers() if t not in theirs] + [_factory(t) for t in own]
+
+
+def _factory(item: Any) -> Any:
+    """A transformer factory: an instance is shared by every scope (as langgraph-api's
+    ``coerce_stream_transformer_factory`` does, so its channel stays one channel)."""
+    from langgraph.stream import StreamTransformer
+
+    if isinstance(item, StreamTransformer):
+        return lambda _scope, _inst=item: _inst
+    if callable(item):
+        return item
+    raise TypeError(
+        "stream_transformers() must return StreamTransformer classes, factories or "
+        f"instances; got a {type(item).__name__}"
+    )
+
+
+@functools.cache
+def _tasks_channel() -> type[Any]:
+    from langgraph.stream import StreamChannel, StreamTransformer
+
+    class TasksChannel(StreamTransformer):
+        """Task events into the run's log, in order, with their namespace (LangGraph's
+        lifecycle transformers take them out of it). A named channel's items enter the
+        log as they are pushed, so each lands where its task event was."""
+
+        _native = True
+        required_stream_modes = ("tasks",)
+
+        def __init__(self, scope: tuple[str, ...] = ()) -> None:
+            super().__init__(scope)
+            self._channel: Any = StreamChannel(_TASKS)
+
+        def init(self) -> dict[str, Any]:
+            return {_TASKS: self._channel}
+
+        def process(self, event: Any) -> bool:
+            if event["method"] == "tasks" and not self.scope:
+                params = event["params"]
+                self._channel.push((tuple(params["namespace"]), params["data"]))
+            return True
+
+    return TasksChannel
+
+
+def _tasks(scope: tuple[str, ...] = ()) -> Any:
+    return _tasks_channel()(scope)
 
 
 def _checkpoint(snapshot: Any) -> dict[str, Any]:

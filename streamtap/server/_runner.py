@@ -31,6 +31,7 @@ from streamtap.server._lifecycle import with_lifecycle
 from streamtap.server._pg_queue import THREAD_STATUS
 from streamtap.server._proto_log import ThreadLog
 from streamtap.server._proto_run import run_events
+from streamtap.server._proto_session import Namespaces
 from streamtap.server._queued import QueuedRuns
 from streamtap.server._records import RunRecord, ThreadBusy, ThreadRecord
 from streamtap.server._schema import RunRequest
@@ -355,6 +356,7 @@ class RunManager:
         """A ``run.start`` run: its protocol events into the thread's log; the status from
         its terminal ``lifecycle`` (interrupted by a client: ``interrupted`` too)."""
         log = self.protocol_log(run.thread_id)
+        tree = Namespaces()
         items = run_events(
             graph,
             graph_input,
@@ -362,6 +364,8 @@ class RunManager:
             graph_name=entry.graph_id,
             secrets=self.secrets,
             asked=log.asked,
+            tree=tree,
+            transformers=entry.stream_transformers() if entry.stream_transformers else (),
             **kwargs,
         )
         status, error = "success", None
@@ -371,6 +375,8 @@ class RunManager:
                 if method == "lifecycle" and not namespace and data.get("event") == "failed":
                     status, error = "error", data.get("error")
         except asyncio.CancelledError:
+            for method, namespace, data in tree.close():  # as LangGraph's server does
+                log.append(method, namespace, data)
             log.append("lifecycle", (), {"event": "interrupted", "graph_name": entry.graph_id})
             return "interrupted", None
         return status, error

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -407,6 +407,7 @@ def create_app(
     database_url: str | None = None,
     redis_url: str | None = None,
     jobs: int = 10,
+    stream_transformers: Mapping[str, Callable[[], Sequence[Any]]] | None = None,
 ) -> Starlette:
     r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
@@ -443,6 +444,11 @@ def create_app(
     and always its newest state before any other event of the run and at its end.
     The in-memory run logs are bounded by ``MemoryBackend(max_events_per_run=,
     max_bytes_per_run=, max_total_bytes=, ttl=)`` (pass it as ``backend``).
+
+    ``stream_transformers`` maps a graph id to what a graph module's
+    ``stream_transformers()`` export is on LangGraph's server: a callable returning
+    LangGraph ``StreamTransformer`` classes, factories or instances, added to the graph's
+    Agent Streaming Protocol runs (a named channel's items reach ``custom:<name>``).
     """
     if not graphs:
         raise ValueError("create_app needs at least one graph: create_app({'agent': graph})")
@@ -468,6 +474,15 @@ def create_app(
         store = InMemoryStore()
     mask_logs((api_token,) if api_token else ())
     entries = {name: GraphEntry(name, graph, checkpointer, store) for name, graph in graphs.items()}
+    for name, transformers in (stream_transformers or {}).items():
+        if name not in entries:
+            raise ValueError(f"stream_transformers names {name!r}, which is not a served graph")
+        if not callable(transformers):
+            raise ValueError(
+                f"stream_transformers[{name!r}] must be a callable returning a list of "
+                "StreamTransformer classes or instances (def stream_transformers(): return [...])"
+            )
+        entries[name].stream_transformers = transformers
     manager = RunManager(
         runs,
         entries,

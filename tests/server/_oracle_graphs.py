@@ -45,3 +45,86 @@ def review(engine: str = "langgraph.graph") -> Any:
     builder.add_edge("tools", "approve")
     builder.add_edge("approve", graph.END)
     return builder.compile()
+
+
+def nested(engine: str = "langgraph.graph") -> Any:
+    """A ``plan`` node, then a ``research`` subgraph whose model streams text and whose
+    node writes a custom progress item, then a ``tools`` node that runs the parent
+    model's tool call (``ToolCallTransformer`` sees it through ``ToolNode``'s callbacks)."""
+    graph = importlib.import_module(engine)
+    config = importlib.import_module("langgraph.config" if engine == "langgraph.graph" else engine)
+    inner_model = ScriptedChat(tokens=["Sub", "graph."])
+    outer_model = ScriptedChat(
+        tokens=["Plan."],
+        tool_call={"name": "lookup", "args": '{"q": "tides"}', "id": "call_7"},
+    )
+
+    async def plan(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await outer_model.ainvoke(state["messages"])]}
+
+    async def dig(state: dict[str, Any]) -> dict[str, Any]:
+        config.get_stream_writer()({"progress": 0.5})
+        return {"messages": [await inner_model.ainvoke(state["messages"])]}
+
+    inner = graph.StateGraph(graph.MessagesState)
+    inner.add_node("dig", dig)
+    inner.add_edge(graph.START, "dig")
+    research = inner.compile()
+
+    def tools(state: dict[str, Any]) -> dict[str, Any]:
+        call = next(
+            m for m in reversed(state["messages"]) if getattr(m, "tool_calls", None)
+        ).tool_calls[0]
+        return {"messages": [ToolMessage(f"{call['args']['q']}: high", tool_call_id=call["id"])]}
+
+    builder = graph.StateGraph(graph.MessagesState)
+    builder.add_node("plan", plan)
+    builder.add_node("research", research)
+    builder.add_node("tools", tools)
+    builder.add_edge(graph.START, "plan")
+    builder.add_edge("plan", "research")
+    builder.add_edge("research", "tools")
+    builder.add_edge("tools", graph.END)
+    return builder.compile()
+
+
+def stream_transformers() -> list[Any]:
+    """What a graph module exports to have LangGraph's server send ``updates``, ``custom``
+    and a named channel (``custom:progress``); streamtap serves the first two anyway."""
+    from langgraph.stream import StreamChannel, StreamTransformer
+    from langgraph.stream.transformers import CustomTransformer, UpdatesTransformer
+
+    class Progress(StreamTransformer):
+        required_stream_modes = ("custom",)
+
+        def __init__(self, scope: tuple[str, ...] = ()) -> None:
+            super().__init__(scope)
+            self.channel: StreamChannel[Any] = StreamChannel("progress")
+
+        def init(self) -> dict[str, Any]:
+            return {"progress": self.channel}
+
+        def process(self, event: Any) -> bool:
+            data = event["params"]["data"]
+            if event["method"] == "custom" and isinstance(data, dict) and "progress" in data:
+                self.channel.push({"done": data["progress"]})
+            return True
+
+    return [UpdatesTransformer, CustomTransformer, Progress]
+
+
+def slow(engine: str = "langgraph.graph") -> Any:
+    """A subgraph whose model streams 200 tokens, 20 ms apart: long enough to be stopped."""
+    graph = importlib.import_module(engine)
+    model = ScriptedChat(tokens=[f"t{i} " for i in range(200)], delay=0.02)
+
+    async def talk(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    inner = graph.StateGraph(graph.MessagesState)
+    inner.add_node("talk", talk)
+    inner.add_edge(graph.START, "talk")
+    builder = graph.StateGraph(graph.MessagesState)
+    builder.add_node("chat", inner.compile())
+    builder.add_edge(graph.START, "chat")
+    return builder.compile()

@@ -50,7 +50,9 @@ async def test_an_interrupt_is_asked_once_and_ends_the_run_interrupted() -> None
     assert isinstance(asked[0]["interrupt_id"], str) and asked[0]["interrupt_id"]
     assert items[-1] == ("lifecycle", (), {"event": "interrupted", "graph_name": "agent"})
     where = [m for m, _, _ in items].index("input.requested")
-    assert [m for m, _, _ in items[where + 1 :]] == ["lifecycle"]
+    # the interrupted task's end (tasks channel), then the root's terminal lifecycle
+    assert [m for m, _, _ in items[where + 1 :]] == ["tasks", "lifecycle"]
+    assert items[where + 1][2]["interrupts"] and items[where + 1][2]["name"] == "approve"
 
 
 async def test_a_failure_ends_with_lifecycle_failed_and_no_secret() -> None:
@@ -134,10 +136,43 @@ async def test_a_tool_call_is_reported_on_the_tools_channel() -> None:
     assert [t["event"] for t in tools] == ["tool-started", "tool-finished"]
     assert tools[0]["tool_call_id"] == "call_1" and tools[0]["tool_name"] == "search"
     assert tools[0]["input"] == {"q": "x"}
-    finishes = [d for m, _, d in items if m == "messages" and d["event"] == "content-block-finish"]
+    finishes = [
+        d
+        for m, ns, d in items
+        if m == "messages" and not ns and d["event"] == "content-block-finish"
+    ]
     assert finishes[-1]["content"] == {
         "type": "tool_call",
         "id": "call_1",
         "name": "search",
         "args": {"q": "x"},
     }
+    # the tool's result mirrored on messages below the tools node, as LangGraph's server does
+    where = [i for i, (m, _, d) in enumerate(items) if m == "tools"][-1]
+    text = {"type": "text", "text": "found x"}
+    start = items[where + 1][2]
+    assert start == {
+        "event": "message-start",
+        "role": "tool",
+        "id": start["id"],
+        "tool_call_id": "call_1",
+    }
+    blank = {"type": "text", "text": ""}
+    assert items[where + 2 : where + 6] == [
+        (
+            "messages",
+            ("tools:call_1",),
+            {"event": "content-block-start", "index": 0, "content": blank},
+        ),
+        (
+            "messages",
+            ("tools:call_1",),
+            {"event": "content-block-delta", "index": 0, "content": text},
+        ),
+        (
+            "messages",
+            ("tools:call_1",),
+            {"event": "content-block-finish", "index": 0, "content": text},
+        ),
+        ("messages", ("tools:call_1",), {"event": "message-finish", "metadata": {}}),
+    ]
