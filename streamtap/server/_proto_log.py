@@ -101,6 +101,10 @@ class ThreadLog:
         self._signal = None
         return event
 
+    def events(self) -> list[LoggedEvent]:
+        """Every event still kept, oldest first."""
+        return list(self._events)
+
     @property
     def min_available_seq(self) -> int:
         return self._events[0].seq if self._events else self.last_seq + 1

@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._proto_filter import Subscription, SubscriptionError
 from streamtap.server._proto_log import Gap
+from streamtap.server._proto_session import agent_tree
 from streamtap.server._proto_socket import NOT_A_COMMAND, error_envelope, protocol_socket
 from streamtap.server._records import RunRecord
 from streamtap.server._schema import RunRequest
@@ -308,8 +309,45 @@ class ProtocolRoutes(ApiBase):
             result["checkpoint"] = {"id": state["checkpoint_id"]}
         return result
 
+    async def _agent_tree(
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        log = self.manager.protocol_logs.get(thread_id)
+        tree = agent_tree(log.events() if log is not None else ())
+        if tree is None:
+            raise CommandError("no_such_run", "No run is bound to this thread.")
+        return {"tree": tree}
+
+    async def _input_inject(
+        self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if params.get("namespace") not in (None, []):
+            raise CommandError("no_such_namespace", "input.inject serves the root namespace ([])")
+        message = params.get("message")
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ("user", "system")
+            or not isinstance(message.get("content"), str)
+        ):
+            raise CommandError(
+                "invalid_argument",
+                'input.inject needs a message {"role": "user" | "system", "content": str}',
+            )
+        graph_id, _ = await self._pending(thread_id)
+        if graph_id is None:
+            raise CommandError("no_such_run", "No run is bound to this thread.")
+        fields = {
+            "assistant_id": graph_id,
+            "input": {"messages": [message]},
+            "multitask_strategy": "enqueue",
+        }
+        await self._launch(request, thread_id, fields)
+        return {}
+
 
 _COMMANDS: dict[str, Handler] = {
+    "agent.getTree": ProtocolRoutes._agent_tree,
+    "input.inject": ProtocolRoutes._input_inject,
     "run.start": ProtocolRoutes._run_start,
     "input.respond": ProtocolRoutes._input_respond,
     "state.get": ProtocolRoutes._state_get,

@@ -16,12 +16,12 @@ thread's log, which LangGraph's run stream itself does not (langgraph-api 0.16.7
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from streamtap.server._serde import dumps
 
-__all__ = ["Namespaces", "tool_message"]
+__all__ = ["Namespaces", "agent_tree", "tool_message"]
 
 Item = tuple[str, tuple[str, ...], Any]
 _TERMINAL = ("running", "completed", "failed", "interrupted")
@@ -128,3 +128,31 @@ def _fields(output: Any) -> dict[str, Any] | None:
     if hasattr(output, "tool_call_id") and hasattr(output, "content"):  # a ToolMessage
         return {"id": output.id, "content": output.content, "tool_call_id": output.tool_call_id}
     return None
+
+
+def agent_tree(events: Iterable[Any]) -> dict[str, Any] | None:
+    """``agent.getTree``: the thread's latest run as a tree of namespaces with their status
+    and graph, from the ``lifecycle`` events still in the log (``None``: no run there)."""
+    nodes: dict[tuple[str, ...], dict[str, Any]] = {}
+    for event in events:
+        if event.method != "lifecycle" or not isinstance(event.data, dict):
+            continue
+        status, namespace = event.data.get("event"), event.namespace
+        if not namespace and status == "running":
+            nodes = {}  # a new run: the tree starts again
+        if status not in ("started", *_TERMINAL):
+            continue
+        node = nodes.setdefault(namespace, {"namespace": list(namespace)})
+        node["status"] = status
+        name = event.data.get("graph_name")
+        if isinstance(name, str):
+            node["graph_name"] = name
+        node.setdefault("graph_name", namespace[-1].split(":")[0] if namespace else "root")
+    root = nodes.get(())
+    if root is None:
+        return None
+    for namespace in sorted(nodes, key=len):
+        if namespace:
+            parent = nodes.get(namespace[:-1], root)
+            parent.setdefault("children", []).append(nodes[namespace])
+    return root

@@ -1,0 +1,163 @@
+"""The Agent Streaming Protocol's other channels and commands, with the official Python
+client (``langgraph-sdk`` 0.4) against ``streamtap serve``, for a LangGraph graph and a
+streamtap.graph one: ``tasks``, a graph's named channel (``custom:<name>``), a
+subgraph's namespace and ``lifecycle``, ``agent.getTree`` and ``input.inject``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server._oracle_graphs import nested, stream_transformers
+
+sdk = pytest.importorskip("langgraph_sdk")
+transport = pytest.importorskip("langgraph_sdk.stream.transport")
+HUMAN = {"messages": [{"role": "user", "content": "hi"}]}
+ENGINES = ["langgraph.graph", "streamtap.graph"]
+
+
+def _texts(values: dict[str, Any]) -> list[str]:
+    out = []
+    for m in values["messages"]:
+        content = m["content"]
+        if not isinstance(content, str):
+            content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
+        out.append(content)
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_tasks_named_channels_and_subgraphs_reach_the_official_client(
+    serve: Any, engine: str
+) -> None:
+    server = serve({"agent": nested(engine)}, stream_transformers={"agent": stream_transformers})
+    client = sdk.get_client(url=server.url)
+    async with client.threads.stream(assistant_id="agent", transport="sse") as thread:
+        await thread.run.start(input=HUMAN)
+        events = [e async for e in thread.subscribe(["tasks", "custom:progress", "lifecycle"])]
+        final = await thread.output
+    assert _texts(final) == ["hi", "Plan.", "Subgraph.", "tides: high"]
+    progress = [e["params"]["data"] for e in events if e["method"] == "custom"]
+    assert progress == [{"name": "progress", "payload": {"done": 0.5}}]  # not the raw custom
+    tasks = [
+        (e["params"]["namespace"], e["params"]["data"]) for e in events if e["method"] == "tasks"
+    ]
+    started = [(len(ns), d["name"]) for ns, d in tasks if "triggers" in d]
+    ended = [(len(ns), d["name"], d["error"]) for ns, d in tasks if "result" in d]
+    assert started == [(0, "plan"), (0, "research"), (1, "dig"), (0, "tools")]
+    assert ended == [(0, "plan", None), (1, "dig", None), (0, "research", None), (0, "tools", None)]
+    sub_ns = next(ns for ns, d in tasks if d["name"] == "dig")
+    research_id = next(d["id"] for ns, d in tasks if d["name"] == "research")
+    assert sub_ns == [f"research:{research_id}"]
+    lifecycle = [
+        (e["params"]["namespace"], e["params"]["data"])
+        for e in events
+        if e["method"] == "lifecycle"
+    ]
+    assert lifecycle == [
+        ([], {"event": "running", "graph_name": "agent"}),
+        (
+            sub_ns,
+            {
+                "event": "started",
+                "namespace": sub_ns,
+                "graph_name": "research",
+                "trigger_call_id": research_id,
+            },
+        ),
+        (sub_ns, {"event": "completed", "graph_name": "research"}),
+        ([], {"event": "completed", "graph_name": "agent"}),
+    ]
+    # a subscription below the subgraph sees only its events
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        sse = transport.ProtocolSseTransport(client=http, thread_id=thread.thread_id)
+        handle = sse.open_event_stream(
+            {"channels": ["messages", "lifecycle"], "namespaces": [["research"]], "depth": 0}
+        )
+        await handle.ready
+        seen = []
+        async for event in handle.events:
+            seen.append(event)
+            if event["method"] == "lifecycle" and event["params"]["data"]["event"] == "completed":
+                break
+        await handle.close()
+    assert {tuple(e["params"]["namespace"]) for e in seen} == {tuple(sub_ns)}
+    text = "".join(
+        e["params"]["data"]["delta"]["text"]
+        for e in seen
+        if e["params"]["data"].get("event") == "content-block-delta"
+    )
+    assert text == "Subgraph."
+
+
+async def _command(http: httpx.AsyncClient, thread: str, method: str, **params: Any) -> Any:
+    reply = await http.post(
+        f"/threads/{thread}/commands", json={"id": 1, "method": method, "params": params}
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_agent_get_tree_names_each_namespace_and_its_status(serve: Any, engine: str) -> None:
+    server = serve({"agent": nested(engine)})
+    thread = "0c6b7a1e-0000-4000-8000-00000000000" + str(len(engine) % 10)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        none = await _command(http, thread, "agent.getTree")
+        assert none["type"] == "error" and none["error"] == "no_such_run"
+        started = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
+        await http.get(f"/threads/{thread}/runs/{started['result']['run_id']}/join")
+        tree = (await _command(http, thread, "agent.getTree"))["result"]["tree"]
+    child = tree["children"][0]
+    assert re.fullmatch(r"research:[0-9a-f-]{36}", child["namespace"][0])
+    assert tree == {
+        "namespace": [],
+        "status": "completed",
+        "graph_name": "agent",
+        "children": [
+            {"namespace": child["namespace"], "status": "completed", "graph_name": "research"}
+        ],
+    }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_input_inject_sends_a_message_into_the_thread(serve: Any, engine: str) -> None:
+    server = serve({"agent": nested(engine)})
+    client = sdk.get_client(url=server.url)
+    async with client.threads.stream(assistant_id="agent", transport="sse") as thread:
+        await thread.run.start(input=HUMAN)
+        await thread.output
+        tid = thread.thread_id
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        bad = await _command(
+            http, tid, "input.inject", namespace=[], message={"role": "ai", "content": "x"}
+        )
+        assert (bad["type"], bad["error"]) == ("error", "invalid_argument")
+        deep = await _command(
+            http,
+            tid,
+            "input.inject",
+            namespace=["research"],
+            message={"role": "user", "content": "x"},
+        )
+        assert (deep["type"], deep["error"]) == ("error", "no_such_namespace")
+        unknown = await _command(
+            http,
+            "0c6b7a1e-0000-4000-8000-0000000000ff",
+            "input.inject",
+            namespace=[],
+            message={"role": "user", "content": "x"},
+        )
+        assert (unknown["type"], unknown["error"]) == ("error", "no_such_run")
+        done = await _command(
+            http, tid, "input.inject", namespace=[], message={"role": "user", "content": "and more"}
+        )
+        assert done["type"] == "success" and done["result"] == {}
+        runs = (await http.get(f"/threads/{tid}/runs")).json()
+        assert len(runs) == 2  # the first, and the one the injected message started
+        await http.get(f"/threads/{tid}/runs/{runs[0]['run_id']}/join")
+        state = (await http.get(f"/threads/{tid}/state")).json()["values"]
+    assert _texts(state)[4:] == ["and more", "Plan.", "Subgraph.", "tides: high"]
