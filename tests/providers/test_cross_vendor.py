@@ -71,3 +71,43 @@ def test_same_answer_same_message(name: str) -> None:
     first_key, first = next(iter(results.items()))
     for key, result in results.items():
         assert result == first, f"{key} differs from {first_key}"
+
+
+#: What a vendor adds beyond the logical answer: the run's and the calls' ids, a block's
+#: ``extras`` (Anthropic's thinking signature, the Responses item id), and the metadata
+#: other than the finish reason (model name, native finish reason, fingerprints, tiers).
+_VENDOR_ONLY = ("id", "extras")
+
+
+def _logical_event(event: dict[str, Any]) -> dict[str, Any]:
+    kind = event["event"]
+    if kind == "message-start":
+        return {k: v for k, v in event.items() if k not in ("id", "metadata")}
+    if kind == "message-finish":
+        metadata = event.get("metadata") or {}
+        return {**event, "metadata": {"finish_reason": metadata.get("finish_reason")}}
+    if kind in ("content-block-start", "content-block-finish"):
+        content = {k: v for k, v in event["content"].items() if k not in _VENDOR_ONLY}
+        return {**event, "content": content}
+    return event
+
+
+def _protocol_events(wire: str, scenario: str) -> list[dict[str, Any]]:
+    with respx.mock() as router:
+        F.mock(router, wire, scenario)
+        events = list(make_model(wire).stream_events("hi", version="v3"))
+    return [_logical_event(e) for e in events]
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+@pytest.mark.parametrize("name", sorted(GROUPS))
+def test_same_answer_same_protocol_events(name: str) -> None:
+    """``stream_events(version="v3")``: the same logical answer gives the same ``messages``
+    protocol events from every vendor, event for event (vendor-only fields aside)."""
+    members = GROUPS[name]
+    results = {f"{w}/{s}": _protocol_events(w, s) for w, s in members}
+    first_key, first = next(iter(results.items()))
+    assert first[0] == {"event": "message-start", "role": "ai"}
+    assert first[-1]["event"] == "message-finish" and len(first) > 3
+    for key, result in results.items():
+        assert result == first, f"{key} differs from {first_key}"
