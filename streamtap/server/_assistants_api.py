@@ -340,6 +340,7 @@ class AssistantRoutes(ApiBase):
                     with contextlib.suppress(Exception):
                         await entry.delete_thread(thread.thread_id)
                 await self.backend.delete_thread(thread.thread_id)
+                await self.manager.protocol.drop(thread.thread_id)
         await self.manager.assistants.delete(aid)
         return Response(status_code=204)
 

@@ -18,7 +18,7 @@ from streamtap.graph.checkpoint.serde import harden, types_in_schemas
 from streamtap.server._records import RunRecord
 from streamtap.server._schema import CommandSpec, RunRequest
 
-__all__ = ["GraphEntry", "assistant_uuid"]
+__all__ = ["GraphEntry", "assistant_uuid", "attach_transformers"]
 
 _ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
@@ -302,3 +302,18 @@ def _snapshot_json(snap: Any, secrets: Sequence[str] = ()) -> dict[str, Any]:
         "checkpoint_id": (config.get("configurable") or {}).get("checkpoint_id"),
         "parent_checkpoint_id": (parent.get("configurable") or {}).get("checkpoint_id"),
     }
+
+
+def attach_transformers(
+    entries: Mapping[str, GraphEntry], transformers: Mapping[str, Callable[[], Sequence[Any]]]
+) -> None:
+    """``create_app(stream_transformers=)``: each graph's own protocol transformers."""
+    for name, factory in transformers.items():
+        if name not in entries:
+            raise ValueError(f"stream_transformers names {name!r}, which is not a served graph")
+        if not callable(factory):
+            raise ValueError(
+                f"stream_transformers[{name!r}] must be a callable returning a list of "
+                "StreamTransformer classes or instances (def stream_transformers(): return [...])"
+            )
+        entries[name].stream_transformers = factory

@@ -15,7 +15,7 @@ from typing import Any
 from streamtap.server.backend import MemoryBackend, RunBackend
 from streamtap.server.postgres import PostgresBackend
 
-__all__ = ["choose_backend", "open_shared_state"]
+__all__ = ["choose_backend", "open_shared_state", "shared_protocol_logs"]
 
 
 def choose_backend(
@@ -58,3 +58,12 @@ async def open_shared_state(
         api.store = persistence.store
     for entry in manager.graphs.values():
         entry.bind(saver, api.store)
+
+
+def shared_protocol_logs(runs: RunBackend) -> Any | None:
+    """The started backend's protocol logs in Redis (``_proto_redis``), when runs are
+    shared between processes; ``None``: the logs stay in this process."""
+    from streamtap.server.redis import RedisBackend
+
+    redis = runs.events if isinstance(runs, PostgresBackend) else runs
+    return redis.protocol if isinstance(redis, RedisBackend) else None

@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket
 
 from streamtap.server._http import ApiBase, ApiError, json_response
 from streamtap.server._proto_filter import Subscription, SubscriptionError
-from streamtap.server._proto_log import Gap
+from streamtap.server._proto_log import Gap, follow
 from streamtap.server._proto_session import agent_tree
 from streamtap.server._proto_socket import NOT_A_COMMAND, error_envelope, protocol_socket
 from streamtap.server._records import RunRecord
@@ -50,14 +50,6 @@ Handler = Callable[
 
 
 class ProtocolRoutes(ApiBase):
-    def _protocol_layout(self) -> None:
-        if self.manager.queued is not None:
-            raise ApiError(
-                501,
-                "The Agent Streaming Protocol is served on the in-memory layout only for "
-                "now; with --database-url use the run-stream API (/threads/{id}/runs/stream)",
-            )
-
     if TYPE_CHECKING:
 
         async def launch(
@@ -72,13 +64,11 @@ class ProtocolRoutes(ApiBase):
                 raise
             raise ApiError(400, "Invalid JSON body") from None
 
-    def _meta(self, thread_id: str) -> dict[str, int]:
+    async def _meta(self, thread_id: str) -> dict[str, int]:
         """``applied_through_seq``: the thread's last seq (taken before a command runs)."""
-        log = self.manager.protocol_logs.get(thread_id)
-        return {"applied_through_seq": log.last_seq if log is not None else 0}
+        return {"applied_through_seq": await self.manager.protocol.log(thread_id).head()}
 
     async def thread_commands(self, request: Request) -> Response:
-        self._protocol_layout()
         thread_id = request.path_params["thread_id"]
         body = await self._json_body(request)
         command_id = body.get("id") if isinstance(body, dict) else None
@@ -91,7 +81,7 @@ class ProtocolRoutes(ApiBase):
             return json_response(error_envelope(command_id, "invalid_argument", NOT_A_COMMAND), 400)
         # the log as the command found it: a client subscribing after ``run.start`` with
         # this cursor gets the run's first events, however fast the run produced them
-        meta = self._meta(thread_id)
+        meta = await self._meta(thread_id)
         try:
             result = await self.run_command(request, thread_id, method, body.get("params"))
         except CommandError as exc:
@@ -115,7 +105,6 @@ class ProtocolRoutes(ApiBase):
         await protocol_socket(websocket, self)
 
     async def thread_events(self, request: Request) -> Any:
-        self._protocol_layout()
         thread_id = request.path_params["thread_id"]
         if self.auth is not None:
             await self._owned_thread(request, thread_id, "read")
@@ -129,10 +118,10 @@ class ProtocolRoutes(ApiBase):
         since = body.get("since")
         if not isinstance(since, int) or isinstance(since, bool) or since < 0:
             since = 0
-        log = self.manager.protocol_log(thread_id)
+        log = self.manager.protocol.log(thread_id)
 
         async def frames() -> AsyncIterator[bytes]:
-            async for item in log.follow(since, subscription):
+            async for item in follow(log, since, subscription):
                 if isinstance(item, Gap):
                     gap = {
                         "type": "error",
@@ -312,8 +301,8 @@ class ProtocolRoutes(ApiBase):
     async def _agent_tree(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        log = self.manager.protocol_logs.get(thread_id)
-        tree = agent_tree(log.events() if log is not None else ())
+        found = await self.manager.protocol.log(thread_id).read(0)
+        tree = agent_tree(found if isinstance(found, list) else ())
         if tree is None:
             raise CommandError("no_such_run", "No run is bound to this thread.")
         return {"tree": tree}

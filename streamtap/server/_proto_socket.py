@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from streamtap.server._proto_filter import Subscription, SubscriptionError
-from streamtap.server._proto_log import Gap, LoggedEvent, ThreadLog
+from streamtap.server._proto_log import Gap, LoggedEvent, ProtocolLog
 from streamtap.server._serde import dumps, loads
 
 __all__ = ["NOT_A_COMMAND", "error_envelope", "protocol_socket"]
@@ -34,7 +34,7 @@ class ProtocolRoutes(Protocol):
 
     manager: Any
 
-    def _meta(self, thread_id: str) -> dict[str, int]: ...
+    async def _meta(self, thread_id: str) -> dict[str, int]: ...
 
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any
@@ -46,7 +46,7 @@ class _Socket:
         self.websocket = websocket
         self.routes = routes
         self.thread_id = thread_id
-        self.log: ThreadLog = routes.manager.protocol_log(thread_id)
+        self.log: ProtocolLog = routes.manager.protocol.log(thread_id)
         self.subscriptions: dict[str, Subscription] = {}
         #: the last seq the live loop looked at (``None``: nothing subscribed yet)
         self.cursor: int | None = None
@@ -64,10 +64,10 @@ class _Socket:
         """Send what any subscription takes, from the cursor on, as the log grows."""
         await self.subscribed.wait()
         assert self.cursor is not None
-        while True:
-            found = self.log.after(self.cursor)
+        async for found in self.log.batches(self.cursor):
             if isinstance(found, Gap):
-                await self.send(dumps(_gap_error(None, found, self.routes._meta(self.thread_id))))
+                meta = await self.routes._meta(self.thread_id)
+                await self.send(dumps(_gap_error(None, found, meta)))
                 self.cursor = found.min_available_seq - 1
                 continue
             for event in found:
@@ -76,7 +76,6 @@ class _Socket:
                 # takes the rest of it
                 if self._wanted(event, list(self.subscriptions.values())):
                     await self.send(event.frame)
-            await self.log.beyond(self.cursor)
 
     async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         subscription = Subscription.parse(params)  # SubscriptionError: invalid_argument
@@ -87,7 +86,7 @@ class _Socket:
         if self.cursor is None:  # the first subscription: the live loop starts at since
             self.cursor = since
         elif since < self.cursor:  # what it takes that the socket has not sent
-            found = self.log.after(since)
+            found = await self.log.read(since)
             if isinstance(found, Gap):
                 raise _GapError(found)
             before = list(self.subscriptions.values())
@@ -120,7 +119,7 @@ class _Socket:
             await self.send(dumps(error_envelope(command_id, "invalid_argument", NOT_A_COMMAND)))
             return
         params = command.get("params") or {}
-        meta = self.routes._meta(self.thread_id)
+        meta = await self.routes._meta(self.thread_id)
         try:
             if method in ("subscription.subscribe", "subscription.reconnect"):
                 result = await self.subscribe(params)
@@ -184,9 +183,6 @@ def _gap_error(command_id: Any, gap: Gap, meta: dict[str, int]) -> dict[str, Any
 
 async def protocol_socket(websocket: WebSocket, routes: ProtocolRoutes) -> None:
     thread_id = websocket.path_params["thread_id"]
-    if routes.manager.queued is not None:
-        await websocket.close(code=4501, reason="served on the in-memory layout only")
-        return
     await websocket.accept()
     socket = _Socket(websocket, routes, thread_id)
     live = asyncio.create_task(socket.live())

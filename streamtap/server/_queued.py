@@ -39,6 +39,7 @@ __all__ = ["WORKER_LOST", "GraphRunner", "QueuedRuns", "dump_request", "load_req
 WORKER_LOST = "worker lost"
 """The error of a run whose process stopped renewing its lease and that has no retry left."""
 _USER = "langgraph_auth_user"
+_PROTOCOL = "__streamtap_protocol__"
 
 
 def dump_request(req: RunRequest) -> dict[str, Any]:
@@ -49,11 +50,15 @@ def dump_request(req: RunRequest) -> dict[str, Any]:
         assert config is not None
         config = {**config, "configurable": {**config["configurable"], _USER: user.model_dump()}}
         req = req.model_copy(update={"config": config})
-    return req.model_dump(mode="json", exclude_defaults=True)
+    data = req.model_dump(mode="json", exclude_defaults=True)
+    if req._protocol:  # a run.start's: its events go to the thread's protocol log
+        data[_PROTOCOL] = True
+    return data
 
 
 def load_request(data: dict[str, Any]) -> RunRequest:
     req = RunRequest.model_validate(data)
+    req._protocol = bool(data.get(_PROTOCOL))
     user = ((req.config or {}).get("configurable") or {}).get(_USER)
     if isinstance(user, dict):
         assert req.config is not None

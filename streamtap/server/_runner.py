@@ -29,7 +29,7 @@ from streamtap.server._graphs import GraphEntry
 from streamtap.server._lifecycle import MODE as LIFECYCLE
 from streamtap.server._lifecycle import with_lifecycle
 from streamtap.server._pg_queue import THREAD_STATUS
-from streamtap.server._proto_log import ThreadLog
+from streamtap.server._proto_log import MemoryLogs, ProtocolLogs
 from streamtap.server._proto_run import run_events
 from streamtap.server._proto_session import Namespaces
 from streamtap.server._queued import QueuedRuns
@@ -66,8 +66,8 @@ class RunManager:
         self.jobs = jobs
         self.queued: QueuedRuns | None = None
         #: each thread's protocol events (``_proto_log``), in this process
-        self.protocol_logs: dict[str, ThreadLog] = {}
-        self.protocol_log_bytes = 8 * 1024 * 1024
+        #: the threads' Agent Streaming Protocol logs (shared through Redis when runs are)
+        self.protocol: ProtocolLogs = MemoryLogs(8 * 1024 * 1024)
         #: ``messages`` mode: past this many bytes a message's ``messages/partial`` events
         #: are coalesced, one per ``partial_interval`` seconds of ``clock`` (``EventShaper``)
         self.partial_bound_bytes = partial_bound_bytes
@@ -355,7 +355,7 @@ class RunManager:
     ) -> tuple[str, str | None]:
         """A ``run.start`` run: its protocol events into the thread's log; the status from
         its terminal ``lifecycle`` (interrupted by a client: ``interrupted`` too)."""
-        log = self.protocol_log(run.thread_id)
+        log = await self.protocol.log(run.thread_id).writer()
         tree = Namespaces()
         items = run_events(
             graph,
@@ -378,15 +378,9 @@ class RunManager:
             for method, namespace, data in tree.close():  # as LangGraph's server does
                 log.append(method, namespace, data)
             log.append("lifecycle", (), {"event": "interrupted", "graph_name": entry.graph_id})
-            return "interrupted", None
+            status = "interrupted"
+        await log.done()  # every event where readers find it before the run's end
         return status, error
-
-    def protocol_log(self, thread_id: str) -> ThreadLog:
-        """The thread's Agent Streaming Protocol log (in this process)."""
-        log = self.protocol_logs.get(thread_id)
-        if log is None:
-            log = self.protocol_logs[thread_id] = ThreadLog(self.protocol_log_bytes)
-        return log
 
     async def _flush(self, run: RunRecord, shaper: EventShaper) -> None:
         """The newest state of every ``messages/partial`` the bound held back: the

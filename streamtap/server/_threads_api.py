@@ -92,6 +92,7 @@ class ThreadRoutes(ApiBase):
             with contextlib.suppress(Exception):
                 await entry.delete_thread(thread.thread_id)
         await self.backend.delete_thread(thread.thread_id)
+        await self.manager.protocol.drop(thread.thread_id)
         return Response(status_code=204)
 
     async def _graph_of(

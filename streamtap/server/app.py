@@ -40,7 +40,7 @@ from streamtap.server._auth import (
     filter_matches,
 )
 from streamtap.server._errors import error_handlers
-from streamtap.server._graphs import GraphEntry
+from streamtap.server._graphs import GraphEntry, attach_transformers
 from streamtap.server._guard import RequestGuard
 from streamtap.server._http import (
     PUBLIC_PATHS,
@@ -50,7 +50,7 @@ from streamtap.server._http import (
     json_response,
     token_ok,
 )
-from streamtap.server._layout import choose_backend, open_shared_state
+from streamtap.server._layout import choose_backend, open_shared_state, shared_protocol_logs
 from streamtap.server._logs import mask_logs
 from streamtap.server._proto_routes import ProtocolRoutes
 from streamtap.server._records import (
@@ -474,15 +474,7 @@ def create_app(
         store = InMemoryStore()
     mask_logs((api_token,) if api_token else ())
     entries = {name: GraphEntry(name, graph, checkpointer, store) for name, graph in graphs.items()}
-    for name, transformers in (stream_transformers or {}).items():
-        if name not in entries:
-            raise ValueError(f"stream_transformers names {name!r}, which is not a served graph")
-        if not callable(transformers):
-            raise ValueError(
-                f"stream_transformers[{name!r}] must be a callable returning a list of "
-                "StreamTransformer classes or instances (def stream_transformers(): return [...])"
-            )
-        entries[name].stream_transformers = transformers
+    attach_transformers(entries, stream_transformers or {})
     manager = RunManager(
         runs,
         entries,
@@ -506,6 +498,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runs.start()
         try:
+            manager.protocol = shared_protocol_logs(runs) or manager.protocol
             await open_shared_state(runs, manager, api, checkpointer, own_store)
             await manager.open()
             try:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from streamtap._secrets import redact_secrets
+from streamtap.server._proto_redis import RedisLogs
 from streamtap.server._records import (
     TERMINAL,
     EventsExpiredError,
@@ -89,6 +90,8 @@ class RedisBackend(RunBackend):
         self._listener: asyncio.Task[None] | None = None
         self._tail: RedisTail | None = None
         self._writer: RedisWriter | None = None
+        #: the threads' Agent Streaming Protocol logs (``_proto_redis``), once started
+        self.protocol: RedisLogs | None = None
         self._wake_handler: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ connection
@@ -126,9 +129,22 @@ class RedisBackend(RunBackend):
             maxlen=self.max_events_per_run,
             retry_on=self.unavailable_errors,
         )
+        self.protocol = RedisLogs(self)
         self._listener = asyncio.create_task(self._listen())
 
+    @property
+    def tail(self) -> RedisTail:
+        """The process's one ``XREAD`` loop (``_redis_tail``)."""
+        if self._tail is None:
+            raise RuntimeError(
+                "RedisBackend is not started: serve the app (its lifespan starts it)"
+            )
+        return self._tail
+
     async def close(self) -> None:
+        if self.protocol is not None:
+            await self.protocol.close()
+            self.protocol = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streamtap.server._proto_filter import Subscription, SubscriptionError
-from streamtap.server._proto_log import Gap, ThreadLog
+from streamtap.server._proto_log import Gap, ThreadLog, follow
 
 ALL = Subscription.parse({"channels": ["values", "messages", "lifecycle", "input", "custom"]})
 
@@ -50,7 +50,7 @@ async def test_follow_replays_then_goes_live_with_the_filter_applied() -> None:
     seen: list[int] = []
 
     async def reader() -> None:
-        async for event in log.follow(0, ALL):
+        async for event in follow(log, 0, ALL):
             assert not isinstance(event, Gap)
             seen.append(event.seq)
             if event.method == "lifecycle":
@@ -70,7 +70,7 @@ async def test_a_follower_that_fell_behind_the_bound_is_told_the_gap() -> None:
     for i in range(10):
         log.append("values", [], {"i": i})
     got: list[Any] = []
-    async for event in log.follow(0, ALL):
+    async for event in follow(log, 0, ALL):
         got.append(event)
         if not isinstance(event, Gap) and event.seq == 10:
             break

@@ -41,10 +41,11 @@ class _FailingPipeline:
     def xadd(self, key: str, fields: dict[str, Any], **kw: Any) -> None:
         self.log.append(fields["d"])
 
-    async def execute(self) -> None:
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
         await asyncio.sleep(0)
         if self.fail:
             raise ConnectionError("redis went away")
+        return []
 
 
 class _FakeRedis:
