@@ -713,3 +713,45 @@ def test_generation_chunks_are_what_the_bridge_reads() -> None:
     message = AIMessageChunk(content="hi", id="m")
     assert generation_chunk(message) == ChatGenerationChunk(message=message)
     assert generation_chunk(message).generation_info is None
+
+
+# -- inside a graph: LangGraph's v3 run reads the model's native events -----------------------
+def _graph(model: Any, *, is_async: bool) -> Any:
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    def call(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    async def acall(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("model", acall if is_async else call)
+    graph.add_edge(START, "model")
+    return graph.compile()
+
+
+def _messages_data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event["params"]["data"]
+    return data[0] if isinstance(data, tuple) else data
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+async def test_a_graph_v3_run_carries_the_native_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``graph.stream_events(version="v3")`` drives an ``invoke`` in a node through core's
+    v2 handler route, which takes the native hook too: the ``messages`` events are the
+    model's own (with the reasoning and the tool call as two blocks)."""
+    wire, scenario = BLOCK_IDENTITY
+    _no_bridge(monkeypatch)
+    with respx.mock() as router:
+        F.mock(router, wire, scenario)
+        run = _graph(make_model(wire), is_async=False).stream_events(
+            {"messages": [("user", "hi")]}, version="v3"
+        )
+        got = [_messages_data(e) for e in run if e["method"] == "messages"]
+        arun = await _graph(make_model(wire), is_async=True).astream_events(
+            {"messages": [("user", "hi")]}, version="v3"
+        )
+        agot = [_messages_data(e) async for e in arun if e["method"] == "messages"]
+    assert [_with_id(e, "lc_run--X") for e in got] == REASONING_TOOL_CALL
+    assert [_with_id(e, "lc_run--X") for e in agot] == REASONING_TOOL_CALL
