@@ -8,11 +8,12 @@
   ``depth``, after ``since``; ``event:`` is the method, ``id:`` the seq. The stream covers
   every run of the thread and stays open until the client leaves.
 
-Served so far: ``run.start`` (a resume when the thread waits on an interrupt, as on
-LangGraph's server), ``input.respond``, ``state.get``, ``state.listCheckpoints``,
-``state.fork``; other commands answer ``unknown_command``. Runs go through the run manager (multitask strategies, cancel with
-``POST /threads/{thread_id}/runs/{run_id}/cancel``) and write the thread's log in this
-process, so the routes answer 501 on the many-process layout.
+Served: ``run.start`` (a resume when the thread waits on an interrupt, as on LangGraph's
+server), ``input.respond``, ``input.inject``, ``agent.getTree``, ``state.get``,
+``state.listCheckpoints``, ``state.fork``; other commands answer ``unknown_command``.
+Runs go through the run manager (multitask strategies, the queue on the many-process
+layout, cancel with ``POST /threads/{thread_id}/runs/{run_id}/cancel``) and write the
+thread's log (``manager.protocol``: in this process, or in Redis when runs are shared).
 """
 
 from __future__ import annotations

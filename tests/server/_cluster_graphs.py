@@ -1,5 +1,9 @@
 """The graphs the cluster tests' ``streamtap serve`` processes serve (``graphs``).
 
+``approval``: ``_support.approval_graph`` (a model's answer, then an interrupt); ``chat``:
+``_support.chat_graph`` on a model streaming ``t0`` ... ``t19``, 20 ms apart (``ainvoke``:
+a v3 run streams a model's tokens only then, with either engine, as LangGraph does).
+
 ``agent``: ``prepare`` (fast) then ``answer``, which streams ``configurable.tokens``
 tokens ``t0``, ``t1``... paced by ``configurable.delay`` seconds. Both write a line per
 execution to the file ``$STREAMTAP_TEST_TRACE`` names (one ``write`` on an ``O_APPEND``
@@ -66,4 +70,10 @@ def graphs() -> dict[str, Any]:
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "answer")
     builder.add_edge("answer", END)
-    return {"agent": builder.compile()}
+    from tests.server._support import approval_graph, chat_graph
+
+    return {
+        "agent": builder.compile(),
+        "approval": approval_graph(ScriptedChat(tokens=["ok"])),
+        "chat": chat_graph(ScriptedChat(tokens=[f"t{i}" for i in range(20)], delay=0.02)),
+    }
