@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -168,11 +168,24 @@ async def follow(
 
 
 class ThreadLog:
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_bytes: int = 32 * 1024 * 1024,
+        *,
+        thread_id: str = "",
+        last_seq: int = 0,
+        on_change: Callable[[ThreadLog, int], None] | None = None,
+    ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be >= 1")
         self.max_bytes = max_bytes
-        self.last_seq = 0
+        self.thread_id = thread_id
+        self.last_seq = last_seq
+        #: told of every change in the bytes kept (``MemoryLogs``' total bound)
+        self.on_change = on_change
+        #: readers following it and runs writing it: such a log is never evicted
+        self.readers = 0
+        self.writers = 0
         self._events: deque[LoggedEvent] = deque()
         self._bytes = 0
         self._signal: asyncio.Future[None] | None = None
@@ -190,9 +203,12 @@ class ThreadLog:
         event = envelope(self.last_seq + 1, method, namespace, data, node)
         self.last_seq = event.seq
         self._events.append(event)
+        before = self._bytes
         self._bytes += len(event.frame)
         while self._bytes > self.max_bytes and len(self._events) > 1:
             self._bytes -= len(self._events.popleft().frame)
+        if self.on_change is not None:
+            self.on_change(self, self._bytes - before)
         if self._signal is not None and not self._signal.done():
             self._signal.set_result(None)
         self._signal = None
@@ -225,22 +241,35 @@ class ThreadLog:
 
     async def batches(self, since: int) -> AsyncIterator[list[LoggedEvent] | Gap]:
         cursor = since
-        while True:
-            found = self.after(cursor)
-            if isinstance(found, Gap):
-                yield found
-                cursor = found.min_available_seq - 1
-                continue
-            if found:
-                cursor = found[-1].seq
-                yield found
-            await self.beyond(cursor)
+        self.readers += 1
+        try:
+            while True:
+                found = self.after(cursor)
+                if isinstance(found, Gap):
+                    yield found
+                    cursor = found.min_available_seq - 1
+                    continue
+                if found:
+                    cursor = found[-1].seq
+                    yield found
+                await self.beyond(cursor)
+        finally:
+            self.readers -= 1
+            if self.on_change is not None:
+                self.on_change(self, 0)
 
     async def writer(self) -> ThreadLog:
+        self.writers += 1
         return self
 
     async def done(self) -> None:
-        return None
+        self.writers = max(0, self.writers - 1)
+        if self.on_change is not None:
+            self.on_change(self, 0)
+
+    @property
+    def idle(self) -> bool:
+        return not self.readers and not self.writers
 
     async def beyond(self, seq: int) -> None:
         """Until the log has an event after ``seq`` (at once if it has one already: events
@@ -252,17 +281,72 @@ class ThreadLog:
 
 
 class MemoryLogs:
-    """The threads' logs in this process (the default layout), each bounded in bytes."""
+    """The threads' logs in this process (the default layout).
 
-    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+    Each log is bounded in bytes (``max_bytes``), and all of them together too
+    (``max_total_bytes``): past it, the logs written longest ago that nobody reads or
+    writes are evicted. An evicted thread's last seq is remembered (the last
+    ``remember`` of them), so its next run numbers on and a reader's old cursor meets a
+    :class:`Gap`, not reused numbers. A log nobody wrote is forgotten when its last
+    reader leaves: a client naming any thread id costs nothing once it is gone.
+    """
+
+    def __init__(
+        self,
+        max_bytes: int = 8 * 1024 * 1024,
+        *,
+        max_total_bytes: int = 256 * 1024 * 1024,
+        remember: int = 100_000,
+    ) -> None:
+        if max_bytes < 1 or max_total_bytes < 1 or remember < 0:
+            raise ValueError("max_bytes and max_total_bytes must be >= 1, remember >= 0")
         self.max_bytes = max_bytes
-        self.logs: dict[str, ThreadLog] = {}
+        self.max_total_bytes = max_total_bytes
+        self.remember = remember
+        #: least recently written first
+        self.logs: OrderedDict[str, ThreadLog] = OrderedDict()
+        self.total_bytes = 0
+        self._evicted: OrderedDict[str, int] = OrderedDict()
 
     def log(self, thread_id: str) -> ThreadLog:
         log = self.logs.get(thread_id)
         if log is None:
-            log = self.logs[thread_id] = ThreadLog(self.max_bytes)
+            last = self._evicted.pop(thread_id, 0)
+            log = ThreadLog(
+                self.max_bytes, thread_id=thread_id, last_seq=last, on_change=self._changed
+            )
+            self.logs[thread_id] = log
+            self.logs.move_to_end(thread_id, last=False)  # nothing written yet
         return log
 
     async def drop(self, thread_id: str) -> None:
-        self.logs.pop(thread_id, None)
+        log = self.logs.pop(thread_id, None)
+        if log is not None:
+            self.total_bytes -= log._bytes
+        self._evicted.pop(thread_id, None)
+
+    def _changed(self, log: ThreadLog, delta: int) -> None:
+        thread_id = log.thread_id
+        if self.logs.get(thread_id) is not log:
+            return  # dropped or evicted meanwhile
+        if delta:
+            self.total_bytes += delta
+            self.logs.move_to_end(thread_id)
+        elif log.idle and not log.last_seq:
+            del self.logs[thread_id]  # read but never written: nothing to keep
+            return
+        if self.total_bytes > self.max_total_bytes:
+            self._evict()
+
+    def _evict(self) -> None:
+        for thread_id in list(self.logs):
+            if self.total_bytes <= self.max_total_bytes:
+                return
+            log = self.logs[thread_id]
+            if not log.idle:
+                continue
+            del self.logs[thread_id]
+            self.total_bytes -= log._bytes
+            self._evicted[thread_id] = log.last_seq
+            while len(self._evicted) > self.remember:
+                self._evicted.popitem(last=False)

@@ -379,7 +379,8 @@ class RunManager:
                 log.append(method, namespace, data)
             log.append("lifecycle", (), {"event": "interrupted", "graph_name": entry.graph_id})
             status = "interrupted"
-        await log.done()  # every event where readers find it before the run's end
+        finally:
+            await log.done()  # every event where readers find it before the run's end
         return status, error
 
     async def _flush(self, run: RunRecord, shaper: EventShaper) -> None:

@@ -112,3 +112,38 @@ def test_matching_follows_langgraphs_rules() -> None:
     loose = Subscription.parse({"channels": ["values"], "namespaces": ["x", [1]], "depth": "2"})
     assert (loose.namespaces, loose.depth) == ((), None)
     assert loose.matches("values", ["a:1", "b:2"], {})
+
+
+async def test_memory_logs_evict_idle_threads_past_the_total_and_number_on() -> None:
+    """Past the total bound the least recently written idle log goes; its thread's next
+    run numbers on (a reader's old cursor meets a gap, not reused numbers); a log being
+    read or written is never evicted; a log only read is forgotten when its reader goes."""
+    from streamtap.server._proto_log import MemoryLogs
+
+    logs = MemoryLogs(max_bytes=10_000, max_total_bytes=3_000)
+    busy = logs.log("busy")
+    await busy.writer()  # a run writing it
+    for thread in ("a", "b", "busy"):
+        writer = await logs.log(thread).writer()
+        for i in range(10):
+            writer.append("values", [], {"thread": thread, "i": i, "pad": "x" * 60})
+        await writer.done()
+    assert logs.total_bytes <= 3_000
+    assert "a" not in logs.logs and "busy" in logs.logs  # a: written longest ago
+    again = logs.log("a")
+    assert await again.head() == 10
+    gap = await again.read(3)
+    assert gap == Gap(3, 11)
+    assert (await again.writer()).append("values", [], {}).seq == 11
+
+    reader = logs.log("nobody").batches(0)
+    waiting = asyncio.ensure_future(anext(reader))
+    await asyncio.sleep(0)
+    assert "nobody" in logs.logs
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await reader.aclose()
+    assert "nobody" not in logs.logs
+    await logs.drop("busy")
+    assert "busy" not in logs.logs
