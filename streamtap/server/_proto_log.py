@@ -19,9 +19,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from streamtap.server._proto_filter import Subscription
+
+if TYPE_CHECKING:
+    from langchain_protocol.protocol import Event
 from streamtap.server._serde import dumps, loads
 
 __all__ = [
@@ -89,7 +92,10 @@ def envelope(
     if node is not None:
         params["node"] = node
     eid = str(seq)
-    wire = {"type": "event", "event_id": eid, "seq": seq, "method": method, "params": params}
+    wire = cast(
+        "Event",
+        {"type": "event", "event_id": eid, "seq": seq, "method": method, "params": params},
+    )
     return LoggedEvent(seq, eid, method, tuple(namespace), data, dumps(wire))
 
 

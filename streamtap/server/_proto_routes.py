@@ -18,9 +18,18 @@ thread's log (``manager.protocol``: in this process, or in Redis when runs are s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from langchain_protocol.protocol import (
+    AgentResult,
+    CheckpointRef,
+    CheckpointSummary,
+    ListCheckpointsResult,
+    RunResult,
+    StateForkResult,
+    StateGetResult,
+)
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -46,7 +55,7 @@ class CommandError(Exception):
 
 
 Handler = Callable[
-    ["ProtocolRoutes", HTTPConnection, str, dict[str, Any]], Awaitable[dict[str, Any]]
+    ["ProtocolRoutes", HTTPConnection, str, dict[str, Any]], Awaitable[Mapping[str, Any]]
 ]
 
 
@@ -91,7 +100,7 @@ class ProtocolRoutes(ApiBase):
 
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """One command's result (HTTP and WebSocket alike); :class:`CommandError`."""
         handler = _COMMANDS.get(method)
         if handler is None:
@@ -182,7 +191,7 @@ class ProtocolRoutes(ApiBase):
 
     async def _run_start(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         assistant_id = params.get("assistant_id")
         if not isinstance(assistant_id, str) or not assistant_id:
             raise CommandError("invalid_argument", "run.start requires an assistant_id.")
@@ -199,11 +208,11 @@ class ProtocolRoutes(ApiBase):
             fields["command"] = {"resume": graph_input}
         else:
             fields["input"] = graph_input
-        return {"run_id": await self._launch(request, thread_id, fields)}
+        return RunResult(run_id=await self._launch(request, thread_id, fields))
 
     async def _input_respond(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         answers = params.get("responses")
         if answers is None:
             answers = [params]
@@ -241,7 +250,7 @@ class ProtocolRoutes(ApiBase):
 
     async def _list_checkpoints(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         if params.get("namespace") not in (None, []):
             raise CommandError("no_such_namespace", "state.listCheckpoints serves the root ([])")
         limit = params.get("limit")
@@ -255,21 +264,21 @@ class ProtocolRoutes(ApiBase):
             before=before if isinstance(before, str) else None,
             secrets=self.manager.secrets,
         )
-        return {
-            "checkpoints": [
-                {
-                    "id": s["checkpoint_id"],
-                    "timestamp": s["created_at"],
-                    "step": (s["metadata"] or {}).get("step"),
-                    "metadata": s["metadata"],
-                }
+        return ListCheckpointsResult(
+            checkpoints=[
+                CheckpointSummary(
+                    id=s["checkpoint_id"],
+                    timestamp=s["created_at"],
+                    step=int((s["metadata"] or {}).get("step") or 0),
+                    metadata=s["metadata"],
+                )
                 for s in states
             ]
-        }
+        )
 
     async def _state_fork(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         checkpoint_id = params.get("checkpoint_id")
         if not isinstance(checkpoint_id, str) or not checkpoint_id:
             raise CommandError("invalid_argument", "state.fork requires a checkpoint_id")
@@ -281,11 +290,12 @@ class ProtocolRoutes(ApiBase):
         }
         if params.get("config") is not None:
             fields["config"] = params["config"]
-        return {"run_id": await self._launch(request, thread_id, fields), "thread_id": thread_id}
+        run_id = await self._launch(request, thread_id, fields)
+        return StateForkResult(run_id=run_id, thread_id=thread_id)
 
     async def _state_get(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         if params.get("namespace") not in (None, []):
             raise CommandError("no_such_namespace", "state.get serves the root namespace ([])")
         entry = await self._thread_entry(thread_id)
@@ -294,23 +304,23 @@ class ProtocolRoutes(ApiBase):
         keys = params.get("keys")
         if isinstance(keys, list) and isinstance(values, dict):
             values = {k: v for k, v in values.items() if k in keys}
-        result: dict[str, Any] = {"values": values}
+        result = StateGetResult(values=values)
         if state.get("checkpoint_id"):
-            result["checkpoint"] = {"id": state["checkpoint_id"]}
+            result["checkpoint"] = CheckpointRef(id=state["checkpoint_id"])
         return result
 
     async def _agent_tree(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         found = await self.manager.protocol.log(thread_id).read(0)
         tree = agent_tree(found if isinstance(found, list) else ())
         if tree is None:
             raise CommandError("no_such_run", "No run is bound to this thread.")
-        return {"tree": tree}
+        return AgentResult(tree=tree)
 
     async def _input_inject(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         if params.get("namespace") not in (None, []):
             raise CommandError("no_such_namespace", "input.inject serves the root namespace ([])")
         message = params.get("message")

@@ -32,6 +32,13 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from langchain_protocol.protocol import (
+    AgentStatus,
+    Checkpoint,
+    InputRequestedData,
+    LifecycleData,
+)
+
 from streamtap.server._proto_session import Namespaces, tool_message
 from streamtap.server._serde import error_payload
 
@@ -59,7 +66,7 @@ async def run_events(
     ones this run raises are added. ``transformers``: the graph's own (factories or
     instances, as a ``stream_transformers()`` export returns them). ``tree``: where the
     run's subgraph namespaces are tracked (a caller that stops the run closes them)."""
-    yield "lifecycle", (), {"event": "running", "graph_name": graph_name}
+    yield "lifecycle", (), LifecycleData(event="running", graph_name=graph_name)
     asked = asked if asked is not None else set()
     raised: list[str] = []
     tree = tree if tree is not None else Namespaces()
@@ -110,7 +117,7 @@ async def run_events(
                 if interrupt_id:
                     asked.add(interrupt_id)
                     raised.append(interrupt_id)
-                    request = {"interrupt_id": interrupt_id, "payload": interrupt.value}
+                    request = InputRequestedData(interrupt_id=interrupt_id, payload=interrupt.value)
                     yield "input.requested", namespace, request
     except Exception as exc:
         for item in tree.close():
@@ -119,17 +126,17 @@ async def run_events(
         yield (
             "lifecycle",
             (),
-            {
-                "event": "failed",
-                "graph_name": graph_name,
-                "error": f"{failure['error']}: {failure['message']}",
-            },
+            LifecycleData(
+                event="failed",
+                graph_name=graph_name,
+                error=f"{failure['error']}: {failure['message']}",
+            ),
         )
         return
     for item in tree.close():
         yield item
-    terminal = "interrupted" if raised else "completed"
-    yield "lifecycle", (), {"event": terminal, "graph_name": graph_name}
+    terminal: AgentStatus = "interrupted" if raised else "completed"
+    yield "lifecycle", (), LifecycleData(event=terminal, graph_name=graph_name)
 
 
 def _transformers() -> list[Any]:
@@ -206,18 +213,18 @@ def _tasks(scope: tuple[str, ...] = ()) -> Any:
     return _tasks_channel()(scope)
 
 
-def _checkpoint(snapshot: Any) -> dict[str, Any]:
+def _checkpoint(snapshot: Any) -> Checkpoint | dict[str, Any]:
     """The spec's checkpoint event from LangGraph's ``checkpoints`` snapshot."""
     if not isinstance(snapshot, dict):
         return {}
     conf = (snapshot.get("config") or {}).get("configurable") or {}
     parent = ((snapshot.get("parent_config") or {}).get("configurable") or {}).get("checkpoint_id")
     metadata = snapshot.get("metadata") or {}
-    event: dict[str, Any] = {
-        "id": conf.get("checkpoint_id"),
-        "step": metadata.get("step"),
-        "source": metadata.get("source"),
-    }
+    event = Checkpoint(
+        id=str(conf.get("checkpoint_id")),
+        step=int(metadata.get("step") or 0),
+        source=metadata.get("source") or "loop",
+    )
     if parent is not None:
         event["parent_id"] = parent
     return event

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from langchain_protocol.protocol import AgentTreeNode
+
 from streamtap.server._serde import dumps
 
 __all__ = ["Namespaces", "agent_tree", "tool_message"]
@@ -130,10 +132,10 @@ def _fields(output: Any) -> dict[str, Any] | None:
     return None
 
 
-def agent_tree(events: Iterable[Any]) -> dict[str, Any] | None:
+def agent_tree(events: Iterable[Any]) -> AgentTreeNode | None:
     """``agent.getTree``: the thread's latest run as a tree of namespaces with their status
     and graph, from the ``lifecycle`` events still in the log (``None``: no run there)."""
-    nodes: dict[tuple[str, ...], dict[str, Any]] = {}
+    nodes: dict[tuple[str, ...], AgentTreeNode] = {}
     for event in events:
         if event.method != "lifecycle" or not isinstance(event.data, dict):
             continue
@@ -142,12 +144,17 @@ def agent_tree(events: Iterable[Any]) -> dict[str, Any] | None:
             nodes = {}  # a new run: the tree starts again
         if status not in ("started", *_TERMINAL):
             continue
-        node = nodes.setdefault(namespace, {"namespace": list(namespace)})
-        node["status"] = status
         name = event.data.get("graph_name")
-        if isinstance(name, str):
+        if not isinstance(name, str):
+            name = namespace[-1].split(":")[0] if namespace else "root"
+        node = nodes.get(namespace)
+        if node is None:
+            node = nodes[namespace] = AgentTreeNode(
+                namespace=list(namespace), status=status, graph_name=name
+            )
+        node["status"] = status
+        if isinstance(event.data.get("graph_name"), str):
             node["graph_name"] = name
-        node.setdefault("graph_name", namespace[-1].split(":")[0] if namespace else "root")
     root = nodes.get(())
     if root is None:
         return None

@@ -17,8 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
+from langchain_protocol.protocol import (
+    CommandResponse,
+    EmptyResult,
+    ErrorCode,
+    ErrorResponse,
+    ResponseMeta,
+    SubscribeResult,
+)
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -38,7 +47,7 @@ class ProtocolRoutes(Protocol):
 
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
 
 class _Socket:
@@ -77,7 +86,7 @@ class _Socket:
                 if self._wanted(event, list(self.subscriptions.values())):
                     await self.send(event.frame)
 
-    async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def subscribe(self, params: dict[str, Any]) -> SubscribeResult:
         subscription = Subscription.parse(params)  # SubscriptionError: invalid_argument
         since = params.get("since")
         if not isinstance(since, int) or isinstance(since, bool) or since < 0:
@@ -101,7 +110,7 @@ class _Socket:
         subscription_id = str(params.get("subscription_id") or uuid.uuid4())
         self.subscriptions[subscription_id] = subscription
         self.subscribed.set()
-        return {"subscription_id": subscription_id, "replayed_events": replayed}
+        return SubscribeResult(subscription_id=subscription_id, replayed_events=replayed)
 
     async def handle(self, raw: str) -> None:
         try:
@@ -120,13 +129,14 @@ class _Socket:
             return
         params = command.get("params") or {}
         meta = await self.routes._meta(self.thread_id)
+        result: Mapping[str, Any]
         try:
             if method in ("subscription.subscribe", "subscription.reconnect"):
                 result = await self.subscribe(params)
             elif method == "subscription.unsubscribe":
                 if self.subscriptions.pop(str(params.get("subscription_id")), None) is None:
                     raise _CommandError("no_such_subscription", "No such subscription")
-                result = {}
+                result = EmptyResult()
             else:
                 result = await self.routes.run_command(
                     self.websocket, self.thread_id, method, params
@@ -143,8 +153,13 @@ class _Socket:
                 raise
             await self.send(dumps(error_envelope(command_id, code, str(exc), meta)))
             return
-        response = {"type": "success", "id": command_id, "result": result}
-        await self.send(dumps({**response, "meta": meta}))
+        response = CommandResponse(
+            type="success",
+            id=command_id,
+            result=cast(Any, result),
+            meta=ResponseMeta(applied_through_seq=meta["applied_through_seq"]),
+        )
+        await self.send(dumps(response))
 
 
 _NOT_JSON = "Protocol commands must be valid JSON."
@@ -165,11 +180,12 @@ class _GapError(Exception):
 
 def error_envelope(
     command_id: Any, code: str, message: str, meta: dict[str, int] | None = None
-) -> dict[str, Any]:
-    """A command's error response (HTTP body or WebSocket frame alike)."""
-    body: dict[str, Any] = {"type": "error", "id": command_id, "error": code, "message": message}
+) -> ErrorResponse:
+    """A command's error response (HTTP body or WebSocket frame alike). ``code``: one of
+    the protocol's ``ErrorCode`` or langgraph-api's ``resume_gap`` / ``unsupported``."""
+    body = ErrorResponse(type="error", id=command_id, error=cast(ErrorCode, code), message=message)
     if meta is not None:
-        body["meta"] = meta
+        body["meta"] = ResponseMeta(applied_through_seq=meta["applied_through_seq"])
     return body
 
 
