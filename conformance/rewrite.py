@@ -49,6 +49,7 @@ INFRASTRUCTURE_PREFIXES: tuple[str, ...] = (
     "langgraph.checkpoint.postgres",
     "langgraph.checkpoint.sqlite.aio",
     "langgraph_sdk",
+    "langgraph.stream",
     "tests",
 )
 
@@ -57,7 +58,6 @@ INFRASTRUCTURE_PREFIXES: tuple[str, ...] = (
 INTERNAL_PREFIXES: dict[str, str] = {
     "langgraph.pregel": "the Pregel engine used directly (Pregel, NodeBuilder, loops, runners)",
     "langgraph.channels": "channel internals",
-    "langgraph.stream": "stream v3 transformer / mux internals",
     "langgraph.checkpoint.serde": "checkpoint serializer internals",
     "langgraph._internal": "private modules",
 }
