@@ -5,6 +5,7 @@ subgraph's namespace and ``lifecycle``, ``agent.getTree`` and ``input.inject``."
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -161,3 +162,40 @@ async def test_input_inject_sends_a_message_into_the_thread(serve: Any, engine: 
         await http.get(f"/threads/{tid}/runs/{runs[0]['run_id']}/join")
         state = (await http.get(f"/threads/{tid}/state")).json()["values"]
     assert _texts(state)[4:] == ["and more", "Plan.", "Subgraph.", "tides: high"]
+
+
+async def test_run_start_on_a_busy_thread_queues_behind_the_running_run(serve: Any) -> None:
+    """As on LangGraph's server, ``run.start`` defaults to ``enqueue``: the second run
+    starts once the first ended, and the log holds both, one after the other;
+    ``multitaskStrategy: "reject"`` is refused instead."""
+    from tests.server._support import ScriptedChat, chat_graph
+
+    server = serve({"agent": chat_graph(ScriptedChat(tokens=["a", "b", "c"], delay=0.05))})
+    thread = "0c6b7a1e-0000-4000-8000-0000000000aa"
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        first = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
+        second = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
+        refused = await _command(
+            http, thread, "run.start", assistant_id="agent", input=HUMAN, multitaskStrategy="reject"
+        )
+        assert first["type"] == second["type"] == "success"
+        assert refused["type"] == "error" and refused["error"] == "invalid_argument"
+        await http.get(f"/threads/{thread}/runs/{second['result']['run_id']}/join")
+        body = {"channels": ["lifecycle", "messages"]}
+        ends: list[str] = []
+        texts: list[str] = []
+        async with http.stream("POST", f"/threads/{thread}/stream/events", json=body) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = json.loads(line[6:])["params"]["data"]
+                if data.get("event") == "message-start":
+                    texts.append("")
+                if data.get("event") == "content-block-delta":
+                    texts[-1] += data["delta"]["text"]
+                if data.get("event") in ("running", "completed"):
+                    ends.append(data["event"])
+                if ends.count("completed") == 2:
+                    break
+    assert ends == ["running", "completed", "running", "completed"]
+    assert texts == ["abc", "abc"]
