@@ -66,6 +66,8 @@ class ProtocolRoutes(ApiBase):
             self, conn: HTTPConnection, req: RunRequest, thread_id: str | None
         ) -> RunRecord: ...
 
+        async def identify(self, conn: HTTPConnection, authorization: str | None) -> None: ...
+
     async def _json_body(self, request: Request) -> Any:
         try:
             return await self._raw_json(request)  # size-capped
@@ -109,7 +111,21 @@ class ProtocolRoutes(ApiBase):
             params = {}
         if not isinstance(params, dict):
             raise CommandError("invalid_argument", "params must be an object")
+        await self.may_read(conn, thread_id)
         return await handler(self, conn, thread_id, params)
+
+    async def may_read(self, conn: HTTPConnection, thread_id: str) -> None:
+        """With custom auth, a thread that exists must be the caller's to read (one its
+        filters hide is ``no_such_run``, as a missing one); a thread not made yet is
+        for ``run.start`` to create, as the caller's."""
+        if self.auth is None or await self.backend.get_thread(thread_id) is None:
+            return
+        try:
+            await self._owned_thread(conn, thread_id, "read")
+        except ApiError as exc:
+            if exc.status == 403:
+                raise CommandError("permission_denied", str(exc.body.get("detail"))) from None
+            raise CommandError("no_such_run", f"Thread {thread_id!r} not found") from None
 
     async def thread_socket(self, websocket: WebSocket) -> None:
         await protocol_socket(websocket, self)

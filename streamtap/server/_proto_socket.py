@@ -31,6 +31,8 @@ from langchain_protocol.protocol import (
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from streamtap.server._auth import AuthRefused
+from streamtap.server._http import token_ok
 from streamtap.server._proto_filter import Subscription, SubscriptionError
 from streamtap.server._proto_log import Gap, LoggedEvent, ProtocolLog
 from streamtap.server._serde import dumps, loads
@@ -45,9 +47,15 @@ class ProtocolRoutes(Protocol):
 
     async def _meta(self, thread_id: str) -> dict[str, int]: ...
 
+    api_token: str | None
+
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any
     ) -> Mapping[str, Any]: ...
+
+    async def may_read(self, conn: HTTPConnection, thread_id: str) -> None: ...
+
+    async def identify(self, conn: HTTPConnection, authorization: str | None) -> None: ...
 
 
 class _Socket:
@@ -61,16 +69,36 @@ class _Socket:
         self.cursor: int | None = None
         self.send_lock = asyncio.Lock()
         self.subscribed = asyncio.Event()
+        #: the caller may read the thread (checked once it has events: custom auth)
+        self.readable = False
 
     async def send(self, payload: bytes) -> None:
         async with self.send_lock:
             await self.websocket.send_text(payload.decode())
 
+    async def send_event(self, event: LoggedEvent) -> None:
+        if not self.readable:  # the thread exists once it has events: whose is it?
+            await self.routes.may_read(self.websocket, self.thread_id)
+            self.readable = True
+        await self.send(event.frame)
+
     def _wanted(self, event: LoggedEvent, subs: list[Subscription]) -> bool:
         return any(s.matches(event.method, event.namespace, event.data) for s in subs)
 
     async def live(self) -> None:
-        """Send what any subscription takes, from the cursor on, as the log grows."""
+        """Send what any subscription takes, from the cursor on, as the log grows; a
+        thread the caller may not read closes the socket (4404, or 4403)."""
+        try:
+            await self._live()
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            if code not in ("no_such_run", "permission_denied"):
+                raise
+            close = 4403 if code == "permission_denied" else 4404
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=close, reason=str(exc)[:120])
+
+    async def _live(self) -> None:
         await self.subscribed.wait()
         assert self.cursor is not None
         async for found in self.log.batches(self.cursor):
@@ -84,7 +112,7 @@ class _Socket:
                 # the subscriptions as they are now: one added while this batch is sent
                 # takes the rest of it
                 if self._wanted(event, list(self.subscriptions.values())):
-                    await self.send(event.frame)
+                    await self.send_event(event)
 
     async def subscribe(self, params: dict[str, Any]) -> SubscribeResult:
         subscription = Subscription.parse(params)  # SubscriptionError: invalid_argument
@@ -105,7 +133,7 @@ class _Socket:
                 if subscription.matches(event.method, event.namespace, event.data) and not (
                     self._wanted(event, before)
                 ):
-                    await self.send(event.frame)
+                    await self.send_event(event)
                     replayed += 1
         subscription_id = str(params.get("subscription_id") or uuid.uuid4())
         self.subscriptions[subscription_id] = subscription
@@ -199,6 +227,17 @@ def _gap_error(command_id: Any, gap: Gap, meta: dict[str, int]) -> dict[str, Any
 
 async def protocol_socket(websocket: WebSocket, routes: ProtocolRoutes) -> None:
     thread_id = websocket.path_params["thread_id"]
+    # refused before the handshake completes (the client sees 4000 + the HTTP status):
+    # the token, or a custom-auth identity, from the handshake's headers
+    authorization = websocket.headers.get("authorization")
+    if not token_ok(routes.api_token, authorization, websocket.headers.get("x-api-key")):
+        await websocket.close(code=4401, reason="Missing or invalid token")
+        return
+    try:
+        await routes.identify(websocket, authorization)
+    except AuthRefused as refused:
+        await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
+        return
     await websocket.accept()
     socket = _Socket(websocket, routes, thread_id)
     live = asyncio.create_task(socket.live())
