@@ -48,6 +48,7 @@ class ProtocolRoutes(Protocol):
     async def _meta(self, thread_id: str) -> dict[str, int]: ...
 
     api_token: str | None
+    max_body_bytes: int
 
     async def run_command(
         self, conn: HTTPConnection, thread_id: str, method: str, params: Any
@@ -141,6 +142,11 @@ class _Socket:
         return SubscribeResult(subscription_id=subscription_id, replayed_events=replayed)
 
     async def handle(self, raw: str) -> None:
+        limit = self.routes.max_body_bytes
+        if len(raw) > limit and len(raw.encode()) > limit:  # the HTTP routes' body limit
+            message = f"Commands are limited to {limit} bytes"
+            await self.send(dumps(error_envelope(None, "invalid_argument", message)))
+            return
         try:
             command = loads(raw)
         except ValueError:

@@ -5,6 +5,7 @@ subscription."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -105,3 +106,26 @@ async def test_another_users_thread_is_not_there_over_the_protocol(serve: Any) -
         messages = state.json()["result"]["values"]["messages"]
         assert [m["type"] for m in messages] == ["human", "ai"]  # bob's answers never ran
         assert messages[-1]["content"][0]["text"] == "ok"
+
+
+async def test_a_socket_command_past_the_body_limit_is_refused(serve: Any) -> None:
+    from websockets.asyncio.client import connect
+
+    server = serve({"agent": approval_graph(ScriptedChat(tokens=["ok"]))}, max_body_bytes=2_000)
+    url = _ws_url(server.url, "7d1c0a55-0000-4000-8000-000000000009")
+    async with connect(url) as ws:
+        big = {
+            "id": 1,
+            "method": "run.start",
+            "params": {"assistant_id": "agent", "input": "x" * 3_000},
+        }
+        await ws.send(json.dumps(big))
+        reply = json.loads(await ws.recv())
+        assert reply == {
+            "type": "error",
+            "id": None,
+            "error": "invalid_argument",
+            "message": "Commands are limited to 2000 bytes",
+        }
+        await ws.send(json.dumps({"id": 2, "method": "state.get", "params": {}}))
+        assert json.loads(await ws.recv())["error"] == "no_such_run"  # the socket goes on
