@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
+    Generator,
     Iterable,
     Iterator,
     Sequence,
@@ -57,6 +59,7 @@ from streamtap.middleware._stages import (
     _Stage,
     _StopAt,
 )
+from streamtap.providers._protocol_events import EmitsProtocolEvents
 
 __all__ = [
     "Transform",
@@ -255,11 +258,14 @@ def on_chunk(callback: Callable[[BaseMessage], object]) -> Transform:
 # --------------------------------------------------------------------------- models
 
 
-class TransformedChatModel(BaseChatModel):
+class TransformedChatModel(EmitsProtocolEvents, BaseChatModel):
     """A chat model whose chunks pass through a :class:`Transform`.
 
     Callbacks (so ``messages`` mode, ``astream_events`` and tracers) see the
     transformed chunks: the wrapped model streams without its own callbacks.
+    ``stream_events(version="v3")`` folds the transformed chunks into protocol events
+    natively (``streamtap.providers._protocol_events``); a wrapped streamtap model hands
+    over its own chunk stream (a ``resilient()`` one reports its retries on this run).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -309,6 +315,36 @@ class TransformedChatModel(BaseChatModel):
             assert isinstance(message, AIMessageChunk)
             yield ChatGenerationChunk(message=message)
 
+    def _event_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Generator[AIMessageChunk, None, None]:
+        bound = self.bound
+        source: Iterator[BaseMessage]
+        if isinstance(bound, EmitsProtocolEvents):
+            source = bound._event_chunks(messages, stop, run_manager, kwargs)
+        else:  # any other chat model: its _stream's messages, as _stream reads them
+            source = _messages(bound._stream(messages, stop=stop, **kwargs))
+        return _ai_chunks(self.stream_transform.stream(source))
+
+    def _aevent_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        bound = self.bound
+        source: AsyncIterator[BaseMessage]
+        if isinstance(bound, EmitsProtocolEvents):
+            source = bound._aevent_chunks(messages, stop, run_manager, kwargs)
+        else:
+            source = _amessages(bound._astream(messages, stop=stop, **kwargs))
+        return _aai_chunks(self.stream_transform.astream(source))
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -336,6 +372,46 @@ class TransformedChatModel(BaseChatModel):
                 "bind tools before calling with_transforms()"
             )
         return self.bind(**binding.kwargs)
+
+
+def _messages(chunks: Iterator[ChatGenerationChunk]) -> Generator[BaseMessage, None, None]:
+    with closing(chunks):  # type: ignore[type-var]
+        for chunk in chunks:
+            yield chunk.message
+
+
+async def _amessages(
+    chunks: AsyncIterator[ChatGenerationChunk],
+) -> AsyncGenerator[BaseMessage, None]:
+    try:
+        async for chunk in chunks:
+            yield chunk.message
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _ai_chunks(messages: Iterator[BaseMessage]) -> Generator[AIMessageChunk, None, None]:
+    try:
+        for message in messages:
+            assert isinstance(message, AIMessageChunk)
+            yield message
+    finally:
+        close = getattr(messages, "close", None)
+        if close is not None:
+            close()
+
+
+async def _aai_chunks(messages: AsyncIterator[BaseMessage]) -> AsyncGenerator[AIMessageChunk, None]:
+    try:
+        async for message in messages:
+            assert isinstance(message, AIMessageChunk)
+            yield message
+    finally:
+        aclose = getattr(messages, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def with_transforms(model: BaseChatModel, *transforms: Transform) -> TransformedChatModel:

@@ -406,12 +406,20 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
                 yield generation_chunk(chunk)
 
     def _event_chunks(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
     ) -> Generator[AIMessageChunk, None, None]:
         return self.stream_chunks(messages, stop=stop, **kwargs)  # stream_events(version="v3")
 
     def _aevent_chunks(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
     ) -> AsyncGenerator[AIMessageChunk, None]:
         return self.astream_chunks(messages, stop=stop, **kwargs)
 

@@ -29,6 +29,12 @@ fixture to it), except where the bridge is wrong for streamtap's chunks:
 * **Several citations on one text block** arrive as several chunks of the same
   block; the bridge keeps only the last one's ``annotations``, here they are
   concatenated, as summing the chunks does.
+* **A restarted answer** (``resilient(recovery=...)`` starting over after content was
+  shown: its first chunk carries ``response_metadata["stream_reset"]``) gets blocks of
+  its own: the abandoned answer's blocks finish where it was dropped, the new one's open
+  after them. The bridge folds the new answer into the old blocks (the text doubled in
+  one block, a restarted tool call's arguments appended to the abandoned ones). A delta
+  cannot be taken back, so the assembled message keeps the abandoned blocks either way.
 
 Gateway metadata (``lc_gateway_metadata``) is dropped from ``message-finish`` as
 the bridge drops it; the bridge also hands it to the stream's tracing-only
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
     from langchain_protocol.protocol import MessagesData, UsageInfo
 
 __all__ = [
+    "RESTART_KEY",
     "EmitsProtocolEvents",
     "ProtocolEventFold",
     "aprotocol_events",
@@ -102,6 +109,9 @@ _STREAMED = {
     "server_tool_call_chunk": "args",
 }
 _TOOL_CHUNKS = frozenset({"tool_call_chunk", "server_tool_call_chunk"})
+#: The ``response_metadata`` key of a chunk that starts an answer over (resilience's
+#: restart): the blocks so far are finished, the answer's own open after them.
+RESTART_KEY = "stream_reset"
 
 
 def native_events_available() -> bool:
@@ -198,6 +208,7 @@ class ProtocolEventFold:
         "_blocks",
         "_message_id",
         "_metadata",
+        "_offset",
         "_started",
         "_text",
         "_usage",
@@ -207,6 +218,7 @@ class ProtocolEventFold:
         self._message_id = message_id
         self._started = False
         self._blocks: dict[Any, _Block] = {}
+        self._offset = 0  # blocks finished by a restart
         self._text: _Block | None = None
         self._usage: UsageInfo | None = None
         self._metadata: dict[str, Any] = {}
@@ -221,6 +233,8 @@ class ProtocolEventFold:
         content = chunk.content
         calls = chunk.tool_call_chunks
         if chunk.response_metadata or chunk.additional_kwargs:
+            if RESTART_KEY in chunk.response_metadata and self._blocks:
+                out.extend(self._restart())
             self._message_fields(chunk)
             self._read_blocks(chunk, out)
         elif isinstance(content, str):
@@ -276,9 +290,17 @@ class ProtocolEventFold:
         )
         return out
 
+    def _restart(self) -> list[MessagesData]:
+        """The answer starts over: finish its blocks; the next ones open after them."""
+        out = [block.finished() for block in self._blocks.values()]
+        self._offset += len(self._blocks)
+        self._blocks = {}
+        self._text = None
+        return out
+
     # -- the fast paths: streamtap's own chunk shapes ---------------------------------
     def _open(self, key: Any, block: dict[str, Any], out: list[MessagesData]) -> _Block:
-        opened = _Block(len(self._blocks), block)
+        opened = _Block(self._offset + len(self._blocks), block)
         self._blocks[key] = opened
         if key == _TEXT_KEY:
             self._text = opened
@@ -400,16 +422,29 @@ class EmitsProtocolEvents:
     """Mixin for a chat model whose chunks follow the normalized contract: langchain-core's
     native v3 hooks (``_stream_chat_model_events`` / ``_astream_chat_model_events``), fed
     by :meth:`_event_chunks` / :meth:`_aevent_chunks` through :class:`ProtocolEventFold`
-    instead of core's compat bridge over ``_stream``."""
+    instead of core's compat bridge over ``_stream``.
+
+    streamtap's chat models, ``resilient()`` (``ResilientChatModel``), ``with_transforms()``
+    (``TransformedChatModel``) and the testing ``FakeChatModel`` use it. The hooks get the
+    run's manager, which a model may report on (retries, a restart's ``stream_reset``).
+    """
 
     def _event_chunks(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
     ) -> Generator[AIMessageChunk, None, None]:  # pragma: no cover - each model has its own
         """The chunks ``_stream`` would wrap, for the same call."""
         raise NotImplementedError
 
     def _aevent_chunks(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
     ) -> AsyncGenerator[AIMessageChunk, None]:  # pragma: no cover - each model has its own
         """Async twin of :meth:`_event_chunks`."""
         raise NotImplementedError
@@ -424,7 +459,7 @@ class EmitsProtocolEvents:
     ) -> Iterator[MessagesData]:
         """langchain-core's native v3 hook: this call's chunks as protocol events."""
         message_id = run_message_id(run_manager)
-        with closing(self._event_chunks(messages, stop, kwargs)) as chunks:
+        with closing(self._event_chunks(messages, stop, run_manager, kwargs)) as chunks:
             if not _HELPERS:  # pragma: no cover - a langchain-core without the helpers
                 yield from _bridge(chunks, message_id)
                 return
@@ -443,7 +478,7 @@ class EmitsProtocolEvents:
     ) -> AsyncIterator[MessagesData]:
         """Async twin of :meth:`_stream_chat_model_events`."""
         message_id = run_message_id(run_manager)
-        async with aclosing(self._aevent_chunks(messages, stop, kwargs)) as chunks:
+        async with aclosing(self._aevent_chunks(messages, stop, run_manager, kwargs)) as chunks:
             if not _HELPERS:  # pragma: no cover - a langchain-core without the helpers
                 async for event in aprotocol_events(chunks, message_id=message_id):
                     yield event

@@ -41,6 +41,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from streamtap._compat import callers_local
 from streamtap.providers import ChunkSource, chat_model
 from streamtap.providers._dispatch import async_token_sinks, invoke_fires_tokens
+from streamtap.providers._protocol_events import EmitsProtocolEvents
 from streamtap.providers._source import BindsTools
 from streamtap.resilience._attempts import astream_attempts, stream_attempts
 from streamtap.resilience._call import Call, Recovery
@@ -89,7 +90,7 @@ def _describe(model: ChunkSource) -> dict[str, Any]:
     return {"model": model.model, "provider": model.provider_name}
 
 
-class ResilientChatModel(BindsTools, BaseChatModel):
+class ResilientChatModel(EmitsProtocolEvents, BindsTools, BaseChatModel):
     """Retries, vendor fallbacks, timeouts and mid-stream recovery around streamtap models."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -185,7 +186,12 @@ class ResilientChatModel(BindsTools, BaseChatModel):
         return bool(kwargs.get("stream")) and not self._streaming_disabled(**kwargs)
 
     def _should_use_protocol_streaming(self, *, async_api: bool, **kwargs: Any) -> bool:
-        return False
+        # Under a v2 streaming handler (a LangGraph v3 run) invoke returns the message
+        # assembled from the protocol events. A restart cannot take back the deltas it
+        # abandons, so a model that may restart keeps _generate's clean message there.
+        if self.recovery != "raise":
+            return False
+        return super()._should_use_protocol_streaming(async_api=async_api, **kwargs)
 
     def _new_call(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -229,6 +235,26 @@ class ResilientChatModel(BindsTools, BaseChatModel):
         async with aclosing(astream_attempts(call, run_manager)) as chunks:
             async for chunk in chunks:
                 yield wrappers.wrap(chunk)
+
+    def _event_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Generator[AIMessageChunk, None, None]:
+        """``stream_events(version="v3")``: the chunks ``_stream`` wraps, retries and resets
+        reported on the run's manager."""
+        return stream_attempts(self._new_call(messages, stop, kwargs), run_manager)
+
+    def _aevent_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        return astream_attempts(self._new_call(messages, stop, kwargs), run_manager)
 
     def _generate(
         self,

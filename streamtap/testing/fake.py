@@ -58,6 +58,7 @@ from streamtap.providers._dispatch import (
     signed,
 )
 from streamtap.providers._profiles import Continuation, refused
+from streamtap.providers._protocol_events import EmitsProtocolEvents
 from streamtap.providers._source import BindsTools
 
 __all__ = [
@@ -371,7 +372,7 @@ class FakeChunkStream:
 # --------------------------------------------------------------------------- the model
 
 
-class FakeChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
+class FakeChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsTools, BaseChatModel):
     """A chat model that plays one scripted stream per request (see the module docs).
 
     ``scripts`` are consumed in order, one per request; a ``str`` script is a
@@ -468,12 +469,8 @@ class FakeChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        stream = self.open(messages, stop=stop, **kwargs)
-        try:
-            for chunk in stream:
-                yield generation_chunk(chunk)
-        finally:
-            stream.close()
+        for chunk in _played(self.open(messages, stop=stop, **kwargs)):
+            yield generation_chunk(chunk)
 
     async def _astream(
         self,
@@ -482,12 +479,26 @@ class FakeChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        stream = self.open(messages, stop=stop, **kwargs)
-        try:
-            async for chunk in stream:
-                yield generation_chunk(chunk)
-        finally:
-            await stream.aclose()
+        async for chunk in _aplayed(self.open(messages, stop=stop, **kwargs)):
+            yield generation_chunk(chunk)
+
+    def _event_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Generator[AIMessageChunk, None, None]:
+        return _played(self.open(messages, stop=stop, **kwargs))  # stream_events(version="v3")
+
+    def _aevent_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncGenerator[AIMessageChunk, None]:
+        return _aplayed(self.open(messages, stop=stop, **kwargs))
 
     @signed
     def _generate(
@@ -526,6 +537,21 @@ class FakeChatModel(InvokeStreamsToCallbacks, BindsTools, BaseChatModel):
         finally:
             await stream.aclose()
         return _result(stream._acc)  # the stream sums its chunks already
+
+
+def _played(stream: FakeChunkStream) -> Generator[AIMessageChunk, None, None]:
+    try:
+        yield from stream
+    finally:
+        stream.close()
+
+
+async def _aplayed(stream: FakeChunkStream) -> AsyncGenerator[AIMessageChunk, None]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        await stream.aclose()
 
 
 def _result(acc: Accumulator) -> ChatResult:
