@@ -84,6 +84,10 @@ async def _stepped(
     step: Callable[..., Any] = coro.send
     arg: Any = None
     finished = False
+    # once this task is cancelled, no part is handed on until the coroutine ended: the
+    # consumer's next() would return normally, the cancel swallowed, and the coroutine
+    # would go on in the consumer's next task, which nobody cancelled
+    cancelled = False
     try:
         while True:
             try:
@@ -95,13 +99,13 @@ async def _stepped(
                 finished = True
                 raise
             step, arg = coro.send, None
-            if parts.items:
+            if parts.items and not cancelled:
                 yield
             if yielded is None:
                 try:
                     await asyncio.sleep(0)
                 except asyncio.CancelledError as exc:  # cancelled while waiting for a turn
-                    step, arg = coro.throw, exc
+                    step, arg, cancelled = coro.throw, exc, True
                 continue
             if not getattr(yielded, "_asyncio_future_blocking", False):
                 raise RuntimeError(f"a task's coroutine yielded {yielded!r}, not a future")
@@ -113,13 +117,14 @@ async def _stepped(
                 try:
                     await waiter
                 except asyncio.CancelledError as exc:
+                    cancelled = True
                     if not yielded.cancel():  # nothing left to cancel: thrown in
                         step, arg = coro.throw, exc
                 finally:
                     yielded.remove_done_callback(wake)
                     if parts.waiter is waiter:
                         parts.waiter = None
-                if parts.items and not yielded.done():
+                if parts.items and not yielded.done() and not cancelled:
                     yield
     finally:
         if not finished:
