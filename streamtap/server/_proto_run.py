@@ -98,27 +98,26 @@ async def run_events(
                 continue
             if namespace:
                 tree.saw(namespace)
+            pending = list(params.get("interrupts") or ())
             if method == "checkpoints":
                 data = _checkpoint(data)
-            new = [
-                i
-                for i in params.get("interrupts") or ()
-                if str(getattr(i, "id", "") or "") not in asked
-            ]
-            if not (method == "values" and new):
-                # a values event that raises interrupts repeats the state already sent:
-                # LangGraph's server sends those interrupts as input.requested instead
-                yield method, namespace, data
-            if method == "tools":
-                for item in tool_message(namespace, data):
-                    yield item
-            for interrupt in new:
+            elif method == "updates" and isinstance(data, dict) and "__interrupt__" in data:
+                # the step's interrupts, first seen here: asked as input.requested, and
+                # an update of nothing else is none (as on LangGraph's server)
+                pending += data["__interrupt__"] or ()
+                data = {k: v for k, v in data.items() if k != "__interrupt__"}
+            for interrupt in pending:
                 interrupt_id = str(getattr(interrupt, "id", "") or "")
-                if interrupt_id:
+                if interrupt_id and interrupt_id not in asked:
                     asked.add(interrupt_id)
                     raised.append(interrupt_id)
                     request = InputRequestedData(interrupt_id=interrupt_id, payload=interrupt.value)
                     yield "input.requested", namespace, request
+            if not (method == "updates" and not data):
+                yield method, namespace, data
+            if method == "tools":
+                for item in tool_message(namespace, data):
+                    yield item
     except Exception as exc:
         for item in tree.close():
             yield item

@@ -128,3 +128,21 @@ def slow(engine: str = "langgraph.graph") -> Any:
     builder.add_node("chat", inner.compile())
     builder.add_edge(graph.START, "chat")
     return builder.compile()
+
+
+def nested_approval(engine: str = "langgraph.graph") -> Any:
+    """An ``approve`` node inside a ``review`` subgraph asks the user (``interrupt``)."""
+    graph = importlib.import_module(engine)
+    types = importlib.import_module("langgraph.types" if engine == "langgraph.graph" else engine)
+
+    def approve(state: dict[str, Any]) -> dict[str, Any]:
+        answer = types.interrupt({"question": "ship it?"})
+        return {"messages": [AIMessage(f"shipped: {answer}", id="shipped")]}
+
+    inner = graph.StateGraph(graph.MessagesState)
+    inner.add_node("approve", approve)
+    inner.add_edge(graph.START, "approve")
+    builder = graph.StateGraph(graph.MessagesState)
+    builder.add_node("review", inner.compile())
+    builder.add_edge(graph.START, "review")
+    return builder.compile()

@@ -50,9 +50,17 @@ async def test_an_interrupt_is_asked_once_and_ends_the_run_interrupted() -> None
     assert isinstance(asked[0]["interrupt_id"], str) and asked[0]["interrupt_id"]
     assert items[-1] == ("lifecycle", (), {"event": "interrupted", "graph_name": "agent"})
     where = [m for m, _, _ in items].index("input.requested")
-    # the interrupted task's end (tasks channel), then the root's terminal lifecycle
-    assert [m for m, _, _ in items[where + 1 :]] == ["tasks", "lifecycle"]
-    assert items[where + 1][2]["interrupts"] and items[where + 1][2]["name"] == "approve"
+    # asked as soon as the step's update names it (the update of nothing else is not
+    # sent), then the state at the interrupt, the task's end, and the root's terminal
+    assert [m for m, _, _ in items[where - 1 :]] == [
+        "tasks",
+        "input.requested",
+        "values",
+        "tasks",
+        "lifecycle",
+    ]
+    assert items[where + 2][2]["interrupts"] and items[where + 2][2]["name"] == "approve"
+    assert not [d for m, _, d in items if m == "updates" and "__interrupt__" in d]
 
 
 async def test_a_failure_ends_with_lifecycle_failed_and_no_secret() -> None:
