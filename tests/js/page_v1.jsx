@@ -16,18 +16,6 @@ function setThreadParam(threadId) {
   history.replaceState(null, "", url);
 }
 
-function kind(message) {
-  return typeof message.getType === "function" ? message.getType() : message.type;
-}
-
-function text(message) {
-  if (typeof message.content === "string") return message.content;
-  return (message.content ?? [])
-    .filter((block) => block?.type === "text")
-    .map((block) => block.text)
-    .join("");
-}
-
 function App() {
   const [threadId, setThreadId] = useState(params.get("thread"));
   const [input, setInput] = useState("");
@@ -46,7 +34,7 @@ function App() {
   window.__stream = stream;
   const messages = stream.messages;
   const last = messages[messages.length - 1];
-  const lastText = last && kind(last) === "ai" ? text(last) : null;
+  const lastText = last && last.type === "ai" ? last.text : null;
   useEffect(() => {
     const seen = window.__seen;
     if (lastText && stream.isLoading && seen[seen.length - 1] !== lastText) seen.push(lastText);
@@ -61,10 +49,10 @@ function App() {
         {messages.map((message, i) => (
           <li
             key={message.id ?? i}
-            data-type={kind(message)}
+            data-type={message.type}
             data-tool-calls={JSON.stringify((message.tool_calls ?? []).map((c) => [c.name, c.args, c.id]))}
           >
-            <span className="content">{text(message)}</span>
+            <span className="content">{message.text}</span>
           </li>
         ))}
       </ul>

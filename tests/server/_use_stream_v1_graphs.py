@@ -26,7 +26,7 @@ from langchain_core.tools import tool
 from tests.server._support import ScriptedChat
 
 CHAT_TOKENS = ["The ", "answer ", "is ", "forty", "-two", "."]
-SLOW_TOKENS = [f"w{i} " for i in range(60)]
+SLOW_TOKENS = [f"w{i} " for i in range(40)]
 TOOL_CALL = {"name": "search", "args": '{"q": "weather"}', "id": "call_1"}
 ENGINES = {"lg": "langgraph.graph", "st": "streamtap.graph"}
 

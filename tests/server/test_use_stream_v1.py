@@ -5,7 +5,10 @@ by Playwright, against ``streamtap serve``: over SSE and over WebSocket, with La
 graphs and streamtap.graph graphs (``tests/server/_use_stream_v1_graphs.py``).
 
 Every scenario also runs against ``langgraph dev`` (LangGraph's own server, the oracle),
-with the LangGraph graphs, and the page must show the same there.
+with the LangGraph graphs, and the page must show the same there: all five work there
+(langgraph-api 0.16.7), so none is left out. LangGraph's server sends the ``tools`` channel
+that ``stream.toolCalls`` reads only for a graph module that opts in
+(``stream_transformers``, as the oracle's does); streamtap sends it for every run.
 
 The page (``tests/js/page_v1.jsx``, bundled by esbuild into ``dist/page_v1.js``) is served
 on the server's own origin (Playwright answers ``/__page/...``), as a frontend deployed
@@ -47,6 +50,8 @@ pytestmark = [
 ]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARGS += ["--disable-component-update", "--no-first-run", "--disable-sync"]
+# the page comes from Playwright (no address of its own), so Chromium's Local Network
+# Access checks block its WebSocket to 127.0.0.1 (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS)
 ARGS += ["--disable-features=LocalNetworkAccessChecks"]
 HTML = (
     '<!doctype html><html><body><div id="root"></div>'
