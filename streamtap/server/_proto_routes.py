@@ -238,6 +238,7 @@ class ProtocolRoutes(ApiBase):
         if graph_id is None or not waiting:
             raise CommandError("no_such_run", "No interrupted run is bound to this thread.")
         known = {str(getattr(i, "id", "")) for i in waiting}
+        asked_at = await self._asked_at(thread_id)
         resume: dict[str, Any] = {}
         for answer in answers:
             interrupt_id = answer.get("interrupt_id")
@@ -245,6 +246,14 @@ class ProtocolRoutes(ApiBase):
                 raise CommandError("invalid_argument", "input.respond requires an interrupt_id")
             if interrupt_id not in known:
                 raise CommandError("no_such_interrupt", f"No pending interrupt {interrupt_id!r}")
+            namespace = answer.get("namespace")
+            where = asked_at.get(interrupt_id)
+            if isinstance(namespace, list) and where is not None and tuple(namespace) != where:
+                raise CommandError(
+                    "no_such_interrupt",
+                    f"Interrupt {interrupt_id!r} was asked at namespace {list(where)}, "
+                    f"not {namespace}",
+                )
             resume[interrupt_id] = answer.get("response")
         command: dict[str, Any] = {"resume": resume}
         for key in ("update", "goto"):
@@ -256,6 +265,15 @@ class ProtocolRoutes(ApiBase):
                 fields[key] = params[key]
         await self._launch(request, thread_id, fields)
         return {}
+
+    async def _asked_at(self, thread_id: str) -> dict[str, tuple[str, ...]]:
+        """Where each interrupt still in the log was asked (``input.requested``)."""
+        found = await self.manager.protocol.log(thread_id).read(0)
+        return {
+            e.data["interrupt_id"]: e.namespace
+            for e in (found if isinstance(found, list) else ())
+            if e.method == "input.requested"
+        }
 
     async def _thread_entry(self, thread_id: str) -> Any:
         thread = await self.backend.get_thread(thread_id)
@@ -328,6 +346,15 @@ class ProtocolRoutes(ApiBase):
     async def _agent_tree(
         self, request: HTTPConnection, thread_id: str, params: dict[str, Any]
     ) -> Mapping[str, Any]:
+        run_id = params.get("run_id", params.get("runId"))
+        if run_id is not None:
+            runs = await self.backend.list_runs(thread_id)
+            if run_id not in {r.run_id for r in runs}:
+                raise CommandError("no_such_run", f"No run {run_id!r} on this thread.")
+            if run_id != max(runs, key=lambda r: r.created_at).run_id:
+                raise CommandError(
+                    "not_supported", "agent.getTree describes the thread's latest run only"
+                )
         found = await self.manager.protocol.log(thread_id).read(0)
         tree = agent_tree(found if isinstance(found, list) else ())
         if tree is None:

@@ -112,6 +112,14 @@ async def test_agent_get_tree_names_each_namespace_and_its_status(serve: Any, en
         started = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
         await http.get(f"/threads/{thread}/runs/{started['result']['run_id']}/join")
         tree = (await _command(http, thread, "agent.getTree"))["result"]["tree"]
+        same = await _command(http, thread, "agent.getTree", run_id=started["result"]["run_id"])
+        assert same["result"]["tree"] == tree
+        other = await _command(http, thread, "agent.getTree", run_id="no-such-run")
+        assert (other["type"], other["error"]) == ("error", "no_such_run")
+        again = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
+        await http.get(f"/threads/{thread}/runs/{again['result']['run_id']}/join")
+        older = await _command(http, thread, "agent.getTree", run_id=started["result"]["run_id"])
+        assert (older["type"], older["error"]) == ("error", "not_supported")
     child = tree["children"][0]
     assert re.fullmatch(r"research:[0-9a-f-]{36}", child["namespace"][0])
     assert tree == {
@@ -199,3 +207,40 @@ async def test_run_start_on_a_busy_thread_queues_behind_the_running_run(serve: A
                     break
     assert ends == ["running", "completed", "running", "completed"]
     assert texts == ["abc", "abc"]
+
+
+async def test_input_respond_names_the_namespace_that_asked(serve: Any) -> None:
+    """An interrupt asked inside a subgraph is answered there: another namespace is
+    ``no_such_interrupt`` (as on LangGraph's server), the right one resumes the run."""
+    from tests.server._oracle_graphs import nested_approval
+
+    server = serve({"agent": nested_approval("streamtap.graph")})
+    thread = "0c6b7a1e-0000-4000-8000-0000000000bb"
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        started = await _command(http, thread, "run.start", assistant_id="agent", input=HUMAN)
+        await http.get(f"/threads/{thread}/runs/{started['result']['run_id']}/join")
+        body = {"channels": ["input"]}
+        async with http.stream("POST", f"/threads/{thread}/stream/events", json=body) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    asked = json.loads(line[6:])["params"]
+                    break
+        interrupt_id, namespace = asked["data"]["interrupt_id"], asked["namespace"]
+        assert len(namespace) == 1 and namespace[0].startswith("review:")
+        wrong = await _command(
+            http, thread, "input.respond", interrupt_id=interrupt_id, response="x", namespace=[]
+        )
+        assert (wrong["type"], wrong["error"]) == ("error", "no_such_interrupt")
+        right = await _command(
+            http,
+            thread,
+            "input.respond",
+            interrupt_id=interrupt_id,
+            response="yes",
+            namespace=namespace,
+        )
+        assert right["type"] == "success"
+        runs = (await http.get(f"/threads/{thread}/runs")).json()
+        await http.get(f"/threads/{thread}/runs/{runs[0]['run_id']}/join")
+        state = (await http.get(f"/threads/{thread}/state")).json()["values"]
+    assert _texts(state) == ["hi", "shipped: yes"]
