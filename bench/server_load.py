@@ -30,6 +30,7 @@ p50/p99, peak RSS of the server's process tree (``VmRSS`` sampled every 20 ms, a
 
     python -m bench.server_load --write     # the full benchmark: bench/server_load.json
     python -m bench.server_load --concurrency 1,20 --events-per-cell 2000 --rounds 1
+    python -m bench.server_load --protocol --write   # bench.protocol_load: the thread streams
 
 Loopback only; every loop is bounded in count and time. ``table(results)`` (stdlib only)
 renders a results file; the docs are generated from it.
@@ -426,6 +427,7 @@ class ServerProcess:
             "--model", model,
         ]  # fmt: skip
         self.env: dict[str, str] = {}
+        self.output: Any = None  # where the child's stdout and stderr go (None: this process's)
         self.workdir: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         if target == "langgraph-dev":
@@ -445,7 +447,9 @@ class ServerProcess:
         """Start the child (returns at once; :meth:`wait_ready` waits for its port)."""
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=env)
+        self.proc = subprocess.Popen(
+            self.args, cwd=ROOT, env=env, stdout=self.output, stderr=self.output
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.proc is not None
@@ -1140,11 +1144,22 @@ def main(argv: list[str] | None = None) -> int:
         help="run bench.cluster_load instead (in memory vs Postgres + Redis, one process vs "
         "three); the other options are its own: python -m bench.cluster_load --help",
     )
+    parser.add_argument(
+        "--protocol",
+        action="store_true",
+        help="run bench.protocol_load instead (the Agent Streaming Protocol's thread streams "
+        "against the classic run stream, and against langgraph dev); the other options are "
+        "its own: python -m bench.protocol_load --help",
+    )
     argv = sys.argv[1:] if argv is None else argv
     if "--cluster" in argv:
         from bench.cluster_load import main as cluster_main
 
         return cluster_main([arg for arg in argv if arg != "--cluster"])
+    if "--protocol" in argv:
+        from bench.protocol_load import main as protocol_main
+
+        return protocol_main([arg for arg in argv if arg != "--protocol"])
     args = parser.parse_args(argv)
     if args.serve:
         if args.target == "langgraph-dev":

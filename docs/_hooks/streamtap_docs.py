@@ -482,6 +482,24 @@ def _cluster(results: dict[str, Any]) -> str:
     return _bench_section("cluster_load", libraries, about)
 
 
+def _protocol(results: dict[str, Any]) -> str:
+    """`bench/protocol_load.json` (`python -m bench.protocol_load --write`): a run line, its
+    tables (the protocol's thread streams against the classic run stream and against
+    `langgraph dev`)."""
+
+    def about(c: dict[str, Any]) -> str:
+        langgraph = min(c["events_per_cell"], c["langgraph_events_per_cell"])
+        return (
+            f"{c['chunks']}-chunk answers, about {c['events_per_cell']:,} events per cell "
+            f"({langgraph:,} for `langgraph dev`), {c['rounds']} rounds in rotating order "
+            "(medians shown); server CPU and RSS are the server process tree's; clients and "
+            "servers share the machine."
+        )
+
+    libraries = ("streamtap", "langgraph", "langgraph-api", "langchain-core", "uvicorn")
+    return _bench_section("protocol_load", libraries, about)
+
+
 def _short(results: dict[str, Any]) -> str:
     """`bench/short_answers.json` (`python -m bench --quick`, 100-token answers): what the
     graph `messages` path adds per chunk over the raw SDK, per-run setup included."""
@@ -533,4 +551,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "server-memory": _server_memory,
     "server-load": _server_load,
     "cluster": _cluster,
+    "protocol": _protocol,
 }
