@@ -147,3 +147,21 @@ async def test_memory_logs_evict_idle_threads_past_the_total_and_number_on() -> 
     assert "nobody" not in logs.logs
     await logs.drop("busy")
     assert "busy" not in logs.logs
+
+
+def test_a_kept_event_costs_its_bytes_not_orjsons_buffer() -> None:
+    """orjson's ``bytes`` hold the whole buffer it wrote into (4 KiB at least); a log that
+    kept them held twenty times what its byte bound counts (``len``)."""
+    import tracemalloc
+
+    log = ThreadLog(max_bytes=64 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2_000):
+            log.append("messages", [], {"event": "content-block-delta", "index": 0, "i": i})
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    frames = sum(len(e.frame) for e in log.events())
+    assert held < 4 * frames, (held, frames)  # the frames, their events and the deque
