@@ -1,0 +1,71 @@
+"""The server's route table: the LangGraph Platform API, the Agent Streaming Protocol,
+and the chat frontends' protocols (each in its own module, mounted beside the rest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+__all__ = ["api_routes"]
+
+RUN_PATH = "/threads/{thread_id}/runs/{run_id}"
+
+
+def api_routes(api: Any) -> list[BaseRoute]:
+    """Every API route of ``api`` (``app._Api``): what ``create_app`` serves."""
+    run_path = RUN_PATH
+    return [
+        Route("/ok", api.ok),
+        Route("/ready", api.ready),
+        Route("/store/items", api.put_item, methods=["PUT"]),
+        Route("/store/items", api.get_item, methods=["GET"]),
+        Route("/store/items", api.delete_item, methods=["DELETE"]),
+        Route("/store/items/search", api.search_items, methods=["POST"]),
+        Route("/store/namespaces", api.list_namespaces, methods=["POST"]),
+        Route("/info", api.info),
+        Route("/assistants", api.create_assistant, methods=["POST"]),
+        Route("/assistants/search", api.search_assistants, methods=["POST"]),
+        Route("/assistants/count", api.count_assistants, methods=["POST"]),
+        Route("/assistants/{assistant_id}", api.get_assistant, methods=["GET"]),
+        Route("/assistants/{assistant_id}", api.update_assistant, methods=["PATCH"]),
+        Route("/assistants/{assistant_id}", api.delete_assistant, methods=["DELETE"]),
+        Route("/assistants/{assistant_id}/versions", api.assistant_versions, methods=["POST"]),
+        Route("/assistants/{assistant_id}/latest", api.set_latest_version, methods=["POST"]),
+        Route("/assistants/{assistant_id}/graph", api.assistant_graph),
+        Route("/assistants/{assistant_id}/schemas", api.assistant_schemas),
+        Route("/assistants/{assistant_id}/subgraphs", api.assistant_subgraphs),
+        Route("/assistants/{assistant_id}/subgraphs/{namespace}", api.assistant_subgraphs),
+        Route("/runs", api.create_run, methods=["POST"]),
+        Route("/runs/stream", api.run_stream, methods=["POST"]),
+        Route("/runs/wait", api.wait_run, methods=["POST"]),
+        Route("/runs/batch", api.create_batch, methods=["POST"]),
+        Route("/runs/crons", api.crons, methods=["POST"]),
+        Route("/runs/crons/{rest:path}", api.crons, methods=["GET", "POST", "PATCH", "DELETE"]),
+        Route("/threads/{thread_id}/runs/crons", api.crons, methods=["POST"]),
+        Route("/threads", api.create_thread, methods=["POST"]),
+        Route("/threads/search", api.search_threads, methods=["POST"]),
+        Route("/threads/{thread_id}", api.get_thread, methods=["GET"]),
+        Route("/threads/{thread_id}", api.delete_thread, methods=["DELETE"]),
+        Route("/threads/{thread_id}", api.patch_thread, methods=["PATCH"]),
+        Route("/threads/{thread_id}/state", api.thread_state, methods=["GET"]),
+        Route("/threads/{thread_id}/state", api.update_thread_state, methods=["POST"]),
+        Route("/threads/{thread_id}/state/checkpoint", api.thread_state_at, methods=["POST"]),
+        Route("/threads/{thread_id}/state/{checkpoint_id}", api.thread_state, methods=["GET"]),
+        Route("/threads/{thread_id}/copy", api.copy_thread, methods=["POST"]),
+        Route("/threads/{thread_id}/history", api.thread_history, methods=["GET", "POST"]),
+        Route("/threads/{thread_id}/runs", api.list_runs, methods=["GET"]),
+        Route("/threads/{thread_id}/runs", api.create_run, methods=["POST"]),
+        Route("/threads/{thread_id}/runs/stream", api.run_stream, methods=["POST"]),
+        Route("/threads/{thread_id}/runs/wait", api.wait_run, methods=["POST"]),
+        Route(run_path, api.get_run),
+        Route(f"{run_path}/stream", api.join_stream),
+        Route(f"{run_path}/join", api.join_run),
+        Route(f"{run_path}/cancel", api.cancel_run, methods=["POST"]),
+        Route("/threads/{thread_id}/commands", api.thread_commands, methods=["POST"]),
+        Route("/threads/{thread_id}/stream/events", api.thread_events, methods=["POST"]),
+        Route("/threads/{thread_id}/stream", api.thread_events, methods=["POST"]),
+        WebSocketRoute("/ws", api.websocket),
+        WebSocketRoute("/threads/{thread_id}/stream/events", api.thread_socket),
+        WebSocketRoute("/threads/{thread_id}/stream", api.thread_socket),
+    ]
