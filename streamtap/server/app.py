@@ -542,4 +542,5 @@ def create_app(
     )
     api.store = store
     app.state.manager = manager
+    app.state.api = api  # what a frontend route module builds on (``_chat_runs``)
     return app
