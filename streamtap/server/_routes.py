@@ -7,6 +7,10 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from streamtap.server.ag_ui import routes as ag_ui_routes
+from streamtap.server.ai_sdk import routes as ai_sdk_routes
+from streamtap.server.openai_compat import routes as openai_routes
+
 __all__ = ["api_routes"]
 
 RUN_PATH = "/threads/{thread_id}/runs/{run_id}"
@@ -68,4 +72,7 @@ def api_routes(api: Any) -> list[BaseRoute]:
         WebSocketRoute("/ws", api.websocket),
         WebSocketRoute("/threads/{thread_id}/stream/events", api.thread_socket),
         WebSocketRoute("/threads/{thread_id}/stream", api.thread_socket),
+        *ai_sdk_routes(api),
+        *ag_ui_routes(api),
+        *openai_routes(api),
     ]
