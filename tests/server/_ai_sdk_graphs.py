@@ -8,7 +8,8 @@
 - ``approve``: the model streams a draft, ``approve`` asks (``interrupt``), then a model
   streams ``approved: <answer>``.
 - ``fail``: the model streams ``Hel`` ``lo``, then the node raises (the run fails).
-- ``slow``: the model streams :data:`SLOW_TOKENS`, paced (abort, stop, resume).
+- ``slow``: the model streams :data:`SLOW_TOKENS`, paced (abort, stop, resume); its
+  model is :data:`SLOW` ``[prefix]``.
 
 Every run builds its own ``FakeChatModel`` (one script per request), so a graph answers
 any number of runs the same way.
@@ -22,10 +23,13 @@ from typing import Any
 from langchain_core.tools import tool
 
 from streamtap.testing import FakeChatModel
-from streamtap.testing.fake import Pause, Reasoning, ToolCall, Usage
+from streamtap.testing.fake import Reasoning, ToolCall, Usage
+from tests.server._support import ScriptedChat
 
 ENGINES = {"lg": "langgraph.graph", "st": "streamtap.graph"}
 SLOW_TOKENS = [f"w{i} " for i in range(40)]
+#: each engine's ``slow`` model: its ``events`` say whether its stream was closed early
+SLOW: dict[str, ScriptedChat] = {}
 #: the answer's script: reasoning, text, two parallel tool calls (fragments interleaved)
 ANSWER = [
     Reasoning("think"),
@@ -92,7 +96,11 @@ def graphs(prefix: str) -> dict[str, Any]:
         builder.add_edge(previous, graph.END)
         return builder.compile()
 
-    slow = [item for token in SLOW_TOKENS for item in (token, Pause(0.05))]
+    SLOW[prefix] = slow = ScriptedChat(tokens=SLOW_TOKENS, delay=0.05)
+
+    async def slow_agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await slow.ainvoke(state["messages"])]}
+
     built = {
         "answer": chain(("agent", agent), ("tools", ToolNode([search, weather]))),
         "approve": chain(
@@ -102,6 +110,6 @@ def graphs(prefix: str) -> dict[str, Any]:
             state=Approval,
         ),
         "fail": chain(("agent", failing)),
-        "slow": chain(("agent", streams(*slow))),
+        "slow": chain(("agent", slow_agent)),
     }
     return {f"{prefix}_{name}": compiled for name, compiled in built.items()}
