@@ -17,6 +17,7 @@ any number of runs the same way.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
@@ -44,14 +45,15 @@ ANSWER = [
 
 
 @tool
-def search(q: str) -> str:
+async def search(q: str) -> str:
     """Look it up."""
     return f"found {q}"
 
 
 @tool
-def weather(city: str) -> str:
-    """The weather in a city."""
+async def weather(city: str) -> str:
+    """The weather in a city (answers after ``search``: the parts' order is fixed)."""
+    await asyncio.sleep(0.1)
     return f"sunny in {city}"
 
 
