@@ -13,6 +13,7 @@ engine.
   answers ``It is sunny.``: the client sees no tool call.
 - ``approve``: a model streams ``Draft ready``, then ``approve`` asks (``interrupt``).
 - ``fail``: the model streams ``Hel`` ``lo``, then the node raises (the run fails).
+- ``plain``: a node returns ``Plain answer.`` without a model (no ``messages`` events).
 - ``slow``: a :class:`ScriptedChat` streams 200 paced tokens; :data:`SLOW` records
   whether its stream was closed early (a client abort).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 
@@ -137,6 +139,7 @@ def graphs(prefix: str) -> dict[str, Any]:
         "graph_tools": looped.compile(),
         "approve": chain(("draft", streams("Draft ", "ready")), ("approve", approve)),
         "fail": chain(("agent", failing)),
+        "plain": chain(("agent", lambda state: {"messages": [AIMessage("Plain answer.")]})),
         "slow": chain(("agent", slow)),
     }
     return {f"{prefix}_{name}": compiled for name, compiled in built.items()}

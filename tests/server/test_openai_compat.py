@@ -242,6 +242,23 @@ def test_models_unknown_model_and_bad_request(client: openai.OpenAI) -> None:
     assert empty.value.body["param"] == "messages"  # type: ignore[index]
 
 
+@pytest.mark.parametrize("layout", ["memory", "redis"])
+def test_layouts(serve: Any, request: pytest.FixtureRequest, layout: str) -> None:
+    """The same chunks when the run's events come back from Redis (parsed JSON, not the
+    run's objects): an unstreamed AI message, an interrupt, client tool calls."""
+    kwargs = {"redis_url": request.getfixturevalue("redis_url")} if layout == "redis" else {}
+    server = serve({**graphs("st"), **graphs("lg")}, **kwargs)
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0) as client:
+        for engine in ENGINES:
+            assert _content(_stream(client, f"{engine}_plain")) == "Plain answer."
+            done = client.chat.completions.create(model=f"{engine}_plain", messages=HI)  # type: ignore[arg-type]
+            assert done.choices[0].message.content == "Plain answer."
+            chunks = _stream(client, f"{engine}_approve")
+            assert _content(chunks) == 'Draft ready\n\n{"question": "send it?"}'
+            chunks = _stream(client, f"{engine}_client_tools", tools=CLIENT_TOOLS)
+            assert _finish(chunks) == ["tool_calls"] and _content(chunks) == "Checking."
+
+
 def test_auth_is_the_api_token(url: str) -> None:
     with openai.OpenAI(base_url=f"{url}/v1", api_key="wrong-token", max_retries=0) as wrong:
         with pytest.raises(openai.AuthenticationError):
