@@ -35,4 +35,4 @@ if (scenario === "run") {  // a second turn: only the new message goes in
   agent.addMessage({ id: "user-2", role: "user", content: "again" });
   await run();
 }
-process.stdout.write(JSON.stringify({ runs, messages: agent.messages, state: agent.state }));
+process.stdout.write(JSON.stringify({ threadId: agent.threadId, runs, messages: agent.messages, state: agent.state }));

@@ -7,7 +7,7 @@ LangGraph) under the prefixes ``st_`` and ``lg_``, as ``_js_support.js_graphs`` 
   the agent's turns (the state that ``STATE_SNAPSHOT`` / ``STATE_DELTA`` carry).
 - ``approve``: the model drafts, then a node asks ``interrupt({"question": "send it?"})``.
 - ``fail``: the model's stream breaks after "Partial answ".
-- ``slow``: 400 tokens 10 ms apart (a client aborts it); its model is ``MODELS[prefix_slow]``.
+- ``slow``: 400 tokens 20 ms apart (a client aborts it); its model is ``MODELS[prefix_slow]``.
 - ``big``: one tool call whose tool returns ``BIG`` (33.9 KB of JSON), then "Done."
 """
 
@@ -125,7 +125,7 @@ def graphs(engine: str) -> dict[str, Any]:
         scripts=[["Partial ", "answ", Fail(RuntimeError("boom"))]], cycle=True
     )
     slow_model = FakeChatModel(
-        scripts=[[s for _ in range(400) for s in ("x ", Pause(0.01))]], cycle=True
+        scripts=[[s for _ in range(400) for s in ("x ", Pause(0.02))]], cycle=True
     )
 
     async def draft(state: dict[str, Any]) -> dict[str, Any]:
