@@ -8,6 +8,7 @@ the model's stream closed); and the route's HTTP answers (404, 409, 422)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -200,3 +201,21 @@ def test_unknown_graph_busy_thread_bad_body(server: LiveServer) -> None:
             raise AssertionError("the thread stayed busy after its client went away")
 
     asyncio.run(check())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_server_whose_logs_are_in_redis(serve: Any, redis_url: str, engine: str) -> None:
+    """The events come back from Redis as JSON (messages and tool results as dicts, not
+    LangChain objects): the same AG-UI stream."""
+    live = serve(graphs(engine), redis_url=redis_url)
+    reply = httpx.post(
+        f"{live.url}/ag-ui/{engine}_agent", json=_body(f"redis-{engine}"), timeout=30
+    )
+    events = [json.loads(line[6:]) for line in reply.text.split("\n\n") if line]
+    types = [e["type"] for e in events]
+    assert types.count("TEXT_MESSAGE_START") == 2 and types.count("TOOL_CALL_START") == 2
+    results = [e["content"] for e in events if e["type"] == "TOOL_CALL_RESULT"]
+    assert results == ["results for paris", "results for rome"]
+    text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
+    assert text == "Let me look.Found both."
+    assert events[-1]["outcome"] == {"type": "success"}
