@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from langchain_core.messages import convert_to_messages
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -62,6 +63,13 @@ def _parse(body: dict[str, Any]) -> dict[str, Any]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
             raise _BadRequest(f"messages[{i}] must be an object with a valid 'role'", "messages")
+        try:  # what the graph's add_messages will do with it: fail here, not mid-run
+            convert_to_messages([message])
+        except Exception as exc:  # LangChain raises KeyError, TypeError, ValueError
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise _BadRequest(
+                f"messages[{i}] is not a valid message: {detail}", "messages"
+            ) from None
     n = body.get("n")
     if n is not None and n != 1:
         raise _BadRequest("Only n=1 is supported: a run gives one answer", "n")

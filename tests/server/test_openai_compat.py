@@ -240,6 +240,10 @@ def test_models_unknown_model_and_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as empty:
         client.chat.completions.create(model="st_text", messages=[])
     assert empty.value.body["param"] == "messages"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as invalid:  # no tool_call_id: refused up front
+        client.chat.completions.create(model="st_text", messages=[{"role": "tool", "content": "x"}])  # type: ignore[arg-type,list-item,misc]
+    assert invalid.value.body["param"] == "messages"  # type: ignore[index]
+    assert "messages[0] is not a valid message" in invalid.value.message
 
 
 @pytest.mark.parametrize("layout", ["memory", "redis"])
