@@ -230,3 +230,35 @@ def test_errors_before_the_first_byte(url: str) -> None:
             busy = client.post(f"{url}/ai-sdk/st_slow/chat", json=body)
             assert busy.status_code == 409  # a chat runs one run at a time
             client.post(f"{url}/ai-sdk/st_slow/chat/busy2/stop")
+
+
+async def test_mounted_in_a_users_app() -> None:
+    """docs/ai-sdk.md: ``create_app`` mounted under ``/api`` in a user's Starlette app,
+    its lifespan entered by the user's."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    chat = create_app(graphs("st"))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with chat.router.lifespan_context(chat):
+            yield
+
+    app = Starlette(routes=[Mount("/api", chat)], lifespan=lifespan)
+    async with (
+        lifespan(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as client,
+    ):
+        body = {"id": "mounted", "messages": MESSAGES}
+        response = await client.post("/api/ai-sdk/st_fail/chat", json=body)
+    assert response.status_code == 200
+    assert parse(response.content)[-2:] == [
+        {"type": "error", "errorText": "ValueError: the tool backend is down"},
+        "[DONE]",
+    ]
