@@ -5,6 +5,7 @@ part, and the UI message it folds them into is the one a ``useChat`` would show.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,4 +132,7 @@ def test_stop(url: str, engine: str) -> None:
     assert run["chunks"][-1] == {"type": "abort", "reason": "stopped"}
     text = run["message"]["parts"][-1]["text"]
     assert text and "".join(SLOW_TOKENS).startswith(text) and text != "".join(SLOW_TOKENS)
+    deadline = time.monotonic() + 5
+    while len(SLOW[engine].events) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert SLOW[engine].events == ["opened", "closed"]  # the model's stream was closed
