@@ -7,7 +7,9 @@ LangGraph) under the prefixes ``st_`` and ``lg_``, as ``_js_support.js_graphs`` 
   the agent's turns (the state that ``STATE_SNAPSHOT`` / ``STATE_DELTA`` carry).
 - ``approve``: the model drafts, then a node asks ``interrupt({"question": "send it?"})``.
 - ``fail``: the model's stream breaks after "Partial answ".
-- ``slow``: 400 tokens 20 ms apart (a client aborts it); its model is ``MODELS[prefix_slow]``.
+- ``slow``: 400 tokens 20 ms apart (a client aborts it); its model is ``MODELS[prefix_slow]``
+  (``ScriptedChat``, which records whether its stream was closed early); ``busy`` the same
+  (a second request on its thread while it runs).
 - ``big``: one tool call whose tool returns ``BIG`` (33.9 KB of JSON), then "Done."
 """
 
@@ -21,12 +23,13 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
 
 from streamtap.testing import FakeChatModel
-from streamtap.testing.fake import Fail, Finish, Pause, Reasoning, ToolCall, Usage
+from streamtap.testing.fake import Fail, Finish, Reasoning, ToolCall, Usage
+from tests.server._support import ScriptedChat
 
 ENGINES = {"st": "streamtap.graph", "lg": "langgraph.graph"}
 PROGRESS = {"progress": 50}
 #: the models of the graphs a test checks (``st_slow``: was its stream closed?)
-MODELS: dict[str, FakeChatModel] = {}
+MODELS: dict[str, ScriptedChat] = {}
 #: a 33.9 KB tool result (the size in AG-UI's issue #2600): JSON records, as a search
 #: tool would return
 BIG = json.dumps(
@@ -124,9 +127,8 @@ def graphs(engine: str) -> dict[str, Any]:
     fail_model = FakeChatModel(
         scripts=[["Partial ", "answ", Fail(RuntimeError("boom"))]], cycle=True
     )
-    slow_model = FakeChatModel(
-        scripts=[[s for _ in range(400) for s in ("x ", Pause(0.02))]], cycle=True
-    )
+    slow_model = ScriptedChat(tokens=["x "] * 400, delay=0.02)
+    busy_model = ScriptedChat(tokens=["x "] * 400, delay=0.02)
 
     async def draft(state: dict[str, Any]) -> dict[str, Any]:
         return {"messages": [await draft_model.ainvoke(state["messages"])]}
@@ -141,6 +143,9 @@ def graphs(engine: str) -> dict[str, Any]:
     async def slow(state: dict[str, Any]) -> dict[str, Any]:
         return {"messages": [await slow_model.ainvoke(state["messages"])]}
 
+    async def busy(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await busy_model.ainvoke(state["messages"])]}
+
     MODELS[f"{engine}_slow"] = slow_model
     built = {
         "agent": loop(FakeChatModel(scripts=AGENT_SCRIPTS, cycle=True), {"search": search}, True),
@@ -148,5 +153,6 @@ def graphs(engine: str) -> dict[str, Any]:
         "approve": single(("draft", draft), ("approve", approve)),
         "fail": single(("agent", failing)),
         "slow": single(("agent", slow)),
+        "busy": single(("agent", busy)),
     }
     return {f"{engine}_{name}": g for name, g in built.items()}
