@@ -262,3 +262,18 @@ async def test_mounted_in_a_users_app() -> None:
         {"type": "error", "errorText": "ValueError: the tool backend is down"},
         "[DONE]",
     ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_server_whose_logs_are_in_redis(serve: Any, redis_url: str, engine: str) -> None:
+    """The events come back from Redis as JSON (tool results as dicts, not LangChain
+    objects): the same part streams, an interrupt's answer included."""
+    live = serve(graphs(engine), redis_url=redis_url)
+    response = chat(live.url, f"{engine}_answer", f"redis-{engine}")
+    assert without_message_id(parse(response.content)) == ANSWER
+    asked = parse(chat(live.url, f"{engine}_approve", f"redis-ask-{engine}").content)
+    assert asked[-4]["type"] == "data-interrupt" and asked[-2]["finishReason"] == "interrupted"
+    answered = parse(
+        chat(live.url, f"{engine}_approve", f"redis-ask-{engine}", resume="ok").content
+    )
+    assert answered[2:5] == text_parts("approved: ok")
