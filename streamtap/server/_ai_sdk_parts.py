@@ -16,7 +16,8 @@ ones a stream that ends without its terminal ``lifecycle`` owes. The mapping (do
   its ``tool-input-available`` first;
 - ``custom`` items → ``data-custom`` parts (the payload as ``data``);
 - ``input.requested`` (an interrupt) → ``data-interrupt`` ``{interrupt_id, payload}``, and
-  the run's ``interrupted`` end → ``finish`` with ``finishReason: "interrupted"``;
+  the run's ``interrupted`` end → ``finish`` with ``finishReason: "other"`` (AI SDK 7's
+  ``"interrupted"`` fails the schema of AI SDK 5 and 6 clients);
 - an ``interrupted`` end without an interrupt (stopped) → ``abort``;
 - ``failed`` → ``error`` (``errorText``: the lifecycle's error, secrets already masked).
 """
@@ -305,7 +306,7 @@ class UIParts:
             return self._finish(self.finish_reason or "stop")
         if event == "interrupted":
             if self.interrupted_by_input:
-                return self._finish("interrupted")
+                return self._finish("other")
             self.done = True
             return [{"type": "abort", "reason": "stopped"}]
         if event == "failed":

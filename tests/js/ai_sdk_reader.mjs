@@ -3,8 +3,9 @@
 // part), readUIMessageStream folds the parts into the UI message a useChat would hold.
 //   node ai_sdk_reader.mjs <base url> <graph id> <chat id> <scenario>
 // scenarios: answer | approve | fail | abort (the client goes away, then resumes) | stop
+// AI_PACKAGE picks the client: "ai" (7, the default), "ai6" or "ai5" (npm aliases of ai 6, 5).
 // Prints one JSON document: {runs: [{chunks, message, error}], ...}.
-import { DefaultChatTransport, readUIMessageStream } from "ai";
+const { DefaultChatTransport, readUIMessageStream } = await import(process.env.AI_PACKAGE ?? "ai");
 
 const [url, graph, chatId, scenario] = process.argv.slice(2);
 const transport = new DefaultChatTransport({ api: `${url}/ai-sdk/${graph}/chat` });

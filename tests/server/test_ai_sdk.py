@@ -116,7 +116,7 @@ def test_interrupt_and_its_answer(url: str, engine: str) -> None:
             "data": {"interrupt_id": interrupt["id"], "payload": {"question": "send it?"}},
         },
         {"type": "finish-step"},
-        {"type": "finish", "finishReason": "interrupted"},
+        {"type": "finish", "finishReason": "other"},
         "[DONE]",
     ]
     answered = parse(chat(url, f"{engine}_approve", chat_id, resume="yes").content)
@@ -272,7 +272,7 @@ def test_a_server_whose_logs_are_in_redis(serve: Any, redis_url: str, engine: st
     response = chat(live.url, f"{engine}_answer", f"redis-{engine}")
     assert without_message_id(parse(response.content)) == ANSWER
     asked = parse(chat(live.url, f"{engine}_approve", f"redis-ask-{engine}").content)
-    assert asked[-4]["type"] == "data-interrupt" and asked[-2]["finishReason"] == "interrupted"
+    assert asked[-4]["type"] == "data-interrupt" and asked[-2]["finishReason"] == "other"
     answered = parse(
         chat(live.url, f"{engine}_approve", f"redis-ask-{engine}", resume="ok").content
     )

@@ -148,7 +148,7 @@ def test_each_model_message_is_a_step_and_usage_sums() -> None:
     ]
 
 
-def test_interrupt_is_a_data_part_and_the_finish_says_interrupted() -> None:
+def test_interrupt_is_a_data_part_then_a_finish() -> None:
     events: list[Event] = [
         RUNNING,
         ("input.requested", (), {"interrupt_id": "i1", "payload": {"question": "send it?"}}),
@@ -161,7 +161,7 @@ def test_interrupt_is_a_data_part_and_the_finish_says_interrupted() -> None:
             "id": "i1",
             "data": {"interrupt_id": "i1", "payload": {"question": "send it?"}},
         },
-        {"type": "finish", "finishReason": "interrupted"},
+        {"type": "finish", "finishReason": "other"},
     ]
 
 
