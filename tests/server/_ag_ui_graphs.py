@@ -10,6 +10,7 @@ LangGraph) under the prefixes ``st_`` and ``lg_``, as ``_js_support.js_graphs`` 
 - ``slow``: 400 tokens 20 ms apart (a client aborts it); its model is ``MODELS[prefix_slow]``
   (``ScriptedChat``, which records whether its stream was closed early); ``busy`` the same
   (a second request on its thread while it runs).
+- ``config``: writes ``config["configurable"]["ag_ui"]`` as a custom item ``ag_ui``.
 - ``big``: one tool call whose tool returns ``BIG`` (33.9 KB of JSON), then "Done."
 """
 
@@ -20,6 +21,7 @@ import json
 from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 
 from streamtap.testing import FakeChatModel
@@ -146,6 +148,11 @@ def graphs(engine: str) -> dict[str, Any]:
     async def busy(state: dict[str, Any]) -> dict[str, Any]:
         return {"messages": [await busy_model.ainvoke(state["messages"])]}
 
+    def configured(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """What the request's tools, context and forwarded props became (a custom item)."""
+        get_stream_writer()({"name": "ag_ui", "value": config["configurable"].get("ag_ui")})
+        return {"messages": [AIMessage("configured", id=f"cfg-{len(state['messages'])}")]}
+
     MODELS[f"{engine}_slow"] = slow_model
     built = {
         "agent": loop(FakeChatModel(scripts=AGENT_SCRIPTS, cycle=True), {"search": search}, True),
@@ -154,5 +161,6 @@ def graphs(engine: str) -> dict[str, Any]:
         "fail": single(("agent", failing)),
         "slow": single(("agent", slow)),
         "busy": single(("agent", busy)),
+        "config": single(("configured", configured)),
     }
     return {f"{engine}_{name}": g for name, g in built.items()}

@@ -229,3 +229,45 @@ def test_a_server_whose_logs_are_in_redis(serve: Any, redis_url: str, engine: st
     text = "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
     assert text == "Let me look.Found both."
     assert events[-1]["outcome"] == {"type": "success"}
+
+
+def test_client_state_tools_context_and_history_go_in(server: LiveServer) -> None:
+    """The client's state keys go in with the input (``turns`` starts at 5); tools,
+    context and forwarded props reach the graph's config; a new thread takes the
+    client's whole history, an old one only the messages it lacks."""
+    body = _body(
+        "t-state",
+        messages=[
+            {"id": "s1", "role": "system", "content": "Be brief."},
+            {"id": "u0", "role": "user", "content": "earlier"},
+            {"id": "a0", "role": "assistant", "content": "noted"},
+            {"id": "u1", "role": "user", "content": [{"type": "text", "text": "hi"}]},
+        ],
+        state={"turns": 5},
+        tools=[{"name": "lookup", "description": "Look up", "parameters": {"type": "object"}}],
+        context=[{"description": "user", "value": "Ada"}],
+        forwardedProps={"mode": "fast"},
+    )
+    reply = httpx.post(f"{server.url}/ag-ui/st_approve", json=body, timeout=30)
+    events = [json.loads(line[6:]) for line in reply.text.split("\n\n") if line]
+    assert events[1] == {"type": "STATE_SNAPSHOT", "snapshot": {"turns": 5}}
+    assert events[-1]["outcome"]["type"] == "interrupt"
+    state = httpx.get(f"{server.url}/threads/t-state/state", timeout=10).json()
+    texts = [(m["type"], m["content"]) for m in state["values"]["messages"]]
+    assert texts[:4] == [
+        ("system", "Be brief."),
+        ("human", "earlier"),
+        ("ai", "noted"),
+        ("human", [{"type": "text", "text": "hi"}]),
+    ]
+    assert [t for t, _ in texts[4:]] == ["ai"]  # the draft
+    reply = httpx.post(f"{server.url}/ag-ui/st_config", json={**body, "threadId": "t-cfg"})
+    events = [json.loads(line[6:]) for line in reply.text.split("\n\n") if line]
+    [custom] = [e for e in events if e["type"] == "CUSTOM"]
+    assert custom["value"] == {
+        "tools": [{"name": "lookup", "description": "Look up", "parameters": {"type": "object"}}],
+        "context": [{"description": "user", "value": "Ada"}],
+        "forwarded_props": {"mode": "fast"},
+    }
+    # a finished message no model streamed, sent whole
+    assert _content({"events": events}, "TEXT_MESSAGE_CONTENT") == "configured"
