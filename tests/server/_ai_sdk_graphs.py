@@ -98,7 +98,8 @@ def graphs(prefix: str) -> dict[str, Any]:
         builder.add_edge(previous, graph.END)
         return builder.compile()
 
-    SLOW[prefix] = slow = ScriptedChat(tokens=SLOW_TOKENS, delay=0.05)
+    # one per engine for every server the tests start, whatever order they run in
+    slow = SLOW.setdefault(prefix, ScriptedChat(tokens=SLOW_TOKENS, delay=0.05))
 
     async def slow_agent(state: dict[str, Any]) -> dict[str, Any]:
         return {"messages": [await slow.ainvoke(state["messages"])]}
