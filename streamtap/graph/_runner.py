@@ -88,6 +88,7 @@ async def _stepped(
     # consumer's next() would return normally, the cancel swallowed, and the coroutine
     # would go on in the consumer's next task, which nobody cancelled
     cancelled = False
+    yielded: Any = None
     try:
         while True:
             try:
@@ -128,15 +129,26 @@ async def _stepped(
                     yield
     finally:
         if not finished:
-            await _cancelled_to_the_end(coro, ctx)
+            # closed while the coroutine waits on a future: cancel that future first, as
+            # a cancelled task does, so what it stands for stops too (a gather's children:
+            # langchain-core runs a model's stream in one, which went on to its end)
+            if yielded is not None and not yielded.done() and yielded.cancel():
+                with contextlib.suppress(BaseException):
+                    await yielded  # settled; the coroutine then reads its CancelledError
+                await _cancelled_to_the_end(coro, ctx, resumed=True)
+            else:
+                await _cancelled_to_the_end(coro, ctx)
 
 
-async def _cancelled_to_the_end(coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> None:
-    """Throw ``CancelledError`` into ``coro`` and run it to its end (its ``finally``
-    blocks may await), as a cancelled task would run."""
+async def _cancelled_to_the_end(
+    coro: Coroutine[Any, Any, Any], ctx: contextvars.Context, *, resumed: bool = False
+) -> None:
+    """Throw ``CancelledError`` into ``coro`` (``resumed``: the future it waits on was
+    cancelled instead, and it is resumed to read that) and run it to its end (its
+    ``finally`` blocks may await), as a cancelled task would run."""
     ctx.run(CLOSING.set, True)
-    step: Callable[..., Any] = coro.throw
-    arg: Any = asyncio.CancelledError()
+    step: Callable[..., Any] = coro.send if resumed else coro.throw
+    arg: Any = None if resumed else asyncio.CancelledError()
     with contextlib.suppress(asyncio.CancelledError, StopIteration):
         while True:
             yielded = ctx.run(step, arg)

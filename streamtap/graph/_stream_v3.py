@@ -12,6 +12,7 @@ ordering, errors and abort are then LangGraph's by construction.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -195,22 +196,37 @@ class _Parts:
 
 
 class _AsyncParts:
-    """:class:`_Parts` of an async run."""
+    """:class:`_Parts` of an async run.
+
+    LangGraph's run stream pulls each part in a task of its own. When its consumer is
+    cancelled, it cancels that pull and moves on without waiting for it, and its
+    ``abort()`` then closes this iterator: closed while the cancelled pull still runs,
+    the graph's generator would refuse ("already running") and stay suspended, its nodes
+    and their model streams open, until the garbage collector. So ``aclose`` lets an
+    unfinished pull settle first."""
 
     def __init__(self, parts: AsyncIterator[Any]) -> None:
         self._parts = parts
+        self._pulling: asyncio.Task[Any] | None = None
 
     def __aiter__(self) -> _AsyncParts:
         return self
 
     async def __anext__(self) -> Any:
+        self._pulling = asyncio.current_task()
         try:
             return await self._parts.__anext__()
         except Exception as exc:
             _as_langgraphs(exc)
             raise
+        finally:
+            self._pulling = None
 
     async def aclose(self) -> None:
+        pulling = self._pulling
+        if pulling is not None and pulling is not asyncio.current_task() and not pulling.done():
+            pulling.cancel()
+            await asyncio.wait({pulling})
         aclose = getattr(self._parts, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -78,7 +78,7 @@ async def run_events(
             transformers=_with_own(transformers),
             **kwargs,
         )
-        async for event in run:
+        async for event in _closing(run):
             method, params = event["method"], event["params"]
             namespace = tuple(params.get("namespace") or ())
             data = params.get("data")
@@ -136,6 +136,14 @@ async def run_events(
         yield item
     terminal: AgentStatus = "interrupted" if raised else "completed"
     yield "lifecycle", (), LifecycleData(event=terminal, graph_name=graph_name)
+
+
+async def _closing(run: Any) -> AsyncIterator[Any]:
+    """The run's events; however the reading ends (a cancel: the run stopped), the run is
+    aborted, so its nodes and their model streams close now, not when collected."""
+    async with run:
+        async for event in run:
+            yield event
 
 
 def _transformers() -> list[Any]:

@@ -4,6 +4,7 @@ items from a streamtap.graph graph and from the LangGraph graph built the same w
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -184,3 +185,48 @@ async def test_a_tool_call_is_reported_on_the_tools_channel() -> None:
         ),
         ("messages", ("tools:call_1",), {"event": "message-finish", "metadata": {}}),
     ]
+
+
+@pytest.mark.parametrize("engine", ["langgraph.graph", "streamtap.graph"])
+async def test_a_stopped_run_closes_its_model_stream_at_once(engine: str) -> None:
+    """The server's run is cancelled while a node's model streams (langchain-core runs
+    the stream in a ``gather`` child task): by the time the run's task is done, the
+    model's stream is closed, as with LangGraph. With streamtap.graph it used to go on
+    to its end: the pull in flight was not waited for before the graph's generator was
+    closed ("already running", left to the garbage collector), and closing the node
+    threw into it without cancelling the future it waited on."""
+    import gc
+    import importlib
+    import warnings
+
+    graph = importlib.import_module(engine)
+    model = ScriptedChat(tokens=[f"t{i}" for i in range(200)], delay=0.01)
+
+    async def agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder = graph.StateGraph(graph.MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_edge(graph.START, "agent")
+    compiled = builder.compile()
+    five = asyncio.Event()
+
+    async def consume() -> None:
+        n = 0
+        async for method, _, _ in run_events(compiled, HUMAN, {}, graph_name="agent"):
+            n += method == "messages"
+            if n == 5:
+                five.set()
+
+    for _ in range(5):
+        model.events.clear()
+        five.clear()
+        task = asyncio.create_task(consume())
+        await five.wait()  # cancelled as the consumer reads on: a pull in flight
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert model.events == ["opened", "closed"], engine
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gc.collect()
