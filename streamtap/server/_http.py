@@ -88,11 +88,18 @@ class TokenGuard:
         if token_ok(self.api_token, headers.get("authorization"), headers.get("x-api-key")):
             await self.app(scope, receive, send)
             return
-        response = json_response(
-            {"detail": "Missing or invalid token: send 'Authorization: Bearer <token>'"},
-            401,
-            {"WWW-Authenticate": "Bearer"},
-        )
+        message = "Missing or invalid token: send 'Authorization: Bearer <token>'"
+        body: dict[str, Any] = {"detail": message}
+        if path.startswith("/v1/"):  # the OpenAI-compatible routes answer in OpenAI's shape
+            body = {
+                "error": {
+                    "message": message,
+                    "type": "authentication_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            }
+        response = json_response(body, 401, {"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
 
 

@@ -149,6 +149,8 @@ class ChunkFold:
         self._streamed_ids: set[str] = set()
         self._pending: list[_Call] = []
         self._interrupts: list[Any] = []
+        #: the run ended waiting on an interrupt (its thread is kept to answer it)
+        self.interrupted = False
 
     # ------------------------------------------------------------------ chunks
 
@@ -329,6 +331,7 @@ class ChunkFold:
             self.error = openai_error(str(data.get("error") or "The run failed"), code="run_failed")
             return [self.error]
         if end == "interrupted":
+            self.interrupted = bool(self._interrupts)
             if not self._interrupts:
                 self.error = openai_error("The run was cancelled", code="run_cancelled")
                 return [self.error]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from langchain_core.messages import convert_to_messages
@@ -89,6 +90,7 @@ def _parse(body: dict[str, Any]) -> dict[str, Any]:
         "stream": bool(body.get("stream")),
         "include_usage": bool(options.get("include_usage")),
         "config": {"configurable": configurable} if configurable else None,
+        "store": body.get("store") is True,
     }
 
 
@@ -164,15 +166,32 @@ class OpenAIRoutes:
             "X-Streamtap-Run-Id": started.run_id,
         }
         if parsed["stream"]:
-            return self._stream(fold, thread_id, started.since, headers)
-        return await self._complete(request, fold, thread_id, started.since, headers)
+            settle = functools.partial(
+                self._settle, fold, thread_id, started.run_id, parsed["store"]
+            )
+            return self._stream(fold, thread_id, started.since, headers, settle)
+        try:
+            return await self._complete(request, fold, thread_id, started.since, headers)
+        finally:
+            await self._settle(fold, thread_id, started.run_id, parsed["store"])
 
-    async def _stop_unless_done(self, fold: ChunkFold, thread_id: str) -> None:
+    async def _settle(self, fold: ChunkFold, thread_id: str, run_id: str, store: bool) -> None:
+        """After the response: a run the client left is stopped; then the thread goes
+        unless the request asked to ``store`` it or it waits on an interrupt (answered
+        through the LangGraph API): Chat Completions requests are stateless, and a
+        thread kept per request would grow the server without end."""
         if not fold.done:
             await self.runs.stop(thread_id)
+        if not store and not fold.interrupted:
+            await self.runs.forget(thread_id, run_id)
 
     def _stream(
-        self, fold: ChunkFold, thread_id: str, since: int, headers: dict[str, str]
+        self,
+        fold: ChunkFold,
+        thread_id: str,
+        since: int,
+        headers: dict[str, str],
+        settle: Callable[[], Awaitable[None]],
     ) -> ClosingResponse:
         async def frames() -> AsyncIterator[bytes]:
             try:
@@ -194,7 +213,7 @@ class OpenAIRoutes:
             sep="\n",
             headers=headers,
         )
-        return ClosingResponse(response, lambda: self._stop_unless_done(fold, thread_id))
+        return ClosingResponse(response, settle)
 
     async def _complete(
         self, request: Request, fold: ChunkFold, thread_id: str, since: int, headers: dict[str, str]

@@ -271,3 +271,45 @@ def test_auth_is_the_api_token(url: str) -> None:
             wrong.chat.completions.create(model="st_text", messages=HI)  # type: ignore[arg-type]
     sent = httpx.post(f"{url}/v1/chat/completions", json={"model": "st_text", "messages": HI})
     assert sent.status_code == 401
+    assert sent.json()["error"]["type"] == "authentication_error"  # OpenAI's shape
+    assert sent.json()["error"]["code"] == "invalid_api_key"
+    other = httpx.get(f"{url}/threads/x", timeout=10)
+    assert other.status_code == 401 and "detail" in other.json()  # the rest: the Platform's
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_finished_answer_leaves_no_thread_unless_stored(
+    client: openai.OpenAI, url: str, engine: str
+) -> None:
+    """Chat Completions requests are stateless: once the answer is complete (streamed or
+    not) its thread is deleted, state and log included; ``store: true`` keeps it, and so
+    does an interrupt (answered through the LangGraph API)."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    def thread_of(raw: Any) -> int:
+        thread = raw.headers["X-Streamtap-Thread-Id"]
+        deadline = time.monotonic() + 5
+        while True:  # the thread goes once the run is over, after the response
+            status = httpx.get(f"{url}/threads/{thread}", headers=auth, timeout=10).status_code
+            if status == 404 or time.monotonic() > deadline:
+                return status
+            time.sleep(0.02)
+
+    streamed = client.chat.completions.with_raw_response.create(
+        model=f"{engine}_text", messages=HI, stream=True
+    )
+    assert _content(list(streamed.parse())) == "Hello world"
+    assert thread_of(streamed) == 404
+    whole = client.chat.completions.with_raw_response.create(model=f"{engine}_text", messages=HI)
+    assert whole.parse().choices[0].message.content == "Hello world"
+    assert thread_of(whole) == 404
+    stored = client.chat.completions.with_raw_response.create(
+        model=f"{engine}_text", messages=HI, store=True
+    )
+    thread = stored.headers["X-Streamtap-Thread-Id"]
+    state = httpx.get(f"{url}/threads/{thread}/state", headers=auth, timeout=10).json()
+    assert [m["type"] for m in state["values"]["messages"]] == ["human", "ai"]
+    asked = client.chat.completions.with_raw_response.create(model=f"{engine}_approve", messages=HI)
+    thread = asked.headers["X-Streamtap-Thread-Id"]
+    waiting = httpx.get(f"{url}/threads/{thread}", headers=auth, timeout=10).json()
+    assert waiting["status"] == "interrupted"
