@@ -3,6 +3,7 @@ and the chat frontends' protocols (each in its own module, mounted beside the re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -11,17 +12,36 @@ from streamtap.server.ag_ui import routes as ag_ui_routes
 from streamtap.server.ai_sdk import routes as ai_sdk_routes
 from streamtap.server.openai_compat import routes as openai_routes
 
-__all__ = ["api_routes"]
+__all__ = ["PROTOCOLS", "api_routes"]
 
 RUN_PATH = "/threads/{thread_id}/runs/{run_id}"
 
 
-def api_routes(api: Any) -> list[BaseRoute]:
-    """Every API route of ``api`` (``app._Api``): what ``create_app`` serves."""
+PROTOCOLS = ("langgraph", "ai-sdk", "ag-ui", "openai")
+"""What ``create_app(protocols=...)`` can serve: LangGraph's API (the Platform's routes and
+the Agent Streaming Protocol, with ``/ok`` and ``/ready``), and each chat frontend's."""
+
+
+def api_routes(api: Any, protocols: Sequence[str] = PROTOCOLS) -> list[BaseRoute]:
+    """The routes of ``api`` (``app._Api``) for ``protocols``: what ``create_app`` serves."""
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown or not protocols:
+        raise ValueError(f"protocols must name some of {list(PROTOCOLS)}; got {list(protocols)}")
+    routes: list[BaseRoute] = [Route("/ok", api.ok), Route("/ready", api.ready)]
+    if "langgraph" in protocols:
+        routes += _langgraph(api)
+    if "ai-sdk" in protocols:
+        routes += ai_sdk_routes(api)
+    if "ag-ui" in protocols:
+        routes += ag_ui_routes(api)
+    if "openai" in protocols:
+        routes += openai_routes(api)
+    return routes
+
+
+def _langgraph(api: Any) -> list[BaseRoute]:
     run_path = RUN_PATH
     return [
-        Route("/ok", api.ok),
-        Route("/ready", api.ready),
         Route("/store/items", api.put_item, methods=["PUT"]),
         Route("/store/items", api.get_item, methods=["GET"]),
         Route("/store/items", api.delete_item, methods=["DELETE"]),
@@ -72,7 +92,4 @@ def api_routes(api: Any) -> list[BaseRoute]:
         WebSocketRoute("/ws", api.websocket),
         WebSocketRoute("/threads/{thread_id}/stream/events", api.thread_socket),
         WebSocketRoute("/threads/{thread_id}/stream", api.thread_socket),
-        *ai_sdk_routes(api),
-        *ag_ui_routes(api),
-        *openai_routes(api),
     ]

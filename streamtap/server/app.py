@@ -58,7 +58,7 @@ from streamtap.server._records import (
     RunRecord,
     UnknownEventIdError,
 )
-from streamtap.server._routes import api_routes
+from streamtap.server._routes import PROTOCOLS, api_routes
 from streamtap.server._runner import (
     PARTIAL_BOUND_BYTES,
     PARTIAL_INTERVAL,
@@ -409,6 +409,7 @@ def create_app(
     redis_url: str | None = None,
     jobs: int = 10,
     stream_transformers: Mapping[str, Callable[[], Sequence[Any]]] | None = None,
+    protocols: Sequence[str] = PROTOCOLS,
 ) -> Starlette:
     r"""Serve compiled graphs (``streamtap.graph`` or LangGraph) over the Platform's API.
 
@@ -450,6 +451,11 @@ def create_app(
     ``stream_transformers()`` export is on LangGraph's server: a callable returning
     LangGraph ``StreamTransformer`` classes, factories or instances, added to the graph's
     Agent Streaming Protocol runs (a named channel's items reach ``custom:<name>``).
+
+    ``protocols`` picks what is served (default: all): ``"langgraph"`` (the Platform's API
+    and the Agent Streaming Protocol), ``"ai-sdk"`` (Vercel AI SDK UI message streams),
+    ``"ag-ui"``, ``"openai"`` (Chat Completions); ``create_app(graphs, protocols=["ai-sdk"],
+    chat_page=False)`` is an app of the AI SDK's routes alone, to mount in your own.
     """
     if not graphs:
         raise ValueError("create_app needs at least one graph: create_app({'agent': graph})")
@@ -509,8 +515,8 @@ def create_app(
         finally:
             await runs.close()
 
-    routes = api_routes(api)
-    if chat_page:
+    routes = api_routes(api, protocols)
+    if chat_page and "langgraph" in protocols:  # the page talks to LangGraph's API
         routes += [Route("/", api.index), Mount("/static", StaticFiles(directory=_STATIC))]
     middleware = [
         Middleware(
