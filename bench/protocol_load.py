@@ -225,16 +225,25 @@ def check_run(
     return None
 
 
-async def _one_protocol_run(client: Any, label: str, chunks: int, result: ProtocolResult) -> None:
+async def _one_protocol_run(
+    client: Any,
+    label: str,
+    chunks: int,
+    result: ProtocolResult,
+    *,
+    assistant_id: str = "agent",
+    channels: tuple[str, ...] = CHANNELS,
+    check: Callable[[list[tuple[str | None, str, Any]]], str | None] | None = None,
+) -> list[tuple[str | None, str, Any]]:
     """One run on a new thread: subscribe, ``run.start``, read to the root's terminal
-    ``lifecycle``, close; every frame checked (:func:`check_run`)."""
+    ``lifecycle``, close; every frame checked (:func:`check_run`, or ``check``); the frames."""
     thread = str(uuid.uuid4())
-    body = {"channels": list(CHANNELS), "since": 0}
+    body = {"channels": list(channels), "since": 0}
     command = {
         "id": 1,
         "method": "run.start",
         "params": {
-            "assistant_id": "agent",
+            "assistant_id": assistant_id,
             "input": {"messages": [{"role": "user", "content": label}]},
         },
     }
@@ -245,11 +254,12 @@ async def _one_protocol_run(client: Any, label: str, chunks: int, result: Protoc
     async with client.stream("POST", f"/threads/{thread}/stream/events", json=body) as response:
         if response.status_code != 200:
             result.failures.append(f"{label}: stream HTTP {response.status_code}")
-            return
+            return frames
 
         async def read() -> bool:
             nonlocal first
             async for raw in response.aiter_raw():
+                result.wire_bytes += len(raw)
                 for part in reader.feed(raw):
                     frames.append(part)
                     kind = _kind(part[2]) if isinstance(part[2], dict) else ""
@@ -272,7 +282,7 @@ async def _one_protocol_run(client: Any, label: str, chunks: int, result: Protoc
             ok = answer.status_code == 200 and answer.json().get("type") == "success"
             if not ok:
                 result.failures.append(f"{label}: run.start answered {answer.text[:200]}")
-                return
+                return frames
             ended = await reading
         finally:
             reading.cancel()
@@ -284,28 +294,38 @@ async def _one_protocol_run(client: Any, label: str, chunks: int, result: Protoc
         result.ttfts.append(first - sent)
     if frames and isinstance(frames[-1][2], dict) and isinstance(frames[-1][2].get("seq"), int):
         result.last_seqs.append(frames[-1][2]["seq"])
-    wrong = check_run(frames, chunks, label) if ended else f"{label}: the stream ended mid-run"
+    if not ended:
+        wrong: str | None = f"{label}: the stream ended mid-run"
+    else:
+        wrong = check_run(frames, chunks, label) if check is None else check(frames)
     if wrong is not None:
         result.failures.append(wrong)
+    return frames
 
 
-async def run_protocol_load(
-    url: str, clients: int, chunks: int, timeout: float = 120.0, *, runs: int = 1
-) -> ProtocolResult:
-    """``clients`` concurrent thread-stream clients against the server at ``url``
-    (loopback only), each running ``runs`` runs one after another, each on a new thread."""
+async def drive_clients(
+    url: str,
+    clients: int,
+    runs: int,
+    one_run: Callable[[Any, str], Coroutine[Any, Any, None]],
+    result: LoadResult,
+    timeout: float,
+    connections: int = 1,
+) -> None:
+    """``clients`` concurrent clients against the server at ``url`` (loopback only), each
+    awaiting ``one_run(client, label)`` ``runs`` times one after another, on one httpx
+    client with ``connections`` connections per client; wall and client CPU time and what
+    went wrong go into ``result``."""
     import httpx
 
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise ValueError("the load benchmark only targets loopback addresses")
-    result = ProtocolResult(clients=clients, chunks=chunks)
-    # two connections per client: its open stream and its command
-    size = 2 * clients + 10
+    size = connections * clients + 10
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
 
     async def one_client(index: int) -> None:
         for n in range(runs):
-            await _one_protocol_run(client, f"client {index} run {n}", chunks, result)
+            await one_run(client, f"client {index} run {n}")
 
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
         start = time.perf_counter()
@@ -324,6 +344,20 @@ async def run_protocol_load(
                 result.failures.append(repr(task.exception()))
         if pending:
             result.failures.append(f"{len(pending)} clients did not finish in {timeout}s")
+
+
+async def run_protocol_load(
+    url: str, clients: int, chunks: int, timeout: float = 120.0, *, runs: int = 1
+) -> ProtocolResult:
+    """``clients`` concurrent thread-stream clients against the server at ``url``
+    (loopback only), each running ``runs`` runs one after another, each on a new thread."""
+    result = ProtocolResult(clients=clients, chunks=chunks)
+
+    async def one_run(client: Any, label: str) -> None:
+        await _one_protocol_run(client, label, chunks, result)
+
+    # two connections per client: its open stream and its command
+    await drive_clients(url, clients, runs, one_run, result, timeout, connections=2)
     return result
 
 
@@ -406,13 +440,16 @@ def _load(
     return _classic_load(url, clients, settings.chunks, settings.timeout, runs=runs)
 
 
-async def _cell(server: _Server, clients: int, settings: Settings) -> dict[str, Any]:
+Load = Callable[[str, str, int, Any], Coroutine[Any, Any, ProtocolResult]]
+
+
+async def _cell(server: _Server, clients: int, settings: Any, load: Load = _load) -> dict[str, Any]:
     """One cell: ``clients`` clients against one server, its CPU and RSS around it."""
     pids = server.pids()
     server.reset_peak(pids)
     before = server.cpu_seconds(pids)
     with RssSampler(server, pids) as sampler:
-        result = await _load(server.cell, server.url, clients, settings)
+        result = await load(server.cell, server.url, clients, settings)
         after = await _settle(server, pids)
     if before is not None and after is not None:
         result.server_cpu = after - before
@@ -451,6 +488,69 @@ def summarize(results: dict[str, Any]) -> None:
         )
     results["medians"], results["ratios"] = medians, ratios
     results["rss_growth_kb_per_run"] = growth
+
+
+def run_servers(
+    settings: Any,
+    make_server: Callable[[str, str], _Server],
+    load: Load,
+    warm: Any,
+    results: dict[str, Any],
+    progress: Callable[[str], None] = _progress,
+    after: Callable[[dict[str, _Server]], None] | None = None,
+) -> None:
+    """Start one server per cell of ``settings.cells`` (``make_server(cell, logdir)``), a
+    warm-up of each (``load`` with the settings ``warm``), then ``settings.rounds`` rounds
+    of every (C, cell) in rotating order (:func:`_cell` with ``load``), ``after(servers)``
+    while they are still up; each server's final RSS and log lines. Into ``results``
+    (``warmup``, ``rounds``, ``failures``, ``final_rss_mb``, ``server_log_lines``)."""
+    total = len(settings.cells) * len(settings.concurrency) * settings.rounds
+    with contextlib.ExitStack() as stack:
+        logdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="streamtap-protocol-"))
+        servers: dict[str, _Server] = {}
+        for cell in settings.cells:
+            server = make_server(cell, logdir)
+            stack.callback(server.__exit__)
+            server.start()
+            servers[cell] = server
+        for cell, server in servers.items():
+            try:
+                server.wait_ready(timeout=120)
+            except RuntimeError:
+                progress(server.log_tail())
+                raise
+            found = asyncio.run(load(cell, server.url, 1, warm))
+            results["warmup"][cell] = {
+                "failures": found.failures,
+                "rss_mb": round(server.rss_kb() * 1024 / MB, 1),
+            }
+            results["failures"] += [f"{cell} warm-up: {f}" for f in found.failures]
+            progress(f"  {cell} up (pid {server.pid}), warm-up run done")
+        done = 0
+        for rnd in range(settings.rounds):
+            record: dict[str, Any] = {"round": rnd + 1, "order": {}, "cells": []}
+            for clients, order in rotation(rnd, settings.concurrency, settings.cells):
+                record["order"][str(clients)] = order
+                for cell in order:
+                    row = asyncio.run(_cell(servers[cell], clients, settings, load))
+                    record["cells"].append(row)
+                    label = f"round {rnd + 1} C={clients} {cell}"
+                    results["failures"] += [f"{label}: {f}" for f in row["failure_messages"]]
+                    done += 1
+                    progress(
+                        f"  [{done}/{total}] {label}: {row['runs']} runs, {row['events']:,} "
+                        f"events in {row['seconds']:.1f} s, {row['events_per_second']:,} "
+                        f"events/s, {row['server_cpu_us_per_event']} µs CPU/event, TTFT p50 "
+                        f"{row['ttft_ms_p50']} ms"
+                        + (f", {row['failures']} FAILED" if row["failures"] else "")
+                    )
+            results["rounds"].append(record)
+        if after is not None:
+            after(servers)
+        results["final_rss_mb"] = {
+            cell: round(server.rss_kb() * 1024 / MB, 1) for cell, server in servers.items()
+        }
+        results["server_log_lines"] = {cell: s.log_lines() for cell, s in servers.items()}
 
 
 def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> dict[str, Any]:
@@ -494,50 +594,14 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         f"{', '.join(map(str, settings.concurrency))} x {settings.rounds} rounds "
         f"({total} cells of ~{settings.events_per_cell:,} events)"
     )
-    with contextlib.ExitStack() as stack:
-        logdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="streamtap-protocol-"))
-        servers: dict[str, _Server] = {}
-        for cell in settings.cells:
-            server = _Server(cell, settings, logdir)
-            stack.callback(server.__exit__)
-            server.start()
-            servers[cell] = server
-        for cell, server in servers.items():
-            try:
-                server.wait_ready(timeout=120)
-            except RuntimeError:
-                progress(server.log_tail())
-                raise
-            warm = asyncio.run(_load(cell, server.url, 1, _one_run(settings)))
-            results["warmup"][cell] = {
-                "failures": warm.failures,
-                "rss_mb": round(server.rss_kb() * 1024 / MB, 1),
-            }
-            results["failures"] += [f"{cell} warm-up: {f}" for f in warm.failures]
-            progress(f"  {cell} up (pid {server.pid}), warm-up run done")
-        done = 0
-        for rnd in range(settings.rounds):
-            record: dict[str, Any] = {"round": rnd + 1, "order": {}, "cells": []}
-            for clients, order in rotation(rnd, settings.concurrency, settings.cells):
-                record["order"][str(clients)] = order
-                for cell in order:
-                    row = asyncio.run(_cell(servers[cell], clients, settings))
-                    record["cells"].append(row)
-                    label = f"round {rnd + 1} C={clients} {cell}"
-                    results["failures"] += [f"{label}: {f}" for f in row["failure_messages"]]
-                    done += 1
-                    progress(
-                        f"  [{done}/{total}] {label}: {row['runs']} runs, {row['events']:,} "
-                        f"events in {row['seconds']:.1f} s, {row['events_per_second']:,} "
-                        f"events/s, {row['server_cpu_us_per_event']} µs CPU/event, TTFT p50 "
-                        f"{row['ttft_ms_p50']} ms"
-                        + (f", {row['failures']} FAILED" if row["failures"] else "")
-                    )
-            results["rounds"].append(record)
-        results["final_rss_mb"] = {
-            cell: round(server.rss_kb() * 1024 / MB, 1) for cell, server in servers.items()
-        }
-        results["server_log_lines"] = {cell: s.log_lines() for cell, s in servers.items()}
+    run_servers(
+        settings,
+        lambda cell, logdir: _Server(cell, settings, logdir),
+        _load,
+        _one_run(settings),
+        results,
+        progress,
+    )
     results["machine"]["load_average_end"] = load_average()
     results["seconds"] = round(time.perf_counter() - began, 1)
     if "langgraph-dev" in settings.cells:

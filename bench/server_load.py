@@ -31,6 +31,7 @@ p50/p99, peak RSS of the server's process tree (``VmRSS`` sampled every 20 ms, a
     python -m bench.server_load --write     # the full benchmark: bench/server_load.json
     python -m bench.server_load --concurrency 1,20 --events-per-cell 2000 --rounds 1
     python -m bench.server_load --protocol --write   # bench.protocol_load: the thread streams
+    python -m bench.server_load --frontends --write  # bench.frontends_load: AI SDK, AG-UI, OpenAI
 
 Loopback only; every loop is bounded in count and time. ``table(results)`` (stdlib only)
 renders a results file; the docs are generated from it.
@@ -559,6 +560,8 @@ class LoadResult:
     client_cpu: float = 0.0
     peak_rss_kb: int | None = None
     rss_after_kb: int | None = None
+    # response body bytes read (not in :meth:`report`: bench.frontends_load reports them)
+    wire_bytes: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -678,6 +681,7 @@ async def _one_run(
             result.failures.append(f"{label}: HTTP {response.status_code}")
             return
         async for raw in response.aiter_raw():
+            result.wire_bytes += len(raw)
             take(reader.feed(raw), time.time())
         take(reader.close(), time.time())
     result.runs += 1
@@ -1151,7 +1155,18 @@ def main(argv: list[str] | None = None) -> int:
         "against the classic run stream, and against langgraph dev); the other options are "
         "its own: python -m bench.protocol_load --help",
     )
+    parser.add_argument(
+        "--frontends",
+        action="store_true",
+        help="run bench.frontends_load instead (the AI SDK, AG-UI and OpenAI-compatible "
+        "routes against the classic run stream and the protocol: CPU, events and bytes per "
+        "answer); the other options are its own: python -m bench.frontends_load --help",
+    )
     argv = sys.argv[1:] if argv is None else argv
+    if "--frontends" in argv:
+        from bench.frontends_load import main as frontends_main
+
+        return frontends_main([arg for arg in argv if arg != "--frontends"])
     if "--cluster" in argv:
         from bench.cluster_load import main as cluster_main
 

@@ -500,6 +500,24 @@ def _protocol(results: dict[str, Any]) -> str:
     return _bench_section("protocol_load", libraries, about)
 
 
+def _frontends(results: dict[str, Any]) -> str:
+    """`bench/frontends_load.json` (`python -m bench.frontends_load --write`): a run line, its
+    tables (the AI SDK, AG-UI and OpenAI-compatible routes against the classic run stream
+    and the protocol; the content-rich answer's bytes)."""
+
+    def about(c: dict[str, Any]) -> str:
+        runs = ", ".join(f"{n} at C = {k}" for k, n in c["runs_per_client"].items())
+        return (
+            f"{c['chunks']}-chunk answers, runs per client {runs} on every route, "
+            f"{c['rounds']} rounds in rotating order (medians shown); server CPU and RSS are "
+            "the server process tree's (one server process per route); clients and servers "
+            "share the machine."
+        )
+
+    libraries = ("streamtap", "langgraph", "langchain-core", "starlette", "uvicorn")
+    return _bench_section("frontends_load", libraries, about)
+
+
 def _short(results: dict[str, Any]) -> str:
     """`bench/short_answers.json` (`python -m bench --quick`, 100-token answers): what the
     graph `messages` path adds per chunk over the raw SDK, per-run setup included."""
@@ -552,4 +570,5 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "server-load": _server_load,
     "cluster": _cluster,
     "protocol": _protocol,
+    "frontends": _frontends,
 }
