@@ -593,12 +593,12 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
     """The whole benchmark: one server per cell, a warm-up run each, ``rounds`` rounds of
     every (C, cell) in rotating order, then the content-rich answer on each; results as
     JSON data."""
-    from bench.machine import load_average, machine
+    from bench.machine import load_average, machine, versions
 
     began = time.perf_counter()
     results: dict[str, Any] = {
         "machine": machine(),
-        "versions": _versions(),
+        "versions": {**_versions(), **versions(("ag-ui-protocol",))},
         "config": {
             **asdict(settings),
             "runs_per_client": {str(c): settings.runs_per_client(c) for c in settings.concurrency},

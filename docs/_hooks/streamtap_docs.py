@@ -514,7 +514,7 @@ def _frontends(results: dict[str, Any]) -> str:
             "share the machine."
         )
 
-    libraries = ("streamtap", "langgraph", "langchain-core", "starlette", "uvicorn")
+    libraries = ("streamtap", "langgraph", "langchain-core", "ag-ui-protocol", "uvicorn")
     return _bench_section("frontends_load", libraries, about)
 
 
