@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from streamtap.server.ag_ui import routes as ag_ui_routes
 from streamtap.server.ai_sdk import routes as ai_sdk_routes
 from streamtap.server.openai_compat import routes as openai_routes
 
@@ -33,10 +34,31 @@ def api_routes(api: Any, protocols: Sequence[str] = PROTOCOLS) -> list[BaseRoute
     if "ai-sdk" in protocols:
         routes += ai_sdk_routes(api)
     if "ag-ui" in protocols:
-        routes += ag_ui_routes(api)
+        routes += _ag_ui(api)
     if "openai" in protocols:
         routes += openai_routes(api)
     return routes
+
+
+def _ag_ui(api: Any) -> list[BaseRoute]:
+    """AG-UI's route; it needs the ``ag-ui`` extra (``ag-ui-protocol``): without it the
+    route answers 501 saying what to install, and the rest of the server is unaffected."""
+    try:
+        from streamtap.server.ag_ui import routes
+    except ImportError as exc:
+        missing = f"{exc}"
+
+        async def not_installed(request: Request) -> Response:
+            return JSONResponse(
+                {
+                    "detail": "AG-UI needs the ag-ui extra: pip install 'streamtap[ag-ui]' "
+                    f"({missing})"
+                },
+                status_code=501,
+            )
+
+        return [Route("/ag-ui/{graph_id}", not_installed, methods=["POST"])]
+    return routes(api)
 
 
 def _langgraph(api: Any) -> list[BaseRoute]:

@@ -49,3 +49,26 @@ def test_protocols_must_be_known() -> None:
     for bad in (["openai", "graphql"], []):
         with pytest.raises(ValueError, match="protocols must name some of"):
             create_app(graphs, protocols=bad)
+
+
+def test_without_the_ag_ui_extra_the_server_serves_and_ag_ui_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ag-ui-protocol`` is an extra: a server installed without it still imports and
+    serves everything else, and AG-UI's route answers 501 naming the extra."""
+    import sys
+
+    from starlette.testclient import TestClient
+
+    for name in list(sys.modules):
+        if name == "ag_ui" or name.startswith(("ag_ui.", "streamtap.server.ag_ui")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "streamtap.server._ag_ui_events", raising=False)
+    monkeypatch.setitem(sys.modules, "ag_ui", None)  # what "not installed" looks like
+    app = create_app({"agent": chat_graph(ScriptedChat())}, chat_page=False)
+    with TestClient(app, base_url="http://127.0.0.1") as http:
+        refused = http.post("/ag-ui/agent", json={})
+        assert refused.status_code == 501
+        assert "pip install 'streamtap[ag-ui]'" in refused.json()["detail"]
+        assert http.get("/v1/models").status_code == 200
+        assert http.get("/ok").status_code == 200
