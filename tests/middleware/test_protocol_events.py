@@ -19,7 +19,6 @@ import respx
 from langchain_core.language_models import _compat_bridge
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
 
 import streamtap
 from streamtap.errors import StreamInterrupted
@@ -27,6 +26,7 @@ from streamtap.middleware import TransformedChatModel, coalesce, on_chunk, redac
 from streamtap.testing import FakeChatModel
 from streamtap.testing.fake import ToolCall, disconnect, words
 from tests import _fixtures as F
+from tests._stream_lifecycle import assert_valid_event_stream
 from tests.providers.conftest import make_model
 from tests.providers.test_protocol_events import (
     REASONING_TOOL_CALL,

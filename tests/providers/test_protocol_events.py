@@ -21,12 +21,12 @@ from langchain_core.language_models import _compat_bridge
 from langchain_core.language_models import chat_models as lc_chat_models
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.outputs import ChatGenerationChunk
-from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
 
 from streamtap.providers import _protocol_events as P
 from streamtap.providers import normalize
 from streamtap.providers._chunks import generation_chunk
 from tests import _fixtures as F
+from tests._stream_lifecycle import assert_valid_event_stream
 from tests.providers.conftest import make_model, sse_cases
 
 MESSAGES = [HumanMessage("hi")]

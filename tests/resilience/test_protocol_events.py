@@ -18,7 +18,6 @@ import pytest
 import respx
 from langchain_core.language_models import _compat_bridge
 from langchain_core.messages import HumanMessage
-from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
 
 import streamtap
 from streamtap.errors import StreamInterrupted
@@ -26,6 +25,7 @@ from streamtap.providers import _protocol_events as P
 from streamtap.resilience import ResilientChatModel
 from streamtap.resilience._recovery import RESET_EVENT
 from tests import _fixtures as F
+from tests._stream_lifecycle import assert_valid_event_stream
 from tests.providers.test_protocol_events import (
     REASONING_TOOL_CALL,
     _acollect,

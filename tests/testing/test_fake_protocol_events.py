@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from langchain_core.language_models import _compat_bridge
 from langchain_core.messages import HumanMessage
-from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
 
 from streamtap.errors import OverloadedError, StreamInterrupted
 from streamtap.testing import FakeChatModel
@@ -28,6 +27,7 @@ from streamtap.testing.fake import (
     overloaded,
     words,
 )
+from tests._stream_lifecycle import assert_valid_event_stream
 from tests.providers.test_protocol_events import (
     _collect,
     _graph,
