@@ -8,7 +8,6 @@ introspection calls, so the shapes are langgraph-api's. Assistants live in
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import uuid
 from typing import Any, Literal
@@ -336,11 +335,7 @@ class AssistantRoutes(ApiBase):
                 and thread.metadata.get("assistant_id") == aid
                 and await self._may_delete(request, thread)
             ):
-                for entry in self.manager.graphs.values():
-                    with contextlib.suppress(Exception):
-                        await entry.delete_thread(thread.thread_id)
-                await self.backend.delete_thread(thread.thread_id)
-                await self.manager.protocol.drop(thread.thread_id)
+                await self._forget_thread(thread.thread_id)
         await self.manager.assistants.delete(aid)
         return Response(status_code=204)
 

@@ -14,7 +14,6 @@ resume from the log after a reconnect, the many-process layout and its Redis log
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -139,11 +138,7 @@ class ChatRuns:
         """Once ``run_id`` is over, delete its thread: state, records and log, as
         ``DELETE /threads/{id}`` does (a protocol whose requests are stateless)."""
         await self.api.manager.wait(run_id)
-        for entry in self.api.manager.graphs.values():
-            with contextlib.suppress(Exception):
-                await entry.delete_thread(thread_id)
-        await self.api.backend.delete_thread(thread_id)
-        await self.api.manager.protocol.drop(thread_id)
+        await self.api._forget_thread(thread_id)
 
     async def stop(self, thread_id: str) -> bool:
         """Cancel the thread's runs (going on or queued); ``False`` when there were none."""

@@ -3,6 +3,7 @@ state and request helpers every route module builds on (``ApiBase``)."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -211,6 +212,16 @@ class ApiBase:
         if self.auth is None:
             return None
         return await self.auth.authorize(request.scope[AUTH_SCOPE_KEY], resource, action, value)
+
+    async def _forget_thread(self, thread_id: str) -> None:
+        """Delete a thread: its state in every graph's saver, its record, its protocol
+        log (``DELETE /threads/{id}``, an assistant's ``delete_threads``, a stateless
+        frontend request's thread)."""
+        for entry in self.manager.graphs.values():
+            with contextlib.suppress(Exception):
+                await entry.delete_thread(thread_id)
+        await self.backend.delete_thread(thread_id)
+        await self.manager.protocol.drop(thread_id)
 
     async def _owned_thread(
         self,

@@ -3,7 +3,6 @@ Platform's shapes), mixed into the app's route handlers."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Any
 
@@ -88,11 +87,7 @@ class ThreadRoutes(ApiBase):
 
     async def delete_thread(self, request: Request) -> Response:
         thread = await self._owned_thread(request, request.path_params["thread_id"], "delete")
-        for entry in self.manager.graphs.values():
-            with contextlib.suppress(Exception):
-                await entry.delete_thread(thread.thread_id)
-        await self.backend.delete_thread(thread.thread_id)
-        await self.manager.protocol.drop(thread.thread_id)
+        await self._forget_thread(thread.thread_id)
         return Response(status_code=204)
 
     async def _graph_of(
