@@ -80,6 +80,7 @@ from bench.server_load import (
     medians_of,
     report,
     rotation,
+    rounds_line,
     run_load,
     scripted_model,
 )
@@ -620,12 +621,9 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         "traces": {},
         "failures": [],
     }
+    size = f"~{settings.events_per_cell:,} events"
     total = len(settings.layouts) * len(settings.concurrency) * settings.rounds
-    progress(
-        f"cluster_load: {', '.join(settings.layouts)} x C = "
-        f"{', '.join(map(str, settings.concurrency))} x {settings.rounds} rounds "
-        f"({total} cells of ~{settings.events_per_cell:,} events)"
-    )
+    progress(rounds_line("cluster_load", settings.layouts, settings, size))
     with contextlib.ExitStack() as stack:
         layouts: dict[str, Layout] = {}
         for name in settings.layouts:

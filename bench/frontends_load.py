@@ -87,6 +87,7 @@ from bench.server_load import (
     agent_graph,
     medians_of,
     report,
+    rounds_line,
     scripted_model,
 )
 
@@ -611,12 +612,8 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
         "rounds": [],
         "failures": [],
     }
-    total = len(settings.cells) * len(settings.concurrency) * settings.rounds
-    progress(
-        f"frontends_load: {', '.join(settings.cells)} x C = "
-        f"{', '.join(map(str, settings.concurrency))} x {settings.rounds} rounds "
-        f"({total} cells of {settings.runs_per_client(1)} runs at C = 1)"
-    )
+    size = f"{settings.runs_per_client(1)} runs at C = 1"
+    progress(rounds_line("frontends_load", settings.cells, settings, size))
 
     def rich(servers: dict[str, Any]) -> None:
         if settings.rich:

@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.server_load import (
-    _LANGGRAPH_ENV,
     _UVICORN,
     INSTALL_HINT,
     MB,
@@ -78,10 +77,13 @@ from bench.server_load import (
     _settle,
     _versions,
     langgraph_dev_available,
+    langgraph_dev_config,
     medians_of,
     report,
     rotation,
+    rounds_line,
     run_load,
+    unmeasured_notes,
 )
 
 __all__ = [
@@ -572,27 +574,18 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
             "channels": list(CHANNELS),
             "servers": {cell: SERVER[cell] for cell in settings.cells},
             "uvicorn": dict(_UVICORN),
-            "langgraph_dev": {
-                "command": "langgraph dev --no-browser --no-reload (run_server in process)",
-                "n_jobs_per_worker": settings.langgraph_jobs,
-                "env": dict(_LANGGRAPH_ENV),
-            },
+            "langgraph_dev": langgraph_dev_config(settings.langgraph_jobs),
         },
         "notes": [],
         "warmup": {},
         "rounds": [],
         "failures": [],
     }
-    if "langgraph-dev" not in settings.cells:
-        results["notes"].append(
-            "langgraph dev was not measured"
-            + ("" if langgraph_dev_available() else f" (not installed: {INSTALL_HINT})")
-        )
-    total = len(settings.cells) * len(settings.concurrency) * settings.rounds
+    results["notes"] += unmeasured_notes(settings.cells)
     progress(
-        f"protocol_load: {', '.join(settings.cells)} x C = "
-        f"{', '.join(map(str, settings.concurrency))} x {settings.rounds} rounds "
-        f"({total} cells of ~{settings.events_per_cell:,} events)"
+        rounds_line(
+            "protocol_load", settings.cells, settings, f"~{settings.events_per_cell:,} events"
+        )
     )
     run_servers(
         settings,

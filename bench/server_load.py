@@ -933,6 +933,32 @@ def summarize(results: dict[str, Any]) -> None:
     results["medians"], results["ratios"], results["checks"] = medians, ratios, checks
 
 
+def langgraph_dev_config(jobs: int) -> dict[str, Any]:
+    """How the ``langgraph dev`` peer is run, for a results file's ``config``."""
+    return {
+        "command": "langgraph dev --no-browser --no-reload (run_server in process)",
+        "n_jobs_per_worker": jobs,
+        "env": dict(_LANGGRAPH_ENV),
+    }
+
+
+def unmeasured_notes(measured: Sequence[str]) -> list[str]:
+    """A results file's note when the ``langgraph dev`` peer was left out, and why."""
+    if "langgraph-dev" in measured:
+        return []
+    why = "" if langgraph_dev_available() else f" (not installed: {INSTALL_HINT})"
+    return ["langgraph dev was not measured" + why]
+
+
+def rounds_line(name: str, cells: Sequence[str], settings: Any, size: str) -> str:
+    """The progress line a benchmark starts with: its cells, concurrencies and rounds."""
+    total = len(cells) * len(settings.concurrency) * settings.rounds
+    return (
+        f"{name}: {', '.join(cells)} x C = {', '.join(map(str, settings.concurrency))} x "
+        f"{settings.rounds} rounds ({total} cells of {size})"
+    )
+
+
 def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> dict[str, Any]:
     """The whole benchmark: one server per target, a warm-up run each, then ``rounds``
     rounds of every (C, target) cell, targets in rotating order; results as JSON data."""
@@ -950,27 +976,19 @@ def measure(settings: Settings, progress: Callable[[str], None] = _progress) -> 
             },
             "events_per_run": {t: settings.chunks + 2 + FRAMING[t]["end"] for t in TARGETS},
             "uvicorn": dict(_UVICORN),
-            "langgraph_dev": {
-                "command": "langgraph dev --no-browser --no-reload (run_server in process)",
-                "n_jobs_per_worker": settings.langgraph_jobs,
-                "env": dict(_LANGGRAPH_ENV),
-            },
+            "langgraph_dev": langgraph_dev_config(settings.langgraph_jobs),
         },
         "notes": [],
         "warmup": {},
         "rounds": [],
         "failures": [],
     }
-    if "langgraph-dev" not in settings.targets:
-        results["notes"].append(
-            "langgraph dev was not measured"
-            + ("" if langgraph_dev_available() else f" (not installed: {INSTALL_HINT})")
-        )
+    results["notes"] += unmeasured_notes(settings.targets)
     total = len(settings.targets) * len(settings.concurrency) * settings.rounds
     progress(
-        f"server_load: {', '.join(settings.targets)} x C = "
-        f"{', '.join(map(str, settings.concurrency))} x {settings.rounds} rounds "
-        f"({total} cells of ~{settings.events_per_cell:,} events)"
+        rounds_line(
+            "server_load", settings.targets, settings, f"~{settings.events_per_cell:,} events"
+        )
     )
     with contextlib.ExitStack() as stack:
         servers: dict[str, ServerProcess] = {}
