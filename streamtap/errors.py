@@ -16,7 +16,7 @@ import contextlib
 import email.utils
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "from_stream_error",
     "raw_causes",
     "redact_secrets",
+    "register_sdk_errors",
 ]
 
 
@@ -248,7 +249,29 @@ _TYPE_CLASSES: dict[str, type[StreamtapError]] = {
     "permission_error": AuthenticationError,
     "invalid_request_error": BadRequestError,
     "request_too_large": ContextLengthError,
+    # Bedrock's in-stream exceptions (ConverseStream, InvokeModelWithResponseStream)
+    "throttlingException": RateLimitError,
+    "serviceUnavailableException": OverloadedError,
+    "modelStreamErrorException": ServerError,
+    "internalServerException": ServerError,
+    "modelTimeoutException": ServerError,
+    "validationException": BadRequestError,
+    "accessDeniedException": AuthenticationError,
 }
+
+#: Translators of other SDKs' exceptions, by the exception class's top-level module
+#: ("google", "botocore"): each provider package registers its own on import, so this
+#: module names no SDK beyond the two every install has.
+_SDK_TRANSLATORS: dict[str, Callable[..., StreamtapError | None]] = {}
+
+
+def register_sdk_errors(module: str, translate: Callable[..., StreamtapError | None]) -> None:
+    """Make :func:`from_sdk_error` hand exceptions from ``module``'s package to ``translate``.
+
+    ``translate(exc, provider=, model=, api_key=)`` returns the typed error, or
+    ``None`` for an exception that is not a transport or API error.
+    """
+    _SDK_TRANSLATORS[module] = translate
 
 
 def from_stream_error(
@@ -394,6 +417,9 @@ def from_sdk_error(
     if isinstance(exc, StreamtapError):
         return exc
     _scrub(exc, api_key)
+    translate = _SDK_TRANSLATORS.get(type(exc).__module__.partition(".")[0])
+    if translate is not None:
+        return translate(exc, provider=provider, model=model, api_key=api_key)
     kw: dict[str, Any] = {"provider": provider, "model": model}
     if isinstance(exc, (openai.APIStatusError, anthropic.APIStatusError)):
         status = exc.status_code

@@ -219,6 +219,27 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
 
         return openai.AsyncOpenAI if is_async else openai.OpenAI
 
+    # -- reading the SDK's stream: SSE-speaking SDKs (openai, anthropic) share these;
+    # an SDK that frames its stream otherwise (google-genai, boto3) overrides them.
+    def _events(self, sdk_stream: Any) -> Iterator[dict[str, Any] | Any]:
+        """The wire events of ``sdk_stream`` as decoded dicts (or ``DONE``), in order."""
+        return iter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
+
+    def _aevents(self, sdk_stream: Any) -> AsyncIterator[dict[str, Any] | Any]:
+        """Async twin of :meth:`_events`."""
+        return aiter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
+
+    def _strict(self, sdk_stream: Any) -> bool:
+        """Whether the stream's own terminal event is visible (so its absence is a cut)."""
+        return has_raw_events(sdk_stream)
+
+    def _close_stream(self, sdk_stream: Any) -> None:
+        """Release the response behind ``sdk_stream`` (every exit path calls this)."""
+        sdk_stream.close()
+
+    async def _aclose_stream(self, sdk_stream: Any) -> None:
+        await sdk_stream.close()
+
     def _tool(self, tool: Any) -> dict[str, Any]:  # pragma: no cover
         """One tool (pydantic class, function, BaseTool, dict) in the vendor's format."""
         raise NotImplementedError
@@ -443,12 +464,11 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        source = iter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
-            yield from run.fold(source, strict=has_raw_events(sdk_stream))
+            yield from run.fold(self._events(sdk_stream), strict=self._strict(sdk_stream))
         finally:
-            sdk_stream.close()
+            self._close_stream(sdk_stream)
 
     async def astream_chunks(
         self,
@@ -465,14 +485,14 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         except Exception as exc:
             raise self._map_error(exc) from exc
         run = run or self._new_run(stop)
-        source = aiter_sse(sdk_stream, named_only=self.descriptor.named_events_only)
         try:
             run.opened(sdk_stream)
-            async with aclosing(run.afold(source, strict=has_raw_events(sdk_stream))) as chunks:
+            source = self._aevents(sdk_stream)
+            async with aclosing(run.afold(source, strict=self._strict(sdk_stream))) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:
-            await sdk_stream.close()
+            await self._aclose_stream(sdk_stream)
 
     # -- non-streaming calls stream too: one code path, the same message ------------
     @signed
