@@ -199,6 +199,20 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": self.api_key_env[0]} if self.api_key_env else {}
 
+    #: Top-level modules of the SDK this model needs beyond the core install.
+    sdk_modules: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def require_sdk(cls, extra: str) -> None:
+        """Raise an ImportError that names the extra to install when the SDK is missing."""
+        import importlib.util
+
+        missing = [m for m in cls.sdk_modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ImportError(
+                f"{cls.__name__} needs {', '.join(missing)}: pip install 'streamtap[{extra}]'"
+            )
+
     # -- to implement -----------------------------------------------------------
     def _new_mapper(self, stop: list[str] | None = None) -> ChunkMapper:  # pragma: no cover
         raise NotImplementedError

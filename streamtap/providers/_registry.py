@@ -33,7 +33,24 @@ _VENDORS: dict[str, type[StreamtapChatModel]] = {
     "anthropic": AnthropicChatModel,
 }
 
-KNOWN_PREFIXES = (*_VENDORS, *PRESETS)
+#: Vendors whose SDK is an optional extra: (module, class, extra), imported on first use.
+_EXTRA_VENDORS: dict[str, tuple[str, str, str]] = {
+    "gemini": ("streamtap.providers.gemini", "GeminiChatModel", "gemini"),
+    "vertex": ("streamtap.providers.gemini", "VertexChatModel", "gemini"),
+    "bedrock": ("streamtap.providers.bedrock", "BedrockChatModel", "bedrock"),
+}
+
+KNOWN_PREFIXES = (*_VENDORS, *_EXTRA_VENDORS, *PRESETS)
+
+
+def _extra_vendor(vendor: str) -> type[StreamtapChatModel]:
+    """The model class of a vendor whose SDK is an extra; a missing SDK says what to install."""
+    import importlib
+
+    module, name, extra = _EXTRA_VENDORS[vendor]
+    cls: type[StreamtapChatModel] = getattr(importlib.import_module(module), name)
+    cls.require_sdk(extra)
+    return cls
 
 
 def _preset(name: str, wire: str) -> Preset | None:
@@ -159,6 +176,8 @@ def chat_model(spec: str, **kwargs: Any) -> StreamtapChatModel:
         )
     if vendor in _VENDORS:
         return _VENDORS[vendor](model=model, **kwargs)
+    if vendor in _EXTRA_VENDORS:
+        return _extra_vendor(vendor)(model=model, **kwargs)
     preset = PRESETS.get(vendor)
     if preset is None:
         raise ValueError(
