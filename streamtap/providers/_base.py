@@ -207,7 +207,13 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         """Raise an ImportError that names the extra to install when the SDK is missing."""
         import importlib.util
 
-        missing = [m for m in cls.sdk_modules if importlib.util.find_spec(m) is None]
+        def absent(module: str) -> bool:
+            try:
+                return importlib.util.find_spec(module) is None
+            except ModuleNotFoundError:  # a dotted name whose parent package is missing
+                return True
+
+        missing = [m for m in cls.sdk_modules if absent(m)]
         if missing:
             raise ImportError(
                 f"{cls.__name__} needs {', '.join(missing)}: pip install 'streamtap[{extra}]'"
