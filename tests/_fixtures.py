@@ -74,7 +74,7 @@ class Fixture:
 
 def _check_wire(wire: str) -> Path:
     folder = FIXTURES / wire
-    if wire not in WIRES and not (wire.isidentifier() and folder.is_dir()):
+    if wire not in WIRES and not (re.fullmatch(r"[a-z0-9-]+", wire) and folder.is_dir()):
         raise ValueError(f"unknown wire {wire!r}; known wires: {', '.join(WIRES)}")
     return folder
 
