@@ -69,7 +69,7 @@ def test_specs(spec: str, cls: type, provider: str, base_url: str | None) -> Non
 
 def test_unknown_vendor_lists_the_known_ones() -> None:
     with pytest.raises(ValueError) as info:
-        streamtap.chat_model("gemini:pro")
+        streamtap.chat_model("cohere:command-r")
     for name in ("openai", "openai-responses", "anthropic", "openai-compatible", *PRESETS):
         assert name in str(info.value)
     with pytest.raises(ValueError, match="vendor:model"):

@@ -45,18 +45,28 @@ class ChatCompletionsMapper(ChunkMapper):
         if error:
             raise InStreamError(error if isinstance(error, dict) else {"message": str(error)})
         if self.message_id is None:
-            self.message_id = event.get("id")
+            # Azure's first chunk (prompt filter results, empty choices) has ``"id": ""``:
+            # the message id is the first non-empty one.
+            self.message_id = event.get("id") or None
         if model := event.get("model"):
             self.model_name = model
         for key in _METADATA_KEYS:
             if (value := event.get(key)) is not None:
                 self.extra_metadata[key] = value
+        if prompt_filters := event.get("prompt_filter_results"):  # Azure's content filter
+            self.extra_metadata["prompt_filter_results"] = prompt_filters
         if usage := event.get("usage"):
             self._usage(usage)
         out: list[AIMessageChunk] = []
         for choice in event.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # n > 1 is not a stream of one message
+            if filters := choice.get("content_filter_results"):
+                # Azure: per-chunk filter verdicts, and an asynchronous filter's trailing
+                # chunks carrying only verdicts and offsets (no delta): the latest is kept.
+                self.extra_metadata["content_filter_results"] = filters
+            if offsets := choice.get("content_filter_offsets"):
+                self.extra_metadata["content_filter_offsets"] = offsets
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
@@ -72,8 +82,11 @@ class ChatCompletionsMapper(ChunkMapper):
                 out += self._tool_call(call.get("index", 0), call.get("id"), call.get("function"))
             if function_call := delta.get("function_call"):  # deprecated single-call form
                 out += self._tool_call(-1, None, function_call)
-            if finish := choice.get("finish_reason"):
+            finish = choice.get("finish_reason")
+            if finish:
                 self.finish(finish, _FINISH.get(finish, "stop"))
+            elif finish == "" and self.finish_reason is None:
+                self.native_finish_reason = ""  # xAI: an empty reason, kept as sent
         return out
 
     def _tool_call(
@@ -102,8 +115,15 @@ class ChatCompletionsMapper(ChunkMapper):
         )
 
     def done(self) -> list[AIMessageChunk]:
-        """``data: [DONE]``: the terminal event."""
+        """``data: [DONE]``: the terminal event.
+
+        A server that completed without a finish reason (xAI sends ``""`` or none,
+        notably after tool calls) finished normally: ``last()`` makes that
+        ``tool_calls`` when calls were made, and the raw reason stays as sent.
+        """
         self.terminated = True
+        if self.finish_reason is None:
+            self.finish(self.native_finish_reason, "stop")
         return self.last()
 
     def eof(self, *, strict: bool) -> list[AIMessageChunk] | None:
