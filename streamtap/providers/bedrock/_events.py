@@ -1,0 +1,269 @@
+"""Bedrock ConverseStream: the event fold and the wire's facts.
+
+boto3 / aiobotocore decode the AWS event-stream frames; iterating the
+response's ``stream`` yields one dict per event, keyed by the event's name:
+``{"messageStart": {...}}``, ``{"contentBlockStart": {...}}``,
+``{"contentBlockDelta": {...}}``, ``{"contentBlockStop": {...}}``,
+``{"messageStop": {...}}``, ``{"metadata": {...}}``. :class:`ConverseMapper`
+folds those dicts (or the same events as JSON, where ``redactedContent`` is
+base64 text instead of bytes) into normalized chunks. Nothing here imports an
+SDK, so ``_wires.py`` can import :data:`WIRE` eagerly.
+
+Converse differs from Anthropic's own wire in ways the fold absorbs:
+
+* no message id and no model name on the wire: one id is synthesized per
+  message (``msg_bedrock_...``), the model comes from the caller;
+* text and reasoning blocks have no ``contentBlockStart``: a block's kind is
+  known from its first delta;
+* usage arrives in ``metadata`` *after* ``messageStop``, so the closing chunk
+  goes out with ``metadata`` (or at the end of the body when it never came);
+* ``inputTokens`` leaves cache reads and writes out (as Anthropic's
+  ``input_tokens`` does), so they are added back.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+
+from streamtap.providers._chunks import ChunkMapper, WireViolation
+from streamtap.providers._wire import Wire
+
+__all__ = ["EVENT_KEYS", "WIRE", "ConverseMapper", "redacted_text"]
+
+#: Converse ``stopReason`` -> normalized finish reason (unknown ones count as "stop").
+FINISH: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+
+#: The event names of a ConverseStream body (the keys of the SDK's event dicts).
+EVENT_KEYS = frozenset(
+    {
+        "messageStart",
+        "contentBlockStart",
+        "contentBlockDelta",
+        "contentBlockStop",
+        "messageStop",
+        "metadata",
+    }
+)
+
+#: ``metadata`` fields kept in ``response_metadata`` besides usage, by their snake_case name.
+_METADATA_KEEP = {
+    "metrics": "metrics",
+    "trace": "trace",
+    "performanceConfig": "performance_config",
+    "serviceTier": "service_tier",
+}
+
+#: Which block kinds each delta member belongs to; a member sent to a block of
+#: another kind breaks the protocol. Members not listed are newer than this code.
+_DELTA_KINDS: dict[str, frozenset[str]] = {
+    "text": frozenset({"text"}),
+    "toolUse": frozenset({"tool"}),
+    "reasoningContent": frozenset({"reasoning"}),
+}
+
+
+def redacted_text(value: Any) -> str:
+    """``redactedContent`` as text: boto3 hands it over as bytes, JSON as base64 already."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value or "")
+
+
+def _jsonable(value: Any) -> Any:
+    """A copy of an SDK value with bytes (blobs) as base64 text, so metadata stays JSON."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return redacted_text(value)
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class ConverseMapper(ChunkMapper):
+    """Bedrock ConverseStream event dicts -> normalized chunks."""
+
+    provider = "bedrock"
+    model_provider = "bedrock"
+
+    def __init__(self, *, model_provider: str | None = None, model: str | None = None) -> None:
+        super().__init__(model_provider=model_provider)
+        # Converse names no model: the caller's model id is the best there is.
+        self.model_name = model
+        # wire contentBlockIndex -> (kind, our index); kind: text|reasoning|tool|other
+        self._blocks: dict[int, tuple[str, int]] = {}
+        self._stopped = False  # messageStop seen (usage may still follow in metadata)
+        self._closed = False  # the closing chunk went out
+
+    def _ensure_id(self) -> None:
+        if self.message_id is None:
+            self.message_id = "msg_bedrock_" + uuid.uuid4().hex
+
+    def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
+        if self.message_id is None:
+            self._ensure_id()
+        delta = event.get("contentBlockDelta")
+        if delta is not None:
+            return self._delta(delta)
+        start = event.get("contentBlockStart")
+        if start is not None:
+            return self._start(start)
+        if "contentBlockStop" in event:
+            return []
+        if (message := event.get("messageStart")) is not None:
+            if isinstance(message, Mapping) and message.get("role") not in (None, "assistant"):
+                self.extra_metadata["role"] = message.get("role")
+            return []
+        if (stop := event.get("messageStop")) is not None:
+            stop = stop if isinstance(stop, Mapping) else {}
+            native = stop.get("stopReason")
+            if isinstance(native, str):
+                self.finish(native, FINISH.get(native, "stop"))
+            if fields := stop.get("additionalModelResponseFields"):
+                self.extra_metadata["additional_model_response_fields"] = _jsonable(fields)
+            self._stopped = True
+            self.terminated = True
+            return []
+        if (metadata := event.get("metadata")) is not None:
+            self._metadata(metadata if isinstance(metadata, Mapping) else {})
+            return self._close() if self._stopped else []
+        return []  # an event newer than this code
+
+    def eof(self, *, strict: bool) -> list[AIMessageChunk] | None:
+        """messageStop came but metadata (usage) did not: still a complete answer."""
+        if not self._stopped:
+            return None
+        return self._close()
+
+    def _close(self) -> list[AIMessageChunk]:
+        if self._closed:
+            return []
+        self._closed = True
+        return self.last()
+
+    # -- content blocks --------------------------------------------------------
+    def _start(self, start: Mapping[str, Any]) -> list[AIMessageChunk]:
+        index = start.get("contentBlockIndex", 0)
+        block = start.get("start") or {}
+        tool = block.get("toolUse")
+        if tool is not None:
+            ordinal = self.new_tool_call()
+            self._blocks[index] = ("tool", ordinal)
+            return self.tool_call(ordinal, id=tool.get("toolUseId"), name=tool.get("name"))
+        if not block:  # some models announce text blocks with an empty start
+            return []
+        # A block kind newer than this code (toolResult, image...): passed through whole.
+        self._blocks[index] = ("other", -1)
+        return self.non_standard({"type": "bedrock_block_start", **_jsonable(block)})
+
+    def _delta(self, event: Mapping[str, Any]) -> list[AIMessageChunk]:
+        index = event.get("contentBlockIndex", 0)
+        delta = event.get("delta") or {}
+        found = self._blocks.get(index)
+        text = delta.get("text")
+        if text is not None and (found is None or found[0] == "text"):  # the hot path
+            if found is None:
+                self._blocks[index] = ("text", -1)
+            return self.text(text)
+        for member, homes in _DELTA_KINDS.items():
+            if member in delta and found is not None and found[0] not in homes:
+                raise WireViolation(
+                    "contentBlockDelta",
+                    f"a {member} delta for content block {index}, a {found[0]} block, "
+                    f"which takes no {member}",
+                )
+        if "toolUse" in delta:
+            if found is None:
+                raise WireViolation(
+                    "contentBlockDelta",
+                    f"a toolUse delta for content block {index}, which never started "
+                    "(no contentBlockStart with its toolUseId and name)",
+                )
+            return self.tool_call(found[1], args=(delta["toolUse"] or {}).get("input") or "")
+        if "reasoningContent" in delta:
+            if found is None:
+                found = ("reasoning", self.new_block())
+                self._blocks[index] = found
+            return self._reasoning(found[1], delta["reasoningContent"] or {})
+        if found is not None and found[0] == "other":
+            return []  # deltas of a block passed through at its start
+        # citations, images and members newer than this code: nothing dropped
+        return self.non_standard({"type": "bedrock_delta", **_jsonable(delta)})
+
+    def _reasoning(self, ours: int, content: Mapping[str, Any]) -> list[AIMessageChunk]:
+        extras: dict[str, Any] = {}
+        if content.get("signature"):
+            extras["signature"] = content["signature"]
+        if content.get("redactedContent") is not None:
+            extras["redacted_data"] = redacted_text(content["redactedContent"])
+        return self.reasoning(ours, content.get("text") or "", extras or None)
+
+    # -- metadata ---------------------------------------------------------------
+    def _metadata(self, metadata: Mapping[str, Any]) -> None:
+        usage = metadata.get("usage")
+        if isinstance(usage, Mapping):
+            self.set_usage(
+                usage,
+                input_tokens=usage.get("inputTokens"),
+                output_tokens=usage.get("outputTokens"),
+                cache_read=usage.get("cacheReadInputTokens"),
+                cache_creation=usage.get("cacheWriteInputTokens"),
+                # Bedrock's inputTokens excludes cache reads and writes (its totalTokens
+                # is their sum with outputTokens), as Anthropic's own input_tokens does.
+                input_includes_cache=False,
+            )
+        for key, name in _METADATA_KEEP.items():
+            if metadata.get(key) is not None:
+                self.extra_metadata[name] = _jsonable(metadata[key])
+
+
+# --------------------------------------------------------------------------- the wire
+
+
+def _owns_event(event: Mapping[str, Any]) -> bool:
+    return len(event) == 1 and next(iter(event)) in EVENT_KEYS
+
+
+def _owns_module(module: str) -> bool:
+    return False  # boto3 hands out plain dicts, never event objects
+
+
+def _owns_sdk_stream(stream: Any) -> bool:
+    """botocore's ``EventStream`` (aiobotocore's subclass too), or the whole response dict."""
+    if isinstance(stream, Mapping):
+        stream = stream.get("stream")
+    for cls in type(stream).__mro__:
+        if cls.__name__ == "EventStream" and cls.__module__.startswith("botocore."):
+            return True
+    return False
+
+
+WIRE = Wire(
+    name="bedrock",
+    mapper=ConverseMapper,
+    terminal="messageStop",
+    named_events_only=False,  # not SSE: every frame names its event
+    owns_event=_owns_event,
+    owns_event_module=_owns_module,
+    owns_sdk_stream=_owns_sdk_stream,
+    # Converse takes a trailing assistant message as prefill for Anthropic models
+    # (AWS's Converse docs; langchain-aws relies on it), with Anthropic's own rules:
+    # no trailing whitespace, not after reasoning blocks. Models that refuse it are
+    # data (continuation.toml) or learned at run time.
+    continuation="prefill",
+    prefill_trailing_whitespace=False,
+    prefill_after_reasoning=False,
+)

@@ -1,0 +1,321 @@
+"""``BedrockChatModel``: Bedrock's Converse stream through boto3 (sync) and aiobotocore (async).
+
+boto3 does the HTTP, the SigV4 signing, the event-stream framing and the
+decoding; this class only builds the request and hands the decoded event
+dicts to :class:`~streamtap.providers.bedrock._events.ConverseMapper`.
+aiobotocore's client is created inside the event loop (an async context
+manager), so the async side keeps one per model and closes it in ``aclose()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from langchain_core.messages import BaseMessage
+from pydantic import Field, SecretStr
+
+from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._masking import remember_credentials
+from streamtap.providers._wire import Wire
+from streamtap.providers.bedrock._events import WIRE, ConverseMapper
+from streamtap.providers.bedrock._request import (
+    converse_tool,
+    converse_tool_choice,
+    split_extra,
+    to_converse_messages,
+)
+
+__all__ = ["BedrockChatModel", "BedrockStream"]
+
+DEFAULT_MAX_TOKENS = 4096
+_REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+class BedrockStream:
+    """One ConverseStream response: the SDK's ``EventStream`` and what came with it.
+
+    ``response`` is None on purpose: streamtap's abort helper looks for an httpx
+    response there, and boto3 has none.
+    """
+
+    __slots__ = ("events", "request_id", "response", "closed")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.events: Any = raw["stream"]
+        self.request_id: str | None = (raw.get("ResponseMetadata") or {}).get("RequestId")
+        self.response: Any = None
+        self.closed = False
+
+
+class _AsyncClient:
+    """aiobotocore's client, created on first use inside the running loop, closed once."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._context: Any = None
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def get(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is loop:
+            return self._client
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop, self._client = asyncio.Lock(), loop, None
+        async with self._lock:
+            if self._client is None:
+                context = self._factory()
+                self._client = await context.__aenter__()
+                self._context = context
+        return self._client
+
+    async def close(self) -> None:
+        context, self._context, self._client = self._context, None, None
+        if context is not None:
+            await context.__aexit__(None, None, None)
+
+
+class BedrockChatModel(StreamtapChatModel):
+    """Amazon Bedrock's Converse stream (``converse_stream``) through boto3 / aiobotocore.
+
+    Credentials follow AWS's standard chain (environment, ``~/.aws``, SSO, instance
+    roles) unless given here; ``endpoint_url`` (or ``base_url``) points the client at
+    another endpoint (a VPC endpoint, a test server).
+    """
+
+    descriptor: ClassVar[Wire] = WIRE
+    wire: ClassVar[str] = WIRE.name
+    provider_name: str = "bedrock"
+    requires_api_key: ClassVar[bool] = False
+    profile_source: ClassVar[str | None] = None
+    sdk_modules: ClassVar[tuple[str, ...]] = ("boto3", "aiobotocore")
+
+    region_name: str | None = None
+    """AWS region; defaults to ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, then boto3's config."""
+    endpoint_url: str | None = None
+    """The bedrock-runtime endpoint; ``base_url=`` is accepted as its alias."""
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    profile_name: str | None = None
+    """A profile of ``~/.aws/config`` (boto3's ``Session(profile_name=...)``)."""
+    additional_model_request_fields: dict[str, Any] | None = Field(default=None)
+    """Model-specific request fields (Anthropic's ``thinking``...), merged with ``model_kwargs``'."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.endpoint_url is None and self.base_url:
+            self.endpoint_url = self.base_url
+        elif self.endpoint_url and self.base_url is None:
+            self.base_url = self.endpoint_url
+        if self.region_name is None:
+            self.region_name = next(
+                (v for name in _REGION_ENV if (v := os.environ.get(name))), None
+            )
+        super().model_post_init(context)
+
+    def _remember_credentials(self) -> None:
+        """The secret key and session token (given, or boto3's from the environment) are
+        masked everywhere: errors, logs, repr, callbacks' payloads."""
+        super()._remember_credentials()
+        secrets = [s.get_secret_value() for s in (self.aws_secret_access_key, self.aws_session_token) if s]
+        secrets += [v for name in _SECRET_ENV if (v := os.environ.get(name))]
+        for secret in secrets:
+            remember_credentials(secret, None, None, None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "streamtap-bedrock"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {
+            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+            "aws_session_token": "AWS_SESSION_TOKEN",
+        }
+
+    def _secret(self) -> str | None:
+        if self.aws_secret_access_key is not None:
+            return self.aws_secret_access_key.get_secret_value()
+        return os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+
+    # -- request ------------------------------------------------------------------
+    def _new_mapper(self, stop: list[str] | None = None) -> ConverseMapper:
+        return ConverseMapper(model_provider=self.provider_name, model=self.model)
+
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        system, turns = to_converse_messages(messages)
+        kwargs.pop("response_format", None)  # structured output goes through tools here
+        kwargs.pop("timeout", None)  # a per-request httpx timeout (open()); boto3 has its own
+        tools = kwargs.pop("tools", None)
+        tool_choice = kwargs.pop("tool_choice", None)
+        inference: dict[str, Any] = {"maxTokens": self.max_tokens or DEFAULT_MAX_TOKENS}
+        if self.temperature is not None:
+            inference["temperature"] = self.temperature
+        if stop := (stop or self.stop):
+            inference["stopSequences"] = stop
+        request: dict[str, Any] = {"modelId": self.model, "messages": turns}
+        if system:
+            request["system"] = system
+        model_fields: dict[str, Any] = dict(self.additional_model_request_fields or {})
+        for extra in (self.model_kwargs, kwargs):
+            top, more_inference, more_fields = split_extra(extra)
+            inference.update(top.pop("inferenceConfig", None) or {})
+            model_fields.update(top.pop("additionalModelRequestFields", None) or {})
+            inference.update(more_inference)
+            model_fields.update(more_fields)
+            request.update(top)
+        request["inferenceConfig"] = inference
+        if model_fields:
+            request["additionalModelRequestFields"] = model_fields
+        if tools:
+            tool_config: dict[str, Any] = {"tools": [self._tool(t) for t in tools]}
+            if (choice := self._tool_choice(tool_choice)) is not None:
+                tool_config["toolChoice"] = choice
+            request["toolConfig"] = tool_config
+        return request
+
+    def _tool(self, tool: Any) -> dict[str, Any]:
+        return converse_tool(tool)
+
+    def _tool_choice(self, choice: Any) -> Any:
+        return converse_tool_choice(choice)
+
+    # -- clients ------------------------------------------------------------------
+    def _config(self) -> Any:
+        from botocore.config import Config
+
+        options: dict[str, Any] = {
+            # max_retries counts retries; botocore counts attempts (the first included)
+            "retries": {"total_max_attempts": self.max_retries + 1, "mode": "standard"},
+        }
+        if self.timeout is not None:
+            options["read_timeout"] = self.timeout
+            options["connect_timeout"] = self.timeout
+        return Config(**options)
+
+    def _session_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.aws_access_key_id:
+            kwargs["aws_access_key_id"] = self.aws_access_key_id
+        if self.aws_secret_access_key is not None:
+            kwargs["aws_secret_access_key"] = self.aws_secret_access_key.get_secret_value()
+        if self.aws_session_token is not None:
+            kwargs["aws_session_token"] = self.aws_session_token.get_secret_value()
+        return kwargs
+
+    def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"config": self._config()}
+        if self.region_name:
+            kwargs["region_name"] = self.region_name
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return kwargs
+
+    def _sync_client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            session = boto3.session.Session(
+                profile_name=self.profile_name, **self._session_kwargs()
+            )
+            try:
+                self._client = session.client(
+                    "bedrock-runtime", **self._client_kwargs(is_async=False)
+                )
+            except Exception as exc:
+                raise self._map_error(exc) from exc
+        return self._client
+
+    def _aclient(self) -> Any:
+        if self._async_client is None:
+            from aiobotocore.session import AioSession
+
+            session = AioSession(profile=self.profile_name)
+            client_kwargs = {**self._client_kwargs(is_async=True), **self._session_kwargs()}
+            self._async_client = _AsyncClient(
+                lambda: session.create_client("bedrock-runtime", **client_kwargs)
+            )
+        return self._async_client
+
+    def _body_read_timeout(self) -> float | None:
+        return self.timeout if self.timeout is not None else 60.0  # botocore's default
+
+    def close(self) -> None:
+        """Close the boto3 client (its connection pool); the next call builds a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close aiobotocore's client (and its aiohttp session), then the sync one."""
+        client, self._async_client = self._async_client, None
+        if client is not None:
+            await client.close()
+        self.close()
+
+    # -- the SDK call and its stream -------------------------------------------------
+    def _create(self, client: Any, request: dict[str, Any]) -> BedrockStream:
+        return BedrockStream(client.converse_stream(**request))
+
+    async def _acreate(self, client: Any, request: dict[str, Any]) -> BedrockStream:
+        sdk = await client.get()
+        return BedrockStream(await sdk.converse_stream(**request))
+
+    def _events(self, sdk_stream: Any) -> Iterator[dict[str, Any]]:
+        return _iter_events(sdk_stream.events)
+
+    def _aevents(self, sdk_stream: Any) -> AsyncIterator[dict[str, Any]]:
+        return _aiter_events(sdk_stream.events)
+
+    def _strict(self, sdk_stream: Any) -> bool:
+        return True  # every frame is visible: a missing messageStop is a cut
+
+    def _close_stream(self, sdk_stream: Any) -> None:
+        if not sdk_stream.closed:
+            sdk_stream.closed = True
+            sdk_stream.events.close()
+
+    async def _aclose_stream(self, sdk_stream: Any) -> None:
+        # aiobotocore's EventStream.close() is botocore's: it closes the aiohttp
+        # response (a sync call that releases the connection without awaiting).
+        self._close_stream(sdk_stream)
+
+
+def _streaming_error(exc: BaseException) -> BaseException:
+    """An HTTP client's own mid-body error, wrapped as botocore wraps it in StreamingBody."""
+    from botocore.exceptions import ResponseStreamingError
+
+    wrapped = ResponseStreamingError(error=exc)
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def _is_transport(exc: BaseException) -> bool:
+    top = type(exc).__module__.partition(".")[0]
+    return top in ("urllib3", "aiohttp", "http") or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _iter_events(events: Any) -> Iterator[dict[str, Any]]:
+    try:
+        yield from events
+    except Exception as exc:
+        if _is_transport(exc):
+            raise _streaming_error(exc) from exc
+        raise
+
+
+async def _aiter_events(events: Any) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for event in events:
+            yield event
+    except Exception as exc:
+        if _is_transport(exc):
+            raise _streaming_error(exc) from exc
+        raise
