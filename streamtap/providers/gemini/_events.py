@@ -1,0 +1,313 @@
+"""Gemini ``streamGenerateContent?alt=sse`` (AI Studio and Vertex): the event fold and the wire.
+
+Every SSE event is one whole ``GenerateContentResponse`` as JSON: candidates whose
+``content.parts`` carry this event's new text, thoughts or function calls, plus
+``usageMetadata`` and, on the last event, ``finishReason``. There is no terminal
+event: a complete stream is one that reached a ``finishReason`` (or a blocked
+prompt's ``promptFeedback.blockReason``); a body that ends before either was cut.
+
+What other adapters get wrong here, and this fold keeps:
+
+* ``thought: true`` parts are reasoning, never text;
+* every ``thoughtSignature`` is kept byte for byte (the base64 text as sent, never
+  decoded and re-encoded: pydantic's bytes round trip turns ``+/`` into ``-_``) in a
+  reasoning block's ``extras``, with ``extras["on"]`` saying which part carried it
+  (``thought``, ``text``, ``empty_text``, ``function_call``), so the next request
+  (``_request``) puts it back on the same part;
+* function calls arrive whole (``args`` an object): one tool-call chunk each, with
+  Gemini's ``id`` or a stable synthesized one;
+* ``candidatesTokenCount`` leaves thinking out: output tokens are candidates +
+  thoughts, as langchain counts them.
+
+Pure: no SDK import. Events are the wire's camelCase dicts; the snake_case dicts of
+the SDK's typed objects (``normalize()`` over ``generate_content_stream``) are read
+too, and ``bytes`` signatures (the typed objects' form) are base64-encoded back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+
+from streamtap.providers._chunks import ChunkMapper, InStreamError
+from streamtap.providers._wire import Wire
+
+__all__ = [
+    "SIGNATURE_TOOL_CALL_KEY",
+    "SYNTHETIC_ID_PREFIX",
+    "WIRE",
+    "GeminiMapper",
+    "finish_reason",
+]
+
+#: Prefix of tool-call ids streamtap made up (Gemini sent none); never sent back to Gemini.
+SYNTHETIC_ID_PREFIX = "call_gemini_"
+#: langchain-google-genai's ``additional_kwargs`` key for function-call signatures
+#: (``{tool_call_id: signature}``): read on the way back so its messages round-trip too.
+SIGNATURE_TOOL_CALL_KEY = "__gemini_function_call_thought_signatures__"
+
+_FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "MODEL_ARMOR": "content_filter",
+    "LANGUAGE": "content_filter",
+    "UNEXPECTED_TOOL_CALL": "stop",
+    "MALFORMED_FUNCTION_CALL": "stop",
+    "TOO_MANY_TOOL_CALLS": "stop",
+    "MISSING_THOUGHT_SIGNATURE": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+    "OTHER": "stop",
+}
+
+#: Google's error ``status`` -> the error ``type`` streamtap's error table knows.
+_ERROR_TYPES = {
+    "RESOURCE_EXHAUSTED": "rate_limit_error",
+    "UNAVAILABLE": "overloaded_error",
+    "INTERNAL": "api_error",
+    "DEADLINE_EXCEEDED": "timeout_error",
+    "UNAUTHENTICATED": "authentication_error",
+    "PERMISSION_DENIED": "permission_error",
+    "INVALID_ARGUMENT": "invalid_request_error",
+    "FAILED_PRECONDITION": "invalid_request_error",
+    "NOT_FOUND": "invalid_request_error",
+}
+
+#: Part fields that are the part's payload, not metadata about it.
+_PAYLOADS = ("text", "functionCall", "function_call")
+
+
+def finish_reason(native: str) -> str:
+    """Gemini's ``finishReason`` normalized; unknown (newer) reasons count as a stop."""
+    return _FINISH.get(native, "stop")
+
+
+def _get(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
+    """A field in the wire's camelCase or the SDK objects' snake_case."""
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+def _signature(value: Any) -> str | None:
+    """A signature as the wire's base64 text; bytes (the SDK's typed form) are encoded."""
+    if value is None or value == "" or value == b"":
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)
+
+
+def _count(usage: Mapping[str, Any], camel: str, snake: str) -> Any:
+    return _get(usage, camel, snake)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """``a + b`` as token counts; an unusable one is passed on so set_usage sees it."""
+    from streamtap.providers._chunks import token_count
+
+    ta, tb = token_count(a), token_count(b)
+    if ta is None:
+        return a
+    if tb is None:
+        return b
+    return ta + tb
+
+
+class GeminiMapper(ChunkMapper):
+    """Gemini ``GenerateContentResponse`` events -> normalized chunks."""
+
+    provider = "gemini"
+    model_provider = "google_genai"
+
+    def __init__(self, *, model_provider: str | None = None) -> None:
+        super().__init__(model_provider=model_provider)
+        #: The open reasoning block's index while consecutive thought parts stream.
+        self._thought_block: int | None = None
+        self._citations: list[Any] = []
+
+    # -- the fold ---------------------------------------------------------------
+    def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
+        if "error" in event:
+            raise InStreamError(_error_payload(event["error"]))
+        if self.message_id is None:
+            response_id = _get(event, "responseId", "response_id")
+            self.message_id = str(response_id) if response_id else f"gemini-{uuid.uuid4().hex}"
+        if self.model_name is None:
+            version = _get(event, "modelVersion", "model_version")
+            if version:
+                self.model_name = str(version)
+        out: list[AIMessageChunk] = []
+        candidates = event.get("candidates") or ()
+        if candidates:
+            out = self._candidate(candidates[0])
+        usage = _get(event, "usageMetadata", "usage_metadata")
+        if usage:
+            self._usage(usage)
+        feedback = _get(event, "promptFeedback", "prompt_feedback")
+        if feedback:
+            self.extra_metadata["prompt_feedback"] = feedback
+            reason = _get(feedback, "blockReason", "block_reason")
+            if reason and not candidates:  # the prompt was refused: nothing will follow
+                self.finish(str(reason), "content_filter")
+                self.terminated = True
+        return out
+
+    def _candidate(self, candidate: Mapping[str, Any]) -> list[AIMessageChunk]:
+        out: list[AIMessageChunk] = []
+        content = candidate.get("content") or {}
+        for part in content.get("parts") or ():
+            out.extend(self._part(part))
+        for camel, snake, key in (
+            ("groundingMetadata", "grounding_metadata", "grounding_metadata"),
+            ("urlContextMetadata", "url_context_metadata", "url_context_metadata"),
+            ("safetyRatings", "safety_ratings", "safety_ratings"),
+            ("finishMessage", "finish_message", "finish_message"),
+            ("avgLogprobs", "avg_logprobs", "avg_logprobs"),
+            ("logprobsResult", "logprobs_result", "logprobs_result"),
+        ):
+            value = _get(candidate, camel, snake)
+            if value is not None:
+                self.extra_metadata[key] = value
+        citations = _get(candidate, "citationMetadata", "citation_metadata")
+        if citations:
+            found = _get(citations, "citationSources", "citation_sources") or citations.get(
+                "citations"
+            )
+            self._citations.extend(found or ())
+            self.extra_metadata["citation_metadata"] = {"citations": list(self._citations)}
+        native = _get(candidate, "finishReason", "finish_reason")
+        if native:
+            native = str(native)
+            self.finish(native, finish_reason(native))
+            self.terminated = True
+        return out
+
+    def _part(self, part: Mapping[str, Any]) -> list[AIMessageChunk]:
+        signature = _signature(_get(part, "thoughtSignature", "thought_signature"))
+        if part.get("thought") is True:
+            if self._thought_block is None:
+                self._thought_block = self.new_block()
+            extras = {"signature": signature, "on": "thought"} if signature else None
+            return self.reasoning(self._thought_block, str(part.get("text") or ""), extras)
+        self._thought_block = None
+        text = part.get("text")
+        call = _get(part, "functionCall", "function_call")
+        if call is not None:
+            return self._function_call(call, signature)
+        if text is not None:
+            out: list[AIMessageChunk] = []
+            if signature:  # before its text: _request puts it on the text part that follows
+                on = "text" if text else "empty_text"
+                out.extend(self.reasoning(self.new_block(), "", {"signature": signature, "on": on}))
+            out.extend(self.text(str(text)))
+            return out
+        # executableCode, codeExecutionResult, inlineData, fileData... and newer kinds
+        block = {k: v for k, v in part.items() if v is not None}
+        if signature:
+            block["thoughtSignature"] = signature
+        return self.non_standard(block)
+
+    def _function_call(
+        self, call: Mapping[str, Any], signature: str | None
+    ) -> list[AIMessageChunk]:
+        ordinal = self.new_tool_call()
+        call_id = call.get("id") or f"{SYNTHETIC_ID_PREFIX}{self.message_id}_{ordinal}"
+        out: list[AIMessageChunk] = []
+        if signature:
+            extras = {"signature": signature, "on": "function_call", "tool_call_id": call_id}
+            out.extend(self.reasoning(self.new_block(), "", extras))
+        args = call.get("args")
+        arguments = json.dumps(args, ensure_ascii=False) if args is not None else "{}"
+        out.extend(
+            self.tool_call(ordinal, id=str(call_id), name=call.get("name") or "", args=arguments)
+        )
+        return out
+
+    def _usage(self, usage: Mapping[str, Any]) -> None:
+        thoughts = _count(usage, "thoughtsTokenCount", "thoughts_token_count")
+        self.set_usage(
+            usage,
+            input_tokens=_plus(
+                _count(usage, "promptTokenCount", "prompt_token_count"),
+                _count(usage, "toolUsePromptTokenCount", "tool_use_prompt_token_count"),
+            ),
+            output_tokens=_plus(
+                _count(usage, "candidatesTokenCount", "candidates_token_count"), thoughts
+            ),
+            cache_read=_count(usage, "cachedContentTokenCount", "cached_content_token_count"),
+            reasoning=thoughts,
+        )
+
+    def eof(self, *, strict: bool) -> list[AIMessageChunk] | None:
+        """End of body: complete only after a ``finishReason`` (or a blocked prompt).
+
+        The closing chunk waits for the end of the body, so usage sent after the
+        finish reason (in a later event) still lands on it.
+        """
+        return self.last() if self.terminated else None
+
+
+def _error_payload(error: Any) -> dict[str, Any]:
+    """An in-stream ``{"error": {"code", "message", "status"}}`` in streamtap's error shape."""
+    if not isinstance(error, Mapping):
+        return {"type": "api_error", "message": str(error)}
+    status = error.get("status")
+    etype = _ERROR_TYPES.get(status) if isinstance(status, str) else None
+    if etype is None and error.get("code") == 429:
+        etype = "rate_limit_error"
+    return {
+        "type": etype or "api_error",
+        "code": status if isinstance(status, str) else None,
+        "message": str(error.get("message") or error),
+    }
+
+
+# --------------------------------------------------------------------------- input side
+
+
+def _owns_event(event: Mapping[str, Any]) -> bool:
+    return (
+        any(
+            key in event
+            for key in ("candidates", "usageMetadata", "promptFeedback", "usage_metadata")
+        )
+        and "choices" not in event
+    )
+
+
+def _owns_module(module: str) -> bool:
+    return module == "google.genai" or module.startswith("google.genai.")
+
+
+def _owns_sdk_stream(stream: Any) -> bool:
+    """A (async) generator from ``client.models.generate_content_stream`` and kin."""
+    code = getattr(stream, "gi_code", None) or getattr(stream, "ag_code", None)
+    filename = getattr(code, "co_filename", "") or ""
+    return "google/genai/" in filename.replace("\\", "/") or _owns_module(type(stream).__module__)
+
+
+WIRE = Wire(
+    name="gemini",
+    mapper=GeminiMapper,
+    terminal="an event with a finishReason",
+    named_events_only=False,
+    owns_event=_owns_event,
+    owns_event_module=_owns_module,
+    owns_sdk_stream=_owns_sdk_stream,
+    # Gemini accepts a trailing model turn but does not promise to continue it
+    # (thinking models restart their answer): no prefill continuation.
+    continuation="none",
+    server_stop_sequences=True,
+)
