@@ -36,6 +36,20 @@ _CONTEXT_MARKERS = (
 )
 
 
+def _reasons(details: Any) -> set[str]:
+    """``google.rpc.ErrorInfo`` reasons in an error body (``API_KEY_INVALID``...)."""
+    error = details.get("error") if isinstance(details, Mapping) else None
+    items = error.get("details") if isinstance(error, Mapping) else None
+    return {
+        str(item.get("reason"))
+        for item in items or ()
+        if isinstance(item, Mapping) and item.get("reason")
+    }
+
+
+_KEY_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"}
+
+
 def _status_class(code: int, status: str, message: str) -> type[StreamtapError]:
     if code == 429 or status == "RESOURCE_EXHAUSTED":
         return RateLimitError
@@ -85,6 +99,10 @@ def translate(
         if code == 0 and not status:  # not an HTTP status: the body said something odd
             return ServerError(message, error_type=None, **kw)
         cls = _status_class(code, status, message)
+        if cls is BadRequestError and (
+            _reasons(exc.details) & _KEY_REASONS or "api key not valid" in message.lower()
+        ):
+            cls = AuthenticationError  # Gemini answers a bad key with 400 INVALID_ARGUMENT
         return cls(
             message,
             status_code=code or None,
