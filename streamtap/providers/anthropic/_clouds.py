@@ -20,6 +20,7 @@ handed to streamtap's one secret detector, so they never show in ``repr``,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -29,9 +30,11 @@ from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import BaseMessage
 from pydantic import AliasChoices, Field, SecretStr
 
-from streamtap._secrets import redact_secrets, remember_secrets
-from streamtap.errors import AuthenticationError
+from streamtap._log_mask import SecretMask, mask_loggers
+from streamtap._secrets import MASK, redact_secrets, remember_secrets
+from streamtap.errors import AuthenticationError, StreamtapError
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
+from streamtap.providers._wire_stream import WireStream
 from streamtap.providers.anthropic._model import AnthropicChatModel
 
 __all__ = ["AnthropicBedrockModel", "AnthropicVertexModel"]
@@ -48,6 +51,19 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+class _AuthLogMask(SecretMask):
+    """The client-log mask, plus botocore's SigV4 ``Signature`` line, which has no
+    credential shape but signs this very request (replayable for minutes)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Signature:"):
+            record.args = (MASK,)
+        return super().filter(record)
+
+
+_AUTH_MASK = _AuthLogMask()
+
+
 class _PlatformAnthropic(AnthropicChatModel):
     """What the Bedrock and Vertex models share: the Messages wire on a cloud's client.
 
@@ -58,6 +74,9 @@ class _PlatformAnthropic(AnthropicChatModel):
     requires_api_key: ClassVar[bool] = False
     api_key_env: ClassVar[tuple[str, ...]] = ()
     base_url_env: ClassVar[tuple[str, ...]] = ()
+
+    #: What to check when the platform refuses the credentials (HTTP 401/403, none found).
+    auth_hint: ClassVar[str] = ""
 
     anthropic_version: str = ""
     """The body's ``anthropic_version``; the platform documents which one it takes (the
@@ -105,19 +124,35 @@ class _PlatformAnthropic(AnthropicChatModel):
     def _platform_secrets(self) -> list[str | None]:
         return []
 
+    #: Loggers of the platform's auth library that write credentials at DEBUG.
+    auth_loggers: ClassVar[tuple[str, ...]] = ()
+
     def _remember_credentials(self) -> None:
         super()._remember_credentials()
         remember_secrets(*self._platform_secrets())
+        mask_loggers(_AUTH_MASK, self.auth_loggers)
 
     def _auth_error(self, exc: Exception) -> AuthenticationError | None:  # pragma: no cover
         return None
 
     def _map_error(self, exc: Exception) -> BaseException:
-        mapped = self._auth_error(exc)
+        mapped: BaseException | None = self._auth_error(exc)
         if mapped is not None:
             mapped.__cause__ = exc
-            return mapped
-        return super()._map_error(exc)
+        else:
+            mapped = super()._map_error(exc)
+        if isinstance(mapped, AuthenticationError):
+            # The base hint speaks of an API key; here the cloud's identity is at fault.
+            mapped.hint = self.auth_hint
+            mapped.args = (mapped._render(),)
+        return mapped
+
+    def _new_run(self, stop: list[str] | None = None) -> WireStream:
+        # The base class names a model by its wire when it keeps its default provider
+        # name; a platform's errors name the platform ("anthropic-bedrock/<model>").
+        run = super()._new_run(stop)
+        run.provider = self.provider_name
+        return run
 
     def _auth(self, what: str, exc: Exception) -> AuthenticationError:
         detail = redact_secrets(f"{what}: {type(exc).__name__}: {exc}", self._secret())
@@ -146,6 +181,12 @@ class AnthropicBedrockModel(_PlatformAnthropic):
     base_url_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BEDROCK_BASE_URL",)
     sdk_modules: ClassVar[tuple[str, ...]] = ("boto3", "botocore")
     region_env: ClassVar[tuple[str, ...]] = ("AWS_REGION", "AWS_DEFAULT_REGION")
+    #: botocore logs the canonical request (the session token in it) and the signature.
+    auth_loggers: ClassVar[tuple[str, ...]] = ("botocore.auth", "botocore.credentials")
+    auth_hint: ClassVar[str] = (
+        "check the AWS credentials (keys, aws_profile=, role) and that the account has "
+        "access to this model in the region (Bedrock console: Model access)"
+    )
 
     anthropic_version: str = "bedrock-2023-05-31"
     aws_region: str | None = Field(
@@ -214,6 +255,19 @@ class AnthropicBedrockModel(_PlatformAnthropic):
             *(os.environ.get(name) for name in _AWS_SECRET_ENV),
         ]
 
+    def _map_error(self, exc: Exception) -> BaseException:
+        mapped = super()._map_error(exc)
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        if isinstance(mapped, StreamtapError) and headers is not None:
+            # Bedrock names its request and error in its own headers, not Anthropic's.
+            if mapped.request_id is None and (rid := headers.get("x-amzn-requestid")):
+                mapped.request_id = rid
+            if mapped.error_type is None and (kind := headers.get("x-amzn-errortype")):
+                mapped.error_type = kind.partition(":")[0]  # "ThrottlingException:http://..."
+            mapped.args = (mapped._render(),)
+        return mapped
+
     def _auth_error(self, exc: Exception) -> AuthenticationError | None:
         """botocore only resolves credentials and signs here (httpx2 does the HTTP), so any
         botocore error is a credentials problem: no credentials, a missing profile, an
@@ -243,6 +297,15 @@ class AnthropicVertexModel(_PlatformAnthropic):
     sdk_modules: ClassVar[tuple[str, ...]] = ("google.auth",)
     project_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_VERTEX_PROJECT_ID", "GOOGLE_CLOUD_PROJECT")
     region_env: ClassVar[tuple[str, ...]] = ("CLOUD_ML_REGION", "GOOGLE_CLOUD_LOCATION")
+    auth_loggers: ClassVar[tuple[str, ...]] = (
+        "google.auth.transport.requests",
+        "google.auth._default",
+        "google.auth.compute_engine._metadata",
+    )
+    auth_hint: ClassVar[str] = (
+        "check the Google credentials (access_token=, credentials=, or `gcloud auth "
+        "application-default login`) and that the project has enabled this Claude model"
+    )
 
     anthropic_version: str = "vertex-2023-10-16"
     project_id: str | None = None
@@ -256,6 +319,13 @@ class AnthropicVertexModel(_PlatformAnthropic):
     """``google.auth.credentials.Credentials``; refreshed by the SDK when expired."""
 
     def model_post_init(self, context: Any, /) -> None:
+        if self.api_key is not None:
+            # AnthropicVertex has no API-key auth; silently ignoring one would send the
+            # request with other credentials than the caller believes.
+            raise ValueError(
+                "Claude on Vertex AI takes no api_key: pass access_token= or credentials=, "
+                "or use Application Default Credentials"
+            )
         super().model_post_init(context)
         if self.project_id is None:
             self.project_id = _first_env(self.project_env)
@@ -308,9 +378,7 @@ class AnthropicVertexModel(_PlatformAnthropic):
     def _auth_error(self, exc: Exception) -> AuthenticationError | None:
         if type(exc).__module__.startswith("google.auth"):
             return self._auth("Google credentials could not be used", exc)
-        if isinstance(exc, RuntimeError) and (
-            "API token" in str(exc) or "project_id" in str(exc)
-        ):
+        if isinstance(exc, RuntimeError) and ("API token" in str(exc) or "project_id" in str(exc)):
             return self._auth("no Google credentials or project found", exc)
         return None
 
