@@ -12,6 +12,7 @@ method, path, headers (the SigV4 ``Authorization`` included) and the JSON body.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import threading
@@ -37,6 +38,10 @@ class Reply:
     cuts: Sequence[int] | None = None
     reset_after: int | None = None
     delay: float = 0.0
+    #: Hold the body before piece ``gate_at`` until ``gate`` is set (10 s at most), so a
+    #: test can prove its client reads without blocking whoever must set the gate.
+    gate: threading.Event | None = None
+    gate_at: int = 1
 
     def pieces(self) -> list[bytes]:
         assert self.body is not None
@@ -48,7 +53,7 @@ class Reply:
         else:
             inner = sorted({c for c in self.cuts or () if 0 < c < len(data)})
             bounds = [0, *inner, len(data)]
-        return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+        return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 @dataclass
@@ -71,6 +76,8 @@ class BedrockServer:
         self.disconnects = 0
         #: Replies whose body was written whole.
         self.completed = 0
+        #: Gates (``Reply.gate``) that were never set and gave way to their time limit.
+        self.gate_timeouts = 0
         self._lock = threading.Lock()
         server = self
 
@@ -80,7 +87,7 @@ class BedrockServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: pytest shows what matters
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
@@ -118,7 +125,11 @@ class BedrockServer:
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
                 try:
-                    for piece in reply.pieces():
+                    for number, piece in enumerate(reply.pieces()):
+                        gate = reply.gate if number == reply.gate_at else None
+                        if gate is not None and not gate.wait(timeout=10):
+                            with server._lock:
+                                server.gate_timeouts += 1
                         if reply.delay:
                             time.sleep(reply.delay)
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

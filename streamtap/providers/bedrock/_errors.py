@@ -104,7 +104,7 @@ def translate_botocore(
     exc: BaseException, *, provider: str | None, model: str | None, api_key: str | None = None
 ) -> StreamtapError | None:
     """botocore's (and so aiobotocore's) exceptions -> typed errors; None for anything else."""
-    from botocore import exceptions as bx
+    from botocore import exceptions as bx  # type: ignore[import-untyped]
 
     kw: dict[str, Any] = {"provider": provider, "model": model}
     if isinstance(exc, bx.ClientError):

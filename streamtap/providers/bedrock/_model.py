@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from langchain_core.messages import BaseMessage
 from pydantic import Field, SecretStr
 
+from streamtap._log_mask import mask_client_logs, mask_loggers
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import remember_credentials
 from streamtap.providers._wire import Wire
@@ -33,6 +34,25 @@ __all__ = ["BedrockChatModel", "BedrockStream"]
 DEFAULT_MAX_TOKENS = 4096
 _REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+#: The SDK stack's logging roots: botocore logs each request with its headers (the
+#: session token in ``X-Amz-Security-Token``) and each response body at DEBUG.
+_LOG_ROOTS = ("botocore", "aiobotocore", "boto3", "urllib3", "aiohttp")
+
+
+def _mask_sdk_logs() -> None:
+    """Put streamtap's secret mask on every logger of the SDK stack that exists now.
+
+    A filter on a logger does not apply to its children's records, so each one is
+    named; called again once the client exists, when the SDK's modules are imported.
+    """
+    import logging
+
+    names = [
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.partition(".")[0] in _LOG_ROOTS
+    ]
+    mask_loggers(mask_client_logs(), (*_LOG_ROOTS, *names))
 
 
 class BedrockStream:
@@ -42,7 +62,7 @@ class BedrockStream:
     response there, and boto3 has none.
     """
 
-    __slots__ = ("events", "request_id", "response", "closed")
+    __slots__ = ("closed", "events", "request_id", "response")
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.events: Any = raw["stream"]
@@ -54,8 +74,9 @@ class BedrockStream:
 class _AsyncClient:
     """aiobotocore's client, created on first use inside the running loop, closed once."""
 
-    def __init__(self, factory: Any) -> None:
+    def __init__(self, factory: Any, prepare: Any) -> None:
         self._factory = factory
+        self._prepare = prepare
         self._context: Any = None
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,8 +91,9 @@ class _AsyncClient:
         async with self._lock:
             if self._client is None:
                 context = self._factory()
-                self._client = await context.__aenter__()
+                self._client = self._prepare(await context.__aenter__())
                 self._context = context
+                _mask_sdk_logs()
         return self._client
 
     async def close(self) -> None:
@@ -92,6 +114,8 @@ class BedrockChatModel(StreamtapChatModel):
     wire: ClassVar[str] = WIRE.name
     provider_name: str = "bedrock"
     requires_api_key: ClassVar[bool] = False
+    #: A Bedrock API key (``api_key=``) is a bearer token; botocore reads this variable itself.
+    api_key_env: ClassVar[tuple[str, ...]] = ("AWS_BEARER_TOKEN_BEDROCK",)
     profile_source: ClassVar[str | None] = None
     sdk_modules: ClassVar[tuple[str, ...]] = ("boto3", "aiobotocore")
 
@@ -122,10 +146,12 @@ class BedrockChatModel(StreamtapChatModel):
         """The secret key and session token (given, or boto3's from the environment) are
         masked everywhere: errors, logs, repr, callbacks' payloads."""
         super()._remember_credentials()
-        secrets = [s.get_secret_value() for s in (self.aws_secret_access_key, self.aws_session_token) if s]
+        given = (self.aws_secret_access_key, self.aws_session_token)
+        secrets = [s.get_secret_value() for s in given if s is not None]
         secrets += [v for name in _SECRET_ENV if (v := os.environ.get(name))]
         for secret in secrets:
             remember_credentials(secret, None, None, None)
+        _mask_sdk_logs()
 
     @property
     def _llm_type(self) -> str:
@@ -134,11 +160,14 @@ class BedrockChatModel(StreamtapChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {
+            "api_key": "AWS_BEARER_TOKEN_BEDROCK",
             "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
             "aws_session_token": "AWS_SESSION_TOKEN",
         }
 
     def _secret(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
         if self.aws_secret_access_key is not None:
             return self.aws_secret_access_key.get_secret_value()
         return os.environ.get("AWS_SECRET_ACCESS_KEY") or None
@@ -189,7 +218,7 @@ class BedrockChatModel(StreamtapChatModel):
 
     # -- clients ------------------------------------------------------------------
     def _config(self) -> Any:
-        from botocore.config import Config
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         options: dict[str, Any] = {
             # max_retries counts retries; botocore counts attempts (the first included)
@@ -198,7 +227,23 @@ class BedrockChatModel(StreamtapChatModel):
         if self.timeout is not None:
             options["read_timeout"] = self.timeout
             options["connect_timeout"] = self.timeout
+        if self.api_key is not None:
+            from botocore import UNSIGNED  # type: ignore[import-untyped]
+
+            options["signature_version"] = UNSIGNED  # the bearer header replaces SigV4
         return Config(**options)
+
+    def _add_bearer(self, client: Any) -> Any:
+        """A Bedrock API key goes as ``Authorization: Bearer`` (what botocore does with
+        ``AWS_BEARER_TOKEN_BEDROCK``, which it reads only from the environment)."""
+        if self.api_key is not None:
+            token = self.api_key.get_secret_value()
+
+            def bearer(request: Any, **_: Any) -> None:
+                request.headers["Authorization"] = f"Bearer {token}"
+
+            client.meta.events.register_first("before-send.bedrock-runtime", bearer)
+        return client
 
     def _session_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -220,27 +265,29 @@ class BedrockChatModel(StreamtapChatModel):
 
     def _sync_client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # type: ignore[import-untyped]
 
             session = boto3.session.Session(
                 profile_name=self.profile_name, **self._session_kwargs()
             )
             try:
-                self._client = session.client(
-                    "bedrock-runtime", **self._client_kwargs(is_async=False)
+                self._client = self._add_bearer(
+                    session.client("bedrock-runtime", **self._client_kwargs(is_async=False))
                 )
             except Exception as exc:
                 raise self._map_error(exc) from exc
+            _mask_sdk_logs()
         return self._client
 
     def _aclient(self) -> Any:
         if self._async_client is None:
-            from aiobotocore.session import AioSession
+            from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 
             session = AioSession(profile=self.profile_name)
             client_kwargs = {**self._client_kwargs(is_async=True), **self._session_kwargs()}
             self._async_client = _AsyncClient(
-                lambda: session.create_client("bedrock-runtime", **client_kwargs)
+                lambda: session.create_client("bedrock-runtime", **client_kwargs),
+                self._add_bearer,
             )
         return self._async_client
 
@@ -290,9 +337,9 @@ class BedrockChatModel(StreamtapChatModel):
 
 def _streaming_error(exc: BaseException) -> BaseException:
     """An HTTP client's own mid-body error, wrapped as botocore wraps it in StreamingBody."""
-    from botocore.exceptions import ResponseStreamingError
+    from botocore.exceptions import ResponseStreamingError  # type: ignore[import-untyped]
 
-    wrapped = ResponseStreamingError(error=exc)
+    wrapped: BaseException = ResponseStreamingError(error=exc)
     wrapped.__cause__ = exc
     return wrapped
 
