@@ -403,6 +403,37 @@ def test_tool_calls_round_trip_as_tool_use(wire: str) -> None:
 
 
 @pytest.mark.parametrize("wire", WIRES)
+def test_normalize_reads_a_raw_platform_sdk_stream(wire: str) -> None:
+    """A user calling ``AnthropicBedrock`` / ``AnthropicVertex`` directly normalizes the raw
+    stream as the Anthropic wire: the SDK stream decodes event-stream frames into the same
+    SSE events (``Stream._iter_events``)."""
+    model = R.make_model(wire)
+    with respx.mock() as router:
+        route = R.mock(router, wire, "usage_cache_write", piece_size=5)
+        client = model._sync_client()
+        raw = client.messages.create(
+            model=R.MODELS[wire],
+            max_tokens=10,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
+        message = total(list(streamtap.normalize("anthropic", raw)))
+    want = total(stream(wire, "usage_cache_write")[0])
+    assert message.content == want.content and message.usage_metadata == want.usage_metadata
+    assert [s.closed for s in route.side_effect.streams] == [True]
+
+
+def test_bedrock_invocation_metrics_are_kept_in_response_metadata() -> None:
+    message = total(stream(BEDROCK, "usage_cache_write")[0])
+    metrics = message.response_metadata["amazon-bedrock-invocationMetrics"]
+    assert metrics["inputTokenCount"] == 12 and metrics["outputTokenCount"] == 3
+    assert metrics["cacheReadInputTokenCount"] == metrics["cacheWriteInputTokenCount"] == 1024
+    assert {"invocationLatency", "firstByteLatency"} <= set(metrics)
+    vertex = total(stream(VERTEX, "usage_cache_write")[0])
+    assert "amazon-bedrock-invocationMetrics" not in vertex.response_metadata
+
+
+@pytest.mark.parametrize("wire", WIRES)
 def test_length_finish_is_normalized(wire: str) -> None:
     message = total(stream(wire, "length")[0])
     assert message.response_metadata["finish_reason"] == "length"

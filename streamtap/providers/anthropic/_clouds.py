@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from pydantic import AliasChoices, Field, SecretStr
 
 from streamtap._log_mask import SecretMask, mask_loggers
@@ -35,6 +35,7 @@ from streamtap._secrets import MASK, redact_secrets, remember_secrets
 from streamtap.errors import AuthenticationError, StreamtapError
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._wire_stream import WireStream
+from streamtap.providers.anthropic._events import MessagesMapper
 from streamtap.providers.anthropic._model import AnthropicChatModel
 
 __all__ = ["AnthropicBedrockModel", "AnthropicVertexModel"]
@@ -167,6 +168,23 @@ _BEDROCK_ID = re.compile(r"(?:^|\.)anthropic\.(?P<name>.+?)(?:-v\d+(?::\d+)?)?$"
 _AWS_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
 
 
+#: Bedrock's own addition to the last event (token counts, latencies), kept under this name.
+INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+
+
+class BedrockMessagesMapper(MessagesMapper):
+    """The Anthropic fold, keeping what Bedrock adds to ``message_stop``: its
+    ``amazon-bedrock-invocationMetrics`` (latencies included) land in the last chunk's
+    ``response_metadata`` under that name, rather than being dropped."""
+
+    def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
+        if event.get("type") == "message_stop":
+            metrics = event.get(INVOCATION_METRICS)
+            if metrics is not None:
+                self.extra_metadata[INVOCATION_METRICS] = metrics
+        return super().feed(event)
+
+
 class AnthropicBedrockModel(_PlatformAnthropic):
     """Claude on Amazon Bedrock (``InvokeModelWithResponseStream``) via ``AnthropicBedrock``.
 
@@ -218,6 +236,9 @@ class AnthropicBedrockModel(_PlatformAnthropic):
             "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
             "aws_session_token": "AWS_SESSION_TOKEN",
         }
+
+    def _new_mapper(self, stop: list[str] | None = None) -> MessagesMapper:
+        return BedrockMessagesMapper(model_provider=self.provider_name)
 
     def _claude_name(self) -> str:
         tail = self.model.rpartition("/")[2]  # an inference-profile ARN ends in the id
