@@ -69,7 +69,7 @@ def token_credentials(token: str = "ya29.synthetic-access-token") -> Any:
     """google-auth credentials holding a valid token: the SDK sends it, never refreshes."""
     from google.oauth2.credentials import Credentials
 
-    return Credentials(token=token)
+    return Credentials(token=token)  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager

@@ -419,10 +419,11 @@ def test_signature_from_typed_sdk_objects_is_standard_base64() -> None:
             }
         ],
     )
-    message = total([*chunks, *mapper.eof(strict=True)])  # type: ignore[misc]
+    message = total([*chunks, *(mapper.eof(strict=True) or [])])
     import base64
 
-    assert message.content[0]["extras"]["signature"] == base64.b64encode(raw).decode()
+    content: Any = message.content
+    assert content[0]["extras"]["signature"] == base64.b64encode(raw).decode()
     assert message.tool_calls[0]["id"] == f"{SYNTHETIC_ID_PREFIX}r1_0"
     assert message.response_metadata["finish_reason"] == "tool_calls"
 
@@ -435,7 +436,7 @@ def test_tool_calls_present_in_stream_with_stable_synthesized_ids() -> None:
     again, _, _ = run_sync("parallel_tool_calls", piece_size=1)
     calls = [tc for c in first for tc in c.tool_call_chunks]
     assert [(tc["index"], tc["name"]) for tc in calls] == [(0, "get_weather"), (1, "get_time")]
-    assert all(json.loads(tc["args"]) for tc in calls)  # whole JSON, serialized once
+    assert all(json.loads(tc["args"] or "") for tc in calls)  # whole JSON, serialized once
     ids = [tc["id"] for tc in calls]
     assert ids == [tc["id"] for c in again for tc in c.tool_call_chunks]
     _, gemini = _builders()
@@ -490,8 +491,11 @@ def test_blocked_prompt_is_content_filter_with_the_reason() -> None:
 
 def test_grounding_citations_and_unknown_parts_are_kept() -> None:
     mapper = GeminiMapper()
-    grounding = {"webSearchQueries": ["q"], "groundingChunks": [{"web": {"uri": "https://x"}}]}
-    events = [
+    grounding: dict[str, Any] = {
+        "webSearchQueries": ["q"],
+        "groundingChunks": [{"web": {"uri": "https://x"}}],
+    }
+    events: list[dict[str, Any]] = [
         {
             "candidates": [
                 {
@@ -523,7 +527,8 @@ def test_grounding_citations_and_unknown_parts_are_kept() -> None:
     chunks = [*feed_all(mapper, events), *(mapper.eof(strict=True) or [])]
     message = total(chunks)
     assert [b["type"] for b in message.content if isinstance(b, dict)] == ["non_standard"] * 2
-    assert message.content[0]["value"]["executableCode"]["code"] == "print(1)"
+    content: Any = message.content
+    assert content[0]["value"]["executableCode"]["code"] == "print(1)"
     meta = message.response_metadata
     assert meta["grounding_metadata"] == grounding
     assert meta["citation_metadata"] == {"citations": [{"uri": "https://a"}, {"uri": "https://b"}]}
@@ -628,10 +633,9 @@ def test_http_errors_are_typed(name: str) -> None:
 
 
 async def test_async_http_error_is_typed() -> None:
-    with serving("http_429") as kw:
-        with pytest.raises(errors.RateLimitError):
-            async for _ in model(**kw).astream("hi"):
-                pass
+    with serving("http_429") as kw, pytest.raises(errors.RateLimitError):
+        async for _ in model(**kw).astream("hi"):
+            pass
 
 
 def test_max_retries_maps_onto_the_sdk_retry_options() -> None:
@@ -678,16 +682,16 @@ def test_early_close_closes_the_response(mode: str) -> None:
     with serving("text") as kw:
         m = model(**kw)
         if mode == "sync":
-            stream = m.stream("hi")
+            stream: Any = m.stream("hi")
             next(stream)
             next(stream)
             stream.close()
         else:
 
             async def go() -> None:
-                stream = m.astream("hi")
-                await anext(stream)
-                await stream.aclose()
+                astream: Any = m.astream("hi")
+                await anext(astream)
+                await astream.aclose()
                 for _ in range(5):
                     await asyncio.sleep(0)
 
@@ -854,7 +858,7 @@ def test_wire_recognises_the_sdks_raw_stream() -> None:
     from google import genai
 
     client = genai.Client(api_key="k")
-    raw = client.models.generate_content_stream(model="m", contents="hi")
+    raw: Any = client.models.generate_content_stream(model="m", contents="hi")
     assert WIRE.owns_sdk_stream(raw)  # a generator; never started, so no request is sent
     raw.close()
     assert not WIRE.owns_sdk_stream(iter([]))

@@ -375,7 +375,7 @@ class VertexChatModel(GeminiChatModel):
     """Google Cloud project (``GOOGLE_CLOUD_PROJECT``)."""
     location: str | None = None
     """Vertex AI region, e.g. ``us-central1`` or ``global`` (``GOOGLE_CLOUD_LOCATION``)."""
-    credentials: Any = Field(default=None, exclude=True)
+    credentials: Any = Field(default=None, exclude=True, repr=False)
     """``google.auth`` credentials; None uses Application Default Credentials."""
 
     def model_post_init(self, context: Any, /) -> None:
@@ -388,6 +388,11 @@ class VertexChatModel(GeminiChatModel):
     @property
     def _llm_type(self) -> str:
         return "streamtap-vertex"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        # Vertex express mode's key; ADC credentials are never serialized (excluded).
+        return {"api_key": "GOOGLE_API_KEY"}
 
     def _genai_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"vertexai": True}
