@@ -922,3 +922,30 @@ def test_ai_message_from_invoke(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(message, AIMessage)
     assert message.usage_metadata is not None
     assert message.usage_metadata["input_token_details"] == {"cache_read": 2048}
+
+
+def test_fresh_copy_owns_its_clients() -> None:
+    original = model(api_key="k")
+    original._sync_client()
+    copy = original.without_retries()
+    copy._sync_client()
+    copy.close()
+    (own,) = original._own_http
+    assert not own.is_closed  # closing the copy left the original's client alone
+    original.close()
+    assert own.is_closed
+
+
+@pytest.mark.parametrize("cls", [GeminiChatModel, VertexChatModel])
+def test_dumpd_load_round_trip(cls: type[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.load import dumpd, load
+
+    m = cls(model="gemini-2.5-flash", api_key="AIza-secret-value", temperature=0.5)
+    data = dumpd(m)
+    assert "AIza-secret-value" not in str(data)
+    monkeypatch.setenv(next(iter(m.lc_secrets.values())), "AIza-secret-value")
+    loaded: Any = load(
+        data, valid_namespaces=["streamtap"], allowed_objects=[cls], secrets_from_env=True
+    )
+    assert type(loaded) is cls and loaded.model_dump() == m.model_dump()
+    assert loaded.api_key.get_secret_value() == "AIza-secret-value"

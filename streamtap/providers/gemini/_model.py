@@ -193,6 +193,11 @@ class GeminiChatModel(StreamtapChatModel):
     def _llm_type(self) -> str:
         return "streamtap-gemini"
 
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        # Its own package: ``load()`` imports it there, the SDK being an optional extra.
+        return ["streamtap", "providers", "gemini"]
+
     def _new_mapper(self, stop: list[str] | None = None) -> GeminiMapper:
         return GeminiMapper(model_provider=self.provider_name)
 
@@ -297,6 +302,13 @@ class GeminiChatModel(StreamtapChatModel):
 
     def _body_read_timeout(self) -> float | None:
         return self.timeout
+
+    def fresh_copy(self, **update: Any) -> Any:
+        """A copy building its own SDK and httpx2 clients (none shared, none closed by the other)."""
+        copy = super().fresh_copy(**update)
+        copy._own_http = []
+        copy._own_ahttp = []
+        return copy
 
     def close(self) -> None:
         """Drop the SDK client and close the httpx2 clients this model created
