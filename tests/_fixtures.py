@@ -22,13 +22,16 @@ import httpx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
-WIRES = ("openai", "openai-responses", "anthropic", "openai-compatible")
+WIRES = ("openai", "openai-responses", "anthropic", "openai-compatible", "azure", "mistral", "xai")
 
 URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1/chat/completions",
     "openai-responses": "https://api.openai.com/v1/responses",
     "anthropic": "https://api.anthropic.com/v1/messages",
     "openai-compatible": "http://127.0.0.1:8000/v1/chat/completions",
+    "azure": "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions",
+    "mistral": "https://api.mistral.ai/v1/chat/completions",
+    "xai": "https://api.x.ai/v1/chat/completions",
 }
 #: base_url to hand the SDK client so its requests hit ``URLS``.
 BASE_URLS: dict[str, str] = {
@@ -36,6 +39,9 @@ BASE_URLS: dict[str, str] = {
     "openai-responses": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
     "openai-compatible": "http://127.0.0.1:8000/v1",
+    "azure": "https://res.openai.azure.com/openai/deployments/gpt-4o",
+    "mistral": "https://api.mistral.ai/v1",
+    "xai": "https://api.x.ai/v1",
 }
 
 

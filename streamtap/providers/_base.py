@@ -281,7 +281,9 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         return request
 
     # -- clients -----------------------------------------------------------------
-    def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
+    def _credential_kwargs(self) -> dict[str, Any]:
+        """How the SDK client authenticates: the API key (overridden where a vendor has
+        other ways, such as Entra ID tokens on Azure)."""
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         if key is None:
             if self.requires_api_key:
@@ -294,7 +296,10 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
                     model=self.model,
                 )
             key = "not-needed"  # local servers ignore it; the SDK insists on one
-        kwargs: dict[str, Any] = {"api_key": key, "max_retries": self.max_retries}
+        return {"api_key": key}
+
+    def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {**self._credential_kwargs(), "max_retries": self.max_retries}
         if self.base_url:
             kwargs["base_url"] = self.base_url
         if self.timeout is not None:

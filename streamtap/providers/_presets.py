@@ -26,6 +26,11 @@ class Preset:
     local: bool = False  # prefer the running `streamtap local` server over base_url
     profiles: str | None = None  # where `model.profile` comes from (providers/data/profiles)
     continuation: Continuation | None = None  # how it continues a partial answer; None: the wire's
+    #: Sends usage unasked and rejects ``stream_options`` (Mistral: 422 "extra_forbidden").
+    usage_unasked: bool = False
+    #: Tool-call ids must be exactly this many letters and digits (Mistral: 9); ids another
+    #: vendor made are rewritten, the same way in the call and in its result, when replayed.
+    tool_call_id_length: int | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -63,5 +68,19 @@ PRESETS: dict[str, Preset] = {
         "OPENROUTER_API_KEY",
         requires_key=True,
         profiles="openrouter",
+    ),
+    "mistral": Preset(
+        "https://api.mistral.ai/v1",
+        "MISTRAL_API_KEY",
+        requires_key=True,
+        usage_unasked=True,
+        tool_call_id_length=9,
+    ),
+    # xAI may end a stream without a finish reason (or with ""): the Chat Completions
+    # fold finishes a stream that reached [DONE] normally, whatever the server says.
+    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", requires_key=True),
+    "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY", requires_key=True),
+    "fireworks": Preset(
+        "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY", requires_key=True
     ),
 }

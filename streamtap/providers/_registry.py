@@ -11,6 +11,7 @@ over the Anthropic Messages wire.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from streamtap._local_state import running_record
@@ -18,11 +19,14 @@ from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._presets import PRESETS, Preset
 from streamtap.providers._profiles import Continuation
 from streamtap.providers.anthropic import AnthropicChatModel
+from streamtap.providers.azure import AzureOpenAIChatModel, AzureOpenAIResponsesModel
 from streamtap.providers.openai_chat import OpenAIChatModel
+from streamtap.providers.openai_chat._request import fit_tool_call_ids
 from streamtap.providers.openai_responses import OpenAIResponsesModel
 
 if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
+    from langchain_core.messages import BaseMessage
 
 __all__ = ["KNOWN_PREFIXES", "AnthropicCompatibleModel", "OpenAICompatibleModel", "chat_model"]
 
@@ -31,6 +35,8 @@ _VENDORS: dict[str, type[StreamtapChatModel]] = {
     "openai": OpenAIChatModel,
     "openai-responses": OpenAIResponsesModel,
     "anthropic": AnthropicChatModel,
+    "azure": AzureOpenAIChatModel,
+    "azure-responses": AzureOpenAIResponsesModel,
 }
 
 #: Vendors whose SDK is an optional extra: (module, class, extra), imported on first use.
@@ -75,6 +81,17 @@ class OpenAICompatibleModel(OpenAIChatModel):
         if preset is not None and preset.continuation is not None:
             return preset.continuation
         return self.descriptor.continuation
+
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        request = super()._request(messages, stop, **kwargs)
+        preset = _preset(self.provider_name, "openai")
+        if preset is not None and preset.usage_unasked:
+            request.pop("stream_options", None)
+        if preset is not None and preset.tool_call_id_length:
+            fit_tool_call_ids(request["messages"], preset.tool_call_id_length)
+        return request
 
     def fetch_profile(self) -> ModelProfile | None:
         """Fill ``profile["max_input_tokens"]`` from the server, where it reports it.

@@ -20,6 +20,9 @@ SPECS = {
     "openai-responses": "openai-responses:gpt-5",
     "anthropic": "anthropic:claude-sonnet-4-6",
     "openai-compatible": "openai-compatible:qwen3",
+    "azure": "azure:gpt-4o",
+    "mistral": "mistral:mistral-small-latest",
+    "xai": "xai:grok-4",
 }
 #: Planted key: tests assert it never appears in errors.
 API_KEY = "sk-test-PLANTEDsecret0123456789abcdef"
@@ -29,6 +32,8 @@ def make_model(wire: str, **kwargs: Any) -> StreamtapChatModel:
     kw: dict[str, Any] = {"api_key": API_KEY, "max_retries": 0, **kwargs}
     if wire == "openai-compatible":
         kw.setdefault("base_url", F.BASE_URLS[wire])
+    if wire == "azure":
+        kw.setdefault("azure_endpoint", "https://res.openai.azure.com")
     return streamtap.chat_model(SPECS[wire], **kw)
 
 

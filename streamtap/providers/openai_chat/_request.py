@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,3 +49,26 @@ def _chat_tool_choice(choice: Any) -> Any:
     if choice is True:
         return "required"
     return choice
+
+
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _fitted_id(call_id: str, length: int) -> str:
+    """``call_id`` as ``length`` letters and digits: itself when it already is, else a
+    stable digest, so a call and its result (and every later replay) agree."""
+    if re.fullmatch(rf"[A-Za-z0-9]{{{length}}}", call_id):
+        return call_id
+    digest = hashlib.sha256(call_id.encode()).digest()
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:length])
+
+
+def fit_tool_call_ids(messages: list[dict[str, Any]], length: int) -> None:
+    """Rewrite, in place, tool-call ids another vendor made into the shape this server
+    demands (Mistral: exactly 9 letters and digits), in the calls and their results."""
+    for message in messages:
+        for call in message.get("tool_calls") or ():
+            if isinstance(call.get("id"), str):
+                call["id"] = _fitted_id(call["id"], length)
+        if message.get("role") == "tool" and isinstance(message.get("tool_call_id"), str):
+            message["tool_call_id"] = _fitted_id(message["tool_call_id"], length)
