@@ -2,7 +2,7 @@
 
 The server masks its own and uvicorn's records with it (``streamtap.server._logs``);
 streamtap's chat models install it on the HTTP client loggers (httpx2, httpcore, the
-openai and anthropic SDKs), which write request URLs (``?key=``, ``user:pass@``) and
+openai, anthropic, google-genai SDKs and botocore), which write request URLs (``?key=``, ``user:pass@``) and
 headers at INFO and DEBUG. What counts as a credential is ``streamtap._secrets``'s one
 detector, plus the exact values chat models remember as their credentials.
 
@@ -37,6 +37,24 @@ CLIENT_LOGGERS = (
     "openai._base_client",
     "anthropic",
     "anthropic._base_client",
+    # google-genai (Gemini, Vertex): request URLs (``?key=``) and errors
+    "google_genai._api_client",
+    "google_genai.models",
+    # botocore / aiobotocore (Bedrock, Claude on Bedrock): at DEBUG botocore.auth logs the
+    # canonical request and string to sign, endpoint and parsers log headers and bodies
+    "botocore",
+    "botocore.auth",
+    "botocore.awsrequest",
+    "botocore.credentials",
+    "botocore.endpoint",
+    "botocore.hooks",
+    "botocore.httpsession",
+    "botocore.parsers",
+    "botocore.retryhandler",
+    "botocore.utils",
+    "aiobotocore.credentials",
+    "aiobotocore.utils",
+    "urllib3.connectionpool",
 )
 
 
