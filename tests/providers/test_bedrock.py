@@ -825,6 +825,40 @@ async def test_async_does_not_block_the_event_loop(server: BedrockServer, make: 
     assert server.gate_timeouts == 0
 
 
+def _frame_end(body: bytes, frames: int) -> int:
+    """The byte offset after the first ``frames`` event-stream frames (the prelude's length)."""
+    offset = 0
+    for _ in range(frames):
+        offset += int.from_bytes(body[offset : offset + 4], "big")
+    return offset
+
+
+def test_abort_wakes_a_read_blocked_on_a_silent_connection(
+    server: BedrockServer, make: Any
+) -> None:
+    """streamtap.resilient's watchdog aborts from another thread; boto3's read must wake
+    while the server still holds the body (the gate is never set)."""
+    gate = threading.Event()
+    body = R.reply("text").body
+    assert body is not None
+    reply = R.reply("text", cuts=[_frame_end(body, 2)])  # messageStart, "Hello" | the rest
+    reply.gate, reply.gate_at = gate, 1
+    server.serve(reply)
+    stream = make().open([HumanMessage("hi")])
+    chunks = iter(stream)
+    first = next(chunks)
+    assert first.content == "Hello"
+    threading.Timer(0.1, stream.abort).start()
+    try:
+        with pytest.raises(StreamInterrupted) as info:
+            list(chunks)
+        assert not gate.is_set()  # woken by the abort, not by more bytes
+        assert isinstance(info.value.__cause__, ProviderConnectionError)
+        assert info.value.partial is not None and _text(info.value.partial).startswith("Hello")
+    finally:
+        gate.set()
+
+
 async def test_aclose_closes_the_async_client(server: BedrockServer, make: Any) -> None:
     serve(server, "text")
     model = make()
@@ -1040,7 +1074,26 @@ def test_spec_and_fields() -> None:
     assert (config.read_timeout, config.connect_timeout) == (7, 7)
     assert model._get_ls_params()["ls_provider"] == "bedrock"
     assert BedrockChatModel.sdk_modules == ("boto3", "aiobotocore")
-    assert model.continuation_style() == "prefill"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "style", "profiled"),
+    [
+        ("anthropic.claude-sonnet-4-6-v1:0", "none", True),  # Claude 4.6 refuses prefill
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "prefill", True),
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "prefill", False),
+        ("amazon.nova-pro-v1:0", "none", False),  # nothing says Converse continues Nova
+    ],
+)
+def test_continuation_and_profile_follow_the_claude_model(
+    model_id: str, style: str, profiled: bool
+) -> None:
+    with R.isolated_aws():
+        model = BedrockChatModel(model=model_id, region_name="us-east-1")
+    assert model.continuation_style() == style
+    assert (model.profile is not None) == profiled
+    if profiled:
+        assert model.profile is not None and model.profile.get("tool_calling") is True
 
 
 # --------------------------------------------------------------------------- langchain-tests

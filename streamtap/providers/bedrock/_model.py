@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import BaseMessage
 from pydantic import Field, SecretStr
 
 from streamtap._log_mask import mask_client_logs, mask_loggers
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import remember_credentials
+from streamtap.providers._profiles import Continuation, known_profile, listed_unable
 from streamtap.providers._wire import Wire
 from streamtap.providers.bedrock._events import WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
@@ -55,11 +59,24 @@ def _mask_sdk_logs() -> None:
     mask_loggers(mask_client_logs(), (*_LOG_ROOTS, *names))
 
 
+#: ``us.anthropic.claude-sonnet-4-6-v1:0``, ``anthropic.claude-3-5-sonnet-20241022-v2:0``,
+#: an inference-profile ARN ending in one: the Claude model behind a Bedrock model id.
+_CLAUDE = re.compile(r"(?:^|[./])anthropic\.(claude-[\w.-]+?)(?:-v\d+(?::\d+)?)?$")
+
+
+def claude_name(model_id: str) -> str | None:
+    """The Anthropic model name behind a Bedrock model id (``claude-sonnet-4-6``), if any."""
+    match = _CLAUDE.search(model_id)
+    return match.group(1) if match else None
+
+
 class BedrockStream:
     """One ConverseStream response: the SDK's ``EventStream`` and what came with it.
 
-    ``response`` is None on purpose: streamtap's abort helper looks for an httpx
-    response there, and boto3 has none.
+    ``response`` mimics the one attribute path streamtap's abort helper
+    (``_wire_stream.abort_read``) follows to the socket, so a watchdog on another
+    thread (``streamtap.resilient``'s timeouts) can wake a boto3 read blocked on a
+    silent connection. aiobotocore's reads are awaited: cancelling the task stops them.
     """
 
     __slots__ = ("closed", "events", "request_id", "response")
@@ -67,8 +84,27 @@ class BedrockStream:
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.events: Any = raw["stream"]
         self.request_id: str | None = (raw.get("ResponseMetadata") or {}).get("RequestId")
-        self.response: Any = None
+        self.response: Any = _SocketHandle.of(self.events)
         self.closed = False
+
+
+class _SocketHandle:
+    """``response.extensions["network_stream"].get_extra_info("socket")``, over urllib3."""
+
+    __slots__ = ("_sock", "extensions")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.extensions = {"network_stream": self}
+
+    @classmethod
+    def of(cls, events: Any) -> _SocketHandle | None:
+        connection = getattr(getattr(events, "_raw_stream", None), "_connection", None)
+        sock = getattr(connection, "sock", None)
+        return cls(sock) if isinstance(sock, socket.socket) else None
+
+    def get_extra_info(self, name: str) -> Any:
+        return self._sock if name == "socket" else None
 
 
 class _AsyncClient:
@@ -156,6 +192,23 @@ class BedrockChatModel(StreamtapChatModel):
     @property
     def _llm_type(self) -> str:
         return "streamtap-bedrock"
+
+    # -- what the model can do: Claude on Bedrock is Claude -------------------------
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        name = claude_name(self.model)
+        return known_profile("anthropic", name) if name else None
+
+    def _wire_continuation(self) -> Continuation:
+        """Converse continues a trailing assistant turn for Anthropic models (it passes the
+        turn through as Anthropic's prefill); for other model families nothing says so."""
+        return self.descriptor.continuation if claude_name(self.model) else "none"
+
+    def continuation_style(self) -> Continuation:
+        """As on Anthropic's own API: Claude 4.6 and later refuse a prefill (streamtap's data)."""
+        name = claude_name(self.model)
+        if self.continuation is None and name and listed_unable("anthropic", name):
+            return "none"
+        return super().continuation_style()
 
     @property
     def lc_secrets(self) -> dict[str, str]:
