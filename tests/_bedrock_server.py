@@ -87,6 +87,8 @@ class BedrockServer:
         self.completed = 0
         #: Gates (``Reply.gate``) that were never set and gave way to their time limit.
         self.gate_timeouts = 0
+        #: The ``x-amzn-RequestId`` of every streamed reply, in order.
+        self.request_ids: list[str] = []
         self._lock = threading.Lock()
         server = self
 
@@ -128,6 +130,8 @@ class BedrockServer:
             def _stream(self, reply: Reply) -> None:
                 self.send_response(reply.status)
                 headers = {"x-amzn-RequestId": str(uuid.uuid4()), **reply.headers}
+                with server._lock:
+                    server.request_ids.append(headers["x-amzn-RequestId"])
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("content-type", "application/vnd.amazon.eventstream")

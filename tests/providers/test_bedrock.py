@@ -336,8 +336,29 @@ def test_one_synthesized_message_id_on_every_chunk(server: BedrockServer, make: 
     second = list(model.stream_chunks("hi"))
     assert len({c.id for c in first}) == 1
     assert len({c.id for c in second}) == 1
-    assert first[0].id != second[0].id  # one per message, not per model
-    assert str(first[0].id).startswith("msg_bedrock_")
+    # one per message, from the request id AWS gave it (traceable in AWS's logs)
+    assert [first[0].id, second[0].id] == [f"msg_bedrock_{r}" for r in server.request_ids[-2:]]
+    assert first[0].id != second[0].id
+
+
+async def test_the_message_id_is_the_request_id_async(server: BedrockServer, make: Any) -> None:
+    serve(server, "parallel_tool_calls")
+    model = make()
+    try:
+        chunks = [c async for c in model.astream_chunks("hi")]
+    finally:
+        await model.aclose()
+    assert {c.id for c in chunks} == {f"msg_bedrock_{server.request_ids[-1]}"}
+
+
+def test_without_a_request_id_the_message_id_is_random() -> None:
+    events: list[dict[str, Any]] = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "Hi"}, "contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "end_turn"}},
+    ]
+    ids = {_fold(events).id, _fold(events).id}
+    assert len(ids) == 2 and all(str(i).startswith("msg_bedrock_") for i in ids)
 
 
 def test_parallel_tool_calls_keep_separate_ordinals_and_args(
@@ -645,6 +666,58 @@ def test_unreachable_endpoint_is_a_connection_error(make: Any) -> None:
         list(model.stream_chunks("hi"))
 
 
+async def test_unreachable_endpoint_is_a_connection_error_async(make: Any) -> None:
+    with running() as gone:
+        url = gone.url
+    model = make(endpoint_url=url)
+    try:
+        with pytest.raises(ProviderConnectionError):
+            async for _ in model.astream_chunks("hi"):
+                pass
+    finally:
+        await model.aclose()
+
+
+def _held_after_hello(server: BedrockServer) -> threading.Event:
+    """Serve "text" but hold everything after its first text delta until the gate is set."""
+    gate = threading.Event()
+    body = R.reply("text").body
+    assert body is not None
+    reply = R.reply("text", cuts=[_frame_end(body, 2)])
+    reply.gate, reply.gate_at = gate, 1
+    server.serve(reply)
+    return gate
+
+
+def test_a_read_timeout_mid_body_is_interrupted(server: BedrockServer, make: Any) -> None:
+    gate = _held_after_hello(server)
+    try:
+        with pytest.raises(StreamInterrupted) as info:
+            list(make(timeout=0.3).stream_chunks("hi"))
+        assert not gate.is_set()
+    finally:
+        gate.set()
+    assert isinstance(info.value.__cause__, ProviderConnectionError)
+    assert info.value.partial is not None and info.value.partial.content == "Hello"
+
+
+async def test_a_read_timeout_mid_body_is_interrupted_async(
+    server: BedrockServer, make: Any
+) -> None:
+    gate = _held_after_hello(server)
+    model = make(timeout=0.3)
+    try:
+        with pytest.raises(StreamInterrupted) as info:
+            async for _ in model.astream_chunks("hi"):
+                pass
+        assert not gate.is_set()
+    finally:
+        gate.set()
+        await model.aclose()
+    assert isinstance(info.value.__cause__, ProviderConnectionError)
+    assert info.value.partial is not None and info.value.partial.content == "Hello"
+
+
 # --------------------------------------------------------------------------- credentials
 
 
@@ -838,12 +911,7 @@ def test_abort_wakes_a_read_blocked_on_a_silent_connection(
 ) -> None:
     """streamtap.resilient's watchdog aborts from another thread; boto3's read must wake
     while the server still holds the body (the gate is never set)."""
-    gate = threading.Event()
-    body = R.reply("text").body
-    assert body is not None
-    reply = R.reply("text", cuts=[_frame_end(body, 2)])  # messageStart, "Hello" | the rest
-    reply.gate, reply.gate_at = gate, 1
-    server.serve(reply)
+    gate = _held_after_hello(server)
     stream = make().open([HumanMessage("hi")])
     chunks = iter(stream)
     first = next(chunks)

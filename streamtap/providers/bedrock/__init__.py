@@ -12,6 +12,8 @@ from streamtap.providers.bedrock._model import BedrockChatModel
 from streamtap.providers.bedrock._request import to_converse_messages
 
 register_sdk_errors("botocore", translate_botocore)
+register_sdk_errors("aiobotocore", translate_botocore)  # AioReadTimeoutError lives there
 register_sdk_errors("urllib3", translate_transport)
+register_sdk_errors("aiohttp", translate_transport)
 
 __all__ = ["WIRE", "BedrockChatModel", "ConverseMapper", "to_converse_messages"]

@@ -12,7 +12,9 @@ SDK, so ``_wires.py`` can import :data:`WIRE` eagerly.
 Converse differs from Anthropic's own wire in ways the fold absorbs:
 
 * no message id and no model name on the wire: one id is synthesized per
-  message (``msg_bedrock_...``), the model comes from the caller;
+  message, ``msg_bedrock_`` + the request id AWS gave the response when the chat
+  model knows it (:data:`REQUEST_ID_KEY` in ``messageStart``), else a random one;
+  the model comes from the caller;
 * text and reasoning blocks have no ``contentBlockStart``: a block's kind is
   known from its first delta;
 * usage arrives in ``metadata`` *after* ``messageStop``, so the closing chunk
@@ -33,7 +35,12 @@ from langchain_core.messages import AIMessageChunk
 from streamtap.providers._chunks import ChunkMapper, WireViolation
 from streamtap.providers._wire import Wire
 
-__all__ = ["EVENT_KEYS", "WIRE", "ConverseMapper", "redacted_text"]
+__all__ = ["EVENT_KEYS", "REQUEST_ID_KEY", "WIRE", "ConverseMapper", "redacted_text"]
+
+#: Added by the chat model to (a copy of) ``messageStart``: the response's
+#: ``x-amzn-RequestId``, which becomes the message id, so a message can be traced in
+#: AWS's logs and support cases. Never on the wire itself.
+REQUEST_ID_KEY = "streamtapRequestId"
 
 #: Converse ``stopReason`` -> normalized finish reason (unknown ones count as "stop").
 FINISH: dict[str, str] = {
@@ -108,13 +115,16 @@ class ConverseMapper(ChunkMapper):
         self._stopped = False  # messageStop seen (usage may still follow in metadata)
         self._closed = False  # the closing chunk went out
 
-    def _ensure_id(self) -> None:
-        if self.message_id is None:
-            self.message_id = "msg_bedrock_" + uuid.uuid4().hex
+    def _new_id(self, event: Mapping[str, Any]) -> str:
+        """The message's id, fixed at its first event: the request id if the chat model
+        tagged ``messageStart`` with it, else random (a stream fed by ``normalize()``)."""
+        start = event.get("messageStart")
+        rid = start.get(REQUEST_ID_KEY) if isinstance(start, Mapping) else None
+        return "msg_bedrock_" + (rid if isinstance(rid, str) and rid else uuid.uuid4().hex)
 
     def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
         if self.message_id is None:
-            self._ensure_id()
+            self.message_id = self._new_id(event)
         delta = event.get("contentBlockDelta")
         if delta is not None:
             return self._delta(delta)

@@ -25,7 +25,7 @@ from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable
 from streamtap.providers._wire import Wire
-from streamtap.providers.bedrock._events import WIRE, ConverseMapper
+from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
     converse_tool,
     converse_tool_choice,
@@ -365,14 +365,18 @@ class BedrockChatModel(StreamtapChatModel):
         return BedrockStream(client.converse_stream(**request))
 
     async def _acreate(self, client: Any, request: dict[str, Any]) -> BedrockStream:
-        sdk = await client.get()
-        return BedrockStream(await sdk.converse_stream(**request))
+        try:
+            sdk = await client.get()
+            return BedrockStream(await sdk.converse_stream(**request))
+        except Exception as exc:
+            _flatten_named_tuple_args(exc)
+            raise
 
     def _events(self, sdk_stream: Any) -> Iterator[dict[str, Any]]:
-        return _iter_events(sdk_stream.events)
+        return _iter_events(sdk_stream.events, sdk_stream.request_id)
 
     def _aevents(self, sdk_stream: Any) -> AsyncIterator[dict[str, Any]]:
-        return _aiter_events(sdk_stream.events)
+        return _aiter_events(sdk_stream.events, sdk_stream.request_id)
 
     def _strict(self, sdk_stream: Any) -> bool:
         return True  # every frame is visible: a missing messageStop is a cut
@@ -386,6 +390,19 @@ class BedrockChatModel(StreamtapChatModel):
         # aiobotocore's EventStream.close() is botocore's: it closes the aiohttp
         # response (a sync call that releases the connection without awaiting).
         self._close_stream(sdk_stream)
+
+
+def _flatten_named_tuple_args(exc: BaseException) -> None:
+    """aiohttp's connection errors keep a ``ConnectionKey`` (a named tuple) in ``args``,
+    which ``streamtap.errors._scrub`` cannot rebuild while redacting the chain; their
+    message (``str``) says the same and is what is kept."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if any(isinstance(a, tuple) and type(a) is not tuple for a in current.args):
+            current.args = (str(current),)
+        current = current.__cause__ or current.__context__
 
 
 def _streaming_error(exc: BaseException) -> BaseException:
@@ -402,19 +419,29 @@ def _is_transport(exc: BaseException) -> bool:
     return top in ("urllib3", "aiohttp", "http") or isinstance(exc, (ConnectionError, TimeoutError))
 
 
-def _iter_events(events: Any) -> Iterator[dict[str, Any]]:
+def _tagged(event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    """``messageStart`` (a copy) carrying the response's request id, for the message id."""
+    start = event.get("messageStart")
+    if request_id and isinstance(start, dict):
+        return {"messageStart": {**start, REQUEST_ID_KEY: request_id}}
+    return event
+
+
+def _iter_events(events: Any, request_id: str | None) -> Iterator[dict[str, Any]]:
+    """The SDK's event dicts; an HTTP client's own mid-body error as botocore's."""
     try:
-        yield from events
+        for event in events:
+            yield _tagged(event, request_id) if "messageStart" in event else event
     except Exception as exc:
         if _is_transport(exc):
             raise _streaming_error(exc) from exc
         raise
 
 
-async def _aiter_events(events: Any) -> AsyncIterator[dict[str, Any]]:
+async def _aiter_events(events: Any, request_id: str | None) -> AsyncIterator[dict[str, Any]]:
     try:
         async for event in events:
-            yield event
+            yield _tagged(event, request_id) if "messageStart" in event else event
     except Exception as exc:
         if _is_transport(exc):
             raise _streaming_error(exc) from exc
