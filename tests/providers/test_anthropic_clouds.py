@@ -509,6 +509,27 @@ async def test_in_stream_error_is_typed_inside_stream_interrupted(
         assert [s.closed for s in route.side_effect.streams] == [True]
 
 
+@pytest.mark.parametrize(("wire", "scenario", "cls", "etype"), MIDSTREAM)
+def test_in_stream_error_is_typed_through_the_sdks_typed_events_too(
+    monkeypatch: pytest.MonkeyPatch, wire: str, scenario: str, cls: type, etype: str
+) -> None:
+    """Without the SDK's raw-event hook streamtap reads its typed events, and the SDK
+    raises the platform's error itself (an ``APIStatusError`` with the stream's 200):
+    the same typed error comes out."""
+    from streamtap.providers import _wire_stream
+
+    monkeypatch.setattr(_wire_stream, "sdk_sse_events", lambda stream: None)
+    with respx.mock() as router:
+        route = R.mock(router, wire, scenario, piece_size=11)
+        with pytest.raises(StreamInterrupted) as info:
+            list(R.make_model(wire).stream("hi"))
+    assert type(info.value.__cause__) is cls
+    cause: Any = info.value.__cause__
+    assert cause.error_type == etype
+    assert info.value.partial is not None and info.value.partial.content == "Hello wor"
+    assert [s.closed for s in route.side_effect.streams] == [True]
+
+
 HTTP = [
     (BEDROCK, "http_429", RateLimitError, "ThrottlingException"),
     (BEDROCK, "http_403", AuthenticationError, "AccessDeniedException"),
@@ -766,7 +787,9 @@ def test_profile_and_continuation_follow_the_claude_model(
     cls: type, model: str, claude: str
 ) -> None:
     platform = cls(model=model)
-    first_party = AnthropicChatModel(model=claude, api_key="k")
+    first_party = AnthropicChatModel(
+        model=model.replace("@", "-") if "@" in model else claude, api_key="k"
+    )
     assert platform._claude_name() == claude
     assert platform.profile == first_party.profile and platform.profile is not None
     assert platform.continuation_style() == first_party.continuation_style()

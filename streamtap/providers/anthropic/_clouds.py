@@ -364,6 +364,12 @@ class AnthropicVertexModel(_PlatformAnthropic):
     def _claude_name(self) -> str:
         return self.model.partition("@")[0]  # "claude-sonnet-4-5@20250929"
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # A pinned version ("@20250929") is Anthropic's dated id where the table has it.
+        name, _, version = self.model.partition("@")
+        dated = known_profile(self._profile_source(), f"{name}-{version}") if version else None
+        return dated or super()._resolve_model_profile()
+
     def _client_class(self, *, is_async: bool) -> Any:
         import anthropic
 
