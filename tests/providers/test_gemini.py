@@ -34,6 +34,7 @@ from streamtap.errors import StreamInterrupted
 from streamtap.providers._chunks import feed_all
 from streamtap.providers.gemini import GeminiChatModel, GeminiMapper, VertexChatModel
 from streamtap.providers.gemini._events import SYNTHETIC_ID_PREFIX, WIRE
+from streamtap.providers.gemini._request import to_gemini_contents
 from tests import _fixtures as F
 from tests.providers._gemini_replay import (
     API_KEY,
@@ -314,11 +315,22 @@ def test_thought_signature_is_kept_byte_exact_and_sent_back(
     assert exc is None
     answer = total(seen)
     kept = [
-        (b["extras"]["on"], b["extras"]["signature"])
+        (entry["on"], entry["signature"])
         for b in answer.content
-        if isinstance(b, dict) and "signature" in b.get("extras", {})
+        if isinstance(b, dict)
+        for entry in b.get("extras", {}).get("signatures", ())
     ]
     assert kept == wire
+    # hosted on the reasoning block: the content is what every other wire gives
+    stripped = [
+        {k: v for k, v in b.items() if k != "extras"} if isinstance(b, dict) else b
+        for b in answer.content
+    ]
+    want = expected(name)
+    assert stripped == [
+        {"type": "reasoning", "index": 0, "reasoning": want["reasoning"]},
+        want["text"],
+    ]
     history: list[Any] = [HumanMessage("hi"), answer]
     if answer.tool_calls:
         call = answer.tool_calls[0]
@@ -331,6 +343,73 @@ def test_thought_signature_is_kept_byte_exact_and_sent_back(
     raw = kw.route.calls.last.request.content.decode()
     for _, signature in wire:
         assert raw.count(signature) == 1
+
+
+def _fold(*events: dict[str, Any]) -> AIMessageChunk:
+    mapper = GeminiMapper()
+    chunks = feed_all(mapper, list(events))
+    return total([*chunks, *(mapper.eof(strict=True) or [])])
+
+
+def _event(*parts: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": list(parts), "role": "model"}}
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "responseId": "r9"}
+
+
+def test_signature_on_the_last_text_part_goes_back_on_that_part() -> None:
+    """Gemini 3 signs the last part; with thoughts hidden there is no reasoning block, so one
+    block holds the signatures, and the request splits the text where the signed part began."""
+    answer = _fold(
+        _event({"text": "Hello"}),
+        _event({"text": " there"}),
+        _event({"text": "!", "thoughtSignature": "c2lnMQ=="}, finish="STOP"),
+    )
+    assert _text(answer) == "Hello there!"
+    _, contents = to_gemini_contents([HumanMessage("hi"), answer])
+    assert contents[1]["parts"] == [
+        {"text": "Hello there"},
+        {"text": "!", "thoughtSignature": "c2lnMQ=="},
+    ]
+
+
+def test_signed_thought_runs_and_calls_without_thoughts_round_trip() -> None:
+    answer = _fold(
+        _event(
+            {"text": "a", "thought": True},
+            {"text": "b", "thought": True, "thoughtSignature": "dA=="},
+        ),
+        _event({"text": "c", "thought": True, "thoughtSignature": "dQ=="}),
+        _event({"text": "x"}, {"text": "", "thoughtSignature": "ZQ=="}),
+        _event(
+            {"functionCall": {"name": "f", "args": {"k": 1}}, "thoughtSignature": "Zg=="},
+            {"functionCall": {"name": "g", "args": {}}},
+            finish="STOP",
+        ),
+    )
+    _, contents = to_gemini_contents([HumanMessage("hi"), answer])
+    assert contents[1]["parts"] == [
+        {"text": "a", "thought": True},
+        {"text": "b", "thought": True, "thoughtSignature": "dA=="},
+        {"text": "c", "thought": True, "thoughtSignature": "dQ=="},
+        {"text": "x"},
+        {"text": "", "thoughtSignature": "ZQ=="},
+        {"functionCall": {"name": "f", "args": {"k": 1}}, "thoughtSignature": "Zg=="},
+        {"functionCall": {"name": "g", "args": {}}},
+    ]
+
+
+def test_langchain_google_genai_call_signatures_are_sent_back() -> None:
+    message = AIMessage(
+        "",
+        tool_calls=[{"name": "f", "args": {}, "id": "c1", "type": "tool_call"}],
+        additional_kwargs={"__gemini_function_call_thought_signatures__": {"c1": "c2ln"}},
+    )
+    _, contents = to_gemini_contents([HumanMessage("hi"), message])
+    assert contents[1]["parts"] == [
+        {"functionCall": {"name": "f", "args": {}, "id": "c1"}, "thoughtSignature": "c2ln"}
+    ]
 
 
 def test_reasoning_tool_call_next_turn_is_what_gemini_expects() -> None:

@@ -10,10 +10,14 @@ What other adapters get wrong here, and this fold keeps:
 
 * ``thought: true`` parts are reasoning, never text;
 * every ``thoughtSignature`` is kept byte for byte (the base64 text as sent, never
-  decoded and re-encoded: pydantic's bytes round trip turns ``+/`` into ``-_``) in a
-  reasoning block's ``extras``, with ``extras["on"]`` saying which part carried it
-  (``thought``, ``text``, ``empty_text``, ``function_call``), so the next request
-  (``_request``) puts it back on the same part;
+  decoded and re-encoded: pydantic's bytes round trip turns ``+/`` into ``-_``) in
+  ``extras["signatures"]`` of a reasoning block: the thought run it signs, or, for a
+  text or function-call part, the latest reasoning block (a block of its own only
+  when the message has none, so the content equals every other wire's). Each entry
+  says which part carried it: ``{"on": "thought" | "text" | "empty_text", "offset":
+  <chars before the part in the block's reasoning / the message's text>}`` or
+  ``{"on": "function_call", "tool_call_id": ...}``; ``_request`` puts it back on the
+  same part. A thought run's first signature is also ``extras["signature"]``;
 * function calls arrive whole (``args`` an object): one tool-call chunk each, with
   Gemini's ``id`` or a stable synthesized one;
 * ``candidatesTokenCount`` leaves thinking out: output tokens are candidates +
@@ -135,6 +139,11 @@ class GeminiMapper(ChunkMapper):
         super().__init__(model_provider=model_provider)
         #: The open reasoning block's index while consecutive thought parts stream.
         self._thought_block: int | None = None
+        #: The reasoning block that keeps the signatures of the parts that follow it.
+        self._host: int | None = None
+        self._thought_len = 0  # chars of the open thought block so far
+        self._thought_signed = False
+        self._text_len = 0  # chars of (non-thought) text so far: signature offsets
         self._citations: list[Any] = []
 
     # -- the fold ---------------------------------------------------------------
@@ -197,27 +206,50 @@ class GeminiMapper(ChunkMapper):
     def _part(self, part: Mapping[str, Any]) -> list[AIMessageChunk]:
         signature = _signature(_get(part, "thoughtSignature", "thought_signature"))
         if part.get("thought") is True:
+            thought = str(part.get("text") or "")
             if self._thought_block is None:
-                self._thought_block = self.new_block()
-            extras = {"signature": signature, "on": "thought"} if signature else None
-            return self.reasoning(self._thought_block, str(part.get("text") or ""), extras)
+                self._thought_block = self._host = self.new_block()
+                self._thought_len = 0
+                self._thought_signed = False
+            extras: dict[str, Any] | None = None
+            if signature:
+                entry = {"on": "thought", "offset": self._thought_len, "signature": signature}
+                extras = {"signatures": [entry]}
+                if not self._thought_signed:  # the Anthropic-style key, set once per block
+                    extras["signature"] = signature
+                    self._thought_signed = True
+            self._thought_len += len(thought)
+            return self.reasoning(self._thought_block, thought, extras)
         self._thought_block = None
         text = part.get("text")
         call = _get(part, "functionCall", "function_call")
         if call is not None:
             return self._function_call(call, signature)
         if text is not None:
+            text = str(text)
             out: list[AIMessageChunk] = []
-            if signature:  # before its text: _request puts it on the text part that follows
+            if signature:
                 on = "text" if text else "empty_text"
-                out.extend(self.reasoning(self.new_block(), "", {"signature": signature, "on": on}))
-            out.extend(self.text(str(text)))
+                out.extend(self._sign({"on": on, "offset": self._text_len, "signature": signature}))
+            self._text_len += len(text)
+            out.extend(self.text(text))
             return out
         # executableCode, codeExecutionResult, inlineData, fileData... and newer kinds
         block = {k: v for k, v in part.items() if v is not None}
         if signature:
             block["thoughtSignature"] = signature
         return self.non_standard(block)
+
+    def _sign(self, entry: dict[str, Any]) -> list[AIMessageChunk]:
+        """A signature of a non-thought part, kept on the latest reasoning block.
+
+        Hosting it there (a block of its own only when the message has none) keeps the
+        message's content what every other wire gives for the same answer, while
+        ``entry`` says exactly which part carried it for the next request.
+        """
+        if self._host is None:
+            self._host = self.new_block()
+        return self.reasoning(self._host, "", {"signatures": [entry]})
 
     def _function_call(
         self, call: Mapping[str, Any], signature: str | None
@@ -226,8 +258,8 @@ class GeminiMapper(ChunkMapper):
         call_id = call.get("id") or f"{SYNTHETIC_ID_PREFIX}{self.message_id}_{ordinal}"
         out: list[AIMessageChunk] = []
         if signature:
-            extras = {"signature": signature, "on": "function_call", "tool_call_id": call_id}
-            out.extend(self.reasoning(self.new_block(), "", extras))
+            entry = {"on": "function_call", "tool_call_id": str(call_id), "signature": signature}
+            out.extend(self._sign(entry))
         args = call.get("args")
         arguments = json.dumps(args, ensure_ascii=False) if args is not None else "{}"
         out.extend(

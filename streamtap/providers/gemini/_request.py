@@ -83,88 +83,113 @@ def _user_parts(content: str | list[Any]) -> list[dict[str, Any]]:
     return parts
 
 
+def _signatures(blocks: list[Any]) -> tuple[dict[int, list[tuple[str, str]]], dict[str, str]]:
+    """Text signatures by the text offset of the part they sign, call signatures by call id."""
+    by_offset: dict[int, list[tuple[str, str]]] = {}
+    by_call: dict[str, str] = {}
+    for block in blocks:
+        if not isinstance(block, dict) or block.get("type") != "reasoning":
+            continue
+        for entry in (block.get("extras") or {}).get("signatures") or ():
+            on, signature = entry.get("on"), entry.get("signature")
+            if not signature:
+                continue
+            if on == "function_call":
+                by_call[str(entry.get("tool_call_id"))] = signature
+            elif on in ("text", "empty_text"):
+                by_offset.setdefault(int(entry.get("offset") or 0), []).append((on, signature))
+    return by_offset, by_call
+
+
+def _thought_parts(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reasoning block as thought parts, split where a signed thought part began."""
+    text = str(block.get("reasoning") or "")
+    extras = block.get("extras") or {}
+    entries = [e for e in extras.get("signatures") or () if e.get("on") == "thought"]
+    if not entries and extras.get("signature"):  # a block made elsewhere: one signature
+        entries = [{"offset": 0, "signature": extras["signature"]}]
+    if not text and not entries:
+        return []
+    cuts = sorted({int(e.get("offset") or 0) for e in entries} | {0})
+    signed = {int(e.get("offset") or 0): e["signature"] for e in entries}
+    parts = []
+    for start, end in zip(cuts, [*cuts[1:], len(text)], strict=True):
+        part: dict[str, Any] = {"text": text[start:end], "thought": True}
+        if start in signed:
+            part["thoughtSignature"] = signed[start]
+        parts.append(part)
+    return parts
+
+
 def _model_parts(message: AIMessage) -> list[dict[str, Any]]:
     """An assistant turn's parts, each signature back on the part that carried it."""
-    parts: list[dict[str, Any]] = []
-    pending: str | None = None  # a text signature waiting for its text
-    call_signatures: dict[str, str] = {}
-    sent_calls: set[str] = set()
     content = message.content
     blocks: list[Any] = [content] if isinstance(content, str) else list(content)
+    by_offset, call_signatures = _signatures(blocks)
+    parts: list[dict[str, Any]] = []
+    offset = 0  # chars of text sent so far: where text signatures point
+
+    def empties_at(at: int) -> None:
+        """Signed empty text parts recorded at this point of the text."""
+        entries = by_offset.get(at, [])
+        for _, signature in [e for e in entries if e[0] == "empty_text"]:
+            parts.append({"text": "", "thoughtSignature": signature})
+        kept = [e for e in entries if e[0] != "empty_text"]
+        if kept:
+            by_offset[at] = kept
+        else:
+            by_offset.pop(at, None)
 
     def add_text(text: str) -> None:
-        nonlocal pending
+        nonlocal offset
         if not text:
             return
-        last = parts[-1] if parts else None
-        if pending is None and last is not None and _plain_text(last):
-            last["text"] += text  # one part per run of text, as Gemini itself merges
-            return
-        part: dict[str, Any] = {"text": text}
-        if pending is not None:
-            part["thoughtSignature"] = pending
-            pending = None
-        parts.append(part)
+        end = offset + len(text)
+        starts = [offset, *sorted(k for k in by_offset if offset < k < end)]
+        for start, stop in zip(starts, [*starts[1:], end], strict=True):
+            empties_at(start)
+            signature = next((s for _, s in by_offset.pop(start, [])), None)
+            piece = text[start - offset : stop - offset]
+            last = parts[-1] if parts else None
+            if signature is None and last is not None and _plain_text(last):
+                last["text"] += piece  # one part per run of text, as Gemini itself merges
+            else:
+                new: dict[str, Any] = {"text": piece}
+                if signature is not None:
+                    new["thoughtSignature"] = signature
+                parts.append(new)
+        offset = end
 
     for block in blocks:
         if isinstance(block, str):
             add_text(block)
             continue
         btype = block.get("type")
-        extras = block.get("extras") or {}
         if btype == "text":
             add_text(str(block.get("text") or ""))
         elif btype == "reasoning":
-            signature = extras.get("signature")
-            on = extras.get("on")
-            if on == "function_call" and signature:
-                call_signatures[str(extras.get("tool_call_id"))] = signature
-            elif on == "text" and signature:
-                if pending is not None:
-                    parts.append({"text": "", "thoughtSignature": pending})
-                pending = signature
-            elif on == "empty_text" and signature:
-                parts.append({"text": "", "thoughtSignature": signature})
-            else:
-                part = {"text": str(block.get("reasoning") or ""), "thought": True}
-                if signature:
-                    part["thoughtSignature"] = signature
-                last = parts[-1] if parts else None
-                if (
-                    last is not None
-                    and last.get("thought") is True
-                    and "thoughtSignature" not in last
-                ):
-                    last["text"] += part["text"]
-                    if signature:
-                        last["thoughtSignature"] = signature
-                else:
-                    parts.append(part)
+            empties_at(offset)
+            parts.extend(_thought_parts(block))
         elif btype == "non_standard":
             value = dict(block.get("value") or {})
             value.pop("index", None)
             parts.append(value)
-        elif btype in ("tool_call", "function_call") and block.get("name"):
-            continue  # sent from message.tool_calls below, in order
-    if pending is not None:
-        parts.append({"text": "", "thoughtSignature": pending})
+    for at in sorted(by_offset):  # signatures after the last text: empty parts, in order
+        for _, signature in by_offset.pop(at):
+            parts.append({"text": "", "thoughtSignature": signature})
     legacy = message.additional_kwargs.get(SIGNATURE_TOOL_CALL_KEY)
     if isinstance(legacy, dict):
         for key, value in legacy.items():
             call_signatures.setdefault(str(key), value)
     for call in message.tool_calls:
         call_id = call.get("id")
-        if call_id in sent_calls:
-            continue
         function: dict[str, Any] = {"name": call["name"], "args": call.get("args") or {}}
         if call_id and not call_id.startswith(SYNTHETIC_ID_PREFIX):
             function["id"] = call_id
-        part = {"functionCall": function}
+        part: dict[str, Any] = {"functionCall": function}
         if call_id and call_id in call_signatures:
             part["thoughtSignature"] = call_signatures[call_id]
         parts.append(part)
-        if call_id:
-            sent_calls.add(call_id)
     return parts
 
 
