@@ -177,6 +177,8 @@ _CONTEXT_MARKERS = (
     "maximum context length",
     "context window",
     "too many tokens",
+    "input is too long",  # Bedrock
+    "exceeds the maximum number of tokens",  # Gemini
 )
 
 

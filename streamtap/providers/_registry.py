@@ -44,6 +44,16 @@ _EXTRA_VENDORS: dict[str, tuple[str, str, str]] = {
     "gemini": ("streamtap.providers.gemini", "GeminiChatModel", "gemini"),
     "vertex": ("streamtap.providers.gemini", "VertexChatModel", "gemini"),
     "bedrock": ("streamtap.providers.bedrock", "BedrockChatModel", "bedrock"),
+    "anthropic-bedrock": (
+        "streamtap.providers.anthropic",
+        "AnthropicBedrockModel",
+        "anthropic-bedrock",
+    ),
+    "anthropic-vertex": (
+        "streamtap.providers.anthropic",
+        "AnthropicVertexModel",
+        "anthropic-vertex",
+    ),
 }
 
 KNOWN_PREFIXES = (*_VENDORS, *_EXTRA_VENDORS, *PRESETS)

@@ -24,16 +24,28 @@ WIRES: dict[str, Wire] = {w.name: w for w in (CHAT_COMPLETIONS, RESPONSES, MESSA
 _DETECT_STREAMS = (RESPONSES, MESSAGES, CHAT_COMPLETIONS)
 
 
+#: Vendors that speak another vendor's wire through that vendor's SDK (Azure's OpenAI
+#: clients, the anthropic SDK's Bedrock and Vertex clients): the wire, and the name kept.
+_HOSTED: dict[str, str] = {
+    "azure": "openai",
+    "azure-responses": "openai-responses",
+    "anthropic-bedrock": "anthropic",
+    "anthropic-vertex": "anthropic",
+}
+
+
 def resolve(provider: str, *, what: str) -> tuple[Wire, str]:
     """The wire ``provider`` (a wire or a preset name) speaks, and the provider to report."""
     wire = WIRES.get(provider)
     if wire is not None:
         return wire, "openai" if provider == "openai-responses" else provider
+    if provider in _HOSTED:
+        return WIRES[_HOSTED[provider]], "azure" if provider == "azure-responses" else provider
     preset = PRESETS.get(provider)
     if preset is not None:
         return WIRES[preset.wire], preset.provider or provider
     raise ValueError(
-        f"unknown provider {provider!r} for {what}; use {', '.join(map(repr, WIRES))} "
+        f"unknown provider {provider!r} for {what}; use {', '.join(map(repr, [*WIRES, *_HOSTED]))} "
         f"(or an OpenAI-compatible preset: {', '.join(PRESETS)})"
     )
 

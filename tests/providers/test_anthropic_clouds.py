@@ -806,14 +806,12 @@ def test_standard_content_blocks_and_ls_params() -> None:
         assert params["ls_provider"] == wire and params["ls_model_name"] == R.MODELS[wire]
 
 
-@pytest.mark.xfail(strict=False, reason="lead registers the specs")
 @pytest.mark.parametrize("wire", WIRES)
 def test_chat_model_spec_builds_the_platform_model(wire: str) -> None:
     model = streamtap.chat_model(R.SPECS[wire], **R.kwargs_for(wire))
     assert type(model) is CLASSES[wire] and model.model == R.MODELS[wire]
 
 
-@pytest.mark.xfail(strict=False, reason="lead registers the specs")
 @pytest.mark.parametrize("wire", WIRES)
 def test_serving_replays_for_a_spec(wire: str) -> None:
     with R.serving(wire, "usage_cache") as kwargs:
