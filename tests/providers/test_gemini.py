@@ -400,6 +400,61 @@ def test_signed_thought_runs_and_calls_without_thoughts_round_trip() -> None:
     ]
 
 
+def test_vertex_streamed_function_call_arguments_are_assembled() -> None:
+    """Vertex's ``streamFunctionCallArguments``: the call's header at once, its arguments
+    (JSON paths, strings in pieces) as one whole JSON fragment when the call completes."""
+    mapper = GeminiMapper()
+    events = [
+        _event(
+            {
+                "functionCall": {"name": "get_weather", "willContinue": True},
+                "thoughtSignature": "c2c=",
+            }
+        ),
+        _event(
+            {
+                "functionCall": {
+                    "partialArgs": [
+                        {"jsonPath": "$.location", "stringValue": "San Fr", "willContinue": True}
+                    ],
+                    "willContinue": True,
+                }
+            }
+        ),
+        _event(
+            {
+                "functionCall": {
+                    "partialArgs": [
+                        {"jsonPath": "$.location", "stringValue": "ancisco"},
+                        {"jsonPath": "$.days", "numberValue": 3.0},
+                        {"jsonPath": "$.opts.metric", "boolValue": True},
+                        {"jsonPath": "$.hours[1]", "numberValue": 2.5},
+                    ],
+                    "willContinue": True,
+                }
+            }
+        ),
+        _event({"functionCall": {}}, {"functionCall": {"name": "f", "args": {}}}, finish="STOP"),
+    ]
+    chunks = feed_all(mapper, events)
+    header = chunks[1].tool_call_chunks[0]
+    assert (header["name"], header["args"]) == ("get_weather", "")
+    answer = total([*chunks, *(mapper.eof(strict=True) or [])])
+    assert [(c["name"], c["args"]) for c in answer.tool_calls] == [
+        (
+            "get_weather",
+            {
+                "location": "San Francisco",
+                "days": 3,
+                "opts": {"metric": True},
+                "hours": [None, 2.5],
+            },
+        ),
+        ("f", {}),
+    ]
+    assert answer.response_metadata["finish_reason"] == "tool_calls"
+
+
 def test_langchain_google_genai_call_signatures_are_sent_back() -> None:
     message = AIMessage(
         "",

@@ -145,6 +145,8 @@ class GeminiMapper(ChunkMapper):
         self._thought_signed = False
         self._text_len = 0  # chars of (non-thought) text so far: signature offsets
         self._citations: list[Any] = []
+        #: A function call whose arguments are still streaming (Vertex ``partialArgs``).
+        self._pending: _StreamedCall | None = None
 
     # -- the fold ---------------------------------------------------------------
     def feed(self, event: dict[str, Any]) -> list[AIMessageChunk]:
@@ -198,6 +200,7 @@ class GeminiMapper(ChunkMapper):
             self.extra_metadata["citation_metadata"] = {"citations": list(self._citations)}
         native = _get(candidate, "finishReason", "finish_reason")
         if native:
+            out.extend(self._flush_call())
             native = str(native)
             self.finish(native, finish_reason(native))
             self.terminated = True
@@ -254,18 +257,47 @@ class GeminiMapper(ChunkMapper):
     def _function_call(
         self, call: Mapping[str, Any], signature: str | None
     ) -> list[AIMessageChunk]:
-        ordinal = self.new_tool_call()
-        call_id = call.get("id") or f"{SYNTHETIC_ID_PREFIX}{self.message_id}_{ordinal}"
+        streamed = (
+            "partialArgs" in call
+            or "partial_args" in call
+            or (_get(call, "willContinue", "will_continue") is not None)
+        )
         out: list[AIMessageChunk] = []
+        pending = self._pending
+        if pending is not None and call.get("name"):
+            out.extend(self._flush_call())  # a new call: the streamed one is complete
+            pending = None
+        if pending is not None:  # a nameless part continues it: more arguments, or its end
+            pending.add(call)
+            if not _get(call, "willContinue", "will_continue"):
+                out.extend(self._flush_call())
+            return out
+        ordinal = self.new_tool_call()
+        call_id = str(call.get("id") or f"{SYNTHETIC_ID_PREFIX}{self.message_id}_{ordinal}")
         if signature:
-            entry = {"on": "function_call", "tool_call_id": str(call_id), "signature": signature}
-            out.extend(self._sign(entry))
+            out.extend(
+                self._sign({"on": "function_call", "tool_call_id": call_id, "signature": signature})
+            )
+        name = call.get("name") or ""
+        if streamed:  # Vertex's streamFunctionCallArguments: the header now, the args when whole
+            self._pending = _StreamedCall(ordinal, call.get("args"))
+            self._pending.add(call)
+            out.extend(self.tool_call(ordinal, id=call_id, name=name))
+            if not _get(call, "willContinue", "will_continue"):
+                out.extend(self._flush_call())
+            return out
         args = call.get("args")
         arguments = json.dumps(args, ensure_ascii=False) if args is not None else "{}"
-        out.extend(
-            self.tool_call(ordinal, id=str(call_id), name=call.get("name") or "", args=arguments)
-        )
+        out.extend(self.tool_call(ordinal, id=call_id, name=name, args=arguments))
         return out
+
+    def _flush_call(self) -> list[AIMessageChunk]:
+        """The streamed call's arguments, whole, as its one argument fragment."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return []
+        arguments = json.dumps(pending.args, ensure_ascii=False)
+        return self.tool_call(pending.ordinal, args=arguments)
 
     def _usage(self, usage: Mapping[str, Any]) -> None:
         thoughts = _count(usage, "thoughtsTokenCount", "thoughts_token_count")
@@ -289,6 +321,103 @@ class GeminiMapper(ChunkMapper):
         finish reason (in a later event) still lands on it.
         """
         return self.last() if self.terminated else None
+
+
+class _StreamedCall:
+    """A function call whose arguments arrive as ``partialArgs`` (JSON paths and values).
+
+    Strings for one path may come in pieces (``willContinue``); they are joined.
+    Numbers arrive as doubles: integral ones become ints, as the model wrote them.
+    """
+
+    __slots__ = ("_continues", "args", "ordinal")
+
+    def __init__(self, ordinal: int, args: Any) -> None:
+        self.ordinal = ordinal
+        self.args: Any = dict(args) if isinstance(args, Mapping) else {}
+        self._continues: str | None = None  # the path whose string is still open
+
+    def add(self, call: Mapping[str, Any]) -> None:
+        if isinstance(call.get("args"), Mapping) and call["args"]:
+            self.args.update(call["args"])
+        for arg in _get(call, "partialArgs", "partial_args") or ():
+            path = str(_get(arg, "jsonPath", "json_path") or "$")
+            value = _partial_value(arg)
+            if isinstance(value, str) and self._continues == path:
+                value = str(_get_path(self.args, path) or "") + value
+            self.args = _set_path(self.args, path, value)
+            more = _get(arg, "willContinue", "will_continue")
+            self._continues = path if more and isinstance(value, str) else None
+
+
+def _partial_value(arg: Mapping[str, Any]) -> Any:
+    for camel, snake in (
+        ("stringValue", "string_value"),
+        ("boolValue", "bool_value"),
+        ("numberValue", "number_value"),
+    ):
+        value = _get(arg, camel, snake)
+        if value is not None:
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            return value
+    return None
+
+
+def _path_steps(path: str) -> list[str | int]:
+    """``$.a.b[0]['c d']`` -> ``["a", "b", 0, "c d"]`` (the RFC 9535 subset Vertex sends)."""
+    steps: list[str | int] = []
+    i = 1 if path.startswith("$") else 0
+    while i < len(path):
+        if path[i] == ".":
+            j = i + 1
+            while j < len(path) and path[j] not in ".[":
+                j += 1
+            steps.append(path[i + 1 : j])
+            i = j
+        elif path[i] == "[":
+            j = path.index("]", i)
+            inner = path[i + 1 : j]
+            steps.append(int(inner) if inner.isdigit() else inner.strip("'\""))
+            i = j + 1
+        else:
+            i += 1
+    return steps
+
+
+def _get_path(root: Any, path: str) -> Any:
+    node = root
+    for step in _path_steps(path):
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _set_path(root: Any, path: str, value: Any) -> Any:
+    steps = _path_steps(path)
+    if not steps:
+        return value
+    node = root
+    for step, following in zip(steps, [*steps[1:], None], strict=True):
+        if following is None:
+            break
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(step, int):
+            while len(node) <= step:
+                node.append(None)
+            if node[step] is None:
+                node[step] = empty
+        elif node.get(step) is None:
+            node[step] = empty
+        node = node[step]
+    last = steps[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append(None)
+    node[last] = value
+    return root
 
 
 def _error_payload(error: Any) -> dict[str, Any]:
