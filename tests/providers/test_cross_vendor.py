@@ -1,23 +1,65 @@
 """The normalization contract: the same logical answer sums to the same message whatever
-the vendor (ids and vendor-only metadata aside)."""
+the vendor (ids and vendor-only metadata aside).
+
+Every wire is here: the SSE wires replayed through respx (OpenAI Chat Completions and
+Responses, Anthropic Messages, the compatible servers, Azure, Mistral, xAI), Gemini's SSE,
+Claude on Bedrock (event-stream frames) and Vertex through the anthropic SDK, and Bedrock
+Converse through boto3 against a loopback server.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import respx
 
+import streamtap
+from streamtap.providers import StreamtapChatModel
 from tests import _fixtures as F
+from tests.providers import _anthropic_clouds_replay as CLOUDS
+from tests.providers import _bedrock_replay as BEDROCK
+from tests.providers import _gemini_replay as GEMINI
 from tests.providers.conftest import make_model, sse_cases, total
+
+#: Wires served otherwise than by ``F.mock``: spec, and a context manager serving a fixture
+#: that yields the spec's keyword arguments.
+SERVED: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "gemini": (GEMINI.SPEC, GEMINI.serving),
+    "bedrock": (BEDROCK.SPEC, BEDROCK.serving),
+    **{
+        wire: (CLOUDS.SPECS[wire], lambda scenario, wire=wire: CLOUDS.serving(wire, scenario))
+        for wire in ("anthropic-bedrock", "anthropic-vertex")
+    },
+}
+
+
+@contextlib.contextmanager
+def _model(wire: str, scenario: str) -> Iterator[StreamtapChatModel]:
+    """A model of ``wire`` whose next request streams ``fixtures/<wire>/<scenario>``."""
+    if wire in SERVED:
+        spec, serving = SERVED[wire]
+        with serving(scenario) as kwargs:
+            yield streamtap.chat_model(spec, **kwargs)
+        return
+    with respx.mock() as router:
+        F.mock(router, wire, scenario)
+        yield make_model(wire)
+
+
+def _cases() -> list[tuple[str, str]]:
+    table: dict[str, Any] = json.loads((F.FIXTURES / "scenarios.json").read_text("utf-8"))
+    served = [(w, s) for w in SERVED for s in table[w]]
+    return [*sse_cases(), *served]
 
 
 def _comparable(wire: str, scenario: str) -> dict[str, Any]:
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
-        message = total(list(make_model(wire).stream("hi")))
+    with _model(wire, scenario) as model:
+        message = total(list(model.stream("hi")))
     content = message.content
     if isinstance(content, list):
         content = [
@@ -39,7 +81,7 @@ def _comparable(wire: str, scenario: str) -> dict[str, Any]:
 def _groups() -> dict[str, list[tuple[str, str]]]:
     """Fixtures grouped by the logical answer they encode."""
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for wire, scenario in sse_cases():
+    for wire, scenario in _cases():
         want = F.expected(wire, scenario)
         if want["ending"] == "complete" and not want["redacted_thinking"]:
             groups[json.dumps(want, sort_keys=True)].append((wire, scenario))
@@ -62,6 +104,13 @@ def test_the_main_scenarios_span_every_vendor() -> None:
     ):
         assert {"openai", "openai-responses", "anthropic"} <= spans[name], (name, spans.get(name))
     assert {"openai-responses", "anthropic", "openai-compatible"} <= spans["reasoning"]
+    every_wire = {*F.WIRES, *SERVED}
+    for name in ("text", "tool_call", "parallel_tool_calls"):
+        assert spans[name] == every_wire, (name, every_wire - spans[name])
+    new_wires = {"gemini", "bedrock", "anthropic-bedrock", "anthropic-vertex", "azure"}
+    for name in ("unicode", "text_then_tool_call", "usage_cache", "length"):
+        assert new_wires <= spans[name], (name, new_wires - spans[name])
+    assert {"gemini", "anthropic-bedrock", "anthropic-vertex"} <= spans["reasoning"]
 
 
 @pytest.mark.parametrize("name", sorted(GROUPS))
@@ -115,9 +164,8 @@ def _merged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _protocol_events(wire: str, scenario: str) -> list[dict[str, Any]]:
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
-        events = list(make_model(wire).stream_events("hi", version="v3"))
+    with _model(wire, scenario) as model:
+        events = list(model.stream_events("hi", version="v3"))
     return _merged([_logical_event(e) for e in events])
 
 
