@@ -912,6 +912,20 @@ def test_timeout_and_headers_reach_the_sdk() -> None:
         assert kw.route.calls.last.request.headers["x-trace"] == "t1"
 
 
+def test_chunk_source_seam_with_a_header_timeout() -> None:
+    """``open(header_timeout=)`` (what resilience drives): a per-request SDK timeout for the
+    headers, then the model's own read timeout for the body."""
+    with serving("text") as kw:
+        m = model(**kw, timeout=40)
+        stream = m.open([HumanMessage("hi")], header_timeout=5)
+        chunks = list(stream)
+        request = kw.route.calls.last.request
+        assert request.extensions["timeout"]["read"] == 40  # restored once the headers were in
+        assert [s.closed for s in kw.streams] == [True]
+    assert "".join(str(c.content) for c in chunks) == "Hello! How can I help you today?"
+    assert stream.partial is not None and stream.usage is not None
+
+
 def test_sdk_hooks_streamtap_reads_are_there() -> None:
     """Pins the private google-genai reader streamtap uses, so an SDK release that moves it
     fails here, named, rather than somewhere in a stream."""
