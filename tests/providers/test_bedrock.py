@@ -1088,6 +1088,38 @@ def test_trailing_assistant_message_is_sent_as_prefill(server: BedrockServer, ma
     assert messages[-1] == {"role": "assistant", "content": [{"text": "One, two,"}]}
 
 
+def test_a_tool_history_without_tools_gets_an_inert_tool_config(
+    server: BedrockServer, make: Any
+) -> None:
+    """Converse refuses toolUse / toolResult blocks without a toolConfig (a summary after an
+    agent loop); tool_choice="none" withholds the tools, as Converse has no "none"."""
+    from streamtap.providers.bedrock._request import NO_TOOLS
+
+    history = [
+        HumanMessage("Weather?"),
+        AIMessage("", tool_calls=[{"id": "t1", "name": "get_weather", "args": {}}]),
+        ToolMessage("sunny", tool_call_id="t1"),
+        HumanMessage("Summarize."),
+    ]
+    serve(server, "text")
+    model = make()
+    model.invoke(history)
+    assert _body(server)["toolConfig"] == {"tools": [NO_TOOLS]}
+
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        return "sunny"
+
+    model.bind_tools([get_weather], tool_choice="none").invoke(history)
+    assert _body(server)["toolConfig"] == {"tools": [NO_TOOLS]}
+    model.bind_tools([get_weather], tool_choice="none").invoke("hi")
+    assert "toolConfig" not in _body(server)
+    model.invoke("hi")
+    assert "toolConfig" not in _body(server)
+    model.bind_tools([get_weather]).invoke(history)
+    assert [t["toolSpec"]["name"] for t in _body(server)["toolConfig"]["tools"]] == ["get_weather"]
+
+
 def test_tool_choice_spellings() -> None:
     from streamtap.providers.bedrock._request import converse_tool_choice
 

@@ -27,8 +27,10 @@ from streamtap.providers._profiles import Continuation, known_profile, listed_un
 from streamtap.providers._wire import Wire
 from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
+    NO_TOOLS,
     converse_tool,
     converse_tool_choice,
+    has_tool_blocks,
     split_extra,
     to_converse_messages,
 )
@@ -256,11 +258,13 @@ class BedrockChatModel(StreamtapChatModel):
         request["inferenceConfig"] = inference
         if model_fields:
             request["additionalModelRequestFields"] = model_fields
-        if tools:
+        if tools and tool_choice not in ("none", False):  # no "none" in Converse: withhold
             tool_config: dict[str, Any] = {"tools": [self._tool(t) for t in tools]}
             if (choice := self._tool_choice(tool_choice)) is not None:
                 tool_config["toolChoice"] = choice
             request["toolConfig"] = tool_config
+        if "toolConfig" not in request and has_tool_blocks(turns):
+            request["toolConfig"] = {"tools": [NO_TOOLS]}
         return request
 
     def _tool(self, tool: Any) -> dict[str, Any]:

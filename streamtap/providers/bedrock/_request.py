@@ -29,9 +29,11 @@ from langchain_core.messages import (
 )
 
 __all__ = [
+    "NO_TOOLS",
     "TOP_LEVEL_FIELDS",
     "converse_tool",
     "converse_tool_choice",
+    "has_tool_blocks",
     "split_extra",
     "to_converse_messages",
 ]
@@ -59,6 +61,19 @@ _INFERENCE = {
     "top_p": "topP",
     "stopSequences": "stopSequences",
     "stop_sequences": "stopSequences",
+}
+
+#: Converse refuses a history with toolUse / toolResult blocks unless the request has a
+#: toolConfig ("The toolConfig field must be defined when using toolUse and toolResult
+#: content blocks"). A request without tools (a summary after an agent loop, a
+#: ``tool_choice="none"`` turn) gets this inert tool, so the history stays sendable
+#: and the model has nothing real to call.
+NO_TOOLS: dict[str, Any] = {
+    "toolSpec": {
+        "name": "no_tools_available",
+        "description": "No tools are available in this turn: answer directly, never call this.",
+        "inputSchema": {"json": {"type": "object", "properties": {}}},
+    }
 }
 
 _IMAGE_FORMATS = {
@@ -261,6 +276,15 @@ def to_converse_messages(
     return system, turns
 
 
+def has_tool_blocks(turns: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a Converse history holds toolUse / toolResult blocks (it then needs a toolConfig)."""
+    return any(
+        "toolUse" in block or "toolResult" in block
+        for turn in turns
+        for block in turn.get("content") or ()
+    )
+
+
 def converse_tool(tool: Any) -> dict[str, Any]:
     """One tool (pydantic class, function, BaseTool, dict) as a Converse ``toolSpec``."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -280,7 +304,7 @@ def converse_tool(tool: Any) -> dict[str, Any]:
 def converse_tool_choice(choice: Any) -> dict[str, Any] | None:
     """``"auto"`` / ``"any"`` / a tool name -> Converse ``toolChoice``; ``"none"`` -> None.
 
-    Converse has no "none": leaving toolChoice out lets the model decide.
+    Converse has no "none" member: the chat model withholds the tools instead.
     """
     if isinstance(choice, Mapping):
         if choice.get("type") == "function":  # OpenAI's {"type": "function", "function": {name}}
