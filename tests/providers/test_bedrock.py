@@ -1196,6 +1196,36 @@ def test_continuation_and_profile_follow_the_claude_model(
         assert model.profile is not None and model.profile.get("tool_calling") is True
 
 
+def test_dumpd_load_round_trip(monkeypatch: Any) -> None:
+    """Credentials serialize as references to AWS's own environment variables."""
+    from langchain_core.load import dumpd, load
+
+    with R.isolated_aws():
+        model = BedrockChatModel(
+            model=R.MODEL_ID,
+            region_name="eu-west-1",
+            aws_access_key_id=R.ACCESS_KEY_ID,
+            aws_secret_access_key=R.SECRET_ACCESS_KEY,
+            aws_session_token=R.SESSION_TOKEN,
+            temperature=0.5,
+        )
+        data = dumpd(model)
+        assert _leaks(str(data)) == [] and R.ACCESS_KEY_ID not in str(data)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", R.ACCESS_KEY_ID)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", R.SECRET_ACCESS_KEY)
+        monkeypatch.setenv("AWS_SESSION_TOKEN", R.SESSION_TOKEN)
+        loaded = load(
+            data,
+            valid_namespaces=["streamtap"],
+            allowed_objects=[BedrockChatModel],
+            secrets_from_env=True,
+        )
+    assert type(loaded) is BedrockChatModel and loaded.model_dump() == model.model_dump()
+    assert loaded.aws_access_key_id == R.ACCESS_KEY_ID
+    assert loaded.aws_secret_access_key is not None
+    assert loaded.aws_secret_access_key.get_secret_value() == R.SECRET_ACCESS_KEY
+
+
 # --------------------------------------------------------------------------- langchain-tests
 
 

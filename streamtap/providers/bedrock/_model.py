@@ -212,10 +212,17 @@ class BedrockChatModel(StreamtapChatModel):
             return "none"
         return super().continuation_style()
 
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``load()`` imports the class from here: ``streamtap.providers`` does not import
+        the optional SDK extras' packages."""
+        return ["streamtap", "providers", "bedrock"]
+
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {
             "api_key": "AWS_BEARER_TOKEN_BEDROCK",
+            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
             "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
             "aws_session_token": "AWS_SESSION_TOKEN",
         }
