@@ -453,13 +453,15 @@ def test_guardrail_stop_is_content_filter_with_the_trace_kept() -> None:
 
 
 def test_unknown_content_becomes_non_standard_blocks() -> None:
-    citation = {"citation": {"title": "doc", "location": {"documentChar": {"start": 0}}}}
+    citation = {"audio": {"format": "mp3"}}  # a delta member newer than this code
     message = _fold(
         [
             {"messageStart": {"role": "assistant"}},
             {"contentBlockDelta": {"delta": {"text": "Cited."}, "contentBlockIndex": 0}},
             {"contentBlockDelta": {"delta": citation, "contentBlockIndex": 0}},
             {"contentBlockStart": {"start": {"image": {"format": "png"}}, "contentBlockIndex": 1}},
+            {"contentBlockDelta": {"delta": {"image": {"source": "x"}}, "contentBlockIndex": 1}},
+            {"contentBlockDelta": {"delta": {"text": "alt"}, "contentBlockIndex": 1}},
             {"contentBlockStop": {"contentBlockIndex": 1}},
             {"messageStop": {"stopReason": "end_turn"}},
         ]
@@ -468,8 +470,137 @@ def test_unknown_content_becomes_non_standard_blocks() -> None:
     assert [o["value"] for o in others] == [
         {"type": "bedrock_delta", **citation},
         {"type": "bedrock_block_start", "image": {"format": "png"}},
+        {"type": "bedrock_delta", "contentBlockIndex": 1, "image": {"source": "x"}},
+        {"type": "bedrock_delta", "contentBlockIndex": 1, "text": "alt"},
     ]
+    assert _text(message) == "Cited."  # an unknown block's text is not the answer's
     assert message.response_metadata["finish_reason"] == "stop"  # closed at the end of body
+
+
+def test_citations_become_standard_annotations() -> None:
+    citation = {
+        "title": "Paris facts",
+        "sourceContent": [{"text": "Paris is the capital"}],
+        "location": {"documentChar": {"documentIndex": 0, "start": 0, "end": 20}},
+    }
+    message = _fold(
+        [
+            {"contentBlockDelta": {"delta": {"text": "Paris."}, "contentBlockIndex": 0}},
+            {"contentBlockDelta": {"delta": {"citation": citation}, "contentBlockIndex": 0}},
+            {"messageStop": {"stopReason": "end_turn"}},
+        ]
+    )
+    assert message.content == [
+        "Paris.",
+        {
+            "type": "text",
+            "text": "",
+            "annotations": [
+                {
+                    "type": "citation",
+                    "title": "Paris facts",
+                    "cited_text": "Paris is the capital",
+                    "extras": {"location": citation["location"]},
+                }
+            ],
+            "index": 0,
+        },
+    ]
+
+
+def test_server_tool_calls_and_results_are_whole_blocks_not_client_calls() -> None:
+    message = _fold(
+        [
+            {
+                "contentBlockStart": {
+                    "start": {
+                        "toolUse": {
+                            "toolUseId": "srv_1",
+                            "name": "web_search",
+                            "type": "server_tool_use",
+                        }
+                    },
+                    "contentBlockIndex": 0,
+                }
+            },
+            {
+                "contentBlockDelta": {
+                    "delta": {"toolUse": {"input": '{"query": '}},
+                    "contentBlockIndex": 0,
+                }
+            },
+            {
+                "contentBlockDelta": {
+                    "delta": {"toolUse": {"input": '"paris"}'}},
+                    "contentBlockIndex": 0,
+                }
+            },
+            {"contentBlockStop": {"contentBlockIndex": 0}},
+            {
+                "contentBlockStart": {
+                    "start": {
+                        "toolResult": {
+                            "toolUseId": "srv_1",
+                            "type": "web_search_result",
+                            "status": "success",
+                        }
+                    },
+                    "contentBlockIndex": 1,
+                }
+            },
+            {
+                "contentBlockDelta": {
+                    "delta": {"toolResult": [{"json": {"hits": 3}}]},
+                    "contentBlockIndex": 1,
+                }
+            },
+            {"contentBlockStop": {"contentBlockIndex": 1}},
+            {"contentBlockDelta": {"delta": {"text": "Found it."}, "contentBlockIndex": 2}},
+            {"messageStop": {"stopReason": "end_turn"}},
+        ]
+    )
+    assert message.tool_calls == [] and message.tool_call_chunks == []
+    assert message.content == [
+        {
+            "type": "server_tool_call",
+            "id": "srv_1",
+            "name": "web_search",
+            "args": {"query": "paris"},
+            "index": 0,
+        },
+        {
+            "type": "server_tool_result",
+            "tool_call_id": "srv_1",
+            "status": "success",
+            "output": [{"json": {"hits": 3}}],
+            "extras": {"block_type": "web_search_result"},
+            "index": 1,
+        },
+        "Found it.",
+    ]
+    assert message.response_metadata["finish_reason"] == "stop"
+    # and they go back as they came
+    from streamtap.providers.bedrock._request import to_converse_messages
+
+    _, turns = to_converse_messages([HumanMessage("q"), AIMessage(content=message.content)])
+    assert turns[1]["content"] == [
+        {
+            "toolUse": {
+                "toolUseId": "srv_1",
+                "name": "web_search",
+                "input": {"query": "paris"},
+                "type": "server_tool_use",
+            }
+        },
+        {
+            "toolResult": {
+                "toolUseId": "srv_1",
+                "content": [{"json": {"hits": 3}}],
+                "type": "web_search_result",
+            }
+        },
+        {"text": "Found it."},
+    ]
 
 
 def test_bytes_from_boto3_become_base64_text() -> None:

@@ -26,6 +26,7 @@ Converse differs from Anthropic's own wire in ways the fold absorbs:
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -77,7 +78,8 @@ _METADATA_KEEP = {
 #: another kind breaks the protocol. Members not listed are newer than this code.
 _DELTA_KINDS: dict[str, frozenset[str]] = {
     "text": frozenset({"text"}),
-    "toolUse": frozenset({"tool"}),
+    "toolUse": frozenset({"tool", "server_tool"}),
+    "toolResult": frozenset({"result"}),
     "reasoningContent": frozenset({"reasoning"}),
 }
 
@@ -87,6 +89,10 @@ def redacted_text(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     return str(value or "")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _jsonable(value: Any) -> Any:
@@ -110,8 +116,12 @@ class ConverseMapper(ChunkMapper):
         super().__init__(model_provider=model_provider)
         # Converse names no model: the caller's model id is the best there is.
         self.model_name = model
-        # wire contentBlockIndex -> (kind, our index); kind: text|reasoning|tool|other
+        # wire contentBlockIndex -> (kind, our index); kind: text|reasoning|tool|
+        # server_tool|result (a server tool's result)|other (a block newer than this code)
         self._blocks: dict[int, tuple[str, int]] = {}
+        # server tool calls and their results are not token streams: buffered whole
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._citation_index: dict[int, int] = {}
         self._stopped = False  # messageStop seen (usage may still follow in metadata)
         self._closed = False  # the closing chunk went out
 
@@ -131,8 +141,9 @@ class ConverseMapper(ChunkMapper):
         start = event.get("contentBlockStart")
         if start is not None:
             return self._start(start)
-        if "contentBlockStop" in event:
-            return []
+        if (stop_event := event.get("contentBlockStop")) is not None:
+            index = stop_event.get("contentBlockIndex", 0) if isinstance(stop_event, Mapping) else 0
+            return self._stop(index)
         if (message := event.get("messageStart")) is not None:
             if isinstance(message, Mapping) and message.get("role") not in (None, "assistant"):
                 self.extra_metadata["role"] = message.get("role")
@@ -169,10 +180,20 @@ class ConverseMapper(ChunkMapper):
         index = start.get("contentBlockIndex", 0)
         block = start.get("start") or {}
         tool = block.get("toolUse")
+        if tool is not None and tool.get("type") == "server_tool_use":
+            # run by Bedrock itself (web search...): not a call for the client to make
+            self._blocks[index] = ("server_tool", -1)
+            self._pending[index] = {**tool, "input": ""}
+            return []
         if tool is not None:
             ordinal = self.new_tool_call()
             self._blocks[index] = ("tool", ordinal)
             return self.tool_call(ordinal, id=tool.get("toolUseId"), name=tool.get("name"))
+        result = block.get("toolResult")
+        if result is not None:
+            self._blocks[index] = ("result", -1)
+            self._pending[index] = {**result, "content": []}
+            return []
         if not block:  # some models announce text blocks with an empty start
             return []
         # A block kind newer than this code (toolResult, image...): passed through whole.
@@ -188,13 +209,28 @@ class ConverseMapper(ChunkMapper):
             if found is None:
                 self._blocks[index] = ("text", -1)
             return self.text(text)
+        kind = found[0] if found is not None else None
+        if kind == "other":
+            # a block of a kind newer than this code (passed through at its start):
+            # its deltas too, whole, with the block they belong to
+            return self.non_standard(
+                {"type": "bedrock_delta", "contentBlockIndex": index, **_jsonable(delta)}
+            )
         for member, homes in _DELTA_KINDS.items():
-            if member in delta and found is not None and found[0] not in homes:
+            if member in delta and kind is not None and kind not in homes:
                 raise WireViolation(
                     "contentBlockDelta",
-                    f"a {member} delta for content block {index}, a {found[0]} block, "
+                    f"a {member} delta for content block {index}, a {kind} block, "
                     f"which takes no {member}",
                 )
+        if kind == "server_tool" and "toolUse" in delta:
+            self._pending[index]["input"] += (delta["toolUse"] or {}).get("input") or ""
+            return []
+        if kind == "result" and "toolResult" in delta:
+            self._pending[index]["content"].extend(_as_list(delta["toolResult"]))
+            return []
+        if "citation" in delta:
+            return self._citation(index, delta["citation"] or {})
         if "toolUse" in delta:
             if found is None:
                 raise WireViolation(
@@ -208,10 +244,71 @@ class ConverseMapper(ChunkMapper):
                 found = ("reasoning", self.new_block())
                 self._blocks[index] = found
             return self._reasoning(found[1], delta["reasoningContent"] or {})
-        if found is not None and found[0] == "other":
-            return []  # deltas of a block passed through at its start
         # citations, images and members newer than this code: nothing dropped
         return self.non_standard({"type": "bedrock_delta", **_jsonable(delta)})
+
+    def _stop(self, index: int) -> list[AIMessageChunk]:
+        """A buffered server tool call or result goes out whole at its block's stop."""
+        pending = self._pending.pop(index, None)
+        if pending is None:
+            return []
+        if self._blocks[index][0] == "server_tool":
+            raw = pending.get("input") or ""
+            try:
+                args = json.loads(raw) if raw else {}
+            except json.JSONDecodeError:
+                args = {"__raw__": raw}
+            return self._whole(
+                {
+                    "type": "server_tool_call",
+                    "id": pending.get("toolUseId"),
+                    "name": pending.get("name"),
+                    "args": args,
+                }
+            )
+        block: dict[str, Any] = {
+            "type": "server_tool_result",
+            "tool_call_id": pending.get("toolUseId"),
+            "status": "error" if pending.get("status") == "error" else "success",
+            "output": _jsonable(pending["content"]),
+        }
+        if pending.get("type"):
+            block["extras"] = {"block_type": pending["type"]}
+        return self._whole(block)
+
+    def _whole(self, block: dict[str, Any]) -> list[AIMessageChunk]:
+        block["index"] = self.new_block()
+        return [AIMessageChunk(content=[block], id=self.message_id)]
+
+    def _citation(self, index: int, citation: Mapping[str, Any]) -> list[AIMessageChunk]:
+        """A citation of text block ``index``: a standard ``citation`` annotation, one
+        annotations block per cited text block (as Anthropic's wire gives them)."""
+        if index not in self._citation_index:
+            self._citation_index[index] = self.new_block()
+        annotation: dict[str, Any] = {"type": "citation"}
+        if citation.get("title"):
+            annotation["title"] = citation["title"]
+        cited = "".join(
+            part.get("text") or ""
+            for part in citation.get("sourceContent") or ()
+            if isinstance(part, Mapping)
+        )
+        if cited:
+            annotation["cited_text"] = cited
+        location = citation.get("location") or {}
+        web = location.get("web") if isinstance(location, Mapping) else None
+        if isinstance(web, Mapping) and web.get("url"):
+            annotation["url"] = web["url"]
+        extras = {k: v for k, v in citation.items() if k not in ("title", "sourceContent")}
+        if extras:
+            annotation["extras"] = _jsonable(extras)
+        block = {
+            "type": "text",
+            "text": "",
+            "annotations": [annotation],
+            "index": self._citation_index[index],
+        }
+        return [AIMessageChunk(content=[block], id=self.message_id)]
 
     def _reasoning(self, ours: int, content: Mapping[str, Any]) -> list[AIMessageChunk]:
         extras: dict[str, Any] = {}

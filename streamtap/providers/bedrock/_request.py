@@ -50,6 +50,7 @@ TOP_LEVEL_FIELDS = frozenset(
         "requestMetadata",
         "performanceConfig",
         "serviceTier",
+        "outputConfig",
     }
 )
 #: ``inferenceConfig`` members, and the snake_case spellings users bring from other wires.
@@ -185,11 +186,32 @@ def _assistant_blocks(message: AIMessage) -> list[dict[str, Any]]:
         elif ptype == "reasoning":
             if (block := _reasoning(part)) is not None:
                 blocks.append(block)
+        elif ptype == "server_tool_call":
+            blocks.append(
+                {
+                    "toolUse": {
+                        "toolUseId": part.get("id"),
+                        "name": part.get("name"),
+                        "input": part.get("args") or {},
+                        "type": "server_tool_use",
+                    }
+                }
+            )
+        elif ptype == "server_tool_result":
+            result: dict[str, Any] = {
+                "toolUseId": part.get("tool_call_id"),
+                "content": _as_result_content(part.get("output")),
+            }
+            if part.get("status") == "error":
+                result["status"] = "error"
+            if block_type := (part.get("extras") or {}).get("block_type"):
+                result["type"] = block_type
+            blocks.append({"toolResult": result})
         elif ptype == "non_standard":
             value = dict(part.get("value") or {})
             value.pop("index", None)
             if value.get("type") in ("bedrock_delta", "bedrock_block_start"):
-                continue  # a streamed fragment (a citation...), not a block Converse takes back
+                continue  # a streamed fragment of a block newer than this code
             blocks.append(value)
         elif ptype is None and len(part) == 1:
             blocks.append(dict(part))  # already Converse-shaped
@@ -198,6 +220,14 @@ def _assistant_blocks(message: AIMessage) -> list[dict[str, Any]]:
             {"toolUse": {"toolUseId": call.get("id"), "name": call["name"], "input": call["args"]}}
         )
     return blocks
+
+
+def _as_result_content(output: Any) -> list[dict[str, Any]]:
+    """A server tool result's ``output`` (its streamed content blocks) as Converse content."""
+    items = output if isinstance(output, list) else [output]
+    return [
+        dict(i) if isinstance(i, Mapping) else {"text": str(i)} for i in items if i is not None
+    ] or [{"text": ""}]
 
 
 def _tool_result(message: ToolMessage) -> dict[str, Any]:
