@@ -3,6 +3,7 @@
 python -m bench                      # full run: bench/results.json, bench/overhead.png
 python -m bench --quick --json PATH  # reduced run (< 1 min), same JSON schema
 python -m bench --checkpoints-only   # checkpoint cost per step only, merged into results.json
+python -m bench --sdk-adapters-only  # Gemini / Bedrock / Claude-on-Bedrock adapters vs raw SDKs only
 python -m bench --profile streamtap_graph_messages_sync --vendor anthropic
 """
 
@@ -17,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import checkpoints, concurrency, machine, report
+from bench import checkpoints, concurrency, machine, report, sdk_adapters
 from bench.runner import Cell, eprint, measure, measure_growth, validate
 from bench.scenarios import REQUIRED, by_name
 from bench.server import serve
@@ -120,6 +121,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint-runs", type=int, help="runs per graph per round (default 3; quick 1)"
     )
+    p.add_argument(
+        "--sdk-adapters",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time the Gemini, Claude-on-Bedrock and Bedrock adapters next to their raw "
+        "SDKs (default: on; quick: off)",
+    )
+    p.add_argument(
+        "--sdk-adapters-only",
+        action="store_true",
+        help="only the SDK-adapter group; a full run merges it into results.json",
+    )
+    p.add_argument("--sdk-adapter-vendors", default=",".join(sdk_adapters.VENDORS))
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--seed", type=int, default=20250)
     p.add_argument(
@@ -155,6 +169,8 @@ def _defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.checkpoints = args.checkpoints_only or not quick
     args.checkpoint_repeats = args.checkpoint_repeats or (3 if quick else 15)
     args.checkpoint_runs = args.checkpoint_runs or (1 if quick else 3)
+    if args.sdk_adapters is None:
+        args.sdk_adapters = args.sdk_adapters_only or not quick
     return args
 
 
@@ -237,6 +253,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     if args.checkpoints:
         results["checkpoints"] = _checkpoints(args)
+    if args.sdk_adapters:
+        results["sdk_adapters"] = _sdk_adapters(args)
     results["machine"]["load_average_end"] = machine.load_average()
     results["machine"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["machine"]["busy"] = _busy(results["machine"])
@@ -297,16 +315,37 @@ def _checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _sdk_adapters(args: argparse.Namespace) -> dict[str, Any]:
+    return sdk_adapters.run(
+        vendors=tuple(_csv(args.sdk_adapter_vendors)),
+        tokens=args.tokens,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        seed=args.seed,
+        progress=eprint,
+    )
+
+
 def _checkpoints_only(args: argparse.Namespace) -> int:
-    """The checkpoint group alone; without --quick, results.json gets only ``checkpoints`` anew.
+    section = _checkpoints(_defaults(args))
+    print(checkpoints.table(section))
+    return _merge_group(args, "checkpoints", section)
+
+
+def _sdk_adapters_only(args: argparse.Namespace) -> int:
+    section = _sdk_adapters(_defaults(args))
+    print(sdk_adapters.table(section))
+    return _merge_group(args, "sdk_adapters", section)
+
+
+def _merge_group(args: argparse.Namespace, key: str, section: dict[str, Any]) -> int:
+    """One group run alone; without --quick, results.json gets only ``key`` anew.
 
     The other figures stay those of the run that made them, so regenerating this group
     never passes off old streaming numbers as new (or drops them).
     """
-    section = _checkpoints(_defaults(args))
-    print(checkpoints.table(section))
     if args.json is not None:
-        doc = {"schema_version": SCHEMA_VERSION, "quick": bool(args.quick), "checkpoints": section}
+        doc = {"schema_version": SCHEMA_VERSION, "quick": bool(args.quick), key: section}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8")
         eprint(f"wrote {args.json}")
@@ -317,10 +356,10 @@ def _checkpoints_only(args: argparse.Namespace) -> int:
             if path.is_file()
             else {"schema_version": SCHEMA_VERSION}
         )
-        results["checkpoints"] = section
+        results[key] = section
         args.out_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        eprint(f"wrote the checkpoints of {path}")
+        eprint(f"wrote the {key} of {path}")
     return 0
 
 
@@ -373,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         return profile(args.profile, args.profile_vendor, _defaults(args))
     if args.checkpoints_only:
         return _checkpoints_only(args)
+    if args.sdk_adapters_only:
+        return _sdk_adapters_only(args)
     results = run(args)
     print(_header(results))
     print()
@@ -380,5 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     if "checkpoints" in results:
         print()
         print(checkpoints.table(results["checkpoints"]))
+    if "sdk_adapters" in results:
+        print()
+        print(sdk_adapters.table(results["sdk_adapters"]))
     _write(results, args)
     return 0

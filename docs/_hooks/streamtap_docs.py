@@ -554,6 +554,28 @@ def _short(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _sdk_adapters(results: dict[str, Any]) -> str:
+    """The `sdk_adapters` section (`python -m bench --sdk-adapters-only`): a run line, one table."""
+    section = results.get("sdk_adapters")
+    if not section:
+        log.warning(
+            "bench/results.json has no sdk_adapters: run python -m bench --sdk-adapters-only"
+        )
+        return ""
+    m, v = section["machine"], section["versions"]
+    loads = [*(m.get("load_average_start") or []), *(m.get("load_average_end") or [])]
+    load = f", load average {min(loads):.2f}–{max(loads):.2f}" if loads else ""
+    libs = ", ".join(f"{name} {version}" for name, version in v.items() if name != "python")
+    head = (
+        f"Run of {m['date'][:16].replace('T', ' ')} UTC: {m['cpus']}-CPU {m['cpu']}{load}, "
+        f"{m['implementation']}, {libs}."
+    )
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    table = importlib.import_module("bench.sdk_adapters").table
+    return f"{head}\n\n{table(section)}"
+
+
 SHORT_COMMAND = "python -m bench --quick --warmup 1 --repeats 7 --json bench/short_answers.json"
 
 _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -566,6 +588,7 @@ _TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "growth": _growth,
     "concurrency": _concurrency,
     "checkpoints": _checkpoints,
+    "sdk_adapters": _sdk_adapters,
     "server-memory": _server_memory,
     "server-load": _server_load,
     "cluster": _cluster,
