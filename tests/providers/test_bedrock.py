@@ -789,6 +789,38 @@ def test_reset_mid_body_is_a_connection_error_with_the_partial(
     assert info.value.partial is not None and info.value.partial.content == "Hello! How"
 
 
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_no_region_anywhere_is_a_bad_request(server: BedrockServer, is_async: bool) -> None:
+    with R.isolated_aws():
+        model = BedrockChatModel(
+            model=R.MODEL_ID,
+            aws_access_key_id=R.ACCESS_KEY_ID,
+            aws_secret_access_key=R.SECRET_ACCESS_KEY,
+        )
+        try:
+            with pytest.raises(BadRequestError, match="region"):
+                if is_async:
+                    async for _ in model.astream_chunks("hi"):
+                        pass
+                else:
+                    list(model.stream_chunks("hi"))
+        finally:
+            await model.aclose()
+
+
+async def test_ainvoke_equals_summed_astream(server: BedrockServer, make: Any) -> None:
+    serve(server, "text_then_tool_call")
+    model = make()
+    try:
+        streamed = total([c async for c in model.astream_chunks("hi")])
+        invoked = await model.ainvoke("hi")
+    finally:
+        await model.aclose()
+    assert invoked.content == streamed.content
+    assert invoked.tool_calls == streamed.tool_calls
+    assert invoked.usage_metadata == streamed.usage_metadata
+
+
 def test_unreachable_endpoint_is_a_connection_error(make: Any) -> None:
     with running() as gone:
         url = gone.url
