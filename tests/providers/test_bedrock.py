@@ -686,7 +686,9 @@ def test_normalize_a_raw_boto3_stream(server: BedrockServer, make: Any) -> None:
     )
     chunks = list(streamtap.normalize("bedrock", response["stream"]))
     check_message(total(chunks), R.expected("text_then_tool_call"))
-    check_chunks(chunks, R.expected("text_then_tool_call"))
+    assert len({c.id for c in chunks}) == 1
+    assert chunks[-1].response_metadata["finish_reason"] == "tool_calls"
+    assert _raw_closed(BedrockStream(response))  # normalize() closed the stream
 
 
 # --------------------------------------------------------------------------- errors
