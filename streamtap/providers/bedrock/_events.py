@@ -36,7 +36,14 @@ from langchain_core.messages import AIMessageChunk
 from streamtap.providers._chunks import ChunkMapper, WireViolation
 from streamtap.providers._wire import Wire
 
-__all__ = ["EVENT_KEYS", "REQUEST_ID_KEY", "WIRE", "ConverseMapper", "redacted_text"]
+__all__ = [
+    "EVENT_KEYS",
+    "REQUEST_ID_KEY",
+    "WIRE",
+    "ConverseMapper",
+    "redacted_text",
+    "sdk_events",
+]
 
 #: Added by the chat model to (a copy of) ``messageStart``: the response's
 #: ``x-amzn-RequestId``, which becomes the message id, so a message can be traced in
@@ -348,11 +355,15 @@ def _owns_module(module: str) -> bool:
     return False  # boto3 hands out plain dicts, never event objects
 
 
+def sdk_events(stream: Any) -> Any:
+    """The events of a raw boto3 / aiobotocore stream: the ``converse_stream`` response's
+    ``"stream"`` (botocore's ``EventStream``), or that ``EventStream`` itself."""
+    return stream.get("stream") if isinstance(stream, Mapping) else stream
+
+
 def _owns_sdk_stream(stream: Any) -> bool:
     """botocore's ``EventStream`` (aiobotocore's subclass too), or the whole response dict."""
-    if isinstance(stream, Mapping):
-        stream = stream.get("stream")
-    for cls in type(stream).__mro__:
+    for cls in type(sdk_events(stream)).__mro__:
         if cls.__name__ == "EventStream" and cls.__module__.startswith("botocore."):
             return True
     return False
