@@ -22,7 +22,12 @@ from streamtap.middleware._chat_run import ChatRunSpec
 from streamtap.providers import PRESETS, WIRES, anormalize, normalize
 from streamtap.providers._chunks import text_chunk
 from streamtap.providers._wire_stream import as_dict
-from streamtap.providers._wires import is_sdk_stream, wire_of_event, wire_of_sdk_stream
+from streamtap.providers._wires import (
+    is_sdk_stream,
+    native_stream,
+    wire_of_event,
+    wire_of_sdk_stream,
+)
 
 _DEFAULT_NAME: Final = "stream_tokens"
 _END: Final = object()
@@ -162,6 +167,8 @@ def open_source(
         source = _sdk_source(raw, provider, model)
         assert source.wire is not None
         return source, normalize(source.wire, raw, model=source.model)
+    if (native := native_stream(raw)) is not None:
+        raw = native[1]  # google-genai's generator, boto3's EventStream: events as they come
     it = iter(raw)
     first = next(it, _END)
     if first is _END:
@@ -260,6 +267,8 @@ async def aopen(
         if isinstance(raw, AsyncIterable):
             return source, anormalize(source.wire, raw, model=source.model)
         return source, aiter_sync(normalize(source.wire, raw, model=source.model))
+    if (native := native_stream(raw)) is not None:
+        raw = native[1]
     if not isinstance(raw, AsyncIterable):
         source, chunks = open_source(raw, provider, model)
         return source, aiter_sync(chunks)

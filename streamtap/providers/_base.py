@@ -202,23 +202,6 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
     #: Top-level modules of the SDK this model needs beyond the core install.
     sdk_modules: ClassVar[tuple[str, ...]] = ()
 
-    @classmethod
-    def require_sdk(cls, extra: str) -> None:
-        """Raise an ImportError that names the extra to install when the SDK is missing."""
-        import importlib.util
-
-        def absent(module: str) -> bool:
-            try:
-                return importlib.util.find_spec(module) is None
-            except ModuleNotFoundError:  # a dotted name whose parent package is missing
-                return True
-
-        missing = [m for m in cls.sdk_modules if absent(m)]
-        if missing:
-            raise ImportError(
-                f"{cls.__name__} needs {', '.join(missing)}: pip install 'streamtap[{extra}]'"
-            )
-
     # -- to implement -----------------------------------------------------------
     def _new_mapper(self, stop: list[str] | None = None) -> ChunkMapper:  # pragma: no cover
         raise NotImplementedError

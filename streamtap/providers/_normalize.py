@@ -14,16 +14,17 @@ from typing import Any
 from langchain_core.messages import AIMessageChunk
 
 from streamtap.providers._wire_stream import WireStream, aiter_sse, as_dict, iter_sse
-from streamtap.providers._wires import is_sdk_stream, resolve
+from streamtap.providers._wires import is_sdk_stream, native_stream, resolve
 
 __all__ = ["anormalize", "normalize"]
 
 
 def _open(provider: str, model: str | None) -> tuple[WireStream, bool]:
     wire, model_provider = resolve(provider, what="normalize()")
-    run = WireStream(
-        wire.mapper(model_provider=model_provider), model=model, terminal=wire.terminal
-    )
+    mapper = wire.mapper(model_provider=model_provider)
+    # the model asked for, until the stream names one (Bedrock Converse's never does)
+    mapper.model_name = model
+    run = WireStream(mapper, model=model, terminal=wire.terminal)
     return run, wire.named_events_only
 
 
@@ -32,12 +33,17 @@ def normalize(
 ) -> Iterator[AIMessageChunk]:
     """Normalized chunks from a raw SDK stream (or its event objects, or their dicts).
 
-    ``provider`` is ``"openai"``, ``"openai-responses"`` or ``"anthropic"``.
+    ``provider`` is a wire (``"openai"``, ``"openai-responses"``, ``"anthropic"``,
+    ``"gemini"``, ``"bedrock"``), a hosted name (``"azure"``, ``"anthropic-bedrock"``...)
+    or a preset. google-genai's ``generate_content_stream`` generator and boto3's
+    ``converse_stream`` response (or its ``"stream"``) are read as they are.
     A stream that fails or ends without its terminal event raises
     :class:`~streamtap.errors.StreamInterrupted` carrying the partial message.
     """
     run, named_only = _open(provider, model)
     raw = is_sdk_stream(events)
+    if (native := native_stream(events)) is not None:
+        events = native[1]
     source: Iterable[Any] = iter_sse(events, named_only=named_only) if raw else map(as_dict, events)
     try:
         yield from run.fold(source, strict=raw)
@@ -53,6 +59,8 @@ async def anormalize(
     """Async twin of :func:`normalize` (``AsyncStream`` or any async iterable of events)."""
     run, named_only = _open(provider, model)
     raw = is_sdk_stream(events)
+    if (native := native_stream(events)) is not None:
+        events = native[1]
     source = aiter_sse(events, named_only=named_only) if raw else _adicts(events)
     try:
         async with aclosing(run.afold(source, strict=raw)) as chunks:

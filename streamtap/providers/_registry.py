@@ -65,8 +65,21 @@ def _extra_vendor(vendor: str) -> type[StreamtapChatModel]:
 
     module, name, extra = _EXTRA_VENDORS[vendor]
     cls: type[StreamtapChatModel] = getattr(importlib.import_module(module), name)
-    cls.require_sdk(extra)
+    missing = [m for m in cls.sdk_modules if _absent(m)]
+    if missing:
+        raise ImportError(
+            f"{vendor}: specs need {', '.join(missing)}: pip install 'streamtap[{extra}]'"
+        )
     return cls
+
+
+def _absent(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return True
 
 
 def _preset(name: str, wire: str) -> Preset | None:

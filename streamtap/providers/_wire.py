@@ -48,3 +48,6 @@ class Wire:
     prefill_trailing_whitespace: bool = True
     #: A trailing assistant turn may follow reasoning blocks (Anthropic's may not).
     prefill_after_reasoning: bool = True
+    #: For an SDK that does not speak SSE, the events of a raw stream it hands out
+    #: (Bedrock: the ``converse_stream`` response's ``EventStream``); None: the stream itself.
+    sdk_events: Callable[[Any], Any] | None = None

@@ -747,7 +747,6 @@ def test_bedrock_settings_from_aliases_and_environment(monkeypatch: pytest.Monke
     kwargs = model._client_kwargs(is_async=False)
     assert kwargs["aws_region"] == "us-west-2" and "api_key" not in kwargs
     assert model.wire == "anthropic" and AnthropicBedrockModel.sdk_modules == ("boto3", "botocore")
-    AnthropicBedrockModel.require_sdk("anthropic-bedrock")
 
 
 def test_vertex_settings_from_aliases_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -764,7 +763,6 @@ def test_vertex_settings_from_aliases_and_environment(monkeypatch: pytest.Monkey
     kwargs = model._client_kwargs(is_async=True)
     assert kwargs["access_token"] == "t" * 20 and "api_key" not in kwargs
     assert AnthropicVertexModel.sdk_modules == ("google.auth",)
-    AnthropicVertexModel.require_sdk("anthropic-vertex")
 
 
 @pytest.mark.parametrize(

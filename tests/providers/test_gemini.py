@@ -978,7 +978,6 @@ def test_vertex_project_and_location_from_env(monkeypatch: pytest.MonkeyPatch) -
 # --------------------------------------------------------------------------- normalize()
 
 
-@pytest.mark.xfail(strict=False, reason="lead registers the wire in _wires.py")
 def test_normalize_a_raw_sdk_stream() -> None:
     from google import genai
     from google.genai import types

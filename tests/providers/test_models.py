@@ -365,3 +365,30 @@ def test_invoke_without_streaming_handlers_fires_no_tokens(router) -> None:
     assert Plain.tokens == 0
     make_model("openai", streaming=True).invoke("hi", {"callbacks": [Plain()]})
     assert Plain.tokens > 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "module", "extra"),
+    [
+        ("gemini:gemini-2.5-flash", "google.genai", "gemini"),
+        ("vertex:gemini-2.5-flash", "google.genai", "gemini"),
+        ("bedrock:anthropic.claude-sonnet-4-6-v1:0", "boto3", "bedrock"),
+        ("anthropic-bedrock:anthropic.claude-sonnet-4-6-v1:0", "boto3", "anthropic-bedrock"),
+        ("anthropic-vertex:claude-sonnet-4-6", "google.auth", "anthropic-vertex"),
+    ],
+)
+def test_a_vendor_whose_sdk_is_missing_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, spec: str, module: str, extra: str
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        if name == module or name.startswith(module.partition(".")[0] + "."):
+            raise ModuleNotFoundError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ImportError, match=rf"pip install 'streamtap\[{extra}\]'"):
+        streamtap.chat_model(spec)

@@ -138,7 +138,7 @@ def test_typed_events_in_stream_error(router, wire: str, scenario: str) -> None:
 
 def test_unknown_provider() -> None:
     with pytest.raises(ValueError, match="openai-responses"):
-        list(normalize("gemini", []))
+        list(normalize("cohere", []))
 
 
 def test_dict_events() -> None:

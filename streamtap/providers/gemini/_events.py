@@ -104,6 +104,12 @@ def _get(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
     return obj.get(snake) if value is None else value
 
 
+def _name(value: Any) -> str:
+    """An enum-valued field as the wire spells it: the SDK's typed objects hold enums
+    (``FinishReason.STOP``), the decoded JSON their names (``"STOP"``)."""
+    return str(getattr(value, "value", value))
+
+
 def _signature(value: Any) -> str | None:
     """A signature as the wire's base64 text; bytes (the SDK's typed form) are encoded."""
     if value is None or value == "" or value == b"":
@@ -171,7 +177,7 @@ class GeminiMapper(ChunkMapper):
             self.extra_metadata["prompt_feedback"] = feedback
             reason = _get(feedback, "blockReason", "block_reason")
             if reason and not candidates:  # the prompt was refused: nothing will follow
-                self.finish(str(reason), "content_filter")
+                self.finish(_name(reason), "content_filter")
                 self.terminated = True
         return out
 
@@ -201,7 +207,7 @@ class GeminiMapper(ChunkMapper):
         native = _get(candidate, "finishReason", "finish_reason")
         if native:
             out.extend(self._flush_call())
-            native = str(native)
+            native = _name(native)
             self.finish(native, finish_reason(native))
             self.terminated = True
         return out
