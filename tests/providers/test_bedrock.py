@@ -681,7 +681,6 @@ def test_owns_the_sdk_stream(server: BedrockServer, make: Any) -> None:
         response["stream"].close()
 
 
-@pytest.mark.xfail(reason="lead registers the wire in _wires.py (sdk_events)", strict=False)
 async def test_anormalize_a_raw_aiobotocore_response(server: BedrockServer, make: Any) -> None:
     serve(server, "parallel_tool_calls")
     model = make()
@@ -696,7 +695,6 @@ async def test_anormalize_a_raw_aiobotocore_response(server: BedrockServer, make
     check_message(total(chunks), R.expected("parallel_tool_calls"))
 
 
-@pytest.mark.xfail(reason="lead registers the wire in _wires.py", strict=False)
 def test_normalize_a_raw_boto3_stream(server: BedrockServer, make: Any) -> None:
     serve(server, "text_then_tool_call")
     client = make()._sync_client()

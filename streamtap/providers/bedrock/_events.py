@@ -385,5 +385,5 @@ WIRE = Wire(
     prefill_trailing_whitespace=False,
     prefill_after_reasoning=False,
     # boto3 hands out the whole response; its events are its "stream"
-    sdk_events=lambda stream: stream["stream"] if isinstance(stream, Mapping) else stream,
+    sdk_events=sdk_events,
 )
