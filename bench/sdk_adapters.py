@@ -34,12 +34,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx2
-
-import streamtap
 from bench.streams import events as sse_events
+
+if TYPE_CHECKING:
+    import httpx2
+
+# streamtap, httpx2 and the SDKs are imported where they are used: the docs build renders
+# this module's table() in an environment that has none of them.
 
 __all__ = ["VENDORS", "run", "table"]
 
@@ -102,6 +105,8 @@ def _anthropic_bedrock_body(tokens: int) -> bytes:
 
 
 def _in_process(body: bytes, content_type: str) -> httpx2.Client:
+    import httpx2
+
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": content_type}, content=body)
 
@@ -121,6 +126,8 @@ class _Vendor:
 def _gemini(tokens: int, stack: ExitStack) -> _Vendor:
     from google import genai
     from google.genai import types
+
+    import streamtap
 
     body = _builder("gemini").text_body(tokens)
     base = "https://generativelanguage.googleapis.com"
@@ -146,6 +153,8 @@ def _gemini(tokens: int, stack: ExitStack) -> _Vendor:
 
 def _anthropic_bedrock(tokens: int, stack: ExitStack) -> _Vendor:
     from anthropic import AnthropicBedrock
+
+    import streamtap
 
     body = _anthropic_bedrock_body(tokens)
     http = stack.enter_context(_in_process(body, "application/vnd.amazon.eventstream"))
@@ -184,6 +193,8 @@ def _bedrock_server(tokens: int, stack: ExitStack) -> Any:
 def _bedrock(tokens: int, stack: ExitStack) -> _Vendor:
     import boto3
 
+    import streamtap
+
     server = _bedrock_server(tokens, stack)
     client = boto3.client("bedrock-runtime", region_name=_REGION, endpoint_url=server.url, **_AWS)
     model = streamtap.chat_model(
@@ -203,6 +214,8 @@ def _bedrock(tokens: int, stack: ExitStack) -> _Vendor:
 
 def _bedrock_async(tokens: int, stack: ExitStack, runner: asyncio.Runner) -> _Vendor:
     from aiobotocore.session import get_session
+
+    import streamtap
 
     server = _bedrock_server(tokens, stack)
     model = streamtap.chat_model(
