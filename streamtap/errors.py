@@ -325,7 +325,10 @@ def _redact_value(value: Any, api_key: str | None) -> Any:
     if isinstance(value, Mapping):
         return {k: _redact_value(v, api_key) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_redact_value(v, api_key) for v in value)
+        items = [_redact_value(v, api_key) for v in value]
+        if hasattr(value, "_fields"):  # a named tuple (aiohttp's ConnectionKey in args)
+            return type(value)._make(items)  # type: ignore[union-attr]
+        return type(value)(items)
     return value
 
 

@@ -376,12 +376,8 @@ class BedrockChatModel(StreamtapChatModel):
         return BedrockStream(client.converse_stream(**request))
 
     async def _acreate(self, client: Any, request: dict[str, Any]) -> BedrockStream:
-        try:
-            sdk = await client.get()
-            return BedrockStream(await sdk.converse_stream(**request))
-        except Exception as exc:
-            _flatten_named_tuple_args(exc)
-            raise
+        sdk = await client.get()
+        return BedrockStream(await sdk.converse_stream(**request))
 
     def _events(self, sdk_stream: Any) -> Iterator[dict[str, Any]]:
         return _iter_events(sdk_stream.events, sdk_stream.request_id)
@@ -401,19 +397,6 @@ class BedrockChatModel(StreamtapChatModel):
         # aiobotocore's EventStream.close() is botocore's: it closes the aiohttp
         # response (a sync call that releases the connection without awaiting).
         self._close_stream(sdk_stream)
-
-
-def _flatten_named_tuple_args(exc: BaseException) -> None:
-    """aiohttp's connection errors keep a ``ConnectionKey`` (a named tuple) in ``args``,
-    which ``streamtap.errors._scrub`` cannot rebuild while redacting the chain; their
-    message (``str``) says the same and is what is kept."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if any(isinstance(a, tuple) and type(a) is not tuple for a in current.args):
-            current.args = (str(current),)
-        current = current.__cause__ or current.__context__
 
 
 def _streaming_error(exc: BaseException) -> BaseException:
