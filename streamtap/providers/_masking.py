@@ -31,7 +31,7 @@ from streamtap._secrets import (
     remember_secrets,
 )
 
-__all__ = ["masked_text", "redact_params", "remember_credentials"]
+__all__ = ["AWS_LC_SECRETS", "masked_text", "redact_params", "remember_credentials"]
 
 
 def remember_credentials(
@@ -80,3 +80,13 @@ def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+#: ``lc_secrets`` of the models that sign with AWS credentials (Bedrock Converse, Claude on
+#: Bedrock): ``dumpd`` stores each as a reference to the variable boto3 itself reads.
+AWS_LC_SECRETS = {
+    "api_key": "AWS_BEARER_TOKEN_BEDROCK",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+}

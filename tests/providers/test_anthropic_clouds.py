@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from langchain_core.language_models import BaseChatModel
 from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 import streamtap
 from streamtap.errors import (
@@ -50,6 +49,7 @@ from streamtap.providers.anthropic import (
 from tests import _fixtures as F
 from tests.providers import _anthropic_clouds_replay as R
 from tests.providers.conftest import make_model as make_anthropic
+from tests.providers.test_models import _Base  # the langchain-tests settings every adapter shares
 
 BEDROCK, VERTEX = R.BEDROCK, R.VERTEX
 WIRES = R.WIRES
@@ -829,40 +829,7 @@ def test_serving_yields_kwargs_for_the_model_class(wire: str) -> None:
 # --------------------------------------------------------------------------- langchain-tests
 
 
-class _PlatformStandard(ChatModelUnitTests):
-    @pytest.mark.xfail(
-        reason="load(allowed_objects='all') admits only classes in langchain-core's own "
-        "partner mapping",
-        raises=ValueError,
-        strict=True,
-    )
-    def test_serdes(self, model: BaseChatModel, snapshot: Any) -> None:
-        from langchain_core.load import load
-
-        load(dumpd(model), valid_namespaces=["streamtap"], allowed_objects="all")
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-
-class TestAnthropicBedrockStandard(_PlatformStandard):
+class TestAnthropicBedrockStandard(_Base):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return AnthropicBedrockModel
@@ -880,7 +847,7 @@ class TestAnthropicBedrockStandard(_PlatformStandard):
         )
 
 
-class TestAnthropicVertexStandard(_PlatformStandard):
+class TestAnthropicVertexStandard(_Base):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return AnthropicVertexModel

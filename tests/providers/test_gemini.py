@@ -25,7 +25,6 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_tests.unit_tests import ChatModelUnitTests
 from pydantic import BaseModel
 
 import streamtap
@@ -44,6 +43,7 @@ from tests.providers._gemini_replay import (
     serving,
     token_credentials,
 )
+from tests.providers.test_models import _Base  # the langchain-tests settings every adapter shares
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -1014,7 +1014,7 @@ def test_wire_recognises_the_sdks_raw_stream() -> None:
 # --------------------------------------------------------------------------- langchain-tests
 
 
-class TestGeminiStandard(ChatModelUnitTests):
+class TestGeminiStandard(_Base):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return GeminiChatModel
@@ -1030,37 +1030,6 @@ class TestGeminiStandard(ChatModelUnitTests):
             {"model": "gemini-2.5-flash"},
             {"api_key": "env-key"},
         )
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @pytest.mark.xfail(
-        reason="load(allowed_objects='all') admits only classes in langchain-core's own "
-        "partner mapping",
-        raises=ValueError,
-        strict=True,
-    )
-    def test_serdes(self, model: BaseChatModel, snapshot: Any) -> None:
-        from langchain_core.load import dumpd, load
-
-        load(dumpd(model), valid_namespaces=["streamtap"], allowed_objects="all")
 
 
 def test_ai_message_from_invoke(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from streamtap._log_mask import SecretMask, mask_loggers
 from streamtap._secrets import MASK, redact_secrets, remember_secrets
 from streamtap.errors import AuthenticationError, StreamtapError
+from streamtap.providers._masking import AWS_LC_SECRETS
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
 from streamtap.providers._wire_stream import WireStream
 from streamtap.providers.anthropic._events import MessagesMapper
@@ -230,12 +231,7 @@ class AnthropicBedrockModel(_PlatformAnthropic):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {
-            "api_key": "AWS_BEARER_TOKEN_BEDROCK",
-            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-            "aws_session_token": "AWS_SESSION_TOKEN",
-        }
+        return dict(AWS_LC_SECRETS)
 
     def _new_mapper(self, stop: list[str] | None = None) -> MessagesMapper:
         return BedrockMessagesMapper(model_provider=self.provider_name)

@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr
 
 from streamtap._log_mask import mask_client_logs, mask_loggers
 from streamtap.providers._base import StreamtapChatModel
-from streamtap.providers._masking import remember_credentials
+from streamtap.providers._masking import AWS_LC_SECRETS, remember_credentials
 from streamtap.providers._profiles import Continuation, known_profile, listed_unable
 from streamtap.providers._wire import Wire
 from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
@@ -220,12 +220,7 @@ class BedrockChatModel(StreamtapChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {
-            "api_key": "AWS_BEARER_TOKEN_BEDROCK",
-            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-            "aws_session_token": "AWS_SESSION_TOKEN",
-        }
+        return dict(AWS_LC_SECRETS)
 
     def _secret(self) -> str | None:
         if self.api_key is not None:
