@@ -47,7 +47,8 @@ class ReceivedRequest:
 
 @dataclass
 class SSEServer:
-    """Routes: POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic)."""
+    """Routes: POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic), and the
+    streaming routes of Gemini, Azure OpenAI and Claude on Bedrock (their ``text`` fixtures)."""
 
     response_secrets: dict[str, str] = field(default_factory=dict)
     received: list[ReceivedRequest] = field(default_factory=list)
@@ -72,7 +73,13 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.loads(body or b"{}")
         path = self.path.split("?", 1)[0]
         vendor = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}.get(path)
-        if vendor is None:
+        hosted = _hosted_vendor(path)
+        if hosted == "anthropic-bedrock":  # event-stream frames, not SSE
+            frames = (FIXTURES / hosted / "text.eventstream").read_bytes()
+            self._stream([frames], paced=False, content_type="application/vnd.amazon.eventstream")
+        elif hosted is not None:
+            self._stream(fixture_events(hosted), paced=False)
+        elif vendor is None:
             self._send_json(404, {"error": {"message": f"no route {path}"}})
         elif payload.get("stream"):
             # model "warmup": the same stream without delays, to warm up client code paths
@@ -86,9 +93,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in self.state.response_secrets.items():
             self.send_header(name, value)
 
-    def _stream(self, events: Sequence[bytes], *, paced: bool = True) -> None:
+    def _stream(
+        self,
+        events: Sequence[bytes],
+        *,
+        paced: bool = True,
+        content_type: str = "text/event-stream; charset=utf-8",
+    ) -> None:
         self.send_response(200)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("content-type", content_type)
         self.send_header("transfer-encoding", "chunked")
         self._secret_headers()
         self.end_headers()
@@ -114,6 +127,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+
+
+def _hosted_vendor(path: str) -> str | None:
+    """The vendors of issue 24 whose SDKs speak httpx (so cassettes record them), by path."""
+    if path.endswith(":streamGenerateContent"):
+        return "gemini"
+    if path.startswith("/openai/deployments/") and path.endswith("/chat/completions"):
+        return "azure"
+    if path.endswith("/invoke-with-response-stream"):
+        return "anthropic-bedrock"
+    return None
 
 
 def _openai_completion() -> dict[str, Any]:
