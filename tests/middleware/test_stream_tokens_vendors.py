@@ -120,3 +120,46 @@ async def test_async_tokens_of_a_raw_gemini_stream() -> None:
         raw = await client.aio.models.generate_content_stream(model=GEMINI.MODEL, contents="hi")
         got = [c async for c in astream_tokens(raw)]
     assert _view(got) == _view(expected)
+
+
+def test_azure_and_claude_on_bedrock_raw_streams_are_their_wires() -> None:
+    """The openai SDK's Azure client and the anthropic SDK's Bedrock client hand out the SDKs'
+    usual streams: stream_tokens reads them as Chat Completions and Messages, and Azure's
+    filter-only first chunk never becomes the message id."""
+    import anthropic
+    import openai
+    import respx
+
+    from tests import _fixtures as F
+    from tests.providers import _anthropic_clouds_replay as CLOUDS
+
+    with respx.mock(assert_all_called=False) as router:
+        F.mock(router, "azure", "text")
+        client = openai.AzureOpenAI(
+            api_key="k", azure_endpoint="https://res.openai.azure.com", api_version="2024-10-21"
+        )
+        raw = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        azure = list(stream_tokens(raw))
+        CLOUDS.mock(router, "anthropic-bedrock", "usage_cache")
+        kw = CLOUDS.kwargs_for("anthropic-bedrock")
+        bedrock = anthropic.AnthropicBedrock(
+            aws_region=kw["aws_region"],
+            aws_access_key=kw["aws_access_key_id"],
+            aws_secret_key=kw["aws_secret_access_key"],
+            aws_session_token=kw["aws_session_token"],
+        )
+        raw = bedrock.messages.create(
+            model=CLOUDS.MODELS["anthropic-bedrock"],
+            max_tokens=64,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
+        claude = list(stream_tokens(raw))
+    assert "".join(c.content for c in azure) == "Hello! How can I help you today?"
+    assert len({c.id for c in azure}) == 1 and azure[0].id.startswith("chatcmpl-")
+    assert azure[-1].response_metadata["prompt_filter_results"][0]["prompt_index"] == 0
+    assert "".join(c.content for c in claude if isinstance(c.content, str)) == "Cached answer."
+    usage = claude[-1].usage_metadata
+    assert usage is not None and usage["input_token_details"] == {"cache_read": 2048}
