@@ -1032,6 +1032,24 @@ class TestGeminiStandard(_Base):
         )
 
 
+class TestVertexStandard(_Base):
+    @property
+    def chat_model_class(self) -> type[BaseChatModel]:
+        return VertexChatModel
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": "gemini-2.5-flash", "project": "p", "location": "us-central1"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            {"GOOGLE_CLOUD_PROJECT": "env-project", "GOOGLE_CLOUD_LOCATION": "europe-west4"},
+            {"model": "gemini-2.5-flash"},
+            {"project": "env-project", "location": "europe-west4"},
+        )
+
+
 def test_ai_message_from_invoke(monkeypatch: pytest.MonkeyPatch) -> None:
     with serving("usage_cache") as kw:
         message = model(**kw).invoke("hi")
