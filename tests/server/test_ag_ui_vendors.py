@@ -10,15 +10,13 @@ import importlib
 from typing import Any
 
 import pytest
-import respx
 from ag_ui.encoder import EventEncoder
 
 from streamtap.server._ag_ui_events import AgUiFold
 from streamtap.server._proto_log import LoggedEvent
 from streamtap.server._proto_run import run_events
-from tests import _fixtures as F
-from tests.providers.conftest import make_model
-from tests.providers.test_cross_vendor import GROUPS
+from tests.providers.test_cross_vendor import FRAME_GROUPS as GROUPS
+from tests.providers.test_cross_vendor import vendor_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::langchain_core._api.beta_decorator.LangChainBetaWarning"
@@ -41,11 +39,10 @@ def _graph(engine: str, model: Any) -> Any:
 async def _wire(engine: str, wire: str, scenario: str) -> str:
     fold = AgUiFold("thread", "run")
     events = fold.start()
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
+    with vendor_model(wire, scenario) as model:
         seq = 0
         async for method, ns, data in run_events(
-            _graph(engine, make_model(wire)),
+            _graph(engine, model),
             {"messages": [{"role": "user", "content": "hi", "id": "human"}]},
             {"configurable": {"thread_id": f"{wire}-{scenario}"}},
             graph_name="agent",

@@ -11,13 +11,11 @@ import re
 from typing import Any
 
 import pytest
-import respx
 
 from streamtap.server._ai_sdk_parts import UIParts, encode
 from streamtap.server._proto_run import run_events
-from tests import _fixtures as F
-from tests.providers.conftest import make_model
-from tests.providers.test_cross_vendor import GROUPS
+from tests.providers.test_cross_vendor import FRAME_GROUPS as GROUPS
+from tests.providers.test_cross_vendor import vendor_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::langchain_core._api.beta_decorator.LangChainBetaWarning"
@@ -51,10 +49,9 @@ def _ids_aside(wire: bytes) -> bytes:
 async def _stream(engine: str, wire: str, scenario: str) -> bytes:
     parts = UIParts("run")
     out = b""
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
+    with vendor_model(wire, scenario) as model:
         async for method, namespace, data in run_events(
-            _graph(engine, make_model(wire)),
+            _graph(engine, model),
             {"messages": [{"role": "user", "content": "hi"}]},
             {"configurable": {"thread_id": f"{wire}-{scenario}"}},
             graph_name="agent",

@@ -10,13 +10,11 @@ import json
 from typing import Any, NamedTuple
 
 import pytest
-import respx
 
 from streamtap.server._openai_chunks import ChunkFold
 from streamtap.server._proto_run import run_events
-from tests import _fixtures as F
-from tests.providers.conftest import make_model
-from tests.providers.test_cross_vendor import GROUPS
+from tests.providers.test_cross_vendor import FRAME_GROUPS as GROUPS
+from tests.providers.test_cross_vendor import vendor_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::langchain_core._api.beta_decorator.LangChainBetaWarning"
@@ -45,10 +43,9 @@ async def _wire(engine: str, wire: str, scenario: str) -> list[str]:
     """The ``data:`` lines the route would send for this run, vendor ids replaced."""
     fold = ChunkFold("chatcmpl-x", 0, "agent", include_usage=True)
     lines: list[str] = []
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
+    with vendor_model(wire, scenario) as model:
         async for method, namespace, data in run_events(
-            _graph(engine, make_model(wire)),
+            _graph(engine, model),
             {"messages": [{"role": "user", "content": "hi"}]},
             {"configurable": {"thread_id": f"{wire}-{scenario}"}},
             graph_name="agent",

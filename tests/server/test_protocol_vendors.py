@@ -10,12 +10,10 @@ import importlib
 from typing import Any
 
 import pytest
-import respx
 
 from streamtap.server._proto_run import run_events
-from tests import _fixtures as F
-from tests.providers.conftest import make_model
-from tests.providers.test_cross_vendor import GROUPS, _logical_event
+from tests.providers.test_cross_vendor import FRAME_GROUPS as GROUPS
+from tests.providers.test_cross_vendor import _logical_event, vendor_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::langchain_core._api.beta_decorator.LangChainBetaWarning"
@@ -35,12 +33,11 @@ def _graph(engine: str, model: Any) -> Any:
 
 
 async def _messages(engine: str, wire: str, scenario: str) -> list[Any]:
-    with respx.mock() as router:
-        F.mock(router, wire, scenario)
+    with vendor_model(wire, scenario) as model:
         items = [
             item
             async for item in run_events(
-                _graph(engine, make_model(wire)),
+                _graph(engine, model),
                 {"messages": [{"role": "user", "content": "hi"}]},
                 {"configurable": {"thread_id": f"{wire}-{scenario}"}},
                 graph_name="agent",
