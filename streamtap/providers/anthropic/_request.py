@@ -11,10 +11,10 @@ from typing import Any
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
-    HumanMessage,
-    SystemMessage,
     ToolMessage,
 )
+
+from streamtap.providers._turns import alternating_turns
 
 
 def _image_block(block: dict[str, Any]) -> dict[str, Any] | None:
@@ -153,36 +153,19 @@ def to_anthropic_messages(
     user-turn ``tool_result`` blocks, and consecutive turns of one role merge,
     because the API requires alternating roles.
     """
-    system_parts: list[str] = []
-    turns: list[dict[str, Any]] = []
-
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": list(blocks)})
-
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            content = message.content
-            system_parts.append(
-                content
-                if isinstance(content, str)
-                else "".join(b if isinstance(b, str) else b.get("text", "") for b in content)
-            )
-        elif isinstance(message, AIMessage):
-            add("assistant", _assistant_blocks(message))
-        elif isinstance(message, ToolMessage):
-            add("user", [_tool_result(message)])
-        elif isinstance(message, HumanMessage) or message.type in ("human", "user"):
-            add("user", _user_blocks(message.content))
-        else:
-            raise ValueError(
-                f"cannot send a {type(message).__name__} to Anthropic: use System, Human, AI or "
-                "Tool messages"
-            )
+    system_messages, turns = alternating_turns(
+        messages,
+        vendor="Anthropic",
+        assistant=_assistant_blocks,
+        tool_result=_tool_result,
+        user=_user_blocks,
+    )
+    system_parts = [
+        m.content
+        if isinstance(m.content, str)
+        else "".join(b if isinstance(b, str) else b.get("text", "") for b in m.content)
+        for m in system_messages
+    ]
     system = "\n\n".join(p for p in system_parts if p) or None
     return system, turns
 

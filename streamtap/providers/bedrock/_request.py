@@ -23,10 +23,10 @@ from typing import Any
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
-    HumanMessage,
-    SystemMessage,
     ToolMessage,
 )
+
+from streamtap.providers._turns import alternating_turns
 
 __all__ = [
     "NO_TOOLS",
@@ -278,31 +278,14 @@ def to_converse_messages(
     ``toolResult`` blocks; consecutive turns of one role merge, because
     Converse rejects two user (or two assistant) messages in a row.
     """
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": list(blocks)})
-
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            system.extend(_user_blocks(message.content))
-        elif isinstance(message, AIMessage):
-            add("assistant", _assistant_blocks(message))
-        elif isinstance(message, ToolMessage):
-            add("user", [_tool_result(message)])
-        elif isinstance(message, HumanMessage) or message.type in ("human", "user"):
-            add("user", _user_blocks(message.content))
-        else:
-            raise ValueError(
-                f"cannot send a {type(message).__name__} to Bedrock: use System, Human, AI or "
-                "Tool messages"
-            )
+    system_messages, turns = alternating_turns(
+        messages,
+        vendor="Bedrock",
+        assistant=_assistant_blocks,
+        tool_result=_tool_result,
+        user=_user_blocks,
+    )
+    system = [block for m in system_messages for block in _user_blocks(m.content)]
     return system, turns
 
 
