@@ -99,9 +99,14 @@ class Page:
         self.tab.wait_for_selector("#status")
 
     def send(self, text: str) -> None:
+        """Sends ``text`` and waits until useChat has taken it: its user message is shown.
+
+        Waiting for the status to leave ``ready`` would race a short answer, which can be
+        over (status back to ``ready``) before the first poll."""
+        sent = self.tab.evaluate("window.__state.messages.length")
         self.tab.fill("#input", text)
         self.tab.click("#send")
-        self.tab.wait_for_function("window.__state.status !== 'ready'", timeout=10_000)
+        self.tab.wait_for_function(f"window.__state.messages.length > {sent}", timeout=10_000)
 
     def wait(self, condition: str, timeout: float = 20_000) -> None:
         self.tab.wait_for_function(condition, timeout=timeout)
