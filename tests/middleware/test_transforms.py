@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import operator
 import re
 from typing import Any
 
@@ -17,6 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from streamtap.middleware import coalesce, compose, on_chunk, redact, stream_tokens, with_transforms
 from tests import _fixtures as F
 from tests.middleware.conftest import IMPLS, INPUT, impl, model, one_node, raw_node
+from tests.providers._contract import total
 
 
 def text_chunks(tokens: list[str], message_id: str = "m") -> list[AIMessageChunk]:
@@ -32,10 +31,6 @@ def text_chunks(tokens: list[str], message_id: str = "m") -> list[AIMessageChunk
         )
     )
     return chunks
-
-
-def total(chunks: list[Any]) -> AIMessageChunk:
-    return functools.reduce(operator.add, chunks)
 
 
 def text(chunks: list[Any]) -> str:

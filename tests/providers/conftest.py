@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import respx
-from langchain_core.messages import AIMessageChunk
 
 import streamtap
 from streamtap.providers import StreamtapChatModel
@@ -35,10 +32,6 @@ def make_model(wire: str, **kwargs: Any) -> StreamtapChatModel:
     if wire == "azure":
         kw.setdefault("azure_endpoint", "https://res.openai.azure.com")
     return streamtap.chat_model(SPECS[wire], **kw)
-
-
-def total(chunks: list[AIMessageChunk]) -> AIMessageChunk:
-    return functools.reduce(operator.add, chunks)
 
 
 def sse_cases() -> list[tuple[str, str]]:

@@ -15,7 +15,6 @@ import asyncio
 import functools
 import importlib.util
 import json
-import operator
 import sys
 import traceback
 from pathlib import Path
@@ -48,6 +47,8 @@ from streamtap.providers.anthropic import (
 )
 from tests import _fixtures as F
 from tests.providers import _anthropic_clouds_replay as R
+from tests.providers import _contract as C
+from tests.providers._contract import total
 from tests.providers.conftest import make_model as make_anthropic
 from tests.providers.test_models import _Base  # the langchain-tests settings every adapter shares
 
@@ -98,10 +99,6 @@ def _clean_cloud_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-def total(chunks: list[AIMessageChunk]) -> AIMessageChunk:
-    return functools.reduce(operator.add, chunks)
-
-
 def stream(wire: str, scenario: str, *, piece_size: int | None = None, **kw: Any) -> Any:
     with respx.mock() as router:
         route = R.mock(router, wire, scenario, piece_size=piece_size)
@@ -114,36 +111,6 @@ async def astream(wire: str, scenario: str, *, piece_size: int | None = None) ->
         route = R.mock(router, wire, scenario, piece_size=piece_size)
         chunks = [c async for c in R.make_model(wire).astream("hi")]
     return chunks, route
-
-
-def logical(message: AIMessageChunk) -> dict[str, Any]:
-    """A summed message in the shape of ``fixtures/scenarios.json``."""
-    content = message.content
-    parts = [content] if isinstance(content, str) else content
-    text = "".join(p if isinstance(p, str) else p.get("text", "") for p in parts)
-    blocks = [p for p in parts if isinstance(p, dict)]
-    reasoning = "".join(b.get("reasoning", "") for b in blocks if b.get("type") == "reasoning")
-    redacted = any("redacted_data" in (b.get("extras") or {}) for b in blocks)
-    usage = message.usage_metadata
-    return {
-        "text": text,
-        "reasoning": reasoning,
-        "refusal": "",
-        "tool_calls": [{"name": c["name"], "args": c["args"]} for c in message.tool_calls],
-        "redacted_thinking": redacted,
-        "finish_reason": message.response_metadata.get("finish_reason"),
-        "ending": "complete",
-        "usage": None
-        if usage is None
-        else {
-            "input_tokens": usage["input_tokens"],
-            "output_tokens": usage["output_tokens"],
-            "total_tokens": usage["total_tokens"],
-            "cache_read": usage.get("input_token_details", {}).get("cache_read", 0),
-            "cache_creation": usage.get("input_token_details", {}).get("cache_creation", 0),
-            "reasoning": usage.get("output_token_details", {}).get("reasoning", 0),
-        },
-    }
 
 
 # --------------------------------------------------------------------------- the fixture files
@@ -304,11 +271,8 @@ def test_scenario_sync(wire: str, scenario: str, piece_size: int | None) -> None
     want = R.expected(wire, scenario)
     if scenario == "refusal":
         want["text"], want["refusal"] = want["text"] or want["refusal"], ""
-    assert logical(message) == want
-    assert message.response_metadata["model_provider"] == wire
-    assert chunks[-1].chunk_position == "last" and chunks[-1].usage_metadata is not None
-    assert all(c.usage_metadata is None for c in chunks[:-1])
-    assert len({c.id for c in chunks}) == 1
+    C.check_chunks(chunks, want, id_prefixes=("msg_",), provider=wire)
+    C.check_message(message, want)
     assert [s.closed for s in route.side_effect.streams] == [True]
 
 

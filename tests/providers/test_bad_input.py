@@ -19,7 +19,8 @@ from langchain_core.messages import AIMessageChunk
 
 from streamtap.errors import ProtocolViolation, StreamInterrupted
 from tests import _fixtures as F
-from tests.providers.conftest import make_model, total
+from tests.providers._contract import total
+from tests.providers.conftest import make_model
 
 MODES = ("sync", "async")
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import json
 import logging
-import operator
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -50,6 +48,9 @@ from streamtap.providers.bedrock import WIRE, BedrockChatModel, ConverseMapper
 from streamtap.providers.bedrock._model import BedrockStream
 from tests._bedrock_server import BedrockServer, Reply, running
 from tests.providers import _bedrock_replay as R
+from tests.providers import _contract as C
+from tests.providers._contract import text as _text
+from tests.providers._contract import total
 from tests.providers.test_models import _Base
 
 BODIES = R.scenarios(errors=False)
@@ -92,75 +93,20 @@ def serve(server: BedrockServer, scenario: str, **kwargs: Any) -> None:
     server.requests.clear()
 
 
-def total(chunks: list[AIMessageChunk]) -> AIMessageChunk:
-    return functools.reduce(operator.add, chunks)
-
-
-def _text(message: AIMessageChunk) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(
-        p if isinstance(p, str) else p.get("text", "")
-        for p in content
-        if isinstance(p, str) or p.get("type") == "text"
-    )
-
-
-def _reasoning(message: AIMessageChunk) -> str:
-    return "".join(
-        b.get("reasoning", "") for b in message.content_blocks if b["type"] == "reasoning"
-    )
-
-
 def check_message(message: AIMessageChunk, want: dict[str, Any]) -> None:
-    """The summed message is the logical answer (the cross-vendor contract)."""
-    assert _text(message) == want["text"] + want["refusal"]
-    assert _reasoning(message) == want["reasoning"]
-    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
-        (c["name"], c["args"]) for c in want["tool_calls"]
-    ]
-    assert message.invalid_tool_calls == []
-    redacted = [
-        b
-        for b in message.content_blocks
-        if b["type"] == "reasoning" and "redacted_data" in (b.get("extras") or {})
-    ]
-    assert bool(redacted) == want["redacted_thinking"]
-    if want["usage"] is None:
-        return
-    u, usage = want["usage"], message.usage_metadata
-    assert usage is not None
-    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (
-        u["input_tokens"],
-        u["output_tokens"],
-        u["total_tokens"],
-    )
-    details = usage.get("input_token_details", {})
-    assert details.get("cache_read", 0) == u["cache_read"]
-    assert details.get("cache_creation", 0) == u["cache_creation"]
+    """Converse reports no reasoning-token count; the rest of the contract holds."""
+    C.check_message(message, want, reasoning_tokens=False)
 
 
 def check_chunks(chunks: list[AIMessageChunk], want: dict[str, Any]) -> None:
-    """Every chunk keeps the contract: one id, usage and finish on the last chunk only."""
-    ids = {c.id for c in chunks}
-    assert len(ids) == 1, ids
-    (message_id,) = ids
-    assert message_id is not None and message_id.startswith("msg_bedrock_")
-    for chunk in chunks[:-1]:
-        assert chunk.usage_metadata is None
-        assert chunk.chunk_position is None
-        assert not chunk.response_metadata
-        if not chunk.tool_call_chunks and chunk.content and not isinstance(chunk.content, list):
-            assert isinstance(chunk.content, str)
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert last.usage_metadata is not None
-    meta = last.response_metadata
-    assert meta["finish_reason"] == want["finish_reason"]
-    assert meta["native_finish_reason"] in ("end_turn", "max_tokens", "tool_use")
-    assert meta["model_name"] == R.MODEL_ID
-    assert meta["model_provider"] == "bedrock"
+    C.check_chunks(
+        chunks,
+        want,
+        id_prefixes=("msg_bedrock_",),
+        native_reasons=("end_turn", "max_tokens", "tool_use"),
+        model_name=R.MODEL_ID,
+        provider="bedrock",
+    )
 
 
 def run_sync(model: BedrockChatModel, want: dict[str, Any]) -> None:

@@ -20,7 +20,8 @@ import streamtap
 from streamtap.errors import AuthenticationError
 from streamtap.providers.azure import AzureOpenAIChatModel, AzureOpenAIResponsesModel
 from tests import _fixtures as F
-from tests.providers.conftest import API_KEY, make_model, total
+from tests.providers._contract import total
+from tests.providers.conftest import API_KEY, make_model
 from tests.providers.test_models import _Base
 
 AZURE_ENDPOINT = "https://res.openai.azure.com"

@@ -24,7 +24,8 @@ from tests import _fixtures as F
 from tests.providers import _anthropic_clouds_replay as CLOUDS
 from tests.providers import _bedrock_replay as BEDROCK
 from tests.providers import _gemini_replay as GEMINI
-from tests.providers.conftest import make_model, sse_cases, total
+from tests.providers._contract import total
+from tests.providers.conftest import make_model, sse_cases
 
 #: Wires served otherwise than by ``F.mock``: spec, and a context manager serving a fixture
 #: that yields the spec's keyword arguments.

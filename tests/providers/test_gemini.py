@@ -8,7 +8,6 @@ import asyncio
 import functools
 import importlib.util
 import json
-import operator
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,10 @@ from streamtap.providers.gemini import GeminiChatModel, GeminiMapper, VertexChat
 from streamtap.providers.gemini._events import SYNTHETIC_ID_PREFIX, WIRE
 from streamtap.providers.gemini._request import to_gemini_contents
 from tests import _fixtures as F
+from tests.providers import _contract as C
+from tests.providers._contract import check_message, total
+from tests.providers._contract import reasoning as _reasoning
+from tests.providers._contract import text as _text
 from tests.providers._gemini_replay import (
     API_KEY,
     SPEC,
@@ -105,58 +108,14 @@ def test_fixture_framing_is_googles() -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def total(chunks: list[AIMessageChunk]) -> AIMessageChunk:
-    return functools.reduce(operator.add, chunks)
-
-
-def _text(message: AIMessageChunk) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    return "".join(p for p in message.content if isinstance(p, str))
-
-
-def _reasoning(message: AIMessageChunk) -> str:
-    return "".join(
-        b.get("reasoning", "") for b in message.content_blocks if b["type"] == "reasoning"
-    )
-
-
-def check_message(message: AIMessageChunk, want: dict[str, Any]) -> None:
-    assert _text(message) == want["text"] + want["refusal"]
-    assert _reasoning(message) == want["reasoning"]
-    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
-        (c["name"], c["args"]) for c in want["tool_calls"]
-    ]
-    assert message.invalid_tool_calls == []
-    if want["usage"] is None:
-        return
-    u = want["usage"]
-    usage = message.usage_metadata
-    assert usage is not None
-    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (
-        u["input_tokens"],
-        u["output_tokens"],
-        u["total_tokens"],
-    )
-    assert usage.get("input_token_details", {}).get("cache_read", 0) == u["cache_read"]
-    assert usage.get("output_token_details", {}).get("reasoning", 0) == u["reasoning"]
-
-
 def check_chunks(chunks: list[AIMessageChunk], want: dict[str, Any]) -> None:
-    ids = {c.id for c in chunks}
-    assert len(ids) == 1 and None not in ids
-    for chunk in chunks[:-1]:
-        assert chunk.usage_metadata is None and chunk.chunk_position is None
-        assert not chunk.response_metadata
-        if not chunk.tool_call_chunks and chunk.content and not isinstance(chunk.content, list):
-            assert isinstance(chunk.content, str)
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    meta = last.response_metadata
-    assert meta["finish_reason"] == want["finish_reason"]
-    assert meta["native_finish_reason"]
-    assert meta["model_name"] == "gemini-2.5-flash"
-    assert meta["model_provider"] == "google_genai"
+    C.check_chunks(
+        chunks,
+        want,
+        id_prefixes=("",),
+        model_name="gemini-2.5-flash",
+        provider="google_genai",
+    )
 
 
 def model(**kw: Any) -> GeminiChatModel:

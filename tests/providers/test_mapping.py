@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import pytest
 
 from streamtap.providers import normalize
-
-
-def _sum(chunks):
-    return functools.reduce(operator.add, chunks)
+from tests.providers._contract import total as _sum
 
 
 def _chat(delta: dict, finish: str | None = None) -> dict:

@@ -25,7 +25,8 @@ from streamtap.providers import (
 )
 from streamtap.providers._chunks import text_chunk
 from tests import _fixtures as F
-from tests.providers.conftest import make_model, sse_cases, total
+from tests.providers._contract import total
+from tests.providers.conftest import make_model, sse_cases
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from langchain_core.messages import AIMessageChunk
 from streamtap.errors import StreamInterrupted
 from streamtap.providers import anormalize, normalize
 from tests import _fixtures as F
-from tests.providers.conftest import API_KEY, make_model, total
+from tests.providers._contract import total
+from tests.providers.conftest import API_KEY, make_model
 
 WIRES = ["openai", "openai-responses", "anthropic"]
 SCENARIOS = [

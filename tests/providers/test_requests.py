@@ -10,7 +10,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from pydantic import BaseModel, Field
 
 from tests import _fixtures as F
-from tests.providers.conftest import make_model, total
+from tests.providers._contract import total
+from tests.providers.conftest import make_model
 
 IMAGE_B64 = "iVBORw0KGgo="
 

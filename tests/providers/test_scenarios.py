@@ -8,79 +8,10 @@ from langchain_core.messages import AIMessageChunk
 
 from streamtap.errors import StreamInterrupted
 from tests import _fixtures as F
-from tests.providers.conftest import make_model, sse_cases, total
+from tests.providers._contract import check_chunks, check_message, text, total
+from tests.providers.conftest import make_model, sse_cases
 
 COMPLETE = "complete"
-
-
-def _text(message: AIMessageChunk) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    return "".join(p for p in message.content if isinstance(p, str))
-
-
-def _reasoning(message: AIMessageChunk) -> str:
-    return "".join(
-        b.get("reasoning", "") for b in message.content_blocks if b["type"] == "reasoning"
-    )
-
-
-def _check_message(message: AIMessageChunk, want: dict, wire: str) -> None:
-    assert _text(message) == want["text"] + want["refusal"]
-    assert _reasoning(message) == want["reasoning"]
-    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
-        (c["name"], c["args"]) for c in want["tool_calls"]
-    ]
-    assert message.invalid_tool_calls == []
-    if want["usage"] is None:
-        return
-    u = want["usage"]
-    usage = message.usage_metadata
-    assert usage is not None
-    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (
-        u["input_tokens"],
-        u["output_tokens"],
-        u["total_tokens"],
-    )
-    details = usage.get("input_token_details", {})
-    assert details.get("cache_read", 0) == u["cache_read"]
-    assert details.get("cache_creation", 0) == u["cache_creation"]
-    assert usage.get("output_token_details", {}).get("reasoning", 0) == u["reasoning"]
-
-
-def _check_chunks(chunks: list[AIMessageChunk], want: dict) -> None:
-    ids = {c.id for c in chunks}
-    assert len(ids) == 1 and None not in ids, ids  # one stable vendor id
-    (message_id,) = ids
-    assert message_id.startswith(("chatcmpl-", "resp_", "msg_"))
-    for chunk in chunks[:-1]:
-        assert chunk.usage_metadata is None
-        assert chunk.chunk_position is None
-        assert not chunk.response_metadata
-        if not chunk.tool_call_chunks and isinstance(chunk.content, list):
-            assert all(isinstance(b, dict) for b in chunk.content)
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert last.usage_metadata is not None
-    meta = last.response_metadata
-    assert meta["finish_reason"] == want["finish_reason"]
-    assert meta["finish_reason"] in (
-        "stop",
-        "length",
-        "tool_calls",
-        "content_filter",
-        "refusal",
-        "pause",
-    )
-    # the raw reason as sent; xAI ends a tool-call answer with "", which is kept
-    xai_tools = meta["model_provider"] == "xai" and meta["finish_reason"] == "tool_calls"
-    assert meta["native_finish_reason"] == "" if xai_tools else meta["native_finish_reason"]
-    assert meta["model_name"]
-    assert meta["model_provider"]
-    # Text-only chunks are plain strings, so print(chunk.content) works everywhere.
-    for chunk in chunks:
-        if not chunk.tool_call_chunks and chunk.content and not isinstance(chunk.content, list):
-            assert isinstance(chunk.content, str)
 
 
 @pytest.mark.parametrize(("wire", "scenario"), sse_cases())
@@ -90,8 +21,8 @@ def test_sync_stream(router, wire: str, scenario: str) -> None:
     model = make_model(wire)
     if want["ending"] == COMPLETE:
         chunks = list(model.stream("hi"))
-        _check_chunks(chunks, want)
-        _check_message(total(chunks), want, wire)
+        check_chunks(chunks, want)
+        check_message(total(chunks), want)
     else:
         seen: list[AIMessageChunk] = []
         with pytest.raises(StreamInterrupted) as info:
@@ -99,9 +30,9 @@ def test_sync_stream(router, wire: str, scenario: str) -> None:
                 seen.append(chunk)
         partial = info.value.partial
         assert partial is not None
-        _check_message(partial, want, wire)
+        check_message(partial, want)
         # Nothing the user saw is lost: the partial holds every chunk yielded.
-        assert _text(total(seen)) == _text(partial)
+        assert text(total(seen)) == text(partial)
     assert all(s.closed for s in replay.streams)
 
 
@@ -112,8 +43,8 @@ async def test_async_stream(router, wire: str, scenario: str) -> None:
     model = make_model(wire)
     if want["ending"] == COMPLETE:
         chunks = [c async for c in model.astream("hi")]
-        _check_chunks(chunks, want)
-        _check_message(total(chunks), want, wire)
+        check_chunks(chunks, want)
+        check_message(total(chunks), want)
         invoked = await model.ainvoke("hi")
         assert invoked.content == total(chunks).content
         assert invoked.usage_metadata == total(chunks).usage_metadata
@@ -123,7 +54,7 @@ async def test_async_stream(router, wire: str, scenario: str) -> None:
             async for _ in model.astream("hi"):
                 pass
         assert info.value.partial is not None
-        _check_message(info.value.partial, want, wire)
+        check_message(info.value.partial, want)
     assert all(s.closed for s in replay.streams)
 
 

@@ -25,7 +25,8 @@ from tests import _fixtures as F
 from tests.providers import _anthropic_clouds_replay as CLOUDS
 from tests.providers import _bedrock_replay as BEDROCK
 from tests.providers import _gemini_replay as GEMINI
-from tests.providers.conftest import make_model, total
+from tests.providers._contract import total
+from tests.providers.conftest import make_model
 
 NEW = ("gemini", "bedrock", "anthropic-bedrock", "anthropic-vertex", "azure", "mistral", "xai")
 #: A retryable failure before the first byte, per vendor (Mistral and xAI answer in OpenAI's
