@@ -13,7 +13,13 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 
-from streamtap.providers._wire_stream import WireStream, aiter_sse, as_dict, iter_sse
+from streamtap.providers._wire_stream import (
+    WireStream,
+    aiter_sse,
+    as_dict,
+    iter_sse,
+    stream_request_id,
+)
 from streamtap.providers._wires import is_sdk_stream, native_stream, resolve
 
 __all__ = ["anormalize", "normalize"]
@@ -41,6 +47,7 @@ def normalize(
     :class:`~streamtap.errors.StreamInterrupted` carrying the partial message.
     """
     run, named_only = _open(provider, model)
+    run.request_id = stream_request_id(events)
     raw = is_sdk_stream(events)
     if (native := native_stream(events)) is not None:
         events = native[1]
@@ -58,6 +65,7 @@ async def anormalize(
 ) -> AsyncGenerator[AIMessageChunk, None]:
     """Async twin of :func:`normalize` (``AsyncStream`` or any async iterable of events)."""
     run, named_only = _open(provider, model)
+    run.request_id = stream_request_id(events)
     raw = is_sdk_stream(events)
     if (native := native_stream(events)) is not None:
         events = native[1]

@@ -64,6 +64,31 @@ UNNAMED: Final = _Done("UNNAMED")
 
 _YIELD_EVERY = 4
 
+#: Response headers that name a request, as the hosts spell them: OpenAI and compatible
+#: servers, Anthropic, AWS (Bedrock, Claude on Bedrock), Azure's API gateway. The first
+#: one present is the stream's request id, what a vendor's support asks for.
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id")
+
+
+def stream_request_id(stream: Any) -> str | None:
+    """The request id of an open SDK stream: its own ``request_id``, boto3's
+    ``ResponseMetadata``, else the first request-id header of its HTTP response."""
+    if isinstance(stream, dict):  # boto3's converse_stream response
+        own = (stream.get("ResponseMetadata") or {}).get("RequestId")
+        return own if isinstance(own, str) and own else None
+    own = getattr(stream, "request_id", None)
+    if isinstance(own, str) and own:
+        return own
+    headers = getattr(getattr(stream, "response", None), "headers", None)
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    for name in _REQUEST_ID_HEADERS:
+        value = get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
 
 class WireStream:
     """One stream's mapping, its accumulated message and its error translation."""
@@ -75,6 +100,7 @@ class WireStream:
         "model",
         "on_open",
         "provider",
+        "request_id",
         "terminal",
         "unnamed",
     )
@@ -102,9 +128,13 @@ class WireStream:
         #: Called with the SDK stream once the response headers are in, before any
         #: event is read: a watchdog on another thread can then abort a blocked read.
         self.on_open: Callable[[Any], None] | None = None
+        #: The response's request id, carried by every error raised once the stream is open
+        #: (a reset mid-body has no response of its own to name it).
+        self.request_id: str | None = None
 
     def opened(self, stream: Any) -> None:
         """The chat models call this as soon as the SDK stream exists."""
+        self.request_id = stream_request_id(stream)
         if self.on_open is not None:
             self.on_open(stream)
 
@@ -136,6 +166,7 @@ class WireStream:
                     partial=self.partial(),
                     provider=self.provider,
                     model=self._model_name(),
+                    request_id=self.request_id,
                 )
             cause = ProviderConnectionError(
                 f"the stream ended without its terminal event ({terminal}): "
@@ -204,7 +235,7 @@ class WireStream:
             model=self._model_name(),
             status_code=cause.status_code,
             error_type=cause.error_type,
-            request_id=cause.request_id,
+            request_id=cause.request_id or self.request_id,
         )
 
     def failure(self, exc: BaseException) -> BaseException:
@@ -225,6 +256,7 @@ class WireStream:
                 partial=self.partial(),
                 provider=provider,
                 model=model,
+                request_id=self.request_id,
             )
         decode = _decode_error(exc)
         if decode is not None:
@@ -234,6 +266,7 @@ class WireStream:
                 partial=self.partial(),
                 provider=provider,
                 model=model,
+                request_id=self.request_id,
             )
             interrupted.__cause__ = decode
             return interrupted

@@ -752,6 +752,9 @@ def test_reset_mid_body_is_a_connection_error_with_the_partial(
         list(make().stream_chunks("hi"))
     assert isinstance(info.value.__cause__, ProviderConnectionError)
     assert info.value.partial is not None and info.value.partial.content == "Hello! How"
+    # the reset has no response of its own: the stream's request id names it
+    assert info.value.request_id == server.request_ids[-1]
+    assert f"[request id {server.request_ids[-1]}]" in str(info.value)
 
 
 @pytest.mark.parametrize("is_async", [False, True])
