@@ -217,6 +217,10 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
     async def _acreate(self, client: Any, request: dict[str, Any]) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    async def _aprepare(self) -> None:
+        """Blocking set-up the async client needs before it can be built (a credential
+        lookup that may go over the network), done off the event loop; none by default."""
+
     def _client_class(self, *, is_async: bool) -> Callable[..., Any]:
         import openai
 
@@ -489,6 +493,7 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         """Async twin of :meth:`stream_chunks`."""
         request = self._request(self._messages(messages), stop, **kwargs)
         try:
+            await self._aprepare()
             sdk_stream = await self._acreate(self._aclient(), request)
         except Exception as exc:
             raise self._map_error(exc) from exc

@@ -682,6 +682,76 @@ def test_vertex_without_credentials_is_an_authentication_error(
     assert "gcloud auth application-default login" in str(info.value)
 
 
+class _AdcCreds:
+    """google-auth credentials as ADC would find them: a valid token."""
+
+    token = "ya29." + "adcTOKEN" + "0123456789abcdef"
+    expired = False
+    valid = True
+
+
+async def test_vertex_adc_lookup_runs_off_the_event_loop_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """google-auth's ``default()`` can reach the metadata server: on the async path it runs
+    on a worker thread, and once per model, whatever the number of requests."""
+    import threading
+
+    from streamtap.providers.anthropic import _clouds
+
+    threads: list[threading.Thread] = []
+
+    def default_credentials() -> tuple[Any, str | None]:
+        threads.append(threading.current_thread())
+        return _AdcCreds(), R.PROJECT  # the project comes from ADC too
+
+    monkeypatch.setattr(_clouds, "_default_credentials", default_credentials)
+    model = AnthropicVertexModel(model=R.MODELS[VERTEX], region=R.VERTEX_REGION, max_retries=0)
+    with respx.mock() as router:
+        route = R.mock(router, VERTEX, "text")
+        assert (await model.ainvoke("hi")).content
+        assert (await model.ainvoke("hi")).content
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {_AdcCreds.token}"
+    # the sync client built afterwards reuses the lookup
+    assert model._client_kwargs(is_async=False)["project_id"] == R.PROJECT
+    assert len(threads) == 1
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_vertex_without_credentials_is_an_authentication_error_either_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, is_async: bool
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    model = AnthropicVertexModel(model="claude-sonnet-4-6", region="us-east5", max_retries=0)
+    with pytest.raises(AuthenticationError, match="gcloud auth application-default login"):
+        if is_async:
+            await model.ainvoke("hi")
+        else:
+            model.invoke("hi")
+
+
+def test_vertex_header_timeout_reads_the_body_timeout_without_adc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``open(header_timeout=)`` needs the body's read timeout, which must not cost an ADC
+    lookup (on the caller's thread, maybe an event loop's)."""
+    from streamtap.providers.anthropic import _clouds
+
+    def default_credentials() -> tuple[Any, str | None]:
+        raise AssertionError("looked up ADC")
+
+    monkeypatch.setattr(_clouds, "_default_credentials", default_credentials)
+    model = AnthropicVertexModel(model="claude-sonnet-4-6", region="us-east5")
+    assert model._body_read_timeout() == 600.0  # the anthropic SDK's default
+    assert (
+        AnthropicVertexModel(
+            model="claude-sonnet-4-6", region="us-east5", timeout=12.5
+        )._body_read_timeout()
+        == 12.5
+    )
+
+
 def test_vertex_refuses_an_api_key() -> None:
     with pytest.raises(ValueError, match="takes no api_key"):
         AnthropicVertexModel(model="claude-sonnet-4-6", api_key="sk-" + "x" * 20)

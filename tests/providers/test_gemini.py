@@ -40,7 +40,9 @@ from tests.providers._contract import reasoning as _reasoning
 from tests.providers._contract import text as _text
 from tests.providers._gemini_replay import (
     API_KEY,
+    MODEL,
     SPEC,
+    VERTEX_LOCATION,
     VERTEX_PROJECT,
     VERTEX_SPEC,
     serving,
@@ -923,6 +925,33 @@ async def test_vertex_async() -> None:
         m = streamtap.chat_model(VERTEX_SPEC, **kw)
         seen = [c async for c in m.astream("hi")]
     check_message(total(seen), expected("reasoning"))
+
+
+async def test_vertex_adc_project_lookup_runs_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a project, genai.Client's constructor looks it up in ADC (maybe over the
+    network, from the metadata server): the async path builds the client on a worker
+    thread, once."""
+    import threading
+
+    from google.genai import _api_client
+
+    threads: list[threading.Thread] = []
+
+    def load_auth(*, project: str | None) -> tuple[Any, str]:
+        threads.append(threading.current_thread())
+        return token_credentials(), VERTEX_PROJECT
+
+    monkeypatch.setattr(_api_client, "load_auth", load_auth)
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    with serving("text", vertex=True) as kw:
+        m = VertexChatModel(model=MODEL, location=VERTEX_LOCATION, max_retries=0)
+        for _ in range(2):
+            check_message(total([c async for c in m.astream("hi")]), expected("text"))
+        request = kw.route.calls.last.request
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert f"/projects/{VERTEX_PROJECT}/" in str(request.url)
 
 
 def test_vertex_project_and_location_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ handed to streamtap's one secret detector, so they never show in ``repr``,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from typing import Any, ClassVar
 
 from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessageChunk, BaseMessage
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
 
 from streamtap._log_mask import SecretMask, mask_loggers
 from streamtap._secrets import MASK, redact_secrets, remember_secrets
@@ -335,6 +336,9 @@ class AnthropicVertexModel(_PlatformAnthropic):
     credentials: Any = Field(default=None, exclude=True, repr=False)
     """``google.auth.credentials.Credentials``; refreshed by the SDK when expired."""
 
+    #: Application Default Credentials and their project, once looked up (see ``_adc``).
+    _found_adc: tuple[Any, str | None] | None = PrivateAttr(default=None)
+
     def model_post_init(self, context: Any, /) -> None:
         if self.api_key is not None:
             # AnthropicVertex has no API-key auth; silently ignoring one would send the
@@ -381,10 +385,8 @@ class AnthropicVertexModel(_PlatformAnthropic):
         credentials = self.credentials
         project = self.project_id
         token = _secret(self.access_token)
-        if token is None and (credentials is None or project is None):
-            # The SDK needs the project before it would load ADC (it builds the URL first),
-            # so Application Default Credentials are resolved here, once per client.
-            found, adc_project = _default_credentials()
+        if self._needs_adc():
+            found, adc_project = self._adc()
             credentials = credentials or found
             project = project or adc_project
         if project:
@@ -394,6 +396,31 @@ class AnthropicVertexModel(_PlatformAnthropic):
         elif credentials is not None:
             kwargs["credentials"] = credentials
         return kwargs
+
+    def _needs_adc(self) -> bool:
+        return self.access_token is None and (self.credentials is None or self.project_id is None)
+
+    def _adc(self) -> tuple[Any, str | None]:
+        """Application Default Credentials, looked up once per model.
+
+        The SDK needs the project before it would load them (it builds the URL first), so
+        they are resolved before its client is built. The lookup can reach the metadata
+        server: ``_aprepare`` does it on a worker thread for the async client."""
+        if self._found_adc is None:
+            self._found_adc = _default_credentials()
+        return self._found_adc
+
+    async def _aprepare(self) -> None:
+        if self._found_adc is None and self._needs_adc():
+            self._found_adc = await asyncio.to_thread(_default_credentials)
+
+    def _body_read_timeout(self) -> float | None:
+        # Read from the options rather than a built client, which would look up ADC.
+        import anthropic
+        import httpx2
+
+        timeout = self.timeout if self.timeout is not None else anthropic.DEFAULT_TIMEOUT
+        return timeout.read if isinstance(timeout, httpx2.Timeout) else float(timeout)
 
     def _platform_secrets(self) -> list[str | None]:
         return [_secret(self.access_token)]

@@ -19,6 +19,7 @@ would not behave alike.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
@@ -419,6 +420,12 @@ class VertexChatModel(GeminiChatModel):
         if self.credentials is not None:
             kwargs["credentials"] = self.credentials
         return kwargs
+
+    async def _aprepare(self) -> None:
+        # Without a project, genai.Client's constructor looks it up in Application Default
+        # Credentials, which can reach the metadata server: built off the event loop.
+        if self._client is None and self._secret() is None and self.project is None:
+            await asyncio.to_thread(self._sync_client)
 
     def _client_kwargs(self, *, is_async: bool) -> dict[str, Any]:
         try:
