@@ -22,7 +22,7 @@ RANGE_EXTRAS := test,testing,server,redis,postgres
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: test test-fast test-latest test-oldest lock profiles lint demo bench clean system-deps docs conformance
+.PHONY: test test-fast test-latest test-oldest lock profiles profiles-oracle lint demo bench clean system-deps docs conformance
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -53,8 +53,21 @@ lock: | $(UV)
 profiles: $(STAMP)
 	rm -rf .tools/profiles
 	$(UV) pip install --quiet --no-deps --target .tools/profiles \
-	  langchain-groq langchain-deepseek langchain-openrouter
+	  langchain-groq langchain-deepseek langchain-openrouter langchain-google-genai \
+	  langchain-google-vertexai langchain-aws langchain-mistralai langchain-xai langchain-fireworks
 	PYTHONPATH=.tools/profiles $(PY) scripts/refresh_profiles.py
+
+# The profiles against LangChain's own classes (ChatGoogleGenerativeAI, ChatVertexAI,
+# ChatBedrockConverse, ChatAnthropicBedrock/-Vertex, AzureChatOpenAI, ChatMistralAI, ChatXAI,
+# ChatFireworks), model by model, in a throw-away environment: they are not our dependencies.
+profiles-oracle: $(STAMP)
+	rm -rf .tools/profiles-oracle
+	$(UV) venv --quiet --python $(PY) .tools/profiles-oracle
+	$(UV) pip install --quiet --python .tools/profiles-oracle/bin/python -e '.[gemini,bedrock]' \
+	  'anthropic[bedrock,vertex]' langchain-anthropic langchain-openai langchain-aws \
+	  langchain-google-genai langchain-google-vertexai langchain-mistralai langchain-xai \
+	  langchain-fireworks
+	.tools/profiles-oracle/bin/python -W ignore scripts/profiles_oracle.py
 
 # Chromium (browser tests), redis-server (Redis Streams backend), postgresql (the throw-away
 # server of tests/_postgres.py; initdb is in /usr/lib/postgresql/*/bin) and nodejs + npm (the

@@ -30,6 +30,12 @@ SOURCES = {
     "groq": "langchain_groq",
     "deepseek": "langchain_deepseek",
     "openrouter": "langchain_openrouter",
+    "google_genai": "langchain_google_genai",
+    "google_vertexai": "langchain_google_vertexai",
+    "bedrock": "langchain_aws",
+    "mistral": "langchain_mistralai",
+    "xai": "langchain_xai",
+    "fireworks": "langchain_fireworks",
 }
 OUT = Path(__file__).resolve().parents[1] / "streamtap" / "providers" / "data" / "profiles"
 

@@ -75,12 +75,16 @@ PRESETS: dict[str, Preset] = {
         requires_key=True,
         usage_unasked=True,
         tool_call_id_length=9,
+        profiles="mistral",
     ),
     # xAI may end a stream without a finish reason (or with ""): the Chat Completions
     # fold finishes a stream that reached [DONE] normally, whatever the server says.
-    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", requires_key=True),
+    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", requires_key=True, profiles="xai"),
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY", requires_key=True),
     "fireworks": Preset(
-        "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY", requires_key=True
+        "https://api.fireworks.ai/inference/v1",
+        "FIREWORKS_API_KEY",
+        requires_key=True,
+        profiles="fireworks",
     ),
 }

@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Continuation",
+    "aws_profile",
     "forget_refusals",
     "is_continuation_refusal",
     "known_profile",
     "listed_unable",
+    "profile_names",
     "refused",
     "remember_refusal",
+    "without",
 ]
 
 #: How a model goes on from text already shown. ``prefill``: a trailing assistant turn
@@ -58,6 +61,36 @@ def known_profile(source: str | None, model: str) -> ModelProfile | None:
         return None
     profile = _profiles(source).get(model)
     return dict(profile) if profile else None  # type: ignore[return-value]
+
+
+def profile_names(source: str) -> frozenset[str]:
+    """Every model name the ``source`` table knows."""
+    return frozenset(_profiles(source))
+
+
+#: The cross-region inference prefixes of a Bedrock model id (``us.anthropic.claude-...``).
+_AWS_GEO_PREFIXES = frozenset({"eu", "us", "us-gov", "apac", "sa", "amer", "global", "jp", "au"})
+
+
+def aws_profile(model_id: str) -> ModelProfile | None:
+    """langchain-aws's lookup of a Bedrock model id: the id as given, else without its
+    cross-region prefix (``apac.anthropic...`` finds ``anthropic...``). Beyond it: an
+    inference-profile ARN is looked up by the model id it ends in."""
+    if model_id.startswith("arn:"):
+        model_id = model_id.rpartition("/")[2]
+    profile = known_profile("bedrock", model_id)
+    prefix, _, rest = model_id.partition(".")
+    if profile is None and rest and prefix.lower() in _AWS_GEO_PREFIXES:
+        profile = known_profile("bedrock", rest)
+    return profile
+
+
+def without(profile: ModelProfile | None, *fields: str) -> ModelProfile | None:
+    """``profile`` minus the claims the table makes for another API than this client's."""
+    if profile is not None:
+        for field in fields:
+            profile.pop(field, None)  # type: ignore[misc]
+    return profile
 
 
 @functools.cache

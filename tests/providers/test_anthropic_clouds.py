@@ -800,30 +800,46 @@ def test_vertex_settings_from_aliases_and_environment(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize(
-    ("cls", "model", "claude"),
+    ("cls", "model", "claude", "key"),
     [
-        (AnthropicBedrockModel, "anthropic.claude-sonnet-4-6-v1:0", "claude-sonnet-4-6"),
-        (AnthropicBedrockModel, "us.anthropic.claude-sonnet-4-6-v1:0", "claude-sonnet-4-6"),
-        (AnthropicBedrockModel, "global.anthropic.claude-opus-4-6-v1", "claude-opus-4-6"),
+        (AnthropicBedrockModel, "anthropic.claude-sonnet-4-6", "claude-sonnet-4-6", "="),
+        (AnthropicBedrockModel, "us.anthropic.claude-sonnet-4-6", "claude-sonnet-4-6", "="),
+        (AnthropicBedrockModel, "global.anthropic.claude-opus-4-6-v1", "claude-opus-4-6", "="),
+        (
+            AnthropicBedrockModel,
+            "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "claude-haiku-4-5-20251001",
+            "anthropic.claude-haiku-4-5-20251001-v1:0",  # the prefix dropped, as langchain-aws does
+        ),
         (
             AnthropicBedrockModel,
             "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
             "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
             "claude-sonnet-4-5-20250929",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",  # the id the ARN ends in
         ),
-        (AnthropicVertexModel, "claude-sonnet-4-6", "claude-sonnet-4-6"),
-        (AnthropicVertexModel, "claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
+        (
+            AnthropicVertexModel,
+            "claude-sonnet-4-6",
+            "claude-sonnet-4-6",
+            "claude-sonnet-4-6@default",
+        ),
+        (AnthropicVertexModel, "claude-sonnet-4-5@20250929", "claude-sonnet-4-5", "="),
     ],
 )
 def test_profile_and_continuation_follow_the_claude_model(
-    cls: type, model: str, claude: str
+    cls: type, model: str, claude: str, key: str
 ) -> None:
+    """The profile is LangChain's for the same platform class (ChatAnthropicBedrock: the
+    langchain-aws table by Bedrock id; ChatAnthropicVertex: Vertex's table, a bare name
+    finding its one version); how a partial answer continues is Claude's own."""
+    from streamtap.providers import _profiles
+
     platform = cls(model=model)
-    first_party = AnthropicChatModel(
-        model=model.replace("@", "-") if "@" in model else claude, api_key="k"
-    )
+    source = "bedrock" if cls is AnthropicBedrockModel else "google_vertexai"
+    assert platform.profile == _profiles._profiles(source)[model if key == "=" else key]
     assert platform._claude_name() == claude
-    assert platform.profile == first_party.profile and platform.profile is not None
+    first_party = AnthropicChatModel(model=claude, api_key="k")
     assert platform.continuation_style() == first_party.continuation_style()
 
 

@@ -1310,23 +1310,46 @@ def test_spec_and_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model_id", "style", "profiled"),
+    ("model_id", "style", "key"),
     [
-        ("anthropic.claude-sonnet-4-6-v1:0", "none", True),  # Claude 4.6 refuses prefill
-        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "prefill", True),
-        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "prefill", False),
-        ("amazon.nova-pro-v1:0", "none", False),  # nothing says Converse continues Nova
+        ("anthropic.claude-sonnet-4-6", "none", "="),  # Claude 4.6 and later: no prefill
+        ("anthropic.claude-sonnet-5", "none", "="),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "prefill", "="),
+        # not in the table under its prefix: found without it, as langchain-aws finds it
+        (
+            "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "prefill",
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+        ),
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "prefill", None),
+        ("amazon.nova-pro-v1:0", "none", "="),  # nothing says Converse continues Nova
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0",
+            "none",
+            "us.amazon.nova-pro-v1:0",
+        ),
     ],
 )
-def test_continuation_and_profile_follow_the_claude_model(
-    model_id: str, style: str, profiled: bool
+def test_continuation_and_profile_follow_the_model(
+    model_id: str, style: str, key: str | None
 ) -> None:
+    """The profile is ChatBedrockConverse's (langchain-aws's table, by Bedrock model id),
+    minus the two claims Converse cannot honour: it hoists every system message and takes
+    tools only up front."""
+    from streamtap.providers import _profiles
+
     with R.isolated_aws():
         model = BedrockChatModel(model=model_id, region_name="us-east-1")
     assert model.continuation_style() == style
-    assert (model.profile is not None) == profiled
-    if profiled:
-        assert model.profile is not None and model.profile.get("tool_calling") is True
+    if key is None:
+        assert model.profile is None
+        return
+    table = dict(_profiles._profiles("bedrock")[model_id if key == "=" else key])
+    if model_id == "anthropic.claude-sonnet-5":  # the table claims both; Converse honours neither
+        assert {"mid_conversation_system_messages", "mid_conversation_tools"} <= set(table)
+    for claim in ("mid_conversation_system_messages", "mid_conversation_tools"):
+        table.pop(claim, None)
+    assert model.profile == table and table["max_input_tokens"] > 0
 
 
 def test_dumpd_load_round_trip(monkeypatch: Any) -> None:

@@ -118,6 +118,13 @@ def test_an_unknown_model_has_no_profile_and_no_error(spec: str) -> None:
         ("groq:llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile"),
         ("deepseek:deepseek-v4-flash", "deepseek", "deepseek-v4-flash"),
         ("openrouter:anthropic/claude-sonnet-4.6", "openrouter", "anthropic/claude-sonnet-4.6"),
+        ("mistral:devstral-latest", "mistral", "devstral-latest"),
+        ("xai:grok-4.3", "xai", "grok-4.3"),
+        (
+            "fireworks:accounts/fireworks/models/glm-5p3",
+            "fireworks",
+            "accounts/fireworks/models/glm-5p3",
+        ),
     ],
 )
 def test_hosted_presets_read_their_integrations_profiles(spec: str, source: str, name: str) -> None:
@@ -125,6 +132,49 @@ def test_hosted_presets_read_their_integrations_profiles(spec: str, source: str,
     profile = streamtap.chat_model(spec, **KEY).profile
     assert profile == expected
     assert profile is not None and profile["max_input_tokens"] > 0
+
+
+GOOGLE = {"project": "p", "location": "us-central1", "credentials": object()}
+
+
+@pytest.mark.parametrize(
+    ("spec", "kwargs", "source", "name"),
+    [
+        # ChatGoogleGenerativeAI's spellings: a resource path, a regional prefix, a version
+        ("gemini:gemini-2.5-flash", KEY, "google_genai", "gemini-2.5-flash"),
+        ("gemini:models/gemini-2.5-flash", KEY, "google_genai", "gemini-2.5-flash"),
+        ("gemini:gemini-2.5-flash-001", KEY, "google_genai", "gemini-2.5-flash"),
+        ("gemini:eu.gemini-2.5-flash", KEY, "google_genai", "gemini-2.5-flash"),
+        # ChatVertexAI's table: models.dev's Vertex AI entries, not AI Studio's
+        ("vertex:gemini-2.5-flash", GOOGLE, "google_vertexai", "gemini-2.5-flash"),
+        ("vertex:gemini-2.5-flash-001", GOOGLE, "google_vertexai", "gemini-2.5-flash"),
+    ],
+)
+def test_gemini_and_vertex_read_langchain_s_google_tables(
+    spec: str, kwargs: dict[str, Any], source: str, name: str
+) -> None:
+    pytest.importorskip("google.genai")
+    profile = streamtap.chat_model(spec, **kwargs).profile
+    assert profile == _profiles._profiles(source)[name]
+    assert profile is not None and profile["max_input_tokens"] > 0
+
+
+def test_google_s_two_tables_differ_where_the_platforms_do() -> None:
+    """The same Gemini model is described per platform; each spec reads its own."""
+    studio = _profiles._profiles("google_genai")["gemini-2.5-flash"]
+    vertex = _profiles._profiles("google_vertexai")["gemini-2.5-flash"]
+    assert studio != vertex
+
+
+def test_azure_reads_openai_s_table_by_deployment_name_without_mid_conversation_tools() -> None:
+    """AzureChatOpenAI's: a deployment named after its model gets that model's profile,
+    minus ``mid_conversation_tools``, which LangChain leaves unverified on Azure."""
+    endpoint = {"azure_endpoint": "https://r.openai.azure.com"}
+    expected = dict(_profiles._profiles("openai")["gpt-4.1"])
+    assert expected.pop("mid_conversation_tools") is True
+    for spec in ("azure:gpt-4.1", "azure-responses:gpt-4.1"):
+        assert streamtap.chat_model(spec, **KEY, **endpoint).profile == expected
+    assert streamtap.chat_model("azure:my-deployment", **KEY, **endpoint).profile is None
 
 
 # -- continuation style ---------------------------------------------------------------------

@@ -35,7 +35,14 @@ from streamtap._log_mask import SecretMask, mask_loggers
 from streamtap._secrets import MASK, redact_secrets, remember_secrets
 from streamtap.errors import AuthenticationError, StreamtapError
 from streamtap.providers._masking import AWS_LC_SECRETS
-from streamtap.providers._profiles import Continuation, known_profile, listed_unable, refused
+from streamtap.providers._profiles import (
+    Continuation,
+    aws_profile,
+    known_profile,
+    listed_unable,
+    profile_names,
+    refused,
+)
 from streamtap.providers._wire_stream import WireStream
 from streamtap.providers.anthropic._events import MessagesMapper
 from streamtap.providers.anthropic._model import AnthropicChatModel
@@ -88,10 +95,6 @@ class _PlatformAnthropic(AnthropicChatModel):
     # -- the model id: the platform's spelling of a Claude model ------------------------
     def _claude_name(self) -> str:  # pragma: no cover - each platform spells it
         raise NotImplementedError
-
-    def _resolve_model_profile(self) -> ModelProfile | None:
-        # The profile table is keyed by Anthropic's names ("claude-sonnet-4-6").
-        return known_profile(self._profile_source(), self._claude_name())
 
     def continuation_style(self) -> Continuation:
         """As the base class decides, with the model looked up by its Anthropic name:
@@ -242,6 +245,9 @@ class AnthropicBedrockModel(_PlatformAnthropic):
         found = _BEDROCK_ID.search(tail)
         return found.group("name") if found else tail
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return aws_profile(self.model)  # ChatAnthropicBedrock's table: Bedrock's model ids
+
     def _client_class(self, *, is_async: bool) -> Any:
         import anthropic
 
@@ -365,10 +371,16 @@ class AnthropicVertexModel(_PlatformAnthropic):
         return self.model.partition("@")[0]  # "claude-sonnet-4-5@20250929"
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        # A pinned version ("@20250929") is Anthropic's dated id where the table has it.
-        name, _, version = self.model.partition("@")
-        dated = known_profile(self._profile_source(), f"{name}-{version}") if version else None
-        return dated or super()._resolve_model_profile()
+        # ChatAnthropicVertex's: Vertex's keys are versioned ("claude-sonnet-4-6@default");
+        # a bare name finds its version when the table has exactly one.
+        profile = known_profile("google_vertexai", self.model)
+        if profile is None:
+            versions = [
+                n for n in profile_names("google_vertexai") if n.startswith(f"{self.model}@")
+            ]
+            if len(versions) == 1:
+                profile = known_profile("google_vertexai", versions[0])
+        return profile
 
     def _client_class(self, *, is_async: bool) -> Any:
         import anthropic

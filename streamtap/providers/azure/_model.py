@@ -14,9 +14,11 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from langchain_core.language_models.model_profile import ModelProfile
 from pydantic import Field
 
 from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._profiles import known_profile, without
 from streamtap.providers.openai_chat import OpenAIChatModel
 from streamtap.providers.openai_responses import OpenAIResponsesModel
 
@@ -61,6 +63,12 @@ class _Azure(StreamtapChatModel):
                 "azure_endpoint='https://RESOURCE.openai.azure.com' or set AZURE_OPENAI_ENDPOINT "
                 "(or base_url= for a full base URL)"
             )
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # AzureChatOpenAI's: OpenAI's table by the deployment's name (deployments are often
+        # named after their model), without the claim of tools mid-conversation, which
+        # LangChain leaves unverified on Azure.
+        return without(known_profile("openai", self.model), "mid_conversation_tools")
 
     def _client_class(self, *, is_async: bool) -> Callable[..., Any]:
         import openai

@@ -23,7 +23,7 @@ from pydantic import Field, SecretStr
 from streamtap._log_mask import mask_client_logs, mask_loggers
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import AWS_LC_SECRETS, remember_credentials
-from streamtap.providers._profiles import Continuation, known_profile, listed_unable
+from streamtap.providers._profiles import Continuation, aws_profile, listed_unable, without
 from streamtap.providers._wire import Wire
 from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
@@ -154,7 +154,7 @@ class BedrockChatModel(StreamtapChatModel):
     requires_api_key: ClassVar[bool] = False
     #: A Bedrock API key (``api_key=``) is a bearer token; botocore reads this variable itself.
     api_key_env: ClassVar[tuple[str, ...]] = ("AWS_BEARER_TOKEN_BEDROCK",)
-    profile_source: ClassVar[str | None] = None
+    profile_source: ClassVar[str | None] = "bedrock"
     sdk_modules: ClassVar[tuple[str, ...]] = ("boto3", "aiobotocore")
 
     region_name: str | None = None
@@ -195,10 +195,13 @@ class BedrockChatModel(StreamtapChatModel):
     def _llm_type(self) -> str:
         return "streamtap-bedrock"
 
-    # -- what the model can do: Claude on Bedrock is Claude -------------------------
+    # -- what the model can do -------------------------------------------------------
     def _resolve_model_profile(self) -> ModelProfile | None:
-        name = claude_name(self.model)
-        return known_profile("anthropic", name) if name else None
+        # ChatBedrockConverse's: the table describes the vendors' own APIs; Converse hoists
+        # every system message and takes tools only up front.
+        return without(
+            aws_profile(self.model), "mid_conversation_system_messages", "mid_conversation_tools"
+        )
 
     def _wire_continuation(self) -> Continuation:
         """Converse continues a trailing assistant turn for Anthropic models (it passes the

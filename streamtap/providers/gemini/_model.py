@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
 
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import BaseMessage
 from pydantic import Field, PrivateAttr
 
 from streamtap._compat import json_loads
 from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._profiles import known_profile
 from streamtap.providers._wire import Wire
 from streamtap.providers.gemini._events import WIRE, GeminiMapper
 from streamtap.providers.gemini._request import (
@@ -184,6 +187,7 @@ class GeminiChatModel(StreamtapChatModel):
     api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env: ClassVar[tuple[str, ...]] = ("GOOGLE_GEMINI_BASE_URL",)
     sdk_modules: ClassVar[tuple[str, ...]] = ("google.genai",)
+    profile_source: ClassVar[str | None] = "google_genai"
     #: Whether the SDK client speaks to Vertex AI.
     vertexai: ClassVar[bool] = False
 
@@ -201,6 +205,13 @@ class GeminiChatModel(StreamtapChatModel):
 
     def _new_mapper(self, stop: list[str] | None = None) -> GeminiMapper:
         return GeminiMapper(model_provider=self.provider_name)
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # ChatGoogleGenerativeAI's lookup: no resource path ("models/"), no regional
+        # prefix ("eu.gemini-..."), no "-001" version.
+        name = self.model.lower().rsplit("/", 1)[-1]
+        name = re.sub(r"^[a-z]{2,}\.(?=(?:gemini|gemma)-)", "", name)
+        return known_profile(self._profile_source(), re.sub(r"-\d{3}$", "", name))
 
     # -- the request ------------------------------------------------------------------
     def _request(
@@ -382,6 +393,7 @@ class VertexChatModel(GeminiChatModel):
     api_key_env: ClassVar[tuple[str, ...]] = ()
     base_url_env: ClassVar[tuple[str, ...]] = ()
     requires_api_key: ClassVar[bool] = False
+    profile_source: ClassVar[str | None] = "google_vertexai"
     vertexai: ClassVar[bool] = True
 
     project: str | None = None
@@ -406,6 +418,11 @@ class VertexChatModel(GeminiChatModel):
     def lc_secrets(self) -> dict[str, str]:
         # Vertex express mode's key; ADC credentials are never serialized (excluded).
         return {"api_key": "GOOGLE_API_KEY"}
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # ChatVertexAI's lookup: no "models/" path, no "-001" version.
+        name = re.sub(r"-\d{3}$", "", self.model.replace("models/", ""))
+        return known_profile(self._profile_source(), name)
 
     def _genai_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"vertexai": True}
