@@ -38,6 +38,8 @@ class Reply:
     cuts: Sequence[int] | None = None
     reset_after: int | None = None
     delay: float = 0.0
+    #: Seconds to wait before the status line and headers (a server slow to answer).
+    header_delay: float = 0.0
     #: Hold the body before piece ``gate_at`` until ``gate`` is set (10 s at most), so a
     #: test can prove its client reads without blocking whoever must set the gate.
     gate: threading.Event | None = None
@@ -110,6 +112,8 @@ class BedrockServer:
                         Seen("POST", self.path, {k: v for k, v in self.headers.items()}, body)
                     )
                     reply = server.reply
+                if reply.header_delay:
+                    time.sleep(reply.header_delay)
                 if not self.path.endswith("/converse-stream"):
                     self._json(404, {"message": f"no route {self.path}"}, {})
                 elif reply.body is None:

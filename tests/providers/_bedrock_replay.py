@@ -95,6 +95,7 @@ def reply(
     piece_size: int | None = None,
     cuts: Sequence[int] | None = None,
     delay: float = 0.0,
+    header_delay: float = 0.0,
 ) -> Reply:
     """The server's answer for a recorded scenario."""
     body_path = FOLDER / f"{scenario}{SUFFIX}"
@@ -115,6 +116,7 @@ def reply(
         piece_size=piece_size,
         cuts=cuts,
         delay=delay,
+        header_delay=header_delay,
     )
 
 

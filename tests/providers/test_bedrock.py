@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,10 +42,12 @@ from streamtap.errors import (
     ServerError,
     StreamInterrupted,
     StreamtapError,
+    StreamTimeout,
 )
 from streamtap.providers._chunks import text_chunk
 from streamtap.providers._wire_stream import WireStream
 from streamtap.providers.bedrock import WIRE, BedrockChatModel, ConverseMapper
+from streamtap.providers.bedrock._deadline import HeadersLate, call_within
 from streamtap.providers.bedrock._model import BedrockStream
 from tests._bedrock_server import BedrockServer, Reply, running
 from tests.providers import _bedrock_replay as R
@@ -742,6 +745,79 @@ def test_max_retries_is_botocore_s_retry_count(server: BedrockServer, make: Any)
     with pytest.raises(ServerError):
         list(make(max_retries=1).stream_chunks("hi"))
     assert len(server.requests) == 2
+
+
+# --------------------------------------------------------------------------- header budget
+
+
+def test_header_timeout_gives_up_on_a_response_that_does_not_start(
+    server: BedrockServer, make: Any
+) -> None:
+    """boto3 has no per-request timeout: ``open(header_timeout=)`` still bounds the wait for
+    the response to start, as for the httpx-based SDKs (resilient's sync timeouts need it)."""
+    server.serve(R.reply("text", header_delay=3.0))
+    started = time.monotonic()
+    with pytest.raises(ProviderConnectionError, match=r"timed out: no response within 0\.3 s"):
+        list(make().open([HumanMessage("hi")], header_timeout=0.3))
+    assert time.monotonic() - started < 2.5  # not the server's 3 s
+
+
+def test_header_timeout_bounds_the_headers_not_the_body(server: BedrockServer, make: Any) -> None:
+    """Once the response has started, the body reads are the client's own (botocore's read
+    timeout), however long the answer takes."""
+    serve(server, "text", piece_size=40, delay=0.15)
+    chunks = list(make().open([HumanMessage("hi")], header_timeout=0.3))
+    check_chunks(chunks, R.expected("text"))
+    assert len(server.requests) == 1
+
+
+async def test_header_timeout_async(server: BedrockServer, make: Any) -> None:
+    server.serve(R.reply("text", header_delay=3.0))
+    started = time.monotonic()
+    with pytest.raises(ProviderConnectionError, match="timed out"):
+        async for _ in make().open([HumanMessage("hi")], header_timeout=0.3):
+            pass
+    assert time.monotonic() - started < 2.5
+    server.serve(R.reply("text"))
+    chunks = [c async for c in make().open([HumanMessage("hi")], header_timeout=5.0)]
+    check_message(total(chunks), R.expected("text"))
+
+
+def test_resilient_first_token_timeout_covers_a_silent_bedrock(
+    server: BedrockServer, make: Any
+) -> None:
+    server.serve(R.reply("text", header_delay=3.0))
+    model = streamtap.resilient(
+        make(), retry=streamtap.RetryPolicy(max_attempts=1), first_token_timeout=0.3
+    )
+    started = time.monotonic()
+    with pytest.raises(StreamTimeout) as info:
+        list(model.stream("hi"))
+    assert info.value.error_type == "first_token_timeout" and info.value.partial is None
+    assert time.monotonic() - started < 2.5
+
+
+def test_call_within_returns_raises_and_closes_a_late_response() -> None:
+    closed = threading.Event()
+
+    class Stream:
+        def close(self) -> None:
+            closed.set()
+
+    assert call_within(1.0, lambda: {"stream": "fast"}) == {"stream": "fast"}
+    with pytest.raises(KeyError):
+        call_within(1.0, lambda: {}["missing"])
+    release = threading.Event()
+
+    def slow() -> dict[str, Any]:
+        release.wait(5)
+        return {"stream": Stream()}
+
+    with pytest.raises(HeadersLate):
+        call_within(0.05, slow)
+    assert not closed.is_set()
+    release.set()  # the response comes after the caller gave up: closed, never leaked
+    assert closed.wait(5)
 
 
 def test_reset_mid_body_is_a_connection_error_with_the_partial(

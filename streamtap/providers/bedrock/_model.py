@@ -21,10 +21,12 @@ from langchain_core.messages import BaseMessage
 from pydantic import Field, SecretStr
 
 from streamtap._log_mask import mask_client_logs, mask_loggers
+from streamtap.errors import ProviderConnectionError
 from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import AWS_LC_SECRETS, remember_credentials
 from streamtap.providers._profiles import Continuation, aws_profile, listed_unable, without
 from streamtap.providers._wire import Wire
+from streamtap.providers.bedrock._deadline import HeadersLate, call_within
 from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
     NO_TOOLS,
@@ -64,6 +66,20 @@ def _mask_sdk_logs() -> None:
 #: ``us.anthropic.claude-sonnet-4-6-v1:0``, ``anthropic.claude-3-5-sonnet-20241022-v2:0``,
 #: an inference-profile ARN ending in one: the Claude model behind a Bedrock model id.
 _CLAUDE = re.compile(r"(?:^|[./])anthropic\.(claude-[\w.-]+?)(?:-v\d+(?::\d+)?)?$")
+
+
+#: The request key carrying ``open(header_timeout=)`` to ``_create`` (never sent).
+_HEADER_BUDGET = "streamtap_header_timeout"
+
+
+def _seconds(timeout: Any) -> float | None:
+    """A per-request timeout (``open()``'s ``httpx2.Timeout``, or seconds) as seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (int, float)):
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, (int, float)) else None
 
 
 def claude_name(model_id: str) -> str | None:
@@ -241,7 +257,7 @@ class BedrockChatModel(StreamtapChatModel):
     ) -> dict[str, Any]:
         system, turns = to_converse_messages(messages)
         kwargs.pop("response_format", None)  # structured output goes through tools here
-        kwargs.pop("timeout", None)  # a per-request httpx timeout (open()); boto3 has its own
+        header_budget = _seconds(kwargs.pop("timeout", None))  # open(header_timeout=)
         tools = kwargs.pop("tools", None)
         tool_choice = kwargs.pop("tool_choice", None)
         inference: dict[str, Any] = {"maxTokens": self.max_tokens or DEFAULT_MAX_TOKENS}
@@ -270,6 +286,8 @@ class BedrockChatModel(StreamtapChatModel):
             request["toolConfig"] = tool_config
         if "toolConfig" not in request and has_tool_blocks(turns):
             request["toolConfig"] = {"tools": [NO_TOOLS]}
+        if header_budget is not None:
+            request[_HEADER_BUDGET] = header_budget
         return request
 
     def _tool(self, tool: Any) -> dict[str, Any]:
@@ -371,11 +389,30 @@ class BedrockChatModel(StreamtapChatModel):
 
     # -- the SDK call and its stream -------------------------------------------------
     def _create(self, client: Any, request: dict[str, Any]) -> BedrockStream:
-        return BedrockStream(client.converse_stream(**request))
+        budget = request.pop(_HEADER_BUDGET, None)
+        if budget is None:
+            return BedrockStream(client.converse_stream(**request))
+        try:
+            return BedrockStream(call_within(budget, lambda: client.converse_stream(**request)))
+        except HeadersLate as exc:
+            raise self._timed_out(exc) from exc
 
     async def _acreate(self, client: Any, request: dict[str, Any]) -> BedrockStream:
+        budget = request.pop(_HEADER_BUDGET, None)
         sdk = await client.get()
-        return BedrockStream(await sdk.converse_stream(**request))
+        deadline = asyncio.timeout(budget)
+        try:
+            async with deadline:
+                return BedrockStream(await sdk.converse_stream(**request))
+        except TimeoutError as exc:
+            if not deadline.expired():  # aiohttp's own timeouts are TimeoutErrors too
+                raise
+            raise self._timed_out(HeadersLate(f"no response within {budget:.3g} s")) from exc
+
+    def _timed_out(self, exc: HeadersLate) -> ProviderConnectionError:
+        return ProviderConnectionError(
+            f"the request timed out: {exc}", provider=self.provider_name, model=self.model
+        )
 
     def _events(self, sdk_stream: Any) -> Iterator[dict[str, Any]]:
         return _iter_events(sdk_stream.events, sdk_stream.request_id)
