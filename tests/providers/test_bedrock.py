@@ -1139,15 +1139,47 @@ async def test_aclose_closes_the_async_client(server: BedrockServer, make: Any) 
     model = make()
     [c async for c in model.astream_chunks("hi")]
     holder = model._async_client
-    client = holder._client
+    client = await holder.get()
     await model.aclose()
-    assert model._async_client is None and holder._client is None
-    assert (
-        not client._endpoint.http_session._sessions
-    )  # aiohttp sessions closed (None, or {} in older aiobotocore)
+    assert model._async_client is None and holder.closed
+    assert _sessions_closed(client)
     # the model stays usable: the next call builds a new client
     assert _text(total([c async for c in model.astream_chunks("hi")])) == R.expected("text")["text"]
     await model.aclose()
+
+
+def _sessions_closed(client: Any) -> bool:
+    return not client._endpoint.http_session._sessions  # None, or {} in older aiobotocore
+
+
+def test_asyncio_run_closes_the_async_client_with_its_loop(
+    server: BedrockServer, make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No aclose(): a script's asyncio.run() closes aiobotocore's client (its aiohttp
+    session) before the loop ends, so nothing reports "Unclosed client session"; the next
+    asyncio.run() gets a client of its own loop, closed the same way."""
+    import gc
+    import warnings
+
+    serve(server, "text")
+    model = make()
+
+    async def answer() -> tuple[str, Any]:
+        text = _text(total([c async for c in model.astream_chunks("hi")]))
+        return text, await model._async_client.get()
+
+    clients = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            text, client = asyncio.run(answer())
+            assert text == R.expected("text")["text"]
+            assert model._async_client.closed and _sessions_closed(client)
+            clients.append(client)
+        del client, clients
+        gc.collect()
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
+    assert "Unclosed" not in caplog.text
 
 
 # --------------------------------------------------------------------------- requests

@@ -26,6 +26,7 @@ from streamtap.providers._base import StreamtapChatModel
 from streamtap.providers._masking import AWS_LC_SECRETS, remember_credentials
 from streamtap.providers._profiles import Continuation, aws_profile, listed_unable, without
 from streamtap.providers._wire import Wire
+from streamtap.providers.bedrock._aclient import AsyncClient
 from streamtap.providers.bedrock._deadline import HeadersLate, call_within
 from streamtap.providers.bedrock._events import REQUEST_ID_KEY, WIRE, ConverseMapper
 from streamtap.providers.bedrock._request import (
@@ -123,37 +124,6 @@ class _SocketHandle:
 
     def get_extra_info(self, name: str) -> Any:
         return self._sock if name == "socket" else None
-
-
-class _AsyncClient:
-    """aiobotocore's client, created on first use inside the running loop, closed once."""
-
-    def __init__(self, factory: Any, prepare: Any) -> None:
-        self._factory = factory
-        self._prepare = prepare
-        self._context: Any = None
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
-
-    async def get(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is loop:
-            return self._client
-        if self._lock is None or self._loop is not loop:
-            self._lock, self._loop, self._client = asyncio.Lock(), loop, None
-        async with self._lock:
-            if self._client is None:
-                context = self._factory()
-                self._client = self._prepare(await context.__aenter__())
-                self._context = context
-                _mask_sdk_logs()
-        return self._client
-
-    async def close(self) -> None:
-        context, self._context, self._client = self._context, None, None
-        if context is not None:
-            await context.__aexit__(None, None, None)
 
 
 class BedrockChatModel(StreamtapChatModel):
@@ -365,11 +335,15 @@ class BedrockChatModel(StreamtapChatModel):
 
             session = AioSession(profile=self.profile_name)
             client_kwargs = {**self._client_kwargs(is_async=True), **self._session_kwargs()}
-            self._async_client = _AsyncClient(
+            self._async_client = AsyncClient(
                 lambda: session.create_client("bedrock-runtime", **client_kwargs),
-                self._add_bearer,
+                self._prepared_async,
             )
         return self._async_client
+
+    def _prepared_async(self, client: Any) -> Any:
+        _mask_sdk_logs()  # aiobotocore's modules are imported now
+        return self._add_bearer(client)
 
     def _body_read_timeout(self) -> float | None:
         return self.timeout if self.timeout is not None else 60.0  # botocore's default
