@@ -20,6 +20,8 @@ __all__ = [
     "WIRE_HEADERS",
     "Recorder",
     "ReplayStream",
+    "note_chunk",
+    "note_error",
     "recorder_for",
     "replay_headers",
     "teed",
@@ -117,12 +119,10 @@ class _TeeStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
         self._start = start
 
     def _note(self, data: bytes) -> None:
-        self._recording.chunks.append(Chunk(offset=time.perf_counter() - self._start, data=data))
+        note_chunk(self._recording, self._start, data)
 
     def _note_error(self, exc: httpx2.TransportError) -> None:
-        self._recording.error = StreamError(
-            type=type(exc).__name__, message=str(exc), offset=time.perf_counter() - self._start
-        )
+        note_error(self._recording, self._start, exc)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -149,6 +149,18 @@ class _TeeStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._live.aclose()
+
+
+def note_chunk(recording: RecordedResponse, start: float, data: bytes) -> None:
+    """A chunk as it arrived, at its offset from the request's start."""
+    recording.chunks.append(Chunk(offset=time.perf_counter() - start, data=data))
+
+
+def note_error(recording: RecordedResponse, start: float, exc: BaseException) -> None:
+    """The transport error that cut the body, replayed as httpx2's class of that name."""
+    recording.error = StreamError(
+        type=type(exc).__name__, message=str(exc), offset=time.perf_counter() - start
+    )
 
 
 def recorder_for(request: httpx2.Request) -> Recorder:

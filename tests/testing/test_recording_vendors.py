@@ -2,8 +2,8 @@
 streamtap's httpx client), Azure OpenAI (the openai SDK's Azure client) and Claude on Bedrock
 (the anthropic SDK's Bedrock client, SigV4-signed). Each is recorded against the loopback
 server through streamtap's chat model, with every credential the vendor uses planted, then
-replayed without the server. Bedrock Converse goes through boto3 (urllib3), which cassettes
-do not reach (docs/testing.md)."""
+replayed without the server. Bedrock Converse (boto3, aiobotocore) is in
+test_recording_bedrock.py."""
 
 from __future__ import annotations
 
