@@ -927,6 +927,22 @@ async def test_vertex_async() -> None:
     check_message(total(seen), expected("reasoning"))
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"candidate_count": 2}, {"generation_config": {"candidateCount": 3}}],
+)
+def test_more_than_one_candidate_raises_instead_of_dropping_answers(kwargs: dict[str, Any]) -> None:
+    with serving("text") as kw:
+        m = model(**kw)
+        with pytest.raises(ValueError, match=r"candidateCount=\d is not supported"):
+            list(m.stream("hi", **kwargs))
+        with pytest.raises(ValueError, match="not supported"):
+            model(**kw, model_kwargs=kwargs).invoke("hi")
+        assert kw.route.call_count == 0  # refused before anything was sent
+        one = total(list(m.stream("hi", candidate_count=1)))
+    assert one.content == expected("text")["text"]
+
+
 async def test_vertex_adc_project_lookup_runs_off_the_event_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

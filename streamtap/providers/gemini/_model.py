@@ -89,6 +89,12 @@ def _merge_config(body: dict[str, Any], config: dict[str, Any]) -> None:
             generation[name] = converted
     if not generation:
         body.pop("generationConfig")
+    elif generation.get("candidateCount", 1) != 1:
+        # Each candidate is an answer of its own: one stream of chunks cannot carry several.
+        raise ValueError(
+            f"candidateCount={generation['candidateCount']!r} is not supported: streamtap "
+            "streams one answer per request; make that many requests (model.batch) instead"
+        )
 
 
 def _model_path(model: str, *, vertex: bool) -> str:
