@@ -165,6 +165,20 @@ def test_chat_requests_always_ask_for_usage(router, wire: str) -> None:
     }
 
 
+@pytest.mark.parametrize("wire", ["openai", "openai-compatible", "azure", "mistral"])
+async def test_chat_refuses_several_answers_per_request(router, wire: str) -> None:
+    """``n > 1`` would stream several answers in one body, which one message cannot hold:
+    refused before anything is sent, rather than keeping the first and dropping the rest."""
+    route = F.mock(router, wire, "text")
+    with pytest.raises(ValueError, match=r"n=2 is not supported: streamtap streams one answer"):
+        make_model(wire).invoke("hi", n=2)
+    with pytest.raises(ValueError, match=r"n=3 is not supported"):
+        await make_model(wire, model_kwargs={"n": 3}).ainvoke("hi")
+    assert route.call_count == 0
+    assert make_model(wire).invoke("hi", n=1).content  # one answer asked for explicitly: fine
+    assert _body(route)["n"] == 1
+
+
 def test_chat_drops_reasoning_from_assistant_history(router) -> None:
     route = F.mock(router, "openai", "text")
     past = AIMessage(content=[{"type": "reasoning", "reasoning": "hmm", "index": 0}, "Hello!"])

@@ -89,12 +89,6 @@ def _merge_config(body: dict[str, Any], config: dict[str, Any]) -> None:
             generation[name] = converted
     if not generation:
         body.pop("generationConfig")
-    elif generation.get("candidateCount", 1) != 1:
-        # Each candidate is an answer of its own: one stream of chunks cannot carry several.
-        raise ValueError(
-            f"candidateCount={generation['candidateCount']!r} is not supported: streamtap "
-            "streams one answer per request; make that many requests (model.batch) instead"
-        )
 
 
 def _model_path(model: str, *, vertex: bool) -> str:
@@ -248,6 +242,7 @@ class GeminiChatModel(StreamtapChatModel):
         kwargs.pop("ls_structured_output_format", None)
         timeout = kwargs.pop("timeout", None)
         _merge_config(body, {**self.model_kwargs, **kwargs})
+        self._one_answer("candidateCount", body.get("generationConfig", {}).get("candidateCount"))
         http_options: dict[str, Any] | None = None
         if timeout is not None:
             http_options = {"timeout": _timeout_ms(timeout)}

@@ -52,7 +52,9 @@ class OpenAIChatModel(StreamtapChatModel):
             request[self._max_tokens_param()] = self.max_tokens
         if stop := (stop or self.stop):
             request["stop"] = stop
-        return self._finish_request(request, kwargs)
+        request = self._finish_request(request, kwargs)
+        self._one_answer("n", request.get("n"))
+        return request
 
     def _tool(self, tool: Any) -> dict[str, Any]:
         return _chat_tool(tool)
