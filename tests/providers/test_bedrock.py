@@ -1141,7 +1141,7 @@ async def test_aclose_closes_the_async_client(server: BedrockServer, make: Any) 
     holder = model._async_client
     client = await holder.get()
     await model.aclose()
-    assert model._async_client is None and holder.closed
+    assert holder.closed
     assert _sessions_closed(client)
     # the model stays usable: the next call builds a new client
     assert _text(total([c async for c in model.astream_chunks("hi")])) == R.expected("text")["text"]
@@ -1150,6 +1150,36 @@ async def test_aclose_closes_the_async_client(server: BedrockServer, make: Any) 
 
 def _sessions_closed(client: Any) -> bool:
     return not client._endpoint.http_session._sessions  # None, or {} in older aiobotocore
+
+
+def test_loops_in_two_threads_each_get_their_own_client(
+    server: BedrockServer, make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One model, two threads each running its own loop at the same time: each loop has
+    its own aiobotocore client, neither is replaced or closed under the other's stream,
+    and each closes when its own loop ends."""
+    serve(server, "text", piece_size=16, delay=0.01)
+    model = make()
+    both = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    async def answer(name: str) -> None:
+        client = await model._aclient().get()
+        both.wait(5)  # both loops hold a client before either streams
+        chunks = [c async for c in model.astream_chunks("hi")]
+        results[name] = (_text(total(chunks)), client, await model._aclient().get())
+
+    threads = [threading.Thread(target=asyncio.run, args=(answer(n),)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    expected_text = R.expected("text")["text"]
+    (text_a, first_a, last_a), (text_b, first_b, last_b) = results["a"], results["b"]
+    assert (text_a, text_b) == (expected_text, expected_text)
+    assert first_a is last_a and first_b is last_b and first_a is not first_b
+    assert model._async_client.closed and _sessions_closed(first_a) and _sessions_closed(first_b)
+    assert "Unclosed" not in caplog.text
 
 
 def test_asyncio_run_closes_the_async_client_with_its_loop(

@@ -48,39 +48,53 @@ async def _closed_with_the_loop(lease: _Lease) -> AsyncIterator[None]:
 
 
 class AsyncClient:
-    """The model's aiobotocore client for the running loop (one per loop, built once)."""
+    """The model's aiobotocore clients: one per event loop, each built once in its loop.
+
+    Loops in several threads may share a model: each gets its own client, held here
+    until that loop shuts down (or ``close()`` runs in it), so no loop's client is
+    dropped, or closed, while another loop uses the model.
+    """
 
     def __init__(self, factory: Callable[[], Any], prepare: Callable[[Any], Any]) -> None:
         self._factory = factory
         self._prepare = prepare
-        self._lease: _Lease | None = None
-        self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._leases: dict[asyncio.AbstractEventLoop, _Lease] = {}
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def get(self) -> Any:
         loop = asyncio.get_running_loop()
-        lease = self._lease
-        if lease is not None and lease.loop is loop and not lease.closed:
+        lease = self._leases.get(loop)
+        if lease is not None and not lease.closed:
             return lease.client
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        async with self._lock:
-            lease = self._lease
-            if lease is None or lease.loop is not loop or lease.closed:
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            lease = self._leases.get(loop)
+            if lease is None or lease.closed:
+                self._forget_ended()
                 context = self._factory()
                 lease = _Lease(context, self._prepare(await context.__aenter__()), loop)
                 lease.guard = _closed_with_the_loop(lease)
                 await anext(lease.guard)  # parked until the loop shuts its generators down
-                self._lease = lease
+                self._leases[loop] = lease
         return lease.client
+
+    def _forget_ended(self) -> None:
+        """Drop the leases whose client is closed or whose loop has ended."""
+        # list(): one step under the GIL, while another thread's loop may add its lease
+        for loop, lease in list(self._leases.items()):
+            if lease.closed or loop.is_closed():
+                self._leases.pop(loop, None)
+                self._locks.pop(loop, None)
 
     @property
     def closed(self) -> bool:
-        """Whether no open client is held (none built yet, or the last one closed)."""
-        return self._lease is None or self._lease.closed
+        """Whether no open client is held (none built yet, or every one closed)."""
+        return all(lease.closed for lease in self._leases.values())
 
     async def close(self) -> None:
-        """Close the current client now (its loop's shutdown then finds nothing to do)."""
-        lease, self._lease = self._lease, None
+        """Close the running loop's client now (its shutdown then finds nothing to do);
+        the clients of other loops close with their own loops."""
+        lease = self._leases.pop(asyncio.get_running_loop(), None)
         if lease is not None:
             await lease.close()
+        self._forget_ended()

@@ -13,6 +13,7 @@ import asyncio
 import os
 import re
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -68,6 +69,8 @@ def _mask_sdk_logs() -> None:
 #: an inference-profile ARN ending in one: the Claude model behind a Bedrock model id.
 _CLAUDE = re.compile(r"(?:^|[./])anthropic\.(claude-[\w.-]+?)(?:-v\d+(?::\d+)?)?$")
 
+
+_ACLIENT_LOCK = threading.Lock()
 
 #: The request key carrying ``open(header_timeout=)`` to ``_create`` (never sent).
 _HEADER_BUDGET = "streamtap_header_timeout"
@@ -331,14 +334,17 @@ class BedrockChatModel(StreamtapChatModel):
 
     def _aclient(self) -> Any:
         if self._async_client is None:
-            from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+            # Loops in several threads may ask at once: one AsyncClient must hold them all.
+            with _ACLIENT_LOCK:
+                if self._async_client is None:
+                    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 
-            session = AioSession(profile=self.profile_name)
-            client_kwargs = {**self._client_kwargs(is_async=True), **self._session_kwargs()}
-            self._async_client = AsyncClient(
-                lambda: session.create_client("bedrock-runtime", **client_kwargs),
-                self._prepared_async,
-            )
+                    session = AioSession(profile=self.profile_name)
+                    kwargs = {**self._client_kwargs(is_async=True), **self._session_kwargs()}
+                    self._async_client = AsyncClient(
+                        lambda: session.create_client("bedrock-runtime", **kwargs),
+                        self._prepared_async,
+                    )
         return self._async_client
 
     def _prepared_async(self, client: Any) -> Any:
@@ -355,10 +361,12 @@ class BedrockChatModel(StreamtapChatModel):
             client.close()
 
     async def aclose(self) -> None:
-        """Close aiobotocore's client (and its aiohttp session), then the sync one."""
-        client, self._async_client = self._async_client, None
-        if client is not None:
-            await client.close()
+        """Close this loop's aiobotocore client (and its aiohttp session), then the sync one.
+
+        Other loops' clients stay held, to close with their loops: dropping them here
+        would let the garbage collector close them while those loops still stream."""
+        if self._async_client is not None:
+            await self._async_client.close()
         self.close()
 
     # -- the SDK call and its stream -------------------------------------------------
