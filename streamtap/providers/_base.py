@@ -255,16 +255,6 @@ class StreamtapChatModel(InvokeStreamsToCallbacks, EmitsProtocolEvents, BindsToo
         """``"auto"`` / ``"any"`` / ``"none"`` / a tool name, in the vendor's format."""
         raise NotImplementedError
 
-    @staticmethod
-    def _one_answer(parameter: str, value: Any) -> None:
-        """Refuse several answers per request (``n``, ``candidateCount``): one stream of
-        chunks carries one message, and dropping the others silently would lose them."""
-        if value is not None and value != 1:
-            raise ValueError(
-                f"{parameter}={value!r} is not supported: streamtap streams one answer per "
-                "request; make that many requests (model.batch) instead"
-            )
-
     def _finish_request(self, request: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The request fields every vendor spells alike, then model_kwargs and call kwargs."""
         if self.temperature is not None:

@@ -20,8 +20,9 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, get_args
 
 import httpx2
 
-from streamtap.testing import _botocore
 from streamtap.testing._alias import alias_problem, install_httpx_alias
+from streamtap.testing._botocore import attach as attach_botocore
+from streamtap.testing._botocore import detach as detach_botocore
 from streamtap.testing._streams import RECORD_INTO, WIRE_HEADERS, ReplayStream, replay_headers
 from streamtap.testing.errors import (
     CassetteMismatchError,
@@ -165,10 +166,10 @@ class Cassette:
             self.interactions = load_interactions(self.path)
             self._played = [False] * len(self.interactions)
         self._router = open_router(self._on_request)
-        _botocore.attach(self)
+        attach_botocore(self)
 
     def _stop(self, exc: BaseException | None) -> None:
-        _botocore.detach(self)
+        detach_botocore(self)
         if self._router is not None:
             self._router.__exit__(None, None, None)
             self._router = None

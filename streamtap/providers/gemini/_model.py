@@ -31,6 +31,7 @@ from pydantic import Field, PrivateAttr
 
 from streamtap._compat import json_loads
 from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._one_answer import refuse_several_answers
 from streamtap.providers._profiles import known_profile
 from streamtap.providers._wire import Wire
 from streamtap.providers.gemini._events import WIRE, GeminiMapper
@@ -242,7 +243,9 @@ class GeminiChatModel(StreamtapChatModel):
         kwargs.pop("ls_structured_output_format", None)
         timeout = kwargs.pop("timeout", None)
         _merge_config(body, {**self.model_kwargs, **kwargs})
-        self._one_answer("candidateCount", body.get("generationConfig", {}).get("candidateCount"))
+        refuse_several_answers(
+            "candidateCount", body.get("generationConfig", {}).get("candidateCount")
+        )
         http_options: dict[str, Any] | None = None
         if timeout is not None:
             http_options = {"timeout": _timeout_ms(timeout)}

@@ -9,6 +9,7 @@ from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import BaseMessage
 
 from streamtap.providers._base import StreamtapChatModel
+from streamtap.providers._one_answer import refuse_several_answers
 from streamtap.providers._wire import Wire
 from streamtap.providers.openai_chat._events import WIRE, ChatCompletionsMapper
 from streamtap.providers.openai_chat._request import _chat_tool, _chat_tool_choice, to_chat_messages
@@ -53,7 +54,7 @@ class OpenAIChatModel(StreamtapChatModel):
         if stop := (stop or self.stop):
             request["stop"] = stop
         request = self._finish_request(request, kwargs)
-        self._one_answer("n", request.get("n"))
+        refuse_several_answers("n", request.get("n"))
         return request
 
     def _tool(self, tool: Any) -> dict[str, Any]:
