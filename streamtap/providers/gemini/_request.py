@@ -14,11 +14,10 @@ from typing import Any
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
-    HumanMessage,
-    SystemMessage,
     ToolMessage,
 )
 
+from streamtap.providers._turns import alternating_turns
 from streamtap.providers.gemini._events import SIGNATURE_TOOL_CALL_KEY, SYNTHETIC_ID_PREFIX
 
 __all__ = ["gemini_tool", "gemini_tool_config", "to_gemini_contents"]
@@ -219,36 +218,24 @@ def to_gemini_contents(
     ``functionResponse`` parts named after the call they answer; consecutive
     turns of one role merge (Gemini alternates user and model).
     """
-    system: list[str] = []
-    contents: list[dict[str, Any]] = []
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # tool-call id -> function name, for the results that follow
 
-    def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if not parts:
-            return
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": list(parts)})
+    def model_parts(message: AIMessage) -> list[dict[str, Any]]:
+        for call in message.tool_calls:
+            if call.get("id"):
+                names[str(call["id"])] = call["name"]
+        return _model_parts(message)
 
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            if text := _text_of(message.content):
-                system.append(text)
-        elif isinstance(message, AIMessage):
-            for call in message.tool_calls:
-                if call.get("id"):
-                    names[str(call["id"])] = call["name"]
-            add("model", _model_parts(message))
-        elif isinstance(message, ToolMessage):
-            add("user", [_function_response(message, names)])
-        elif isinstance(message, HumanMessage) or message.type in ("human", "user"):
-            add("user", _user_parts(message.content))
-        else:
-            raise ValueError(
-                f"cannot send a {type(message).__name__} to Gemini: use System, Human, AI or "
-                "Tool messages"
-            )
+    system_messages, contents = alternating_turns(
+        messages,
+        vendor="Gemini",
+        assistant=model_parts,
+        tool_result=lambda message: _function_response(message, names),
+        user=_user_parts,
+        assistant_role="model",
+        key="parts",
+    )
+    system = [text for m in system_messages if (text := _text_of(m.content))]
     instruction = {"parts": [{"text": "\n\n".join(system)}]} if system else None
     return instruction, contents
 
